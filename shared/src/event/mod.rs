@@ -1,0 +1,270 @@
+//! The ECS event model: the EventBridge envelope and the typed `detail` of each ECS event type.
+//!
+//! Parsing is lossless: unknown fields at every level are kept, so parse → serialise → parse
+//! gives the same JSON value. Errors say what was wrong and where (`detail.containers[2].exitCode`).
+
+mod container_instance;
+mod service;
+mod status;
+mod task;
+mod timestamp;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde_json::{Map, Value};
+
+pub use container_instance::{ContainerInstanceStateChange, Resource, VersionInfo};
+pub use service::{DeploymentStateChange, ServiceAction};
+pub use status::{
+    Connectivity, ContainerInstanceStatus, DeploymentEventName, HealthStatus, LaunchType,
+    ServiceActionName, ServiceEventType, StopCode, TaskStatus,
+};
+pub use task::{
+    Attachment, Container, ContainerOverride, EphemeralStorage, ManagedAgent, NameValue,
+    NetworkBinding, NetworkInterface, TaskOverrides, TaskStateChange,
+};
+pub use timestamp::Timestamp;
+
+/// The `source` of every ECS event.
+pub const ECS_SOURCE: &str = "aws.ecs";
+
+/// `detail-type` of task events.
+pub const TASK_STATE_CHANGE: &str = "ECS Task State Change";
+/// `detail-type` of container instance events.
+pub const CONTAINER_INSTANCE_STATE_CHANGE: &str = "ECS Container Instance State Change";
+/// `detail-type` of service action events.
+pub const SERVICE_ACTION: &str = "ECS Service Action";
+/// `detail-type` of deployment events.
+pub const DEPLOYMENT_STATE_CHANGE: &str = "ECS Deployment State Change";
+
+/// Why an event could not be read. Every case names what was wrong and where.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EventError {
+    /// The bytes are not JSON (or not UTF-8).
+    #[error("invalid JSON at line {line}, column {column}: {message}")]
+    Json {
+        /// 1-based line of the error.
+        line: usize,
+        /// 1-based column of the error.
+        column: usize,
+        /// What the JSON parser says.
+        message: String,
+    },
+    /// The event is JSON but not an object.
+    #[error("an event must be a JSON object, found {found}")]
+    NotAnObject {
+        /// The JSON type found instead.
+        found: &'static str,
+    },
+    /// The event does not come from ECS.
+    #[error("event source is {event_source:?}, expected \"aws.ecs\"")]
+    NotEcs {
+        /// The `source` the event has.
+        event_source: String,
+    },
+    /// A field is missing or has the wrong type or value.
+    #[error("{path}: {message}")]
+    Field {
+        /// Where, as `detail.containers[2].exitCode`.
+        path: String,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// An ECS event as EventBridge delivers it.
+///
+/// We define our own envelope rather than reuse `aws_lambda_events`' `EventBridgeEvent`: ours
+/// keeps unknown envelope fields, keeps `time` exactly as sent and dispatches `detail` on
+/// `detail-type` with errors that carry the field path.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EcsEvent {
+    /// Envelope version (`"0"`).
+    pub version: String,
+    /// Unique id of the event; a redelivery keeps it.
+    pub id: String,
+    /// The detail type, e.g. `ECS Task State Change`.
+    #[serde(rename = "detail-type")]
+    pub detail_type: String,
+    /// Always `aws.ecs`.
+    pub source: String,
+    /// AWS account id.
+    pub account: String,
+    /// When the event was emitted.
+    pub time: Timestamp,
+    /// AWS region.
+    pub region: String,
+    /// ARNs of the resources the event is about.
+    pub resources: Vec<String>,
+    /// The typed detail.
+    pub detail: EcsDetail,
+    /// Envelope fields this version of the toolkit does not know.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// The `detail` of an ECS event, by `detail-type`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum EcsDetail {
+    /// `ECS Task State Change`.
+    Task(Box<TaskStateChange>),
+    /// `ECS Container Instance State Change`.
+    ContainerInstance(Box<ContainerInstanceStateChange>),
+    /// `ECS Service Action`.
+    ServiceAction(Box<ServiceAction>),
+    /// `ECS Deployment State Change`.
+    Deployment(Box<DeploymentStateChange>),
+    /// An `aws.ecs` detail type this version does not know, kept as sent.
+    Unknown(Value),
+}
+
+impl Serialize for EcsDetail {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Self::Task(detail) => detail.serialize(serializer),
+            Self::ContainerInstance(detail) => detail.serialize(serializer),
+            Self::ServiceAction(detail) => detail.serialize(serializer),
+            Self::Deployment(detail) => detail.serialize(serializer),
+            Self::Unknown(detail) => detail.serialize(serializer),
+        }
+    }
+}
+
+/// The envelope with its detail still untyped: the first step of parsing.
+#[derive(Deserialize)]
+struct RawEnvelope {
+    version: String,
+    id: String,
+    #[serde(rename = "detail-type")]
+    detail_type: String,
+    source: String,
+    account: String,
+    time: Timestamp,
+    region: String,
+    #[serde(default)]
+    resources: Vec<String>,
+    detail: Value,
+    #[serde(flatten)]
+    extra: Map<String, Value>,
+}
+
+impl EcsEvent {
+    /// Parses an event from JSON bytes.
+    pub fn from_slice(bytes: &[u8]) -> Result<Self, EventError> {
+        let value: Value = serde_json::from_slice(bytes).map_err(|error| EventError::Json {
+            line: error.line(),
+            column: error.column(),
+            message: without_position(&error),
+        })?;
+        Self::from_value(value)
+    }
+
+    /// Parses an event from a JSON value.
+    pub fn from_value(value: Value) -> Result<Self, EventError> {
+        let Value::Object(object) = &value else {
+            return Err(EventError::NotAnObject { found: json_type(&value) });
+        };
+        if let Some(Value::String(source)) = object.get("source")
+            && source != ECS_SOURCE
+        {
+            return Err(EventError::NotEcs { event_source: source.clone() });
+        }
+        let raw: RawEnvelope = typed_at("", value)?;
+        let detail = match raw.detail_type.as_str() {
+            TASK_STATE_CHANGE => EcsDetail::Task(typed_at("detail", raw.detail)?),
+            CONTAINER_INSTANCE_STATE_CHANGE => {
+                EcsDetail::ContainerInstance(typed_at("detail", raw.detail)?)
+            }
+            SERVICE_ACTION => EcsDetail::ServiceAction(typed_at("detail", raw.detail)?),
+            DEPLOYMENT_STATE_CHANGE => EcsDetail::Deployment(typed_at("detail", raw.detail)?),
+            _ if raw.detail.is_object() => EcsDetail::Unknown(raw.detail),
+            _ => {
+                return Err(EventError::Field {
+                    path: "detail".into(),
+                    message: format!("expected an object, found {}", json_type(&raw.detail)),
+                });
+            }
+        };
+        Ok(Self {
+            version: raw.version,
+            id: raw.id,
+            detail_type: raw.detail_type,
+            source: raw.source,
+            account: raw.account,
+            time: raw.time,
+            region: raw.region,
+            resources: raw.resources,
+            detail,
+            extra: raw.extra,
+        })
+    }
+
+    /// The event as a JSON value, unknown fields included.
+    pub fn to_value(&self) -> Value {
+        // Serialising plain data with string keys into a `Value` cannot fail.
+        serde_json::to_value(self).unwrap_or(Value::Null)
+    }
+
+    /// The task detail, for a task event.
+    pub fn task(&self) -> Option<&TaskStateChange> {
+        match &self.detail {
+            EcsDetail::Task(task) => Some(task),
+            _ => None,
+        }
+    }
+
+    /// The container instance detail, for a container instance event.
+    pub fn container_instance(&self) -> Option<&ContainerInstanceStateChange> {
+        match &self.detail {
+            EcsDetail::ContainerInstance(instance) => Some(instance),
+            _ => None,
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for EcsEvent {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let value = Value::deserialize(deserializer)?;
+        Self::from_value(value).map_err(serde::de::Error::custom)
+    }
+}
+
+/// Deserialises `value` into `T`, reporting errors with their path below `prefix`.
+fn typed_at<T: serde::de::DeserializeOwned>(prefix: &str, value: Value) -> Result<T, EventError> {
+    serde_path_to_error::deserialize(value).map_err(|error| {
+        let mut path = match error.path().to_string().as_str() {
+            "." => prefix.to_owned(),
+            inner if prefix.is_empty() => inner.to_owned(),
+            inner => format!("{prefix}.{inner}"),
+        };
+        let mut message = error.inner().to_string();
+        // serde reports a missing field at its parent: name the field itself.
+        if let Some(field) =
+            message.strip_prefix("missing field `").and_then(|rest| rest.strip_suffix('`'))
+        {
+            path = if path.is_empty() { field.to_owned() } else { format!("{path}.{field}") };
+            message = "missing field".to_owned();
+        }
+        EventError::Field { path, message }
+    })
+}
+
+/// serde_json's message without its trailing " at line L column C".
+fn without_position(error: &serde_json::Error) -> String {
+    let message = error.to_string();
+    match message.rfind(" at line ") {
+        Some(at) => message[..at].to_owned(),
+        None => message,
+    }
+}
+
+/// The name of a JSON value's type, for error messages.
+fn json_type(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
