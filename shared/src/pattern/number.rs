@@ -1,0 +1,79 @@
+//! Numbers as EventBridge compares them: within ±5.0e9 and with at most six decimal places.
+
+use serde_json::Number;
+
+/// The largest magnitude EventBridge compares numerically (`-5.0e9..=5.0e9`).
+pub(crate) const LIMIT: f64 = 5.0e9;
+const MICROS: f64 = 1e6;
+
+/// The value of `number` if EventBridge can compare it numerically: it lies within
+/// [`LIMIT`] and has at most six decimal places. Numbers outside that are only ever equal to
+/// the same JSON number (event-ruler's `ComparableNumber`).
+pub(crate) fn comparable(number: &Number) -> Option<f64> {
+    if let Some(unsigned) = number.as_u64() {
+        // 5e9 is exact in both types; integers have no decimal places.
+        return (unsigned <= LIMIT as u64).then_some(unsigned as f64);
+    }
+    if let Some(signed) = number.as_i64() {
+        return (signed.unsigned_abs() <= LIMIT as u64).then_some(signed as f64);
+    }
+    number.as_f64().filter(|value| has_six_decimals_at_most(*value))
+}
+
+/// Whether `value` is within [`LIMIT`] and is the double nearest to some decimal with at most
+/// six decimal places. Any `k` with `|k| <= 5e15` is exact in an `f64` and `k / 1e6` is
+/// correctly rounded, so `value` qualifies exactly when it equals `k / 1e6` for the integer
+/// `k` nearest to `value * 1e6` (the product may be off by one near the limit, hence the
+/// neighbours).
+fn has_six_decimals_at_most(value: f64) -> bool {
+    if !(value.abs() <= LIMIT) {
+        return false;
+    }
+    let micros = (value * MICROS).round();
+    [micros, micros - 1.0, micros + 1.0].iter().any(|candidate| candidate / MICROS == value)
+}
+
+/// A numeric comparison: `= v`, one bound, or a lower and an upper bound. Absent bounds are
+/// infinite.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct NumericRange {
+    pub(crate) low: f64,
+    pub(crate) low_inclusive: bool,
+    pub(crate) high: f64,
+    pub(crate) high_inclusive: bool,
+}
+
+impl NumericRange {
+    pub(crate) fn contains(&self, value: f64) -> bool {
+        let above = value > self.low || (self.low_inclusive && value == self.low);
+        let below = value < self.high || (self.high_inclusive && value == self.high);
+        above && below
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn number(text: &str) -> Number {
+        serde_json::from_str(text).expect("a JSON number")
+    }
+
+    #[test]
+    fn six_decimals_are_comparable_seven_are_not() {
+        for text in ["0", "-0", "0.000001", "3.8", "122.415028", "-5000000000", "5e9", "5.0e9"] {
+            assert!(comparable(&number(text)).is_some(), "{text}");
+        }
+        for text in ["0.0000001", "1e-7", "5000000000.5", "5000000001", "-5000000000.000001", "1e10"] {
+            assert!(comparable(&number(text)).is_none(), "{text}");
+        }
+    }
+
+    #[test]
+    fn the_largest_values_with_six_decimals_stay_distinct() {
+        let top = comparable(&number("4999999999.999999")).expect("comparable");
+        let below = comparable(&number("4999999999.999998")).expect("comparable");
+        assert!(below < top);
+        assert!(top < LIMIT);
+    }
+}

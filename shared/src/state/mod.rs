@@ -1,0 +1,156 @@
+//! Task and container-instance state: version ordering, the [`StateStore`] port, and its
+//! DynamoDB and in-memory adapters.
+//!
+//! ECS delivers events at least once and out of order; `detail.version` grows by one per state
+//! change. A store keeps, per task (or container instance), the record of the highest version
+//! seen: an equal version is a duplicate, a lower one is stale. The write is conditional and
+//! atomic, so the newest version wins whatever the order and however many copies arrive.
+
+mod dynamodb;
+mod memory;
+mod record;
+
+use async_trait::async_trait;
+
+pub use dynamodb::{DynamoDbStateStore, TASK_STATUS_INDEX};
+pub use memory::InMemoryStateStore;
+pub use record::{MAX_DETAIL_BYTES, MAX_ITEM_BYTES, RecordError, ResourceKind, StateRecord};
+
+/// What happened to one event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Outcome {
+    /// Newer than what was stored (or first seen): written.
+    Stored,
+    /// Same version as the stored one: a redelivery, nothing written.
+    Duplicate,
+    /// Older than the stored version: nothing written.
+    Stale,
+    /// Valid, but not a kind of event the state tracker keeps (service actions, deployments...).
+    Ignored,
+}
+
+impl Outcome {
+    /// The outcome's name, as used in logs and metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Stored => "Stored",
+            Self::Duplicate => "Duplicate",
+            Self::Stale => "Stale",
+            Self::Ignored => "Ignored",
+        }
+    }
+
+    /// Decides what an incoming `version` means given the version already stored, if any.
+    pub fn of(incoming: u64, stored: Option<u64>) -> Self {
+        match stored {
+            None => Self::Stored,
+            Some(stored) if incoming > stored => Self::Stored,
+            Some(stored) if incoming == stored => Self::Duplicate,
+            Some(_) => Self::Stale,
+        }
+    }
+}
+
+/// What a conditional write did: the adapter's report, which [`Outcome::of`] turns into a
+/// decision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PutResult {
+    /// The record was written (no item, or an older one, was there).
+    Written,
+    /// The condition failed: an item with this version (equal or newer) stays.
+    Kept {
+        /// The version of the item that stays.
+        stored_version: u64,
+    },
+}
+
+impl PutResult {
+    /// The outcome for a record of version `incoming`.
+    pub fn outcome(self, incoming: u64) -> Outcome {
+        match self {
+            Self::Written => Outcome::Stored,
+            Self::Kept { stored_version } => Outcome::of(incoming, Some(stored_version)),
+        }
+    }
+}
+
+/// Why a store request failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The request failed. `retryable` says whether trying again later may succeed
+    /// (throttling, 5xx, timeouts) or not (validation errors, a missing table).
+    #[error("{operation} on table {table} failed: {message}")]
+    Request {
+        /// The API operation (`PutItem`, `Query`...).
+        operation: &'static str,
+        /// The table.
+        table: String,
+        /// What the service or the client said.
+        message: String,
+        /// Whether a later retry may succeed.
+        retryable: bool,
+        /// The SDK error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// An item in the table does not have the shape this toolkit writes.
+    #[error("item {key} in table {table} is malformed: {message}")]
+    Malformed {
+        /// The table.
+        table: String,
+        /// The item's key.
+        key: String,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+impl StoreError {
+    /// Whether a later retry may succeed.
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, Self::Request { retryable: true, .. })
+    }
+}
+
+/// The state store port: the newest record per task and per container instance.
+#[async_trait]
+pub trait StateStore: Send + Sync {
+    /// Writes `record` in one atomic request if no record with the same key exists or the
+    /// stored one has a lower version; otherwise leaves the stored one and says its version.
+    async fn put_if_newer(&self, record: &StateRecord) -> Result<PutResult, StoreError>;
+
+    /// The stored record of a task or container instance.
+    async fn get(&self, kind: ResourceKind, key: &str) -> Result<Option<StateRecord>, StoreError>;
+
+    /// The tasks of a cluster whose last status is `last_status`, in task ARN order.
+    async fn list_tasks(
+        &self,
+        cluster_arn: &str,
+        last_status: &str,
+    ) -> Result<Vec<StateRecord>, StoreError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn given_no_stored_version_then_any_version_is_stored() {
+        assert_eq!(Outcome::of(0, None), Outcome::Stored);
+        assert_eq!(Outcome::of(u64::MAX, None), Outcome::Stored);
+    }
+
+    #[test]
+    fn given_a_stored_version_then_higher_is_stored_equal_duplicate_lower_stale() {
+        assert_eq!(Outcome::of(4, Some(3)), Outcome::Stored);
+        assert_eq!(Outcome::of(3, Some(3)), Outcome::Duplicate);
+        assert_eq!(Outcome::of(2, Some(3)), Outcome::Stale);
+    }
+
+    #[test]
+    fn given_a_kept_item_then_the_put_result_tells_duplicate_from_stale() {
+        assert_eq!(PutResult::Kept { stored_version: 7 }.outcome(7), Outcome::Duplicate);
+        assert_eq!(PutResult::Kept { stored_version: 7 }.outcome(6), Outcome::Stale);
+        assert_eq!(PutResult::Written.outcome(1), Outcome::Stored);
+    }
+}

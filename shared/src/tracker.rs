@@ -1,0 +1,48 @@
+//! The state tracker's decision for one event: build the record, write it if newer.
+
+use chrono::Duration;
+
+use crate::event::EcsEvent;
+use crate::state::{Outcome, RecordError, StateRecord, StateStore, StoreError};
+
+/// Why an event could not be tracked.
+#[derive(Debug, thiserror::Error)]
+pub enum TrackError {
+    /// The event can never be stored (for example: too large for DynamoDB).
+    #[error(transparent)]
+    Record(#[from] RecordError),
+    /// The store failed; [`TrackError::is_retryable`] says whether to try again.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl TrackError {
+    /// Whether a later retry may succeed.
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, Self::Store(error) if error.is_retryable())
+    }
+}
+
+/// Tracks one event in `store`: one conditional write for task and container instance
+/// events, nothing for the others. Stopped tasks expire `retention` after they stopped.
+pub async fn track(
+    store: &dyn StateStore,
+    event: &EcsEvent,
+    retention: Duration,
+) -> Result<Outcome, TrackError> {
+    let Some(record) = StateRecord::from_event(event, retention)? else {
+        tracing::debug!(event_id = %event.id, detail_type = %event.detail_type, "not tracked");
+        return Ok(Outcome::Ignored);
+    };
+    let outcome = store.put_if_newer(&record).await?.outcome(record.version);
+    tracing::info!(
+        event_id = %event.id,
+        kind = ?record.kind,
+        arn = %record.key,
+        version = record.version,
+        status = %record.status,
+        outcome = outcome.as_str(),
+        "tracked"
+    );
+    Ok(outcome)
+}

@@ -1,0 +1,88 @@
+//! GIVEN every captured event under `events/` WHEN parsed and serialised THEN nothing is lost.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use ecs_events::event::{EcsDetail, EcsEvent};
+use serde_json::Value;
+
+fn events_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../events")
+}
+
+/// Every event file under `dir`, in name order; names starting with `_` or `.` are not events.
+fn event_files(dir: &Path) -> Vec<PathBuf> {
+    let mut entries: Vec<PathBuf> = fs::read_dir(dir)
+        .expect("events folder is readable")
+        .map(|entry| entry.expect("readable entry").path())
+        .filter(|path| {
+            let name = path.file_name().and_then(|name| name.to_str()).unwrap_or_default();
+            !name.starts_with(['_', '.'])
+        })
+        .collect();
+    entries.sort();
+    entries
+        .into_iter()
+        .flat_map(|path| {
+            if path.is_dir() {
+                event_files(&path)
+            } else if path.extension().is_some_and(|ext| ext == "json") {
+                vec![path]
+            } else {
+                vec![]
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn given_every_captured_event_then_parse_serialise_parse_is_lossless() {
+    let files = event_files(&events_dir());
+    assert!(files.len() >= 30, "the corpus has {} event files, expected at least 30", files.len());
+    let mut failures = Vec::new();
+    for file in &files {
+        let bytes = fs::read(file).expect("readable file");
+        let original: Value = serde_json::from_slice(&bytes).expect("valid JSON");
+        match EcsEvent::from_slice(&bytes) {
+            Ok(event) => {
+                let written = serde_json::to_string(&event).expect("serialises");
+                let reparsed = EcsEvent::from_slice(written.as_bytes()).expect("reparses");
+                if event.to_value() != original || reparsed != event {
+                    failures.push(format!("{}: round trip changed the event", file.display()));
+                }
+            }
+            Err(error) => failures.push(format!("{}: {error}", file.display())),
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn given_every_detail_type_in_the_corpus_then_each_is_typed_not_unknown() {
+    let mut seen = std::collections::BTreeSet::new();
+    for file in event_files(&events_dir()) {
+        let event = EcsEvent::from_slice(&fs::read(&file).expect("readable")).expect("valid");
+        let kind = match event.detail {
+            EcsDetail::Task(_) => "task",
+            EcsDetail::ContainerInstance(_) => "container instance",
+            EcsDetail::ServiceAction(_) => "service action",
+            EcsDetail::Deployment(_) => "deployment",
+            EcsDetail::Unknown(_) => panic!("{}: detail type not typed", file.display()),
+        };
+        seen.insert(kind);
+    }
+    assert_eq!(seen.len(), 4, "corpus covers {seen:?}");
+}
+
+#[test]
+fn given_unknown_fields_at_every_level_then_they_are_kept_and_written_back() {
+    let bytes = fs::read(events_dir().join("samples/task-unknown-fields.json")).expect("readable");
+    let event = EcsEvent::from_slice(&bytes).expect("valid");
+    assert!(event.extra.contains_key("x-custom-top"), "top-level unknown field kept");
+    let task = event.task().expect("a task event");
+    assert_eq!(task.extra["futureField"], serde_json::json!([1, 2]));
+    let container = task.containers().first().expect("a container");
+    assert_eq!(container.extra["futureContainerField"], serde_json::json!({"a": true}));
+    let original: Value = serde_json::from_slice(&bytes).expect("valid JSON");
+    assert_eq!(event.to_value(), original);
+}
