@@ -1,0 +1,364 @@
+//! The state tracker against the in-memory store and against a real DynamoDB API (moto):
+//! one contract for both adapters, scenario replays through the Lambda handler, random
+//! delivery orders, concurrent writers and the SQS batch path.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use chrono::Duration;
+use ecs_events::event::EcsEvent;
+use ecs_events::state::{
+    DynamoDbStateStore, InMemoryStateStore, Outcome, PutResult, ResourceKind, StateRecord,
+    StateStore,
+};
+use ecs_replay::tables::create_state_tables;
+use lambda_runtime::{Context, LambdaEvent};
+use proptest::prelude::*;
+use serde_json::{Value, json};
+use state_tracker::StateTracker;
+use support::{Scenario, dynamodb, scenarios, unique};
+
+const RETENTION_DAYS: i64 = 7;
+
+/// A DynamoDB store over fresh tables on the moto server.
+async fn moto_store() -> DynamoDbStateStore {
+    let client = dynamodb();
+    let (tasks, instances) = (unique("tasks"), unique("instances"));
+    create_state_tables(&client, &tasks, &instances).await.expect("tables created");
+    DynamoDbStateStore::new(client, tasks, instances)
+}
+
+fn task_record(key: &str, version: u64, status: &str, event_id: &str) -> StateRecord {
+    StateRecord {
+        kind: ResourceKind::Task,
+        key: key.into(),
+        version,
+        cluster_arn: "arn:aws:ecs:us-east-1:111122223333:cluster/prod".into(),
+        status: status.into(),
+        event_id: event_id.into(),
+        event_time: "2024-05-02T10:00:00Z".into(),
+        region: "us-east-1".into(),
+        account: "111122223333".into(),
+        expires_at: (status == "STOPPED").then_some(1_715_000_000),
+        detail: json!({"taskArn": key, "version": version, "lastStatus": status,
+                        "status": "reserved word", "nested": {"list": [1, "two", null, 2.5]}}),
+    }
+}
+
+/// The contract every `StateStore` keeps.
+async fn store_contract(store: &dyn StateStore) {
+    let arn = "arn:aws:ecs:us-east-1:111122223333:task/prod/contract";
+    // GIVEN no record WHEN a version arrives THEN it is written and reads back whole.
+    let first = task_record(arn, 3, "RUNNING", "e-3");
+    assert_eq!(store.put_if_newer(&first).await.expect("put"), PutResult::Written);
+    assert_eq!(store.get(ResourceKind::Task, arn).await.expect("get"), Some(first.clone()));
+
+    // GIVEN version 3 stored WHEN 3 arrives again (another event id) THEN duplicate, unchanged.
+    let again = task_record(arn, 3, "RUNNING", "e-3-copy");
+    let result = store.put_if_newer(&again).await.expect("put");
+    assert_eq!(result, PutResult::Kept { stored_version: 3 });
+    assert_eq!(result.outcome(3), Outcome::Duplicate);
+    assert_eq!(store.get(ResourceKind::Task, arn).await.expect("get"), Some(first.clone()));
+
+    // WHEN an older version arrives THEN stale, unchanged.
+    let older = task_record(arn, 2, "PENDING", "e-2");
+    assert_eq!(store.put_if_newer(&older).await.expect("put").outcome(2), Outcome::Stale);
+    assert_eq!(store.get(ResourceKind::Task, arn).await.expect("get"), Some(first));
+
+    // WHEN a newer version arrives THEN it replaces the stored one.
+    let newer = task_record(arn, 5, "STOPPED", "e-5");
+    assert_eq!(store.put_if_newer(&newer).await.expect("put"), PutResult::Written);
+    assert_eq!(store.get(ResourceKind::Task, arn).await.expect("get"), Some(newer.clone()));
+
+    // GIVEN the same ARN text as a container instance THEN it is a separate record.
+    let mut instance = task_record(arn, 1, "ACTIVE", "e-ci");
+    instance.kind = ResourceKind::ContainerInstance;
+    instance.expires_at = None;
+    assert_eq!(store.put_if_newer(&instance).await.expect("put"), PutResult::Written);
+    assert_eq!(store.get(ResourceKind::Task, arn).await.expect("get"), Some(newer.clone()));
+    assert_eq!(store.get(ResourceKind::ContainerInstance, arn).await.expect("get"), Some(instance));
+
+    // GIVEN tasks of two clusters and statuses WHEN listed by cluster and status THEN exact.
+    let other =
+        task_record("arn:aws:ecs:us-east-1:111122223333:task/prod/another", 1, "STOPPED", "e");
+    let mut elsewhere =
+        task_record("arn:aws:ecs:us-east-1:111122223333:task/dev/x", 1, "STOPPED", "e");
+    elsewhere.cluster_arn = "arn:aws:ecs:us-east-1:111122223333:cluster/dev".into();
+    let running =
+        task_record("arn:aws:ecs:us-east-1:111122223333:task/prod/run", 1, "RUNNING", "e");
+    for record in [&other, &elsewhere, &running] {
+        store.put_if_newer(record).await.expect("put");
+    }
+    let stopped = store
+        .list_tasks("arn:aws:ecs:us-east-1:111122223333:cluster/prod", "STOPPED")
+        .await
+        .expect("list");
+    assert_eq!(stopped, vec![other, newer]);
+    assert_eq!(store.get(ResourceKind::Task, "arn:missing").await.expect("get"), None);
+}
+
+#[tokio::test]
+async fn given_the_in_memory_store_then_it_keeps_the_store_contract() {
+    store_contract(&InMemoryStateStore::new()).await;
+}
+
+#[tokio::test]
+async fn given_dynamodb_on_moto_then_it_keeps_the_store_contract() {
+    store_contract(&moto_store().await).await;
+}
+
+fn invoke(payload: Value) -> LambdaEvent<Value> {
+    LambdaEvent::new(payload, Context::default())
+}
+
+/// Replays events through the Lambda handler, counting outcomes like `_expected.json` does.
+async fn replay(tracker: &StateTracker, events: &[Value]) -> BTreeMap<&'static str, u64> {
+    let mut stats = BTreeMap::new();
+    for event in events {
+        let response = tracker.handle(invoke(event.clone())).await.expect("handled");
+        let name = match response["outcome"].as_str() {
+            Some("Stored") => "stored",
+            Some("Duplicate") => "duplicates",
+            Some("Stale") => "stale",
+            Some("Ignored") => "ignored",
+            other => panic!("unexpected outcome {other:?}"),
+        };
+        *stats.entry(name).or_default() += 1;
+    }
+    stats
+}
+
+/// Asserts the store holds exactly the expected final versions and statuses.
+async fn assert_final_state(store: &dyn StateStore, scenario: &str, expected: &Value) {
+    for (list, kind, status_field) in [
+        ("tasks", ResourceKind::Task, "lastStatus"),
+        ("containerInstances", ResourceKind::ContainerInstance, "status"),
+    ] {
+        for want in expected[list].as_array().expect("expected list") {
+            let key = want[kind.key_attribute()].as_str().expect("key");
+            let record = store
+                .get(kind, key)
+                .await
+                .expect("get")
+                .unwrap_or_else(|| panic!("{scenario}: {key} not stored"));
+            assert_eq!(Some(record.version), want["version"].as_u64(), "{scenario}: {key} version");
+            assert_eq!(record.status, want[status_field], "{scenario}: {key} status");
+            assert_eq!(record.detail[status_field], want[status_field], "{scenario}: {key} detail");
+        }
+    }
+}
+
+async fn replay_scenario(store: Arc<dyn StateStore>, scenario: &Scenario) {
+    let tracker = StateTracker::new(store.clone(), Duration::days(RETENTION_DAYS));
+    let stats = replay(&tracker, &scenario.events).await;
+    for name in ["stored", "duplicates", "stale", "ignored"] {
+        assert_eq!(
+            stats.get(name).copied().unwrap_or_default(),
+            scenario.expected["stats"][name].as_u64().expect("expected count"),
+            "{}: {name}",
+            scenario.name
+        );
+    }
+    assert_final_state(store.as_ref(), &scenario.name, &scenario.expected).await;
+}
+
+#[tokio::test]
+async fn given_each_scenario_in_delivery_order_against_moto_then_final_state_and_counts_match() {
+    let all = scenarios();
+    assert!(all.len() >= 5, "found {} scenarios", all.len());
+    for scenario in &all {
+        replay_scenario(Arc::new(moto_store().await), scenario).await;
+    }
+}
+
+#[tokio::test]
+async fn given_each_scenario_in_delivery_order_in_memory_then_final_state_and_counts_match() {
+    for scenario in &scenarios() {
+        replay_scenario(Arc::new(InMemoryStateStore::new()), scenario).await;
+    }
+}
+
+/// A delivery order: a permutation of the scenario's events with random extra copies.
+fn delivery_order(count: usize) -> impl Strategy<Value = Vec<usize>> {
+    proptest::collection::vec(0..count, 0..count).prop_flat_map(move |copies| {
+        let mut order: Vec<usize> = (0..count).collect();
+        order.extend(copies);
+        Just(order).prop_shuffle()
+    })
+}
+
+fn permutation_cases<F, Fut>(store_for_case: F)
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = Arc<dyn StateStore>>,
+{
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    for scenario in scenarios() {
+        let config = ProptestConfig { cases: 100, failure_persistence: None, ..Default::default() };
+        proptest!(config, |(order in delivery_order(scenario.events.len()))| {
+            let events: Vec<Value> = order.iter().map(|&i| scenario.events[i].clone()).collect();
+            runtime.block_on(async {
+                let store = store_for_case().await;
+                let tracker = StateTracker::new(store.clone(), Duration::days(RETENTION_DAYS));
+                replay(&tracker, &events).await;
+                assert_final_state(store.as_ref(), &scenario.name, &scenario.expected).await;
+            });
+        });
+    }
+}
+
+#[test]
+fn given_random_orders_with_duplicates_in_memory_then_the_final_state_is_the_expected_one() {
+    permutation_cases(|| async { Arc::new(InMemoryStateStore::new()) as Arc<dyn StateStore> });
+}
+
+#[test]
+fn given_random_orders_with_duplicates_against_moto_then_the_final_state_is_the_expected_one() {
+    permutation_cases(|| async { Arc::new(moto_store().await) as Arc<dyn StateStore> });
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn given_32_concurrent_writers_of_shuffled_versions_then_the_highest_wins_and_never_regresses()
+ {
+    const WRITERS: usize = 32;
+    const VERSIONS: u64 = 24;
+    let store = Arc::new(moto_store().await);
+    let arn = "arn:aws:ecs:us-east-1:111122223333:task/prod/concurrent";
+
+    // A watcher reads the stored version throughout the storm: it must never go down.
+    let watching = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let watcher = {
+        let (store, watching) = (store.clone(), watching.clone());
+        tokio::spawn(async move {
+            let mut seen = Vec::new();
+            while watching.load(std::sync::atomic::Ordering::Relaxed) {
+                if let Some(record) = store.get(ResourceKind::Task, arn).await.expect("get") {
+                    seen.push(record.version);
+                }
+            }
+            seen
+        })
+    };
+
+    let writers = (0..WRITERS).map(|writer| {
+        let store = store.clone();
+        tokio::spawn(async move {
+            // Each writer delivers every version once, in its own shuffled order.
+            let mut versions: Vec<u64> = (1..=VERSIONS).collect();
+            let mut seed = writer as u64 * 2_654_435_761 + 1;
+            for i in (1..versions.len()).rev() {
+                seed = seed
+                    .wrapping_mul(6_364_136_223_846_793_005)
+                    .wrapping_add(1_442_695_040_888_963_407);
+                versions.swap(i, (seed >> 33) as usize % (i + 1));
+            }
+            let mut written = Vec::new();
+            for version in versions {
+                let record = task_record(arn, version, "RUNNING", &format!("w{writer}-v{version}"));
+                if store.put_if_newer(&record).await.expect("put") == PutResult::Written {
+                    written.push(version);
+                }
+            }
+            written
+        })
+    });
+    let mut written_per_version: BTreeMap<u64, usize> = BTreeMap::new();
+    for writer in futures::future::join_all(writers).await {
+        let written = writer.expect("writer finished");
+        // One writer's successful writes go strictly up: it never replaced a newer version.
+        assert!(written.windows(2).all(|pair| pair[0] < pair[1]), "writer wrote {written:?}");
+        for version in written {
+            *written_per_version.entry(version).or_default() += 1;
+        }
+    }
+    watching.store(false, std::sync::atomic::Ordering::Relaxed);
+    let seen = watcher.await.expect("watcher finished");
+
+    let stored = store.get(ResourceKind::Task, arn).await.expect("get").expect("stored");
+    assert_eq!(stored.version, VERSIONS, "the highest version is stored");
+    assert!(written_per_version.values().all(|&count| count == 1), "{written_per_version:?}");
+    assert!(seen.windows(2).all(|pair| pair[0] <= pair[1]), "stored version went back: {seen:?}");
+}
+
+fn sqs_record(message_id: &str, body: &str) -> Value {
+    json!({
+        "messageId": message_id,
+        "receiptHandle": format!("handle-{message_id}"),
+        "body": body,
+        "attributes": {},
+        "messageAttributes": {},
+        "md5OfBody": "",
+        "eventSource": "aws:sqs",
+        "eventSourceARN": "arn:aws:sqs:us-east-1:111122223333:state-tracker-buffer",
+        "awsRegion": "us-east-1"
+    })
+}
+
+#[tokio::test]
+async fn given_an_sqs_batch_with_bad_and_failing_records_then_exactly_those_are_reported() {
+    let client = dynamodb();
+    let tasks = unique("batch-tasks");
+    create_state_tables(&client, &tasks, &unique("unused")).await.expect("tables");
+    // The container instance table does not exist: its writes fail on the server.
+    let store = DynamoDbStateStore::new(client, tasks, unique("missing-instances"));
+    let tracker = StateTracker::new(Arc::new(store), Duration::days(RETENTION_DAYS));
+
+    let samples = support::events_dir().join("samples");
+    let task = support::read_json(&samples.join("task-oom-killed.json")).to_string();
+    let instance =
+        support::read_json(&samples.join("container-instance-draining.json")).to_string();
+    let mut not_ecs: Value = serde_json::from_str(&task).expect("json");
+    not_ecs["source"] = json!("aws.ec2");
+    let batch = json!({"Records": [
+        sqs_record("m-1-task", &task),
+        sqs_record("m-2-broken", "{\"version\": \"0\", "),
+        sqs_record("m-3-not-ecs", &not_ecs.to_string()),
+        sqs_record("m-4-instance-table-missing", &instance),
+        sqs_record("m-5-task-duplicate", &task),
+    ]});
+
+    let response = tracker.handle(invoke(batch)).await.expect("batch handled");
+    let failed: Vec<&str> = response["batchItemFailures"]
+        .as_array()
+        .expect("batchItemFailures")
+        .iter()
+        .map(|failure| failure["itemIdentifier"].as_str().expect("id"))
+        .collect();
+    assert_eq!(failed, ["m-2-broken", "m-3-not-ecs", "m-4-instance-table-missing"]);
+}
+
+#[tokio::test]
+async fn given_a_direct_invocation_with_a_non_ecs_event_then_it_fails_non_retryable_and_writes_nothing()
+ {
+    let store = Arc::new(InMemoryStateStore::new());
+    let tracker = StateTracker::new(store.clone(), Duration::days(RETENTION_DAYS));
+    let mut event = support::read_json(&support::events_dir().join("samples/task-oom-killed.json"));
+    event["source"] = json!("custom.app");
+    let error = tracker.handle(invoke(event.clone())).await.expect_err("rejected");
+    assert!(!error.is_retryable());
+    let diagnostic = lambda_runtime::Diagnostic::from(error);
+    assert_eq!(diagnostic.error_type, "NonRetryable.InvalidEvent");
+    assert!(diagnostic.error_message.contains("\"custom.app\""), "{}", diagnostic.error_message);
+    let arn = event["detail"]["taskArn"].as_str().expect("arn");
+    assert_eq!(store.get(ResourceKind::Task, arn).await.expect("get"), None);
+}
+
+#[tokio::test]
+async fn given_a_stopped_task_event_then_the_dynamodb_item_has_a_ttl_and_the_gsi_lists_it() {
+    let store = moto_store().await;
+    let event = EcsEvent::from_value(support::read_json(
+        &support::events_dir().join("samples/task-oom-killed.json"),
+    ))
+    .expect("valid");
+    let task = event.task().expect("task").clone();
+    let outcome =
+        ecs_events::tracker::track(&store, &event, Duration::days(3)).await.expect("tracked");
+    assert_eq!(outcome, Outcome::Stored);
+    let listed = store.list_tasks(&task.cluster_arn, "STOPPED").await.expect("query GSI");
+    assert_eq!(listed.len(), 1);
+    let stopped_at = task.stopped_at.as_ref().expect("stoppedAt").instant().timestamp();
+    assert_eq!(listed[0].expires_at, Some(stopped_at + 3 * 86_400));
+    assert_eq!(listed[0].detail, serde_json::to_value(&task).expect("json"));
+}
