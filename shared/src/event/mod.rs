@@ -258,7 +258,7 @@ fn without_position(error: &serde_json::Error) -> String {
 }
 
 /// The name of a JSON value's type, for error messages.
-fn json_type(value: &Value) -> &'static str {
+pub(crate) fn json_type(value: &Value) -> &'static str {
     match value {
         Value::Null => "null",
         Value::Bool(_) => "a boolean",
