@@ -2,12 +2,22 @@
 
 use chrono::Duration;
 
+use crate::alert::{LedgerTimes, RuleSet};
+
 /// A variable is missing or invalid. The message names it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ConfigError {
     /// A required variable is not set (or empty).
     #[error("environment variable {0} is not set")]
     Missing(&'static str),
+    /// The alert rules are invalid: the function must not start with them.
+    #[error("{name}: {message}")]
+    Rules {
+        /// The variable the rules came from.
+        name: &'static str,
+        /// What is wrong, naming the rule.
+        message: String,
+    },
     /// A variable has a value that cannot be used.
     #[error("environment variable {name} is {value:?}: {reason}")]
     Invalid {
@@ -39,17 +49,7 @@ impl StateTrackerConfig {
 
     /// Reads variables through `lookup` (the environment, or a map in tests).
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let days = optional(&lookup, "STOPPED_TASK_RETENTION_DAYS")
-            .map(|value| match value.parse::<u16>() {
-                Ok(days) if days > 0 => Ok(days),
-                _ => Err(ConfigError::Invalid {
-                    name: "STOPPED_TASK_RETENTION_DAYS",
-                    value,
-                    reason: "expected a whole number of days from 1 to 65535",
-                }),
-            })
-            .transpose()?
-            .unwrap_or(7);
+        let days = positive(&lookup, "STOPPED_TASK_RETENTION_DAYS", 7)?;
         Ok(Self {
             task_table: required(&lookup, "TASK_TABLE")?,
             container_instance_table: required(&lookup, "CONTAINER_INSTANCE_TABLE")?,
@@ -59,7 +59,7 @@ impl StateTrackerConfig {
 }
 
 /// A variable that must be set.
-pub(crate) fn required(
+fn required(
     lookup: &impl Fn(&str) -> Option<String>,
     name: &'static str,
 ) -> Result<String, ConfigError> {
@@ -67,7 +67,7 @@ pub(crate) fn required(
 }
 
 /// A variable that may be unset; empty counts as unset.
-pub(crate) fn optional(lookup: &impl Fn(&str) -> Option<String>, name: &str) -> Option<String> {
+fn optional(lookup: &impl Fn(&str) -> Option<String>, name: &str) -> Option<String> {
     lookup(name).filter(|value| !value.trim().is_empty())
 }
 
@@ -102,6 +102,44 @@ mod tests {
     }
 
     #[test]
+    fn given_invalid_inline_rules_then_the_error_names_the_variable_and_the_rule() {
+        let error = AlerterConfig::from_lookup(lookup(&[
+            ("TOPIC_ARN", "arn:aws:sns:us-east-1:111122223333:alerts"),
+            ("LEDGER_TABLE", "ledger"),
+            ("ALERT_RULES", r#"[{"name": "broken", "pattern": {"detail": "STOPPED"}}]"#),
+        ]))
+        .expect_err("invalid rules");
+        assert!(
+            error.to_string().starts_with("ALERT_RULES: rule #1 \"broken\": pattern"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn given_no_rules_then_the_alerter_uses_the_default_rule() {
+        let config = AlerterConfig::from_lookup(lookup(&[
+            ("TOPIC_ARN", "arn:aws:sns:us-east-1:111122223333:alerts"),
+            ("LEDGER_TABLE", "ledger"),
+        ]))
+        .expect("valid");
+        assert_eq!(config.rules.rules()[0].name, "essential-container-exited");
+        assert_eq!(config.times, LedgerTimes::default());
+    }
+
+    #[test]
+    fn given_a_missing_rules_file_then_the_error_names_the_path() {
+        let error = AlerterConfig::from_lookup(lookup(&[
+            ("TOPIC_ARN", "t"),
+            ("LEDGER_TABLE", "l"),
+            ("ALERT_RULES_FILE", "/nonexistent/rules.json"),
+        ]))
+        .expect_err("missing file");
+        assert!(
+            error.to_string().starts_with("ALERT_RULES_FILE: cannot read /nonexistent/rules.json")
+        );
+    }
+
+    #[test]
     fn given_a_zero_retention_then_the_error_names_the_variable_and_value() {
         let error = StateTrackerConfig::from_lookup(lookup(&[
             ("TASK_TABLE", "t"),
@@ -115,4 +153,82 @@ mod tests {
                 .starts_with("environment variable STOPPED_TASK_RETENTION_DAYS is \"0\"")
         );
     }
+}
+
+/// The alerter's settings.
+#[derive(Debug, Clone)]
+pub struct AlerterConfig {
+    /// `TOPIC_ARN`: the SNS topic alerts go to.
+    pub topic_arn: String,
+    /// `LEDGER_TABLE`: the idempotency ledger table.
+    pub ledger_table: String,
+    /// The rules: `ALERT_RULES` (the rules file's JSON), else the file at `ALERT_RULES_FILE`,
+    /// else the default rule set.
+    pub rules: RuleSet,
+    /// `ALERT_CLAIM_SECONDS` (default 120; longer than the function timeout) and
+    /// `ALERT_LEDGER_RETENTION_DAYS` (default 14).
+    pub times: LedgerTimes,
+}
+
+impl AlerterConfig {
+    /// Reads the process environment (and the rules file it names).
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads variables through `lookup`.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let rules = match (optional(&lookup, "ALERT_RULES"), optional(&lookup, "ALERT_RULES_FILE"))
+        {
+            (Some(json), _) => rules_from("ALERT_RULES", &json, &json)?,
+            (None, Some(path)) => {
+                let text = std::fs::read_to_string(&path).map_err(|error| ConfigError::Rules {
+                    name: "ALERT_RULES_FILE",
+                    message: format!("cannot read {path}: {error}"),
+                })?;
+                rules_from("ALERT_RULES_FILE", &path, &text)?
+            }
+            (None, None) => RuleSet::default_rules(),
+        };
+        Ok(Self {
+            topic_arn: required(&lookup, "TOPIC_ARN")?,
+            ledger_table: required(&lookup, "LEDGER_TABLE")?,
+            rules,
+            times: LedgerTimes {
+                claim: Duration::seconds(i64::from(positive(&lookup, "ALERT_CLAIM_SECONDS", 120)?)),
+                retention: Duration::days(i64::from(positive(
+                    &lookup,
+                    "ALERT_LEDGER_RETENTION_DAYS",
+                    14,
+                )?)),
+            },
+        })
+    }
+}
+
+fn rules_from(name: &'static str, origin: &str, text: &str) -> Result<RuleSet, ConfigError> {
+    RuleSet::from_json(text).map_err(|error| ConfigError::Rules {
+        name,
+        message: if name == "ALERT_RULES" {
+            error.to_string()
+        } else {
+            format!("{origin}: {error}")
+        },
+    })
+}
+
+/// A positive whole number, or `default` when unset.
+fn positive(
+    lookup: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+    default: u16,
+) -> Result<u16, ConfigError> {
+    optional(lookup, name).map_or(Ok(default), |value| match value.parse::<u16>() {
+        Ok(number) if number > 0 => Ok(number),
+        _ => Err(ConfigError::Invalid {
+            name,
+            value,
+            reason: "expected a whole number from 1 to 65535",
+        }),
+    })
 }

@@ -1,7 +1,11 @@
 //! Event model and domain logic shared by the ECS events Lambda functions and the replay CLI.
 
+pub mod alert;
 pub mod config;
 pub mod event;
+pub mod event_log;
+pub mod pattern;
+pub mod redact;
 mod sdk_error;
 pub mod state;
 pub mod telemetry;

@@ -1,3 +1,7 @@
 //! The `ecs-replay` tool's library: replay captured ECS events through the functions' code.
 
+pub mod input;
+pub mod replay;
 pub mod tables;
+pub mod test_pattern;
+pub mod text_report;

@@ -1,5 +1,211 @@
-//! `ecs-replay`: replay captured ECS events through the functions' code.
+//! `ecs-replay`: replay captured ECS events through the functions' code, and test patterns.
 
-fn main() -> anyhow::Result<()> {
-    anyhow::bail!("no command yet")
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use aws_config::BehaviorVersion;
+use aws_sdk_dynamodb::config::Credentials;
+use chrono::Duration;
+use clap::{Args, Parser, Subcommand};
+use ecs_events::alert::{
+    AlertLedger, AlertSink, Alerter, CollectingSink, DynamoDbLedger, InMemoryLedger, LedgerTimes,
+    RuleSet, SnsAlertSink,
+};
+use ecs_events::state::{DynamoDbStateStore, InMemoryStateStore, StateStore};
+use ecs_replay::input::{files, read_file};
+use ecs_replay::replay::Replayer;
+use ecs_replay::tables::{create_ledger_table, create_state_tables};
+use ecs_replay::test_pattern::{read_argument, test_pattern};
+use indicatif::{ProgressBar, ProgressStyle};
+
+/// Replay captured ECS events through the toolkit's functions, locally or against AWS APIs.
+#[derive(Parser)]
+#[command(name = "ecs-replay", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Replay events (files and folders, in order) through the state tracker and the alerter.
+    Run(RunArgs),
+    /// Test an event against an EventBridge pattern: prints {"Result":true} or {"Result":false},
+    /// as `aws events test-event-pattern` does.
+    TestPattern {
+        /// The pattern: inline JSON or a file.
+        #[arg(long)]
+        pattern: String,
+        /// The event: inline JSON or a file.
+        #[arg(long)]
+        event: String,
+    },
+}
+
+#[derive(Args)]
+struct RunArgs {
+    /// Files and folders of captured events: JSON events, arrays, JSON Lines, listener logs,
+    /// `aws logs filter-log-events` output. Folders are read recursively in name order.
+    #[arg(required = true)]
+    paths: Vec<PathBuf>,
+    /// Print one JSON report instead of text.
+    #[arg(long)]
+    json: bool,
+    /// Alert rules file (default: the AWS ECS guide's stopped-task rule).
+    #[arg(long)]
+    rules: Option<PathBuf>,
+    /// Days a stopped task's state is kept (its TTL).
+    #[arg(long, default_value_t = 7)]
+    retention_days: u16,
+    /// Use the real DynamoDB and SNS adapters against the usual AWS environment.
+    #[arg(long)]
+    aws: bool,
+    /// Use the real adapters against this endpoint (moto, DynamoDB Local...); implies --aws.
+    /// Without credentials in the environment, dummy ones are used.
+    #[arg(long)]
+    endpoint_url: Option<String>,
+    /// Task table.
+    #[arg(long, default_value = "ECSTaskState")]
+    task_table: String,
+    /// Container instance table.
+    #[arg(long, default_value = "ECSCtrInstanceState")]
+    container_instance_table: String,
+    /// Alert ledger table.
+    #[arg(long, default_value = "ECSAlertLedger")]
+    ledger_table: String,
+    /// SNS topic for alerts (required with --aws or --endpoint-url).
+    #[arg(long)]
+    topic_arn: Option<String>,
+    /// Create the tables first (for a fresh local endpoint).
+    #[arg(long)]
+    create_tables: bool,
+}
+
+/// Exit status for invalid input (as clap uses for invalid arguments).
+const INVALID_INPUT: u8 = 2;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    match Cli::parse().command {
+        Command::Run(args) => match run(args).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(error) => {
+                eprintln!("ecs-replay run: {error:#}");
+                ExitCode::from(INVALID_INPUT)
+            }
+        },
+        Command::TestPattern { pattern, event } => {
+            let result = read_argument("pattern", &pattern)
+                .and_then(|pattern| Ok((pattern, read_argument("event", &event)?)))
+                .and_then(|(pattern, event)| test_pattern(&pattern, &event));
+            match result {
+                Ok(matched) => {
+                    println!("{{\"Result\":{matched}}}");
+                    ExitCode::SUCCESS
+                }
+                Err(error) => {
+                    eprintln!("ecs-replay test-pattern: {error}");
+                    ExitCode::from(INVALID_INPUT)
+                }
+            }
+        }
+    }
+}
+
+async fn run(args: RunArgs) -> anyhow::Result<()> {
+    let rules = match &args.rules {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read rules file {}", path.display()))?;
+            RuleSet::from_json(&text).with_context(|| format!("rules file {}", path.display()))?
+        }
+        None => RuleSet::default_rules(),
+    };
+    let files = files(&args.paths)?;
+    let (store, ledger, sink) = adapters(&args).await?;
+    let alerter = Alerter::new(rules, ledger, sink, LedgerTimes::default());
+    let mut replayer =
+        Replayer::new(store, alerter, Duration::days(i64::from(args.retention_days)));
+
+    let progress = progress_bar(&files);
+    for file in &files {
+        for entry in read_file(file)? {
+            replayer.replay(entry).await;
+        }
+        progress.inc(std::fs::metadata(file).map(|m| m.len()).unwrap_or_default());
+    }
+    progress.finish_and_clear();
+
+    let report = replayer.finish().await;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", ecs_replay::text_report::render(&report));
+    }
+    Ok(())
+}
+
+type Adapters = (Arc<dyn StateStore>, Arc<dyn AlertLedger>, Arc<dyn AlertSink>);
+
+/// The embedded adapters, or the real ones with `--aws` / `--endpoint-url`.
+async fn adapters(args: &RunArgs) -> anyhow::Result<Adapters> {
+    if !args.aws && args.endpoint_url.is_none() {
+        return Ok((
+            Arc::new(InMemoryStateStore::new()),
+            Arc::new(InMemoryLedger::new()),
+            Arc::new(CollectingSink::new()),
+        ));
+    }
+    let topic_arn =
+        args.topic_arn.clone().context("--topic-arn is required with --aws or --endpoint-url")?;
+    let mut loader = aws_config::defaults(BehaviorVersion::latest());
+    if let Some(endpoint) = &args.endpoint_url {
+        loader = loader.endpoint_url(endpoint);
+        if std::env::var_os("AWS_ACCESS_KEY_ID").is_none() {
+            loader = loader.credentials_provider(Credentials::new(
+                "test",
+                "test",
+                None,
+                None,
+                "ecs-replay",
+            ));
+        }
+        if std::env::var_os("AWS_REGION").is_none()
+            && std::env::var_os("AWS_DEFAULT_REGION").is_none()
+        {
+            loader = loader.region("us-east-1");
+        }
+    }
+    let config = loader.load().await;
+    let dynamodb = aws_sdk_dynamodb::Client::new(&config);
+    if args.create_tables {
+        create_state_tables(&dynamodb, &args.task_table, &args.container_instance_table).await?;
+        create_ledger_table(&dynamodb, &args.ledger_table).await?;
+    }
+    Ok((
+        Arc::new(DynamoDbStateStore::new(
+            dynamodb.clone(),
+            args.task_table.clone(),
+            args.container_instance_table.clone(),
+        )),
+        Arc::new(DynamoDbLedger::new(dynamodb, args.ledger_table.clone())),
+        Arc::new(SnsAlertSink::new(aws_sdk_sns::Client::new(&config), topic_arn)),
+    ))
+}
+
+/// A byte-based progress bar on stderr, shown only for large inputs on a terminal.
+fn progress_bar(files: &[PathBuf]) -> ProgressBar {
+    const LARGE_INPUT_BYTES: u64 = 4 * 1024 * 1024;
+    let total: u64 =
+        files.iter().filter_map(|file| std::fs::metadata(file).ok()).map(|m| m.len()).sum();
+    if total < LARGE_INPUT_BYTES || !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    ProgressBar::new(total).with_style(
+        ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {eta} left")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    )
 }

@@ -7,6 +7,7 @@ use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
     ProjectionType, ScalarAttributeType,
 };
+use ecs_events::alert::LEDGER_KEY;
 use ecs_events::state::{ResourceKind, TASK_STATUS_INDEX};
 
 /// A table could not be created.
@@ -30,13 +31,19 @@ pub async fn create_state_tables(
     create_table(client, container_instance_table, ResourceKind::ContainerInstance).await
 }
 
+/// Creates the alert ledger table (key `alertKey`), on-demand.
+pub async fn create_ledger_table(client: &Client, table: &str) -> Result<(), CreateTableError> {
+    create_table(client, table, None).await
+}
+
 async fn create_table(
     client: &Client,
     table: &str,
-    kind: ResourceKind,
+    kind: impl Into<Option<ResourceKind>>,
 ) -> Result<(), CreateTableError> {
     let error = |message: String| CreateTableError { table: table.to_owned(), message };
-    let request = create_table_request(client, table, kind).map_err(|e| error(e.to_string()))?;
+    let request =
+        create_table_request(client, table, kind.into()).map_err(|e| error(e.to_string()))?;
     request.send().await.map_err(|e| error(DisplayErrorContext(&e).to_string()))?;
     Ok(())
 }
@@ -44,7 +51,7 @@ async fn create_table(
 fn create_table_request(
     client: &Client,
     table: &str,
-    kind: ResourceKind,
+    kind: Option<ResourceKind>,
 ) -> Result<aws_sdk_dynamodb::operation::create_table::builders::CreateTableFluentBuilder, BuildError>
 {
     let string_attribute = |name: &str| {
@@ -56,13 +63,14 @@ fn create_table_request(
     let key = |name: &str, key_type: KeyType| {
         KeySchemaElement::builder().attribute_name(name).key_type(key_type).build()
     };
+    let key_attribute = kind.map_or(LEDGER_KEY, ResourceKind::key_attribute);
     let mut request = client
         .create_table()
         .table_name(table)
         .billing_mode(BillingMode::PayPerRequest)
-        .key_schema(key(kind.key_attribute(), KeyType::Hash)?)
-        .attribute_definitions(string_attribute(kind.key_attribute())?);
-    if kind == ResourceKind::Task {
+        .key_schema(key(key_attribute, KeyType::Hash)?)
+        .attribute_definitions(string_attribute(key_attribute)?);
+    if kind == Some(ResourceKind::Task) {
         request = request
             .attribute_definitions(string_attribute("clusterArn")?)
             .attribute_definitions(string_attribute("lastStatus")?)

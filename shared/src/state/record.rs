@@ -4,6 +4,7 @@ use chrono::{DateTime, Duration, Utc};
 use serde_json::Value;
 
 use crate::event::{EcsDetail, EcsEvent, TaskStatus};
+use crate::redact::redact_detail;
 
 /// DynamoDB's item size limit (400 KB), in bytes.
 pub const MAX_ITEM_BYTES: usize = 400 * 1024;
@@ -27,6 +28,18 @@ impl ResourceKind {
         match self {
             Self::Task => "taskArn",
             Self::ContainerInstance => "containerInstanceArn",
+        }
+    }
+
+    /// The kind and key of the record an event updates, for task and container instance
+    /// events.
+    pub fn of(event: &EcsEvent) -> Option<(Self, &str)> {
+        match &event.detail {
+            EcsDetail::Task(task) => Some((Self::Task, &task.task_arn)),
+            EcsDetail::ContainerInstance(instance) => {
+                Some((Self::ContainerInstance, &instance.container_instance_arn))
+            }
+            _ => None,
         }
     }
 
@@ -62,7 +75,8 @@ pub struct StateRecord {
     pub account: String,
     /// Epoch seconds after which DynamoDB's TTL may delete the record (stopped tasks only).
     pub expires_at: Option<i64>,
-    /// The whole `detail`, unknown fields included.
+    /// The whole `detail`, unknown fields included, with secrets redacted
+    /// ([`crate::redact`]).
     pub detail: Value,
 }
 
@@ -122,7 +136,8 @@ impl StateRecord {
             }
         };
         // The typed detail only holds strings, numbers and JSON values: it always serialises.
-        let detail = detail.unwrap_or(Value::Null);
+        let mut detail = detail.unwrap_or(Value::Null);
+        redact_detail(&mut detail);
         let size = dynamodb_size(&detail);
         if size > MAX_DETAIL_BYTES {
             return Err(RecordError::TooLarge { kind, key: key.clone(), version, size });

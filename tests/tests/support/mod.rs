@@ -54,15 +54,121 @@ pub fn unique(prefix: &str) -> String {
     format!("{prefix}-{}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed))
 }
 
-/// A DynamoDB client for the moto server, with dummy credentials.
+/// Builds an SDK client config for the moto server, with dummy credentials and a region.
+macro_rules! moto_config {
+    ($service:ident) => {
+        $service::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .credentials_provider(Credentials::new("test", "test", None, None, "tests"))
+            .endpoint_url(&moto().endpoint)
+            .build()
+    };
+}
+
+/// A DynamoDB client for the moto server.
 pub fn dynamodb() -> aws_sdk_dynamodb::Client {
-    let config = aws_sdk_dynamodb::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new("test", "test", None, None, "tests"))
-        .endpoint_url(&moto().endpoint)
-        .build();
-    aws_sdk_dynamodb::Client::from_conf(config)
+    aws_sdk_dynamodb::Client::from_conf(moto_config!(aws_sdk_dynamodb))
+}
+
+/// An SNS client for the moto server.
+pub fn sns() -> aws_sdk_sns::Client {
+    aws_sdk_sns::Client::from_conf(moto_config!(aws_sdk_sns))
+}
+
+/// An SQS client for the moto server.
+pub fn sqs() -> aws_sdk_sqs::Client {
+    aws_sdk_sqs::Client::from_conf(moto_config!(aws_sdk_sqs))
+}
+
+/// An SNS topic with an SQS queue subscribed to it.
+pub struct Subscribed {
+    pub topic_arn: String,
+    pub queue_url: String,
+}
+
+/// Creates a topic and a queue subscribed to it (`raw` delivery or not, with an optional
+/// filter policy on message attributes).
+pub async fn topic_with_queue(raw: bool, filter_policy: Option<&str>) -> Subscribed {
+    let topic_arn = sns()
+        .create_topic()
+        .name(unique("alerts"))
+        .send()
+        .await
+        .expect("topic")
+        .topic_arn
+        .expect("topic ARN");
+    subscribe_queue(&topic_arn, raw, filter_policy).await
+}
+
+/// Subscribes a new SQS queue to `topic_arn`.
+pub async fn subscribe_queue(
+    topic_arn: &str,
+    raw: bool,
+    filter_policy: Option<&str>,
+) -> Subscribed {
+    let queue_url = sqs()
+        .create_queue()
+        .queue_name(unique("alerts-queue"))
+        .send()
+        .await
+        .expect("queue")
+        .queue_url
+        .expect("queue URL");
+    let queue_arn = sqs()
+        .get_queue_attributes()
+        .queue_url(&queue_url)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .expect("queue attributes")
+        .attributes
+        .and_then(|mut attributes| {
+            attributes.remove(&aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+        })
+        .expect("queue ARN");
+    let mut subscribe = sns().subscribe().topic_arn(topic_arn).protocol("sqs").endpoint(queue_arn);
+    if raw {
+        subscribe = subscribe.attributes("RawMessageDelivery", "true");
+    }
+    if let Some(policy) = filter_policy {
+        subscribe = subscribe.attributes("FilterPolicy", policy);
+    }
+    subscribe.send().await.expect("subscribed");
+    Subscribed { topic_arn: topic_arn.to_owned(), queue_url }
+}
+
+/// Every message waiting in a queue (drained).
+pub async fn drain(queue_url: &str) -> Vec<aws_sdk_sqs::types::Message> {
+    let mut messages = Vec::new();
+    loop {
+        let received = sqs()
+            .receive_message()
+            .queue_url(queue_url)
+            .max_number_of_messages(10)
+            .message_attribute_names("All")
+            .wait_time_seconds(0)
+            .send()
+            .await
+            .expect("receive")
+            .messages
+            .unwrap_or_default();
+        if received.is_empty() {
+            return messages;
+        }
+        for message in &received {
+            if let Some(handle) = message.receipt_handle() {
+                sqs()
+                    .delete_message()
+                    .queue_url(queue_url)
+                    .receipt_handle(handle)
+                    .send()
+                    .await
+                    .expect("delete");
+            }
+        }
+        messages.extend(received);
+    }
 }
 
 /// The `events/` folder.

@@ -1,0 +1,73 @@
+//! The alerter's Lambda handler: an EventBridge event in, at most one alert per (rule, task)
+//! out.
+
+use ecs_events::alert::{AlertError, Alerter, Delivery};
+use ecs_events::event::{EcsEvent, EventError};
+use ecs_events::telemetry::OutcomeCounts;
+use lambda_runtime::{Diagnostic, LambdaEvent};
+use serde_json::{Value, json};
+
+/// Name of the function in logs and metrics.
+pub const FUNCTION_NAME: &str = "alerter";
+
+/// Why an invocation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum HandlerError {
+    /// The payload is not an ECS event: retrying cannot help.
+    #[error("invalid event: {0}")]
+    InvalidEvent(#[from] EventError),
+    /// Alerting failed; see [`HandlerError::is_retryable`].
+    #[error(transparent)]
+    Alert(#[from] AlertError),
+}
+
+impl HandlerError {
+    /// Whether Lambda's retry may succeed (the ledger makes retries safe).
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, Self::Alert(error) if error.is_retryable())
+    }
+}
+
+impl From<HandlerError> for Diagnostic {
+    fn from(error: HandlerError) -> Self {
+        let error_type = match &error {
+            HandlerError::InvalidEvent(_) => "NonRetryable.InvalidEvent",
+            HandlerError::Alert(_) if error.is_retryable() => "Retryable.AlertError",
+            HandlerError::Alert(_) => "NonRetryable.AlertError",
+        };
+        Diagnostic { error_type: error_type.into(), error_message: error.to_string() }
+    }
+}
+
+/// Handles one EventBridge event: answers `{"alerts": [{"rule", "key", "sent"}...]}`.
+pub async fn handle(alerter: &Alerter, event: LambdaEvent<Value>) -> Result<Value, HandlerError> {
+    let raw = event.payload;
+    let mut counts = OutcomeCounts::default();
+    let result = process(alerter, raw, &mut counts).await;
+    counts.emit(FUNCTION_NAME);
+    result
+}
+
+async fn process(
+    alerter: &Alerter,
+    raw: Value,
+    counts: &mut OutcomeCounts,
+) -> Result<Value, HandlerError> {
+    let event = EcsEvent::from_value(raw.clone()).inspect_err(|error| {
+        counts.add("Rejected");
+        tracing::error!(error = %error, "invalid event");
+    })?;
+    let deliveries = alerter.process(&event, &raw).await.inspect_err(|_| counts.add("Failed"))?;
+    if deliveries.is_empty() {
+        counts.add("NoMatch");
+    }
+    let alerts: Vec<Value> = deliveries
+        .iter()
+        .map(|delivery| {
+            let sent = matches!(delivery, Delivery::Sent(_));
+            counts.add(if sent { "Sent" } else { "AlreadySent" });
+            json!({"rule": delivery.alert().rule, "resource": delivery.alert().resource, "sent": sent})
+        })
+        .collect();
+    Ok(json!({ "alerts": alerts }))
+}

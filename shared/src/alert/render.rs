@@ -1,0 +1,335 @@
+//! Rendering: an event and the rule it matched become an [`Alert`] a person can act on — a
+//! subject, a plain-text body, a JSON document for programs, and SNS message attributes for
+//! subscription filter policies.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use super::AlertRule;
+use crate::event::{Container, EcsDetail, EcsEvent, TaskStateChange, TaskStatus};
+
+/// SNS subjects must be shorter than 100 characters.
+pub const MAX_SUBJECT_CHARS: usize = 99;
+
+/// A rendered alert, ready for any sink.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Alert {
+    /// The rule that fired.
+    pub rule: String,
+    /// What the alert is about: the task ARN for task events, else the event's first resource
+    /// (or its id).
+    pub resource: String,
+    /// The idempotency key: one alert per key. `rule#taskArn` for task events (one alert per
+    /// task stop, whatever the number of deliveries or STOPPED versions), `rule#id` otherwise.
+    #[serde(skip)]
+    pub dedup_key: String,
+    /// One line, under 100 characters, no control characters.
+    pub subject: String,
+    /// The plain-text body for people (email).
+    pub message: String,
+    /// The JSON document for programs (SQS, Lambda, HTTPS subscribers).
+    #[serde(skip)]
+    pub document: Value,
+    /// Message attributes: strings, and numbers (`exitCode`).
+    pub attributes: BTreeMap<String, Value>,
+}
+
+/// Renders the alert `rule` raises for `event`.
+pub fn render(rule: &AlertRule, event: &EcsEvent) -> Alert {
+    match &event.detail {
+        EcsDetail::Task(task) => render_task(rule, event, task),
+        _ => render_other(rule, event),
+    }
+}
+
+fn render_task(rule: &AlertRule, event: &EcsEvent, task: &TaskStateChange) -> Alert {
+    let cluster = task.cluster_name();
+    let service = task.service_name();
+    let family = task.task_definition().and_then(|definition| definition.split(':').next());
+    let who = service.or(family).unwrap_or_else(|| task.task_id());
+    let state = match (&task.last_status, &task.desired_status) {
+        (TaskStatus::Stopped, _) => "stopped".to_owned(),
+        (_, Some(TaskStatus::Stopped)) => "stopping".to_owned(),
+        (status, _) => status.as_str().to_lowercase(),
+    };
+    let reason = task
+        .stopped_reason
+        .clone()
+        .or_else(|| task.stop_code.as_ref().map(ToString::to_string))
+        .unwrap_or_else(|| rule.name.clone());
+    let subject = subject_line(&format!("ECS task {state}: {cluster}/{who}: {reason}"));
+    let containers = failed_first(task.containers());
+    let first_failed = containers.iter().find(|container| failed(container));
+    let console = format!(
+        "https://{region}.console.aws.amazon.com/ecs/v2/clusters/{cluster}/tasks/{id}/configuration?region={region}",
+        region = event.region,
+        id = task.task_id()
+    );
+    let ran = match (&task.started_at, &task.stopped_at) {
+        (Some(started), Some(stopped)) => {
+            Some((stopped.instant() - started.instant()).num_seconds().max(0))
+        }
+        _ => None,
+    };
+
+    let mut text = String::new();
+    let mut line = |label: &str, value: Option<&str>| labelled(&mut text, label, value);
+    line("Cluster:", Some(cluster));
+    match service {
+        Some(service) => line("Service:", Some(service)),
+        None => line("Group:", task.group.as_deref()),
+    }
+    line("Task definition:", task.task_definition());
+    line("Task:", Some(task.task_id()));
+    line("Task ARN:", Some(&task.task_arn));
+    let launch = match (&task.launch_type, &task.capacity_provider_name) {
+        (Some(launch), Some(provider)) => Some(format!("{launch} (capacity provider {provider})")),
+        (Some(launch), None) => Some(launch.to_string()),
+        (None, provider) => provider.clone(),
+    };
+    line("Launch type:", launch.as_deref());
+    line("Availability Zone:", task.availability_zone.as_deref());
+    line("Status:", Some(&format!("{} (desired {})", task.last_status, desired(task))));
+    line("Stop code:", task.stop_code.as_ref().map(|code| code.as_str()));
+    line("Stopped reason:", task.stopped_reason.as_deref());
+    line("Started:", task.started_at.as_ref().map(|at| at.as_str()));
+    let stopped = task.stopped_at.as_ref().map(|at| match ran {
+        Some(seconds) => format!("{at} (ran {})", duration(seconds)),
+        None => at.to_string(),
+    });
+    line("Stopped:", stopped.as_deref());
+    if !containers.is_empty() {
+        let _ = writeln!(text, "\nContainers (failed first):");
+        for container in &containers {
+            let status = container.last_status.as_ref().map_or("?", |status| status.as_str());
+            let exit =
+                container.exit_code.map_or("exit -".to_owned(), |code| format!("exit {code}"));
+            let reason = container.reason.as_deref().unwrap_or_default();
+            let row = format!("  {:<20} {:<8} {:<9} {reason}", container.name, status, exit);
+            let _ = writeln!(text, "{}", row.trim_end());
+        }
+    }
+    let _ = writeln!(text, "\nConsole: {console}");
+    let _ = writeln!(text, "Rule: {}{}", rule.name, describe(rule));
+    let _ = writeln!(text, "Event: {} at {}", event.id, event.time);
+
+    let mut attributes = BTreeMap::from([
+        ("rule".to_owned(), json!(rule.name)),
+        ("cluster".to_owned(), json!(cluster)),
+    ]);
+    let mut attribute = |name: &str, value: Option<Value>| {
+        if let Some(value) = value.filter(|value| value.as_str() != Some("")) {
+            attributes.insert(name.to_owned(), value);
+        }
+    };
+    attribute("service", service.map(|service| json!(service)));
+    attribute("group", task.group.as_ref().map(|group| json!(group)));
+    attribute("stopCode", task.stop_code.as_ref().map(|code| json!(code.as_str())));
+    attribute("launchType", task.launch_type.as_ref().map(|launch| json!(launch.as_str())));
+    attribute("exitCode", first_failed.and_then(|container| container.exit_code).map(Value::from));
+
+    let document = document(
+        rule,
+        &subject,
+        &text,
+        event,
+        json!({
+            "cluster": cluster,
+            "clusterArn": task.cluster_arn,
+            "service": service,
+            "group": task.group,
+            "taskArn": task.task_arn,
+            "taskDefinition": task.task_definition(),
+            "launchType": task.launch_type,
+            "capacityProviderName": task.capacity_provider_name,
+            "availabilityZone": task.availability_zone,
+            "lastStatus": task.last_status,
+            "stopCode": task.stop_code,
+            "stoppedReason": task.stopped_reason,
+            "startedAt": task.started_at,
+            "stoppedAt": task.stopped_at,
+            "runSeconds": ran,
+            "containers": containers.iter().map(|container| json!({
+                "name": container.name,
+                "lastStatus": container.last_status,
+                "exitCode": container.exit_code,
+                "reason": container.reason,
+                "image": container.image,
+            })).collect::<Vec<_>>(),
+            "consoleUrl": console,
+        }),
+    );
+    Alert {
+        rule: rule.name.clone(),
+        resource: task.task_arn.clone(),
+        dedup_key: format!("{}#{}", rule.name, task.task_arn),
+        subject,
+        message: text,
+        document,
+        attributes,
+    }
+}
+
+fn render_other(rule: &AlertRule, event: &EcsEvent) -> Alert {
+    let resource = event.resources.first().cloned().unwrap_or_else(|| event.id.clone());
+    // Service ARNs read `...:service/<cluster>/<service>`; instance ARNs likewise.
+    let mut parts = resource.rsplit('/');
+    let (name, cluster) = (parts.next().unwrap_or_default(), parts.next().unwrap_or_default());
+    let detail = serde_json::to_value(&event.detail).unwrap_or(Value::Null);
+    let text_field = |field: &str| detail.get(field).and_then(Value::as_str).map(str::to_owned);
+    let event_name = text_field("eventName").or_else(|| text_field("status"));
+    let what = event_name.as_deref().map_or_else(
+        || event.detail_type.trim_start_matches("ECS ").to_lowercase(),
+        |name| name.trim_start_matches("SERVICE_").replace('_', " ").to_lowercase(),
+    );
+    let reason = text_field("reason").or_else(|| text_field("statusReason"));
+    let cluster = match &event.detail {
+        EcsDetail::ContainerInstance(instance) => {
+            instance.cluster_arn.rsplit('/').next().unwrap_or_default().to_owned()
+        }
+        _ => cluster.to_owned(),
+    };
+    let subject = subject_line(&match &reason {
+        Some(reason) => format!("ECS {what}: {cluster}/{name}: {reason}"),
+        None => format!("ECS {what}: {cluster}/{name}"),
+    });
+
+    let mut text = String::new();
+    let mut line = |label: &str, value: Option<&str>| labelled(&mut text, label, value);
+    line("Event:", Some(&event.detail_type));
+    line("Name:", event_name.as_deref());
+    line("Severity:", text_field("eventType").as_deref());
+    line("Cluster:", Some(&cluster));
+    line("Resource:", Some(&resource));
+    line("Deployment:", text_field("deploymentId").as_deref());
+    line("Reason:", reason.as_deref());
+    line("Time:", Some(event.time.as_str()));
+    let _ = writeln!(text, "\nRule: {}{}", rule.name, describe(rule));
+    let _ = writeln!(text, "Event: {}", event.id);
+
+    let mut attributes = BTreeMap::from([("rule".to_owned(), json!(rule.name))]);
+    if !cluster.is_empty() {
+        attributes.insert("cluster".to_owned(), json!(cluster));
+    }
+    if resource.contains(":service/") {
+        attributes.insert("service".to_owned(), json!(name));
+    }
+    let document = document(
+        rule,
+        &subject,
+        &text,
+        event,
+        json!({
+            "detailType": event.detail_type,
+            "cluster": cluster,
+            "resource": resource,
+            "detail": detail,
+        }),
+    );
+    Alert {
+        rule: rule.name.clone(),
+        resource,
+        dedup_key: format!("{}#{}", rule.name, event.id),
+        subject,
+        message: text,
+        document,
+        attributes,
+    }
+}
+
+/// Writes `label value` on a line of its own when there is a value.
+fn labelled(text: &mut String, label: &str, value: Option<&str>) {
+    if let Some(value) = value.filter(|value| !value.is_empty()) {
+        let _ = writeln!(text, "{label:<20}{value}");
+    }
+}
+
+/// The JSON document for programs: what every alert has, then `fields`.
+fn document(rule: &AlertRule, subject: &str, text: &str, event: &EcsEvent, fields: Value) -> Value {
+    let mut document = json!({
+        "rule": rule.name,
+        "ruleDescription": rule.description,
+        "subject": subject,
+        "text": text,
+        "eventId": event.id,
+        "time": event.time,
+        "region": event.region,
+        "account": event.account,
+    });
+    if let (Some(document), Value::Object(fields)) = (document.as_object_mut(), fields) {
+        document.extend(fields);
+    }
+    document
+}
+
+/// A container counts as failed when it exited non-zero or ECS gave a reason.
+fn failed(container: &Container) -> bool {
+    container.exit_code.is_some_and(|code| code != 0) || container.reason.is_some()
+}
+
+/// The containers, failed ones first, each group in event order. (Events do not say which
+/// containers are essential.)
+fn failed_first(containers: &[Container]) -> Vec<&Container> {
+    let (mut first, rest): (Vec<&Container>, Vec<&Container>) =
+        containers.iter().partition(|container| failed(container));
+    first.extend(rest);
+    first
+}
+
+fn desired(task: &TaskStateChange) -> &str {
+    task.desired_status.as_ref().map_or("?", |status| status.as_str())
+}
+
+fn describe(rule: &AlertRule) -> String {
+    if rule.description.is_empty() { String::new() } else { format!(" — {}", rule.description) }
+}
+
+/// One line within SNS's subject limits: control characters become spaces, runs of spaces
+/// fold, and a long line is cut with `...`.
+fn subject_line(text: &str) -> String {
+    let clean: String = text.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+    let folded = clean.split_whitespace().collect::<Vec<_>>().join(" ");
+    if folded.chars().count() <= MAX_SUBJECT_CHARS {
+        return folded;
+    }
+    let cut: String = folded.chars().take(MAX_SUBJECT_CHARS - 3).collect();
+    format!("{}...", cut.trim_end())
+}
+
+/// `1d 2h`, `2h 03m`, `15m 30s`, `42s`.
+fn duration(seconds: i64) -> String {
+    let (days, hours, minutes, secs) =
+        (seconds / 86_400, seconds / 3_600 % 24, seconds / 60 % 60, seconds % 60);
+    match (days, hours, minutes) {
+        (0, 0, 0) => format!("{secs}s"),
+        (0, 0, _) => format!("{minutes}m {secs:02}s"),
+        (0, _, _) => format!("{hours}h {minutes:02}m"),
+        _ => format!("{days}d {hours}h"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn given_a_long_subject_with_a_newline_then_it_is_one_line_under_100_characters() {
+        let subject =
+            subject_line(&format!("ECS task stopped: a/b: line one\nline two {}", "x".repeat(200)));
+        assert!(subject.chars().count() <= MAX_SUBJECT_CHARS);
+        assert!(!subject.contains('\n'));
+        assert!(subject.starts_with("ECS task stopped: a/b: line one line two xx"));
+        assert!(subject.ends_with("..."));
+    }
+
+    #[test]
+    fn given_durations_then_they_read_at_a_glance() {
+        assert_eq!(duration(42), "42s");
+        assert_eq!(duration(930), "15m 30s");
+        assert_eq!(duration(7_380), "2h 03m");
+        assert_eq!(duration(93_600), "1d 2h");
+    }
+}

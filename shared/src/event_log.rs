@@ -1,0 +1,60 @@
+//! The listener's log line: one JSON object per ECS event, which `ecs-replay` reads back.
+//!
+//! ```json
+//! {"kind":"ecs-event","id":"<envelope id>","detailType":"ECS Task State Change","resources":[...],"event":{<the whole event, secrets redacted>}}
+//! ```
+
+use serde_json::{Value, json};
+
+use crate::event::{EcsEvent, EventError};
+use crate::redact::redact_event;
+
+/// The `kind` of a listener log line.
+pub const LOG_LINE_KIND: &str = "ecs-event";
+
+/// Checks that `raw` is an ECS event and returns its log line, secrets redacted.
+pub fn log_line(raw: &Value) -> Result<String, EventError> {
+    let event = EcsEvent::from_value(raw.clone())?;
+    let mut logged = raw.clone();
+    redact_event(&mut logged);
+    Ok(json!({
+        "kind": LOG_LINE_KIND,
+        "id": event.id,
+        "detailType": event.detail_type,
+        "resources": event.resources,
+        "event": logged,
+    })
+    .to_string())
+}
+
+/// The event inside a listener log line, if `line` is one.
+pub fn logged_event(line: &Value) -> Option<&Value> {
+    (line.get("kind")?.as_str()? == LOG_LINE_KIND).then(|| line.get("event")).flatten()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn given_an_event_then_its_log_line_carries_it_redacted_and_reads_back() {
+        let raw: Value =
+            serde_json::from_str(include_str!("../../events/samples/task-with-env-overrides.json"))
+                .expect("JSON");
+        let line: Value = serde_json::from_str(&log_line(&raw).expect("ECS event")).expect("JSON");
+        assert_eq!(line["kind"], LOG_LINE_KIND);
+        assert_eq!(line["id"], raw["id"]);
+        let logged = logged_event(&line).expect("a log line");
+        assert!(!logged.to_string().contains("REDACT-ME-SECRET"));
+        let mut expected = raw.clone();
+        redact_event(&mut expected);
+        assert_eq!(logged, &expected);
+    }
+
+    #[test]
+    fn given_a_non_ecs_event_then_no_line_and_the_error_names_the_source() {
+        let raw = json!({"source": "aws.ec2", "detail": {}});
+        let error = log_line(&raw).expect_err("not ECS");
+        assert_eq!(error, EventError::NotEcs { event_source: "aws.ec2".into() });
+    }
+}

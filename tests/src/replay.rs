@@ -1,0 +1,164 @@
+//! Replays entries through the same state-tracker and alerter code the Lambdas run, and
+//! builds the report.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use chrono::Duration;
+use ecs_events::alert::{Alert, Alerter, Delivery};
+use ecs_events::event::EcsEvent;
+use ecs_events::state::{Outcome, ResourceKind, StateStore};
+use ecs_events::tracker::track;
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::input::Entry;
+
+/// Counts: every event read ends in exactly one of stored, duplicates, stale, ignored and
+/// rejected; `alerts` counts the alerts sent.
+#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize)]
+pub struct Stats {
+    /// Events read.
+    pub events: u64,
+    /// Newer than the stored state: written.
+    pub stored: u64,
+    /// Same version as stored.
+    pub duplicates: u64,
+    /// Older than stored.
+    pub stale: u64,
+    /// Valid events the state tracker does not keep.
+    pub ignored: u64,
+    /// Entries that are not valid ECS events, or that the store failed on.
+    pub rejected: u64,
+    /// Alerts sent.
+    pub alerts: u64,
+}
+
+/// An entry that could not be replayed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Rejected {
+    /// `file:line`.
+    pub location: String,
+    /// What was wrong.
+    pub error: String,
+}
+
+/// The replay's result (`ecs-replay run --json` prints it).
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Report {
+    /// Counts.
+    pub stats: Stats,
+    /// The stored detail of each task the replay touched, in ARN order.
+    pub tasks: Vec<Value>,
+    /// The stored detail of each container instance the replay touched, in ARN order.
+    pub container_instances: Vec<Value>,
+    /// The alerts sent, in order.
+    pub alerts: Vec<Alert>,
+    /// The entries that could not be replayed, in order.
+    pub rejected: Vec<Rejected>,
+    /// What failed beyond the input: alerts that could not be sent and state that could not
+    /// be read back (only against real services).
+    pub errors: Vec<Rejected>,
+}
+
+/// Replays events one at a time, in order.
+pub struct Replayer {
+    store: Arc<dyn StateStore>,
+    alerter: Alerter,
+    retention: Duration,
+    stats: Stats,
+    touched: BTreeSet<(ResourceKind, String)>,
+    alerts: Vec<Alert>,
+    rejected: Vec<Rejected>,
+    errors: Vec<Rejected>,
+}
+
+impl Replayer {
+    /// A replayer tracking state in `store` and alerting through `alerter`.
+    pub fn new(store: Arc<dyn StateStore>, alerter: Alerter, retention: Duration) -> Self {
+        Self {
+            store,
+            alerter,
+            retention,
+            stats: Stats::default(),
+            touched: BTreeSet::new(),
+            alerts: Vec::new(),
+            rejected: Vec::new(),
+            errors: Vec::new(),
+        }
+    }
+
+    /// Replays one entry: the state tracker's work, then the alerter's, as both functions
+    /// receive every ECS event.
+    pub async fn replay(&mut self, entry: Entry) {
+        self.stats.events += 1;
+        let location = entry.location.to_string();
+        let parsed = entry.event.and_then(|raw| {
+            let event = EcsEvent::from_value(raw.clone()).map_err(|error| error.to_string())?;
+            Ok((event, raw))
+        });
+        let (event, raw) = match parsed {
+            Ok(parsed) => parsed,
+            Err(error) => return self.reject(location, error),
+        };
+        match track(self.store.as_ref(), &event, self.retention).await {
+            Ok(outcome) => {
+                let count = match outcome {
+                    Outcome::Stored => &mut self.stats.stored,
+                    Outcome::Duplicate => &mut self.stats.duplicates,
+                    Outcome::Stale => &mut self.stats.stale,
+                    Outcome::Ignored => &mut self.stats.ignored,
+                };
+                *count += 1;
+                if let Some((kind, key)) = ResourceKind::of(&event) {
+                    self.touched.insert((kind, key.to_owned()));
+                }
+            }
+            Err(error) => self.reject(location.clone(), error.to_string()),
+        }
+        match self.alerter.process(&event, &raw).await {
+            Ok(deliveries) => {
+                for delivery in deliveries {
+                    if let Delivery::Sent(alert) = delivery {
+                        self.stats.alerts += 1;
+                        self.alerts.push(alert);
+                    }
+                }
+            }
+            Err(error) => self.errors.push(Rejected { location, error: error.to_string() }),
+        }
+    }
+
+    fn reject(&mut self, location: String, error: String) {
+        self.stats.rejected += 1;
+        self.rejected.push(Rejected { location, error });
+    }
+
+    /// The report, with the stored state of every task and container instance touched.
+    pub async fn finish(self) -> Report {
+        let mut tasks = Vec::new();
+        let mut container_instances = Vec::new();
+        let mut errors = self.errors;
+        for (kind, key) in &self.touched {
+            match self.store.get(*kind, key).await {
+                Ok(Some(record)) => match kind {
+                    ResourceKind::Task => tasks.push(record.detail),
+                    ResourceKind::ContainerInstance => container_instances.push(record.detail),
+                },
+                Ok(None) => {}
+                Err(error) => {
+                    errors.push(Rejected { location: key.clone(), error: error.to_string() })
+                }
+            }
+        }
+        Report {
+            stats: self.stats,
+            tasks,
+            container_instances,
+            alerts: self.alerts,
+            rejected: self.rejected,
+            errors,
+        }
+    }
+}
