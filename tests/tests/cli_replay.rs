@@ -1,0 +1,298 @@
+//! `ecs-replay run` end to end over `events/`: JSON report counts and final states per
+//! scenario, bad input reported by location, the same replay against moto, and the listener's
+//! own logs replayed.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+use ecs_events::state::{DynamoDbStateStore, ResourceKind, StateStore};
+use lambda_runtime::{Context, LambdaEvent};
+use serde_json::{Value, json};
+use support::{
+    Scenario, drain, dynamodb, events_dir, read_json, scenarios, topic_with_queue, unique,
+};
+
+fn replay(args: &[&str]) -> Value {
+    let output = Command::cargo_bin("ecs-replay")
+        .expect("binary built")
+        .args(["run", "--json"])
+        .args(args)
+        .output()
+        .expect("ran");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    serde_json::from_slice(&output.stdout).expect("JSON report")
+}
+
+fn path(path: &Path) -> String {
+    path.display().to_string()
+}
+
+fn temp_dir() -> PathBuf {
+    let dir = std::env::temp_dir().join(unique("ecs-replay"));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
+
+/// Asserts a report holds a scenario's expected counts, final states and alerts.
+fn assert_scenario(report: &Value, scenario: &Scenario) {
+    let name = &scenario.name;
+    for count in ["events", "stored", "duplicates", "stale", "ignored"] {
+        assert_eq!(report["stats"][count], scenario.expected["stats"][count], "{name}: {count}");
+    }
+    assert_eq!(report["stats"]["rejected"], 0, "{name}: {}", report["rejected"]);
+    for (list, report_list, key, status) in [
+        ("tasks", "tasks", "taskArn", "lastStatus"),
+        ("containerInstances", "containerInstances", "containerInstanceArn", "status"),
+    ] {
+        let expected: Vec<Value> = scenario.expected[list]
+            .as_array()
+            .expect("list")
+            .iter()
+            .map(|item| json!([item[key], item["version"], item[status]]))
+            .collect();
+        let mut actual: Vec<Value> = report[report_list]
+            .as_array()
+            .expect("list")
+            .iter()
+            .map(|detail| json!([detail[key], detail["version"], detail[status]]))
+            .collect();
+        let mut expected = expected;
+        expected.sort_by_key(|item| item.to_string());
+        actual.sort_by_key(|item| item.to_string());
+        assert_eq!(actual, expected, "{name}: {list}");
+    }
+    let alerts: Vec<Value> = report["alerts"]
+        .as_array()
+        .expect("alerts")
+        .iter()
+        .map(|alert| json!({"rule": alert["rule"], "resource": alert["resource"]}))
+        .collect();
+    assert_eq!(report["stats"]["alerts"], alerts.len());
+    assert_eq!(Value::from(alerts), scenario.expected["alerts"], "{name}: alerts");
+}
+
+#[test]
+fn given_each_scenario_folder_then_the_json_report_matches_its_expected_state() {
+    for scenario in scenarios() {
+        let dir = events_dir().join("scenarios").join(&scenario.name);
+        assert_scenario(&replay(&[&path(&dir)]), &scenario);
+    }
+}
+
+#[test]
+fn given_the_whole_corpus_then_every_event_ends_in_exactly_one_outcome() {
+    let report = replay(&[&path(&events_dir())]);
+    let stats = &report["stats"];
+    let sum: u64 = ["stored", "duplicates", "stale", "ignored", "rejected"]
+        .iter()
+        .map(|name| stats[name].as_u64().expect("count"))
+        .sum();
+    assert_eq!(Some(sum), stats["events"].as_u64());
+    assert_eq!(stats["rejected"], 0, "{}", report["rejected"]);
+    // Alerts carry what the JSON report documents.
+    let alert = &report["alerts"][0];
+    for field in ["rule", "resource", "subject", "message", "attributes"] {
+        assert!(alert.get(field).is_some(), "alert has {field}: {alert}");
+    }
+}
+
+#[test]
+fn given_a_file_mixing_valid_non_ecs_and_broken_lines_then_each_bad_one_is_reported_by_location() {
+    let samples = events_dir().join("samples");
+    let oom = read_json(&samples.join("task-oom-killed.json"));
+    let running = read_json(&samples.join("task-ec2-running.json"));
+    let mut ec2 = running.clone();
+    ec2["source"] = json!("aws.ec2");
+    let mut no_version = oom.clone();
+    no_version["detail"].as_object_mut().expect("detail").remove("version");
+    no_version["detail"]["taskArn"] = json!("arn:aws:ecs:us-east-1:111122223333:task/prod/nover");
+    let lines = [
+        oom.to_string(),
+        "{\"version\": \"0\", \"id\": ".to_owned(),
+        ec2.to_string(),
+        String::new(),
+        running.to_string(),
+        no_version.to_string(),
+        "not json at all".to_owned(),
+    ];
+    let file = temp_dir().join("mixed.jsonl");
+    std::fs::write(&file, lines.join("\n")).expect("written");
+
+    let report = replay(&[&path(&file)]);
+    assert_eq!(report["stats"]["events"], 6);
+    assert_eq!(report["stats"]["stored"], 2);
+    assert_eq!(report["stats"]["rejected"], 4);
+    let rejected: Vec<(String, String)> = report["rejected"]
+        .as_array()
+        .expect("rejected")
+        .iter()
+        .map(|r| {
+            (
+                r["location"].as_str().expect("location").to_owned(),
+                r["error"].as_str().expect("error").to_owned(),
+            )
+        })
+        .collect();
+    let at = |line: usize| format!("{}:{line}", path(&file));
+    assert_eq!(rejected[0].0, at(2));
+    assert!(rejected[0].1.contains("EOF while parsing"), "{}", rejected[0].1);
+    assert_eq!(rejected[1], (at(3), "event source is \"aws.ec2\", expected \"aws.ecs\"".into()));
+    assert_eq!(rejected[2], (at(6), "detail.version: missing field".into()));
+    assert_eq!(rejected[3].0, at(7));
+    assert_eq!(report["alerts"].as_array().expect("alerts").len(), 1);
+}
+
+#[test]
+fn given_a_missing_path_or_an_invalid_rules_file_then_the_replay_cannot_run_and_says_why() {
+    Command::cargo_bin("ecs-replay")
+        .expect("binary")
+        .args(["run", "/nonexistent/events"])
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("cannot read /nonexistent/events"));
+    let rules = temp_dir().join("rules.json");
+    std::fs::write(&rules, r#"[{"name": "x", "pattern": {"detail": {"lastStatus": "STOPPED"}}}]"#)
+        .expect("written");
+    Command::cargo_bin("ecs-replay")
+        .expect("binary")
+        .args(["run", "--rules", &path(&rules), &path(&events_dir())])
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("rule #1 \"x\": pattern detail.lastStatus"));
+}
+
+#[test]
+fn given_the_example_rules_then_more_alerts_fire_and_text_output_shows_them() {
+    let rules = events_dir().join("../rules/examples.json");
+    let report = replay(&["--rules", &path(&rules), &path(&events_dir().join("samples"))]);
+    let fired: std::collections::BTreeSet<&str> = report["alerts"]
+        .as_array()
+        .expect("alerts")
+        .iter()
+        .map(|alert| alert["rule"].as_str().expect("rule"))
+        .collect();
+    assert_eq!(fired.len(), 6, "every example rule fires on the samples: {fired:?}");
+
+    let output = Command::cargo_bin("ecs-replay")
+        .expect("binary")
+        .args(["run", &path(&events_dir().join("scenarios/stopped-task-storm"))])
+        .output()
+        .expect("ran");
+    let text = String::from_utf8(output.stdout).expect("UTF-8");
+    assert!(text.starts_with("Replayed 10 events: 4 stored, 4 duplicates, 2 stale, 0 ignored, 0 rejected; 1 alerts sent."), "{text}");
+    assert!(
+        text.contains("Tasks by cluster and status:\n  prod-fargate             STOPPED 2"),
+        "{text}"
+    );
+    assert!(text.contains("Subject: ECS task stopped: prod-fargate/"), "{text}");
+}
+
+/// The value with every number as a float: DynamoDB numbers are decimals, so `0.0` stored
+/// reads back as `0`.
+fn decimal(value: &Value) -> Value {
+    match value {
+        Value::Number(number) => json!(number.as_f64()),
+        Value::Array(items) => items.iter().map(decimal).collect(),
+        Value::Object(entries) => {
+            entries.iter().map(|(name, item)| (name.clone(), decimal(item))).collect()
+        }
+        other => other.clone(),
+    }
+}
+
+#[tokio::test]
+async fn given_endpoint_url_at_moto_then_tables_and_the_subscribed_queue_end_like_the_embedded_replay()
+ {
+    let subscribed = topic_with_queue(false, None).await;
+    let (tasks, instances, ledger) = (unique("tasks"), unique("instances"), unique("ledger"));
+    let corpus = path(&events_dir());
+    let embedded = replay(&[&corpus]);
+    let endpoint = support::moto().endpoint.clone();
+    let real = replay(&[
+        "--endpoint-url",
+        &endpoint,
+        "--create-tables",
+        "--topic-arn",
+        &subscribed.topic_arn,
+        "--task-table",
+        &tasks,
+        "--container-instance-table",
+        &instances,
+        "--ledger-table",
+        &ledger,
+        &corpus,
+    ]);
+    assert_eq!(real["stats"], embedded["stats"]);
+    assert_eq!(decimal(&real["tasks"]), decimal(&embedded["tasks"]));
+    assert_eq!(decimal(&real["containerInstances"]), decimal(&embedded["containerInstances"]));
+    assert_eq!(real["errors"], json!([]));
+
+    // The tables hold the final states.
+    let store = DynamoDbStateStore::new(dynamodb(), tasks, instances);
+    for (list, kind, key) in [
+        ("tasks", ResourceKind::Task, "taskArn"),
+        ("containerInstances", ResourceKind::ContainerInstance, "containerInstanceArn"),
+    ] {
+        for detail in embedded[list].as_array().expect("list") {
+            let arn = detail[key].as_str().expect("arn");
+            let record = store.get(kind, arn).await.expect("get").expect("stored");
+            assert_eq!(decimal(&record.detail), decimal(detail), "{arn}");
+        }
+    }
+    // The queue received the same alerts.
+    let mut received: Vec<String> = drain(&subscribed.queue_url)
+        .await
+        .iter()
+        .map(|message| {
+            let envelope: Value =
+                serde_json::from_str(message.body().expect("body")).expect("JSON");
+            envelope["Subject"].as_str().expect("subject").to_owned()
+        })
+        .collect();
+    let mut expected: Vec<String> = embedded["alerts"]
+        .as_array()
+        .expect("alerts")
+        .iter()
+        .map(|alert| alert["subject"].as_str().expect("subject").to_owned())
+        .collect();
+    received.sort();
+    expected.sort();
+    assert_eq!(received, expected);
+}
+
+#[test]
+fn given_the_listeners_log_output_then_replaying_it_reproduces_the_events_it_logged() {
+    let corpus = events_dir();
+    let files = ecs_replay::input::files(std::slice::from_ref(&corpus)).expect("files");
+    let mut log = Vec::new();
+    let mut filter_log_events = Vec::new();
+    for file in &files {
+        let event = read_json(file);
+        let before = log.len();
+        listener::handle(LambdaEvent::new(event, Context::default()), &mut log).expect("logged");
+        let line = String::from_utf8(log[before..].to_vec()).expect("UTF-8");
+        filter_log_events.push(
+            json!({"logStreamName": "2024/05/02/[$LATEST]abc", "timestamp": 1, "message": line}),
+        );
+    }
+    let dir = temp_dir();
+    std::fs::write(dir.join("listener.log"), &log).expect("written");
+    std::fs::write(
+        dir.join("filter-log-events.json"),
+        json!({"events": filter_log_events}).to_string(),
+    )
+    .expect("written");
+
+    let original = replay(&[&path(&corpus)]);
+    for replayed in [
+        replay(&[&path(&dir.join("listener.log"))]),
+        replay(&[&path(&dir.join("filter-log-events.json"))]),
+    ] {
+        assert_eq!(replayed["stats"], original["stats"]);
+        assert_eq!(replayed["tasks"], original["tasks"]);
+        assert_eq!(replayed["containerInstances"], original["containerInstances"]);
+        assert_eq!(replayed["alerts"], original["alerts"]);
+    }
+}
