@@ -3,6 +3,7 @@
 //! the output of `aws logs filter-log-events`.
 
 use std::fs;
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 
 use ecs_events::event_log::logged_event;
@@ -88,33 +89,92 @@ fn walk(dir: &Path, found: &mut Vec<PathBuf>) -> Result<(), InputError> {
     Ok(())
 }
 
-/// Reads every entry of one file, in order.
-pub fn read_file(file: &Path) -> Result<Vec<Entry>, InputError> {
-    let bytes = fs::read(file).map_err(|source| InputError { path: file.to_owned(), source })?;
-    let at = |line: usize| Location { file: file.to_owned(), line };
-    let text = match String::from_utf8(bytes) {
-        Ok(text) => text,
-        Err(error) => {
-            let valid = &error.as_bytes()[..error.utf8_error().valid_up_to()];
-            let line = 1 + valid.iter().filter(|&&byte| byte == b'\n').count();
-            return Ok(vec![Entry { location: at(line), event: Err("invalid UTF-8".into()) }]);
-        }
-    };
-    Ok(read_text(&text)
-        .into_iter()
-        .map(|(line, event)| Entry { location: at(line), event })
-        .collect())
+/// Reads every entry of one file, in order, lazily: JSON Lines and log files are streamed line
+/// by line, so a large capture never has to fit in memory; a single document (an event, an
+/// array, `filter-log-events` output) is read whole.
+pub fn read_file(file: &Path) -> Result<impl Iterator<Item = Entry>, InputError> {
+    let opened =
+        fs::File::open(file).map_err(|source| InputError { path: file.to_owned(), source })?;
+    let path = file.to_owned();
+    Ok(read(BufReader::new(opened))
+        .map(move |(line, event)| Entry { location: Location { file: path.clone(), line }, event }))
 }
 
 /// Lambda platform lines that appear in captured logs and are not events.
 const PLATFORM_LINE_PREFIXES: [&str; 5] =
     ["START RequestId:", "END RequestId:", "REPORT RequestId:", "INIT_START", "EXTENSION"];
 
-/// Reads the entries of a file's text, each with its 1-based starting line.
-pub fn read_text(text: &str) -> Vec<(usize, Result<Value, String>)> {
-    let trimmed = text.trim_start();
-    let start = line_of(text, trimmed);
-    if trimmed.starts_with('[') {
+type Numbered = (usize, Result<Value, String>);
+
+/// Reads the entries of a capture, each with its 1-based starting line.
+pub fn read(mut reader: impl BufRead + 'static) -> Box<dyn Iterator<Item = Numbered>> {
+    // Look at the first line with content to tell one-document-per-line from a single document.
+    let mut head = String::new();
+    let mut line_bytes = Vec::new();
+    let mut number = 0;
+    let first = loop {
+        line_bytes.clear();
+        match reader.read_until(b'\n', &mut line_bytes) {
+            Ok(0) => return Box::new(std::iter::empty()),
+            Ok(_) => number += 1,
+            Err(error) => return Box::new(std::iter::once((number + 1, Err(error.to_string())))),
+        }
+        let Ok(text) = std::str::from_utf8(&line_bytes) else {
+            return Box::new(std::iter::once((number, Err("invalid UTF-8".to_owned()))));
+        };
+        head.push_str(text);
+        if is_content(text) {
+            break text.to_owned();
+        }
+    };
+    if first.trim_start().starts_with('[') || parse_line(&first).is_err() {
+        // One document: read it whole.
+        let mut rest = Vec::new();
+        if let Err(error) = reader.read_to_end(&mut rest) {
+            return Box::new(std::iter::once((number, Err(error.to_string()))));
+        }
+        return match String::from_utf8(rest) {
+            Ok(rest) => Box::new(read_document(&(head + &rest)).into_iter()),
+            Err(_) => Box::new(std::iter::once((number, Err("invalid UTF-8".to_owned())))),
+        };
+    }
+    let first_entries = line_entries(number, &first);
+    let rest = reader.split(b'\n').enumerate().flat_map(move |(index, line)| {
+        let number = number + index + 1;
+        match line.map(String::from_utf8) {
+            Ok(Ok(text)) if is_content(&text) => line_entries(number, &text),
+            Ok(Ok(_)) => Vec::new(),
+            Ok(Err(_)) => vec![(number, Err("invalid UTF-8".to_owned()))],
+            Err(error) => vec![(number, Err(error.to_string()))],
+        }
+    });
+    Box::new(first_entries.into_iter().chain(rest))
+}
+
+/// Whether a line holds something to read (not blank, not a Lambda platform line).
+fn is_content(line: &str) -> bool {
+    let line = line.trim();
+    !line.is_empty() && !PLATFORM_LINE_PREFIXES.iter().any(|prefix| line.starts_with(prefix))
+}
+
+/// The entries of one line: an event, a listener log line, or (compact) `filter-log-events`
+/// output.
+fn line_entries(number: usize, line: &str) -> Vec<Numbered> {
+    match parse_line(line) {
+        Ok(value) if value.get("events").is_some_and(Value::is_array) => log_events(line.trim())
+            .unwrap_or_else(|| vec![(number, Ok(value))])
+            .into_iter()
+            .map(|(_, entry)| (number, entry))
+            .collect(),
+        parsed => vec![(number, parsed.map(unwrap_logged))],
+    }
+}
+
+/// The entries of a whole document: an array of events, `filter-log-events` output, or one
+/// event.
+fn read_document(text: &str) -> Vec<Numbered> {
+    let start = line_of(text, text.trim_start());
+    if text.trim_start().starts_with('[') {
         return match serde_json::from_str::<Vec<&RawValue>>(text) {
             Ok(items) => items
                 .into_iter()
@@ -124,30 +184,20 @@ pub fn read_text(text: &str) -> Vec<(usize, Result<Value, String>)> {
         };
     }
     match serde_json::from_str::<Value>(text) {
-        Ok(whole) => match log_events(text) {
-            Some(entries) => entries,
-            None => vec![(start, Ok(unwrap_logged(whole)))],
-        },
-        // One document per line (JSON Lines, log lines) when the first line is one.
-        Err(_) if content_lines(text).next().is_some_and(|(_, line)| parse_line(line).is_ok()) => {
-            content_lines(text)
-                .map(|(line, text)| (line, parse_line(text).map(unwrap_logged)))
-                .collect()
-        }
-        // One broken document.
+        Ok(whole) => log_events(text).unwrap_or_else(|| vec![(start, Ok(unwrap_logged(whole)))]),
+        // JSON Lines whose first line is broken: read it line by line after all.
+        Err(_) if text.lines().any(|line| matches!(parse_line(line), Ok(Value::Object(_)))) => text
+            .lines()
+            .enumerate()
+            .filter(|(_, line)| is_content(line))
+            .flat_map(|(index, line)| line_entries(index + 1, line))
+            .collect(),
         Err(error) => vec![(error.line().max(start), Err(json_error(&error)))],
     }
 }
 
-/// The non-empty lines that are not Lambda platform lines, with their 1-based numbers.
-fn content_lines(text: &str) -> impl Iterator<Item = (usize, &str)> {
-    text.lines().enumerate().map(|(index, line)| (index + 1, line.trim())).filter(|(_, line)| {
-        !line.is_empty() && !PLATFORM_LINE_PREFIXES.iter().any(|prefix| line.starts_with(prefix))
-    })
-}
-
 /// The entries of `aws logs filter-log-events` output: each event's `message` is a log line.
-fn log_events(text: &str) -> Option<Vec<(usize, Result<Value, String>)>> {
+fn log_events(text: &str) -> Option<Vec<Numbered>> {
     #[derive(serde::Deserialize)]
     struct Output<'a> {
         #[serde(borrow)]
@@ -205,6 +255,10 @@ mod tests {
 
     use super::*;
 
+    fn read_text(text: &'static str) -> Vec<Numbered> {
+        read(std::io::Cursor::new(text.as_bytes())).collect()
+    }
+
     #[test]
     fn given_an_array_then_each_element_is_an_entry_at_its_line() {
         let entries = read_text("[\n  {\"a\": 1},\n  {\"b\": 2}\n]\n");
@@ -238,6 +292,13 @@ mod tests {
         assert_eq!(entries[0], (2, Ok(json!({"id": "e1"}))));
         assert_eq!(entries[1].0, 3);
         assert!(entries[1].1.is_err());
+    }
+
+    #[test]
+    fn given_json_lines_whose_first_line_is_broken_then_the_other_lines_are_still_read() {
+        let entries = read_text("{\"a\": \n{\"b\": 2}\n");
+        assert!(entries[0].1.is_err());
+        assert_eq!(entries[1], (2, Ok(json!({"b": 2}))));
     }
 
     #[test]

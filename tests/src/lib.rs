@@ -1,5 +1,6 @@
 //! The `ecs-replay` tool's library: replay captured ECS events through the functions' code.
 
+pub mod generate;
 pub mod input;
 pub mod replay;
 pub mod tables;

@@ -15,6 +15,7 @@ use ecs_events::alert::{
     RuleSet, SnsAlertSink,
 };
 use ecs_events::state::{DynamoDbStateStore, InMemoryStateStore, StateStore};
+use ecs_replay::generate::{CorpusSpec, generate};
 use ecs_replay::input::{files, read_file};
 use ecs_replay::replay::Replayer;
 use ecs_replay::tables::{create_ledger_table, create_state_tables};
@@ -33,6 +34,24 @@ struct Cli {
 enum Command {
     /// Replay events (files and folders, in order) through the state tracker and the alerter.
     Run(RunArgs),
+    /// Write a deterministic benchmark corpus of task lifecycles as JSON Lines.
+    Generate {
+        /// Number of tasks (9 events each).
+        #[arg(long, default_value_t = 20_000)]
+        tasks: usize,
+        /// Seed: the same arguments write the same bytes.
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// Share of deliveries sent twice.
+        #[arg(long, default_value_t = 0.1)]
+        duplicates: f64,
+        /// Share of deliveries sent after the task's next event.
+        #[arg(long, default_value_t = 0.1)]
+        reordered: f64,
+        /// Output file (default: stdout).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Test an event against an EventBridge pattern: prints {"Result":true} or {"Result":false},
     /// as `aws events test-event-pattern` does.
     TestPattern {
@@ -97,6 +116,24 @@ async fn main() -> ExitCode {
                 ExitCode::from(INVALID_INPUT)
             }
         },
+        Command::Generate { tasks, seed, duplicates, reordered, out } => {
+            let spec = CorpusSpec { tasks, seed, duplicates, reordered };
+            let written = match out {
+                Some(path) => std::fs::File::create(&path)
+                    .and_then(|file| generate(spec, &mut std::io::BufWriter::new(file))),
+                None => generate(spec, &mut std::io::BufWriter::new(std::io::stdout().lock())),
+            };
+            match written {
+                Ok(lines) => {
+                    eprintln!("ecs-replay generate: {lines} events");
+                    ExitCode::SUCCESS
+                }
+                Err(error) => {
+                    eprintln!("ecs-replay generate: {error}");
+                    ExitCode::from(INVALID_INPUT)
+                }
+            }
+        }
         Command::TestPattern { pattern, event } => {
             let result = read_argument("pattern", &pattern)
                 .and_then(|pattern| Ok((pattern, read_argument("event", &event)?)))

@@ -1,0 +1,175 @@
+//! `ecs-replay generate`: a large, realistic, deterministic corpus of task lifecycles as JSON
+//! Lines, for benchmarks. Each task follows the shape of the Fargate lifecycle in
+//! `events/scenarios/fargate-lifecycle` (PROVISIONING → ... → STOPPED, versions 1 to 9) with its
+//! own task id and event ids; tasks overlap in time; a share of deliveries is duplicated and a
+//! share is delivered after the task's next event.
+
+use std::io::{self, Write};
+
+/// The lifecycle every generated task follows, one event per version.
+const LIFECYCLE: [&str; 9] = [
+    include_str!("../../events/scenarios/fargate-lifecycle/01-provisioning-v1.json"),
+    include_str!("../../events/scenarios/fargate-lifecycle/02-pending-v2.json"),
+    include_str!("../../events/scenarios/fargate-lifecycle/03-activating-v3.json"),
+    include_str!("../../events/scenarios/fargate-lifecycle/04-running-v4.json"),
+    include_str!("../../events/scenarios/fargate-lifecycle/06-deactivating-v5.json"),
+    include_str!("../../events/scenarios/fargate-lifecycle/07-stopping-v6.json"),
+    include_str!("../../events/scenarios/fargate-lifecycle/08-deprovisioning-v7.json"),
+    include_str!("../../events/scenarios/fargate-lifecycle/09-stopped-v8.json"),
+    include_str!("../../events/scenarios/fargate-lifecycle/10-stopped-v9-eni-deleted.json"),
+];
+
+/// How many tasks run at the same time in the generated stream.
+const OVERLAPPING_TASKS: usize = 64;
+
+/// The share of tasks that stop because their essential container exited (the rest are
+/// scaled in): the former raise the default rule's alert.
+const FAILING_SHARE: f64 = 0.3;
+
+/// What to generate.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CorpusSpec {
+    /// Number of tasks (each has 9 events).
+    pub tasks: usize,
+    /// Seed of the random choices: the same spec writes the same bytes.
+    pub seed: u64,
+    /// Share of deliveries sent twice.
+    pub duplicates: f64,
+    /// Share of deliveries sent after the task's next event.
+    pub reordered: f64,
+}
+
+/// A lifecycle event as one compact line, with the ids it contains.
+struct Template {
+    line: String,
+    event_id: String,
+}
+
+fn templates() -> io::Result<(Vec<Template>, String)> {
+    let mut task_id = String::new();
+    let templates = LIFECYCLE
+        .iter()
+        .map(|text| {
+            let value: serde_json::Value = serde_json::from_str(text).map_err(io::Error::other)?;
+            let arn = value["detail"]["taskArn"].as_str().unwrap_or_default();
+            task_id = arn.rsplit('/').next().unwrap_or_default().to_owned();
+            Ok(Template {
+                event_id: value["id"].as_str().unwrap_or_default().to_owned(),
+                line: value.to_string(),
+            })
+        })
+        .collect::<io::Result<Vec<_>>>()?;
+    Ok((templates, task_id))
+}
+
+/// Writes the corpus to `out`; returns the number of lines written.
+pub fn generate(spec: CorpusSpec, out: &mut impl Write) -> io::Result<u64> {
+    let (templates, template_task) = templates()?;
+    let mut rng = fastrand::Rng::with_seed(spec.seed);
+    let hex = |rng: &mut fastrand::Rng, len: usize| -> String {
+        (0..len).map(|_| char::from_digit(rng.u32(0..16), 16).unwrap_or('0')).collect()
+    };
+    let mut written = 0;
+    let mut started = 0;
+    // Tasks in flight: (its lines, the next step), advanced round-robin.
+    let mut running: Vec<(Vec<String>, usize)> = Vec::new();
+    let mut held: Vec<String> = Vec::new();
+    while started < spec.tasks || !running.is_empty() {
+        while running.len() < OVERLAPPING_TASKS && started < spec.tasks {
+            started += 1;
+            let task_id = hex(&mut rng, 32);
+            let failing = rng.f64() < FAILING_SHARE;
+            let lines = templates
+                .iter()
+                .map(|template| {
+                    let event_id = format!(
+                        "{}-{}-{}-{}-{}",
+                        hex(&mut rng, 8),
+                        hex(&mut rng, 4),
+                        hex(&mut rng, 4),
+                        hex(&mut rng, 4),
+                        hex(&mut rng, 12)
+                    );
+                    let line = template
+                        .line
+                        .replace(&template_task, &task_id)
+                        .replace(&template.event_id, &event_id);
+                    if failing {
+                        line
+                    } else {
+                        line.replace(
+                            "\"stoppedReason\":\"Essential container in task exited\"",
+                            "\"stoppedReason\":\"Scaling activity initiated by (deployment ecs-svc/1234567890123456789)\"",
+                        )
+                        .replace("\"EssentialContainerExited\"", "\"ServiceSchedulerInitiated\"")
+                    }
+                })
+                .collect();
+            running.push((lines, 0));
+        }
+        let slot = rng.usize(0..running.len());
+        let (lines, step) = &mut running[slot];
+        let line = std::mem::take(&mut lines[*step]);
+        *step += 1;
+        if *step == lines.len() {
+            running.swap_remove(slot);
+        }
+        for earlier in held.drain(..) {
+            written += emit(out, &earlier, &mut rng, spec.duplicates)?;
+        }
+        if rng.f64() < spec.reordered {
+            held.push(line);
+        } else {
+            written += emit(out, &line, &mut rng, spec.duplicates)?;
+        }
+    }
+    for earlier in held {
+        written += emit(out, &earlier, &mut rng, spec.duplicates)?;
+    }
+    Ok(written)
+}
+
+fn emit(
+    out: &mut impl Write,
+    line: &str,
+    rng: &mut fastrand::Rng,
+    duplicates: f64,
+) -> io::Result<u64> {
+    let copies = if rng.f64() < duplicates { 2 } else { 1 };
+    for _ in 0..copies {
+        writeln!(out, "{line}")?;
+    }
+    Ok(copies)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn corpus(seed: u64) -> Vec<u8> {
+        let mut out = Vec::new();
+        let spec = CorpusSpec { tasks: 50, seed, duplicates: 0.1, reordered: 0.1 };
+        generate(spec, &mut out).expect("in memory");
+        out
+    }
+
+    #[test]
+    fn given_a_seed_then_the_corpus_is_the_same_bytes_every_time() {
+        assert_eq!(corpus(7), corpus(7));
+        assert_ne!(corpus(7), corpus(8));
+    }
+
+    #[test]
+    fn given_50_tasks_then_each_has_nine_versions_plus_about_ten_percent_duplicates() {
+        let text = String::from_utf8(corpus(1)).expect("UTF-8");
+        let events: Vec<serde_json::Value> =
+            text.lines().map(|line| serde_json::from_str(line).expect("JSON line")).collect();
+        let tasks: std::collections::BTreeSet<&str> =
+            events.iter().map(|e| e["detail"]["taskArn"].as_str().expect("arn")).collect();
+        assert_eq!(tasks.len(), 50);
+        assert!((450 + 20..450 + 80).contains(&events.len()), "{} lines", events.len());
+        let ids: std::collections::BTreeSet<&str> =
+            events.iter().map(|e| e["id"].as_str().expect("id")).collect();
+        assert_eq!(ids.len(), 450, "every delivery of one event keeps its id");
+    }
+}
