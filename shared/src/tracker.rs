@@ -2,7 +2,7 @@
 
 use chrono::Duration;
 
-use crate::event::EcsEvent;
+use crate::event::ReceivedEvent;
 use crate::state::{Outcome, RecordError, StateRecord, StateStore, StoreError};
 
 /// Why an event could not be tracked.
@@ -27,20 +27,23 @@ impl TrackError {
 /// events, nothing for the others. Stopped tasks expire `retention` after they stopped.
 pub async fn track(
     store: &dyn StateStore,
-    event: &EcsEvent,
+    received: ReceivedEvent,
     retention: Duration,
 ) -> Result<Outcome, TrackError> {
-    let Some(record) = StateRecord::from_event(event, retention)? else {
-        tracing::debug!(event_id = %event.id, detail_type = %event.detail_type, "not tracked");
+    let event_id = received.event.id.clone();
+    let Some(record) = StateRecord::from_event(received, retention)? else {
+        tracing::debug!(event_id = %event_id, "not tracked");
         return Ok(Outcome::Ignored);
     };
-    let outcome = store.put_if_newer(&record).await?.outcome(record.version);
+    let (kind, version) = (record.kind, record.version);
+    let (arn, status) = (record.key.clone(), record.status.clone());
+    let outcome = store.put_if_newer(record).await?.outcome(version);
     tracing::info!(
-        event_id = %event.id,
-        kind = ?record.kind,
-        arn = %record.key,
-        version = record.version,
-        status = %record.status,
+        event_id = %event_id,
+        kind = ?kind,
+        arn = %arn,
+        version,
+        status = %status,
         outcome = outcome.as_str(),
         "tracked"
     );

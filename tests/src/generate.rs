@@ -35,7 +35,7 @@ pub struct CorpusSpec {
     pub seed: u64,
     /// Share of deliveries sent twice.
     pub duplicates: f64,
-    /// Share of deliveries sent after the task's next event.
+    /// Share of events delivered after the task's next event.
     pub reordered: f64,
 }
 
@@ -73,7 +73,6 @@ pub fn generate(spec: CorpusSpec, out: &mut impl Write) -> io::Result<u64> {
     let mut started = 0;
     // Tasks in flight: (its lines, the next step), advanced round-robin.
     let mut running: Vec<(Vec<String>, usize)> = Vec::new();
-    let mut held: Vec<String> = Vec::new();
     while started < spec.tasks || !running.is_empty() {
         while running.len() < OVERLAPPING_TASKS && started < spec.tasks {
             started += 1;
@@ -104,7 +103,17 @@ pub fn generate(spec: CorpusSpec, out: &mut impl Write) -> io::Result<u64> {
                         .replace("\"EssentialContainerExited\"", "\"ServiceSchedulerInitiated\"")
                     }
                 })
-                .collect();
+                .collect::<Vec<String>>();
+            // Out of order: an event delivered after the task's next one.
+            let mut lines = lines;
+            let mut step = 0;
+            while step + 1 < lines.len() {
+                if rng.f64() < spec.reordered {
+                    lines.swap(step, step + 1);
+                    step += 1;
+                }
+                step += 1;
+            }
             running.push((lines, 0));
         }
         let slot = rng.usize(0..running.len());
@@ -114,17 +123,7 @@ pub fn generate(spec: CorpusSpec, out: &mut impl Write) -> io::Result<u64> {
         if *step == lines.len() {
             running.swap_remove(slot);
         }
-        for earlier in held.drain(..) {
-            written += emit(out, &earlier, &mut rng, spec.duplicates)?;
-        }
-        if rng.f64() < spec.reordered {
-            held.push(line);
-        } else {
-            written += emit(out, &line, &mut rng, spec.duplicates)?;
-        }
-    }
-    for earlier in held {
-        written += emit(out, &earlier, &mut rng, spec.duplicates)?;
+        written += emit(out, &line, &mut rng, spec.duplicates)?;
     }
     Ok(written)
 }
@@ -171,5 +170,18 @@ mod tests {
         let ids: std::collections::BTreeSet<&str> =
             events.iter().map(|e| e["id"].as_str().expect("id")).collect();
         assert_eq!(ids.len(), 450, "every delivery of one event keeps its id");
+        // Some task sees a version after a higher one.
+        let mut highest = std::collections::BTreeMap::new();
+        let mut late = 0;
+        for event in &events {
+            let version = event["detail"]["version"].as_u64().expect("version");
+            let seen =
+                highest.entry(event["detail"]["taskArn"].as_str().expect("arn")).or_insert(0);
+            if version < *seen {
+                late += 1;
+            }
+            *seen = (*seen).max(version);
+        }
+        assert!((10..100).contains(&late), "{late} late deliveries");
     }
 }

@@ -139,16 +139,42 @@ pub fn read(mut reader: impl BufRead + 'static) -> Box<dyn Iterator<Item = Numbe
         };
     }
     let first_entries = line_entries(number, &first);
-    let rest = reader.split(b'\n').enumerate().flat_map(move |(index, line)| {
-        let number = number + index + 1;
-        match line.map(String::from_utf8) {
-            Ok(Ok(text)) if is_content(&text) => line_entries(number, &text),
-            Ok(Ok(_)) => Vec::new(),
-            Ok(Err(_)) => vec![(number, Err("invalid UTF-8".to_owned()))],
-            Err(error) => vec![(number, Err(error.to_string()))],
-        }
-    });
+    let rest = Lines { reader, buffer: Vec::new(), number, pending: Vec::new().into_iter() };
     Box::new(first_entries.into_iter().chain(rest))
+}
+
+/// The entries of the remaining lines, read with one reused buffer.
+struct Lines<R> {
+    reader: R,
+    buffer: Vec<u8>,
+    number: usize,
+    pending: std::vec::IntoIter<Numbered>,
+}
+
+impl<R: BufRead> Iterator for Lines<R> {
+    type Item = Numbered;
+
+    fn next(&mut self) -> Option<Numbered> {
+        loop {
+            if let Some(entry) = self.pending.next() {
+                return Some(entry);
+            }
+            self.buffer.clear();
+            self.number += 1;
+            match self.reader.read_until(b'\n', &mut self.buffer) {
+                Ok(0) => return None,
+                Ok(_) => {}
+                Err(error) => return Some((self.number, Err(error.to_string()))),
+            }
+            match std::str::from_utf8(&self.buffer) {
+                Ok(text) if is_content(text) => {
+                    self.pending = line_entries(self.number, text).into_iter();
+                }
+                Ok(_) => {}
+                Err(_) => return Some((self.number, Err("invalid UTF-8".to_owned()))),
+            }
+        }
+    }
 }
 
 /// Whether a line holds something to read (not blank, not a Lambda platform line).

@@ -45,7 +45,7 @@ enum Command {
         /// Share of deliveries sent twice.
         #[arg(long, default_value_t = 0.1)]
         duplicates: f64,
-        /// Share of deliveries sent after the task's next event.
+        /// Share of events delivered after the task's next event.
         #[arg(long, default_value_t = 0.1)]
         reordered: f64,
         /// Output file (default: stdout).
@@ -178,7 +178,8 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
 
     let report = replayer.finish().await;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        serde_json::to_writer(std::io::stdout().lock(), &report)?;
+        println!();
     } else {
         print!("{}", ecs_replay::text_report::render(&report));
     }

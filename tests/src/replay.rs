@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use chrono::Duration;
 use ecs_events::alert::{Alert, Alerter, Delivery};
-use ecs_events::event::EcsEvent;
+use ecs_events::event::ReceivedEvent;
 use ecs_events::state::{Outcome, ResourceKind, StateStore};
 use ecs_events::tracker::track;
 use serde::Serialize;
@@ -89,35 +89,17 @@ impl Replayer {
         }
     }
 
-    /// Replays one entry: the state tracker's work, then the alerter's, as both functions
+    /// Replays one entry: the alerter's work and the state tracker's, as both functions
     /// receive every ECS event.
     pub async fn replay(&mut self, entry: Entry) {
         self.stats.events += 1;
         let location = entry.location.to_string();
-        let parsed = entry.event.and_then(|raw| {
-            let event = EcsEvent::from_value(raw.clone()).map_err(|error| error.to_string())?;
-            Ok((event, raw))
-        });
-        let (event, raw) = match parsed {
-            Ok(parsed) => parsed,
-            Err(error) => return self.reject(location, error),
-        };
-        match track(self.store.as_ref(), &event, self.retention).await {
-            Ok(outcome) => {
-                let count = match outcome {
-                    Outcome::Stored => &mut self.stats.stored,
-                    Outcome::Duplicate => &mut self.stats.duplicates,
-                    Outcome::Stale => &mut self.stats.stale,
-                    Outcome::Ignored => &mut self.stats.ignored,
-                };
-                *count += 1;
-                if let Some((kind, key)) = ResourceKind::of(&event) {
-                    self.touched.insert((kind, key.to_owned()));
-                }
-            }
-            Err(error) => self.reject(location.clone(), error.to_string()),
-        }
-        match self.alerter.process(&event, &raw).await {
+        let received =
+            match entry.event.and_then(|raw| ReceivedEvent::new(raw).map_err(|e| e.to_string())) {
+                Ok(received) => received,
+                Err(error) => return self.reject(location, error),
+            };
+        match self.alerter.process(&received).await {
             Ok(deliveries) => {
                 for delivery in deliveries {
                     if let Delivery::Sent(alert) = delivery {
@@ -126,7 +108,23 @@ impl Replayer {
                     }
                 }
             }
-            Err(error) => self.errors.push(Rejected { location, error: error.to_string() }),
+            Err(error) => {
+                self.errors.push(Rejected { location: location.clone(), error: error.to_string() })
+            }
+        }
+        let touched = ResourceKind::of(&received.event).map(|(kind, key)| (kind, key.to_owned()));
+        match track(self.store.as_ref(), received, self.retention).await {
+            Ok(outcome) => {
+                let count = match outcome {
+                    Outcome::Stored => &mut self.stats.stored,
+                    Outcome::Duplicate => &mut self.stats.duplicates,
+                    Outcome::Stale => &mut self.stats.stale,
+                    Outcome::Ignored => &mut self.stats.ignored,
+                };
+                *count += 1;
+                self.touched.extend(touched);
+            }
+            Err(error) => self.reject(location, error.to_string()),
         }
     }
 

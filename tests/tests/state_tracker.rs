@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use chrono::Duration;
-use ecs_events::event::EcsEvent;
+use ecs_events::event::ReceivedEvent;
 use ecs_events::state::{
     DynamoDbStateStore, InMemoryStateStore, Outcome, PutResult, ResourceKind, StateRecord,
     StateStore,
@@ -52,31 +52,31 @@ async fn store_contract(store: &dyn StateStore) {
     let arn = "arn:aws:ecs:us-east-1:111122223333:task/prod/contract";
     // GIVEN no record WHEN a version arrives THEN it is written and reads back whole.
     let first = task_record(arn, 3, "RUNNING", "e-3");
-    assert_eq!(store.put_if_newer(&first).await.expect("put"), PutResult::Written);
+    assert_eq!(store.put_if_newer(first.clone()).await.expect("put"), PutResult::Written);
     assert_eq!(store.get(ResourceKind::Task, arn).await.expect("get"), Some(first.clone()));
 
     // GIVEN version 3 stored WHEN 3 arrives again (another event id) THEN duplicate, unchanged.
     let again = task_record(arn, 3, "RUNNING", "e-3-copy");
-    let result = store.put_if_newer(&again).await.expect("put");
+    let result = store.put_if_newer(again).await.expect("put");
     assert_eq!(result, PutResult::Kept { stored_version: 3 });
     assert_eq!(result.outcome(3), Outcome::Duplicate);
     assert_eq!(store.get(ResourceKind::Task, arn).await.expect("get"), Some(first.clone()));
 
     // WHEN an older version arrives THEN stale, unchanged.
     let older = task_record(arn, 2, "PENDING", "e-2");
-    assert_eq!(store.put_if_newer(&older).await.expect("put").outcome(2), Outcome::Stale);
+    assert_eq!(store.put_if_newer(older).await.expect("put").outcome(2), Outcome::Stale);
     assert_eq!(store.get(ResourceKind::Task, arn).await.expect("get"), Some(first));
 
     // WHEN a newer version arrives THEN it replaces the stored one.
     let newer = task_record(arn, 5, "STOPPED", "e-5");
-    assert_eq!(store.put_if_newer(&newer).await.expect("put"), PutResult::Written);
+    assert_eq!(store.put_if_newer(newer.clone()).await.expect("put"), PutResult::Written);
     assert_eq!(store.get(ResourceKind::Task, arn).await.expect("get"), Some(newer.clone()));
 
     // GIVEN the same ARN text as a container instance THEN it is a separate record.
     let mut instance = task_record(arn, 1, "ACTIVE", "e-ci");
     instance.kind = ResourceKind::ContainerInstance;
     instance.expires_at = None;
-    assert_eq!(store.put_if_newer(&instance).await.expect("put"), PutResult::Written);
+    assert_eq!(store.put_if_newer(instance.clone()).await.expect("put"), PutResult::Written);
     assert_eq!(store.get(ResourceKind::Task, arn).await.expect("get"), Some(newer.clone()));
     assert_eq!(store.get(ResourceKind::ContainerInstance, arn).await.expect("get"), Some(instance));
 
@@ -89,7 +89,7 @@ async fn store_contract(store: &dyn StateStore) {
     let running =
         task_record("arn:aws:ecs:us-east-1:111122223333:task/prod/run", 1, "RUNNING", "e");
     for record in [&other, &elsewhere, &running] {
-        store.put_if_newer(record).await.expect("put");
+        store.put_if_newer(record.clone()).await.expect("put");
     }
     let stopped = store
         .list_tasks("arn:aws:ecs:us-east-1:111122223333:cluster/prod", "STOPPED")
@@ -257,7 +257,7 @@ async fn given_32_concurrent_writers_of_shuffled_versions_then_the_highest_wins_
             let mut written = Vec::new();
             for version in versions {
                 let record = task_record(arn, version, "RUNNING", &format!("w{writer}-v{version}"));
-                if store.put_if_newer(&record).await.expect("put") == PutResult::Written {
+                if store.put_if_newer(record).await.expect("put") == PutResult::Written {
                     written.push(version);
                 }
             }
@@ -348,13 +348,11 @@ async fn given_a_direct_invocation_with_a_non_ecs_event_then_it_fails_non_retrya
 #[tokio::test]
 async fn given_a_stopped_task_event_then_the_dynamodb_item_has_a_ttl_and_the_gsi_lists_it() {
     let store = moto_store().await;
-    let event = EcsEvent::from_value(support::read_json(
-        &support::events_dir().join("samples/task-oom-killed.json"),
-    ))
-    .expect("valid");
-    let task = event.task().expect("task").clone();
+    let raw = support::read_json(&support::events_dir().join("samples/task-oom-killed.json"));
+    let received = ReceivedEvent::new(raw).expect("valid");
+    let task = received.event.task().expect("task").clone();
     let outcome =
-        ecs_events::tracker::track(&store, &event, Duration::days(3)).await.expect("tracked");
+        ecs_events::tracker::track(&store, received, Duration::days(3)).await.expect("tracked");
     assert_eq!(outcome, Outcome::Stored);
     let listed = store.list_tasks(&task.cluster_arn, "STOPPED").await.expect("query GSI");
     assert_eq!(listed.len(), 1);

@@ -2,7 +2,7 @@
 //! out.
 
 use ecs_events::alert::{AlertError, Alerter, Delivery};
-use ecs_events::event::{EcsEvent, EventError};
+use ecs_events::event::{EventError, ReceivedEvent};
 use ecs_events::telemetry::OutcomeCounts;
 use lambda_runtime::{Diagnostic, LambdaEvent};
 use serde_json::{Value, json};
@@ -53,11 +53,11 @@ async fn process(
     raw: Value,
     counts: &mut OutcomeCounts,
 ) -> Result<Value, HandlerError> {
-    let event = EcsEvent::from_value(raw.clone()).inspect_err(|error| {
+    let received = ReceivedEvent::new(raw).inspect_err(|error| {
         counts.add("Rejected");
         tracing::error!(error = %error, "invalid event");
     })?;
-    let deliveries = alerter.process(&event, &raw).await.inspect_err(|_| counts.add("Failed"))?;
+    let deliveries = alerter.process(&received).await.inspect_err(|_| counts.add("Failed"))?;
     if deliveries.is_empty() {
         counts.add("NoMatch");
     }
@@ -66,7 +66,7 @@ async fn process(
         .map(|delivery| {
             let sent = matches!(delivery, Delivery::Sent(_));
             counts.add(if sent { "Sent" } else { "AlreadySent" });
-            json!({"rule": delivery.alert().rule, "resource": delivery.alert().resource, "sent": sent})
+            json!({"rule": delivery.rule(), "resource": delivery.resource(), "sent": sent})
         })
         .collect();
     Ok(json!({ "alerts": alerts }))

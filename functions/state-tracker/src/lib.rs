@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
 use chrono::Duration;
-use ecs_events::event::{EcsEvent, EventError};
+use ecs_events::event::{EventError, ReceivedEvent};
 use ecs_events::state::{Outcome, StateStore};
 use ecs_events::telemetry::OutcomeCounts;
 use ecs_events::tracker::{TrackError, track};
@@ -104,15 +104,15 @@ impl StateTracker {
 
     async fn track_record(&self, record: &SqsMessage) -> Result<Outcome, HandlerError> {
         let body = record.body.as_deref().unwrap_or_default();
-        let event = EcsEvent::from_slice(body.as_bytes())?;
-        Ok(track(self.store.as_ref(), &event, self.retention).await?)
+        let received = ReceivedEvent::from_slice(body.as_bytes())?;
+        Ok(track(self.store.as_ref(), received, self.retention).await?)
     }
 
     async fn track_payload(&self, payload: Value) -> Result<Outcome, HandlerError> {
-        let event = EcsEvent::from_value(payload).inspect_err(|error| {
+        let received = ReceivedEvent::new(payload).inspect_err(|error| {
             tracing::error!(error = %error, "invalid event");
         })?;
-        Ok(track(self.store.as_ref(), &event, self.retention).await?)
+        Ok(track(self.store.as_ref(), received, self.retention).await?)
     }
 }
 

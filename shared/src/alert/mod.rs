@@ -12,16 +12,15 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use chrono::{Duration, Utc};
-use serde_json::Value;
 
 pub use dynamodb_ledger::{DynamoDbLedger, LEDGER_KEY};
 pub use ledger::{AlertLedger, Claim, InMemoryLedger, LedgerError};
-pub use render::{Alert, MAX_SUBJECT_CHARS, render};
+pub use render::{Alert, MAX_SUBJECT_CHARS, alert_target, render};
 pub use rules::{AlertRule, DEFAULT_RULES_JSON, MAX_RULE_NAME_LEN, RuleError, RuleSet};
 pub use sink::{AlertSink, CollectingSink, SinkError};
 pub use sns::{SnsAlertSink, structured_message};
 
-use crate::event::EcsEvent;
+use crate::event::{EcsEvent, ReceivedEvent};
 
 /// How long claims and ledger entries last.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,15 +43,29 @@ impl Default for LedgerTimes {
 pub enum Delivery {
     /// Published now.
     Sent(Alert),
-    /// Already published for this key: not sent again.
-    AlreadySent(Alert),
+    /// Already published for this key: not rendered or sent again.
+    AlreadySent {
+        /// The rule.
+        rule: String,
+        /// What the alert is about.
+        resource: String,
+    },
 }
 
 impl Delivery {
-    /// The alert, sent now or before.
-    pub fn alert(&self) -> &Alert {
+    /// The rule that matched.
+    pub fn rule(&self) -> &str {
         match self {
-            Self::Sent(alert) | Self::AlreadySent(alert) => alert,
+            Self::Sent(alert) => &alert.rule,
+            Self::AlreadySent { rule, .. } => rule,
+        }
+    }
+
+    /// What the alert is about.
+    pub fn resource(&self) -> &str {
+        match self {
+            Self::Sent(alert) => &alert.resource,
+            Self::AlreadySent { resource, .. } => resource,
         }
     }
 }
@@ -113,18 +126,15 @@ impl Alerter {
         &self.rules
     }
 
-    /// Sends the alerts `event` raises (`raw` is the same event as JSON, which the patterns
-    /// match). Every matching rule is tried; the first error is returned after all of them,
-    /// so a retry only redoes what failed.
-    pub async fn process(
-        &self,
-        event: &EcsEvent,
-        raw: &Value,
-    ) -> Result<Vec<Delivery>, AlertError> {
+    /// Sends the alerts an event raises: the rules match the event as delivered. Every
+    /// matching rule is tried; the first error is returned after all of them, so a retry only
+    /// redoes what failed.
+    pub async fn process(&self, received: &ReceivedEvent) -> Result<Vec<Delivery>, AlertError> {
+        let event = &received.event;
         let mut deliveries = Vec::new();
         let mut first_error = None;
-        for rule in self.rules.matching(raw) {
-            match self.deliver(render(rule, event)).await {
+        for rule in self.rules.matching(&received.raw) {
+            match self.deliver(rule, event).await {
                 Ok(delivery) => deliveries.push(delivery),
                 Err(error) => {
                     tracing::error!(rule = %rule.name, event_id = %event.id, error = %error, "alert failed");
@@ -138,9 +148,9 @@ impl Alerter {
         }
     }
 
-    async fn deliver(&self, alert: Alert) -> Result<Delivery, AlertError> {
+    async fn deliver(&self, rule: &AlertRule, event: &EcsEvent) -> Result<Delivery, AlertError> {
         let now = Utc::now();
-        let key = alert.dedup_key.clone();
+        let (resource, key) = alert_target(rule, event);
         let token = format!(
             "{}-{}-{}",
             std::process::id(),
@@ -152,13 +162,14 @@ impl Alerter {
         match self.ledger.claim(&key, &token, now.timestamp(), lease_until, expires_at).await? {
             Claim::AlreadySent => {
                 tracing::info!(alert_key = %key, "alert already sent");
-                return Ok(Delivery::AlreadySent(alert));
+                return Ok(Delivery::AlreadySent { rule: rule.name.clone(), resource });
             }
             Claim::InProgress { lease_until } => {
                 return Err(AlertError::InProgress { key, lease_until });
             }
             Claim::Claimed => {}
         }
+        let alert = render(rule, event);
         if let Err(error) = self.sink.publish(&alert).await {
             self.ledger.release(&key, &token).await?;
             return Err(error.into());

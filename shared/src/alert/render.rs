@@ -22,8 +22,7 @@ pub struct Alert {
     /// What the alert is about: the task ARN for task events, else the event's first resource
     /// (or its id).
     pub resource: String,
-    /// The idempotency key: one alert per key. `rule#taskArn` for task events (one alert per
-    /// task stop, whatever the number of deliveries or STOPPED versions), `rule#id` otherwise.
+    /// The idempotency key: one alert per key (see [`alert_target`]).
     #[serde(skip)]
     pub dedup_key: String,
     /// One line, under 100 characters, no control characters.
@@ -37,6 +36,20 @@ pub struct Alert {
     pub attributes: BTreeMap<String, Value>,
 }
 
+/// What an alert is about and its idempotency key: `rule#taskArn` for task events (one alert
+/// per task stop, whatever the number of deliveries or STOPPED versions), `rule#id` otherwise.
+pub fn alert_target(rule: &AlertRule, event: &EcsEvent) -> (String, String) {
+    match &event.detail {
+        EcsDetail::Task(task) => {
+            (task.task_arn.clone(), format!("{}#{}", rule.name, task.task_arn))
+        }
+        _ => (
+            event.resources.first().cloned().unwrap_or_else(|| event.id.clone()),
+            format!("{}#{}", rule.name, event.id),
+        ),
+    }
+}
+
 /// Renders the alert `rule` raises for `event`.
 pub fn render(rule: &AlertRule, event: &EcsEvent) -> Alert {
     match &event.detail {
@@ -46,6 +59,7 @@ pub fn render(rule: &AlertRule, event: &EcsEvent) -> Alert {
 }
 
 fn render_task(rule: &AlertRule, event: &EcsEvent, task: &TaskStateChange) -> Alert {
+    let (resource, dedup_key) = alert_target(rule, event);
     let cluster = task.cluster_name();
     let service = task.service_name();
     let family = task.task_definition().and_then(|definition| definition.split(':').next());
@@ -164,8 +178,8 @@ fn render_task(rule: &AlertRule, event: &EcsEvent, task: &TaskStateChange) -> Al
     );
     Alert {
         rule: rule.name.clone(),
-        resource: task.task_arn.clone(),
-        dedup_key: format!("{}#{}", rule.name, task.task_arn),
+        resource,
+        dedup_key,
         subject,
         message: text,
         document,
@@ -174,7 +188,7 @@ fn render_task(rule: &AlertRule, event: &EcsEvent, task: &TaskStateChange) -> Al
 }
 
 fn render_other(rule: &AlertRule, event: &EcsEvent) -> Alert {
-    let resource = event.resources.first().cloned().unwrap_or_else(|| event.id.clone());
+    let (resource, dedup_key) = alert_target(rule, event);
     // Service ARNs read `...:service/<cluster>/<service>`; instance ARNs likewise.
     let mut parts = resource.rsplit('/');
     let (name, cluster) = (parts.next().unwrap_or_default(), parts.next().unwrap_or_default());
@@ -232,7 +246,7 @@ fn render_other(rule: &AlertRule, event: &EcsEvent) -> Alert {
     Alert {
         rule: rule.name.clone(),
         resource,
-        dedup_key: format!("{}#{}", rule.name, event.id),
+        dedup_key,
         subject,
         message: text,
         document,

@@ -129,72 +129,102 @@ impl Serialize for EcsDetail {
     }
 }
 
-/// The envelope with its detail still untyped: the first step of parsing.
-#[derive(Deserialize)]
-struct RawEnvelope {
-    version: String,
-    id: String,
-    #[serde(rename = "detail-type")]
-    detail_type: String,
-    source: String,
-    account: String,
-    time: Timestamp,
-    region: String,
-    #[serde(default)]
-    resources: Vec<String>,
-    detail: Value,
-    #[serde(flatten)]
-    extra: Map<String, Value>,
+/// An event as delivered and its typed view, parsed once: `raw` is what patterns match and
+/// what the state tracker stores, `event` is what the code reads.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReceivedEvent {
+    /// The event exactly as delivered.
+    pub raw: Value,
+    /// Its typed view.
+    pub event: EcsEvent,
 }
+
+impl ReceivedEvent {
+    /// Checks and types an event as delivered.
+    pub fn new(raw: Value) -> Result<Self, EventError> {
+        let event = EcsEvent::from_raw(&raw)?;
+        Ok(Self { raw, event })
+    }
+
+    /// Parses an event from JSON bytes.
+    pub fn from_slice(bytes: &[u8]) -> Result<Self, EventError> {
+        Self::new(parse_json(bytes)?)
+    }
+}
+
+/// The envelope fields, in the order they are checked.
+const ENVELOPE_FIELDS: [&str; 9] =
+    ["version", "id", "detail-type", "source", "account", "time", "region", "resources", "detail"];
 
 impl EcsEvent {
     /// Parses an event from JSON bytes.
     pub fn from_slice(bytes: &[u8]) -> Result<Self, EventError> {
-        let value: Value = serde_json::from_slice(bytes).map_err(|error| EventError::Json {
-            line: error.line(),
-            column: error.column(),
-            message: without_position(&error),
-        })?;
-        Self::from_value(value)
+        Self::from_raw(&parse_json(bytes)?)
     }
 
     /// Parses an event from a JSON value.
     pub fn from_value(value: Value) -> Result<Self, EventError> {
-        let Value::Object(object) = &value else {
-            return Err(EventError::NotAnObject { found: json_type(&value) });
+        Self::from_raw(&value)
+    }
+
+    /// Builds the typed event from the event as delivered, which is left as it is.
+    pub fn from_raw(raw: &Value) -> Result<Self, EventError> {
+        let Value::Object(object) = raw else {
+            return Err(EventError::NotAnObject { found: json_type(raw) });
         };
         if let Some(Value::String(source)) = object.get("source")
             && source != ECS_SOURCE
         {
             return Err(EventError::NotEcs { event_source: source.clone() });
         }
-        let raw: RawEnvelope = typed_at("", value)?;
-        let detail = match raw.detail_type.as_str() {
-            TASK_STATE_CHANGE => EcsDetail::Task(typed_at("detail", raw.detail)?),
-            CONTAINER_INSTANCE_STATE_CHANGE => {
-                EcsDetail::ContainerInstance(typed_at("detail", raw.detail)?)
-            }
-            SERVICE_ACTION => EcsDetail::ServiceAction(typed_at("detail", raw.detail)?),
-            DEPLOYMENT_STATE_CHANGE => EcsDetail::Deployment(typed_at("detail", raw.detail)?),
-            _ if raw.detail.is_object() => EcsDetail::Unknown(raw.detail),
-            _ => {
-                return Err(EventError::Field {
-                    path: "detail".into(),
-                    message: format!("expected an object, found {}", json_type(&raw.detail)),
-                });
-            }
+        let text = |name: &str| match object.get(name) {
+            Some(Value::String(text)) => Ok(text.clone()),
+            other => Err(field_type_error(name, other, "a string")),
         };
+        let (version, id, detail_type, source, account, time, region) = (
+            text("version")?,
+            text("id")?,
+            text("detail-type")?,
+            text("source")?,
+            text("account")?,
+            text("time")?,
+            text("region")?,
+        );
+        let time = Timestamp::parse(&time).map_err(|error| EventError::Field {
+            path: "time".into(),
+            message: format!("invalid timestamp {time:?}: {error}"),
+        })?;
+        let resources = match object.get("resources") {
+            None => Vec::new(),
+            Some(resources) => typed_at("resources", resources)?,
+        };
+        let detail = object.get("detail").ok_or_else(|| field_type_error("detail", None, ""))?;
+        let detail = match detail_type.as_str() {
+            TASK_STATE_CHANGE => EcsDetail::Task(typed_at("detail", detail)?),
+            CONTAINER_INSTANCE_STATE_CHANGE => {
+                EcsDetail::ContainerInstance(typed_at("detail", detail)?)
+            }
+            SERVICE_ACTION => EcsDetail::ServiceAction(typed_at("detail", detail)?),
+            DEPLOYMENT_STATE_CHANGE => EcsDetail::Deployment(typed_at("detail", detail)?),
+            _ if detail.is_object() => EcsDetail::Unknown(detail.clone()),
+            _ => return Err(field_type_error("detail", Some(detail), "an object")),
+        };
+        let extra = object
+            .iter()
+            .filter(|(name, _)| !ENVELOPE_FIELDS.contains(&name.as_str()))
+            .map(|(name, value)| (name.clone(), value.clone()))
+            .collect();
         Ok(Self {
-            version: raw.version,
-            id: raw.id,
-            detail_type: raw.detail_type,
-            source: raw.source,
-            account: raw.account,
-            time: raw.time,
-            region: raw.region,
-            resources: raw.resources,
+            version,
+            id,
+            detail_type,
+            source,
+            account,
+            time,
+            region,
+            resources,
             detail,
-            extra: raw.extra,
+            extra,
         })
     }
 
@@ -228,8 +258,12 @@ impl<'de> Deserialize<'de> for EcsEvent {
     }
 }
 
-/// Deserialises `value` into `T`, reporting errors with their path below `prefix`.
-fn typed_at<T: serde::de::DeserializeOwned>(prefix: &str, value: Value) -> Result<T, EventError> {
+/// Deserialises `value` into `T`; on failure, deserialises again with path tracking so the
+/// error names where it is below `prefix` (the fast path pays nothing for paths).
+fn typed_at<T: serde::de::DeserializeOwned>(prefix: &str, value: &Value) -> Result<T, EventError> {
+    if let Ok(typed) = T::deserialize(value) {
+        return Ok(typed);
+    }
     serde_path_to_error::deserialize(value).map_err(|error| {
         let mut path = match error.path().to_string().as_str() {
             "." => prefix.to_owned(),
@@ -245,6 +279,26 @@ fn typed_at<T: serde::de::DeserializeOwned>(prefix: &str, value: Value) -> Resul
             message = "missing field".to_owned();
         }
         EventError::Field { path, message }
+    })
+}
+
+/// The error for an envelope field that is missing or not of the `expected` type.
+fn field_type_error(name: &str, found: Option<&Value>, expected: &str) -> EventError {
+    EventError::Field {
+        path: name.to_owned(),
+        message: match found {
+            None => "missing field".to_owned(),
+            Some(value) => format!("invalid type: {}, expected {expected}", json_type(value)),
+        },
+    }
+}
+
+/// Parses JSON bytes, reporting invalid JSON with its line and column.
+pub fn parse_json(bytes: &[u8]) -> Result<Value, EventError> {
+    serde_json::from_slice(bytes).map_err(|error| EventError::Json {
+        line: error.line(),
+        column: error.column(),
+        message: without_position(&error),
     })
 }
 

@@ -71,29 +71,6 @@ impl DynamoDbStateStore {
         }
     }
 
-    fn item_from_record(
-        &self,
-        record: &StateRecord,
-    ) -> Result<HashMap<String, AttributeValue>, StoreError> {
-        let detail: AttributeValue = serde_dynamo::to_attribute_value(&record.detail)
-            .map_err(|error| self.malformed(record.kind, &record.key, error.to_string()))?;
-        let mut item = HashMap::from([
-            (record.kind.key_attribute().to_owned(), AttributeValue::S(record.key.clone())),
-            ("version".to_owned(), AttributeValue::N(record.version.to_string())),
-            ("clusterArn".to_owned(), AttributeValue::S(record.cluster_arn.clone())),
-            (record.kind.status_attribute().to_owned(), AttributeValue::S(record.status.clone())),
-            ("eventId".to_owned(), AttributeValue::S(record.event_id.clone())),
-            ("eventTime".to_owned(), AttributeValue::S(record.event_time.clone())),
-            ("region".to_owned(), AttributeValue::S(record.region.clone())),
-            ("account".to_owned(), AttributeValue::S(record.account.clone())),
-            ("detail".to_owned(), detail),
-        ]);
-        if let Some(expires_at) = record.expires_at {
-            item.insert("expiresAt".to_owned(), AttributeValue::N(expires_at.to_string()));
-        }
-        Ok(item)
-    }
-
     fn record_from_item(
         &self,
         kind: ResourceKind,
@@ -138,6 +115,28 @@ impl DynamoDbStateStore {
     }
 }
 
+/// The DynamoDB item of a record (see [`DynamoDbStateStore`] for its attributes).
+pub fn record_to_item(
+    record: &StateRecord,
+) -> Result<HashMap<String, AttributeValue>, serde_dynamo::Error> {
+    let detail: AttributeValue = serde_dynamo::to_attribute_value(&record.detail)?;
+    let mut item = HashMap::from([
+        (record.kind.key_attribute().to_owned(), AttributeValue::S(record.key.clone())),
+        ("version".to_owned(), AttributeValue::N(record.version.to_string())),
+        ("clusterArn".to_owned(), AttributeValue::S(record.cluster_arn.clone())),
+        (record.kind.status_attribute().to_owned(), AttributeValue::S(record.status.clone())),
+        ("eventId".to_owned(), AttributeValue::S(record.event_id.clone())),
+        ("eventTime".to_owned(), AttributeValue::S(record.event_time.clone())),
+        ("region".to_owned(), AttributeValue::S(record.region.clone())),
+        ("account".to_owned(), AttributeValue::S(record.account.clone())),
+        ("detail".to_owned(), detail),
+    ]);
+    if let Some(expires_at) = record.expires_at {
+        item.insert("expiresAt".to_owned(), AttributeValue::N(expires_at.to_string()));
+    }
+    Ok(item)
+}
+
 /// A numeric attribute, parsed.
 fn number<T: std::str::FromStr>(item: &HashMap<String, AttributeValue>, name: &str) -> Option<T> {
     match item.get(name) {
@@ -148,12 +147,15 @@ fn number<T: std::str::FromStr>(item: &HashMap<String, AttributeValue>, name: &s
 
 #[async_trait]
 impl StateStore for DynamoDbStateStore {
-    async fn put_if_newer(&self, record: &StateRecord) -> Result<PutResult, StoreError> {
+    async fn put_if_newer(&self, record: StateRecord) -> Result<PutResult, StoreError> {
         let result = self
             .client
             .put_item()
             .table_name(self.table(record.kind))
-            .set_item(Some(self.item_from_record(record)?))
+            .set_item(Some(
+                record_to_item(&record)
+                    .map_err(|error| self.malformed(record.kind, &record.key, error.to_string()))?,
+            ))
             .condition_expression("attribute_not_exists(#key) OR #version < :version")
             .expression_attribute_names("#key", record.kind.key_attribute())
             .expression_attribute_names("#version", "version")

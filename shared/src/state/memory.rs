@@ -33,7 +33,7 @@ impl InMemoryStateStore {
 
 #[async_trait]
 impl StateStore for InMemoryStateStore {
-    async fn put_if_newer(&self, record: &StateRecord) -> Result<PutResult, StoreError> {
+    async fn put_if_newer(&self, record: StateRecord) -> Result<PutResult, StoreError> {
         let mut records = self.lock();
         let key = (record.kind, record.key.clone());
         // The same condition as the DynamoDB write: no item, or an older one.
@@ -42,7 +42,7 @@ impl StateStore for InMemoryStateStore {
                 Ok(PutResult::Kept { stored_version: stored.version })
             }
             _ => {
-                records.insert(key, record.clone());
+                records.insert(key, record);
                 Ok(PutResult::Written)
             }
         }

@@ -12,7 +12,7 @@ mod record;
 
 use async_trait::async_trait;
 
-pub use dynamodb::{DynamoDbStateStore, TASK_STATUS_INDEX};
+pub use dynamodb::{DynamoDbStateStore, TASK_STATUS_INDEX, record_to_item};
 pub use memory::InMemoryStateStore;
 pub use record::{MAX_DETAIL_BYTES, MAX_ITEM_BYTES, RecordError, ResourceKind, StateRecord};
 
@@ -117,7 +117,7 @@ impl StoreError {
 pub trait StateStore: Send + Sync {
     /// Writes `record` in one atomic request if no record with the same key exists or the
     /// stored one has a lower version; otherwise leaves the stored one and says its version.
-    async fn put_if_newer(&self, record: &StateRecord) -> Result<PutResult, StoreError>;
+    async fn put_if_newer(&self, record: StateRecord) -> Result<PutResult, StoreError>;
 
     /// The stored record of a task or container instance.
     async fn get(&self, kind: ResourceKind, key: &str) -> Result<Option<StateRecord>, StoreError>;

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Duration, Utc};
 use serde_json::Value;
 
-use crate::event::{EcsDetail, EcsEvent, TaskStatus};
+use crate::event::{EcsDetail, EcsEvent, ReceivedEvent, TaskStatus};
 use crate::redact::redact_detail;
 
 /// DynamoDB's item size limit (400 KB), in bytes.
@@ -101,57 +101,63 @@ pub enum RecordError {
 }
 
 impl StateRecord {
-    /// The record an event asks to store, or `None` for events the tracker does not keep
-    /// (service actions, deployments, unknown detail types). A stopped task's record expires
-    /// `retention` after it stopped.
-    pub fn from_event(event: &EcsEvent, retention: Duration) -> Result<Option<Self>, RecordError> {
-        let (kind, key, version, cluster_arn, status, expires_at, detail) = match &event.detail {
+    /// The record an event asks to store (its `detail` as delivered, secrets redacted), or
+    /// `None` for events the tracker does not keep (service actions, deployments, unknown
+    /// detail types). A stopped task's record expires `retention` after it stopped.
+    pub fn from_event(
+        received: ReceivedEvent,
+        retention: Duration,
+    ) -> Result<Option<Self>, RecordError> {
+        let ReceivedEvent { mut raw, event } = received;
+        let EcsEvent { id, time, region, account, detail: typed, .. } = event;
+        let (kind, key, version, cluster_arn, status, expires_at) = match typed {
             EcsDetail::Task(task) => {
                 let expires_at = (task.last_status == TaskStatus::Stopped).then(|| {
                     let stopped =
-                        task.stopped_at.as_ref().map_or(event.time.instant(), |at| at.instant());
+                        task.stopped_at.as_ref().map_or(time.instant(), |at| at.instant());
                     expiry(stopped, retention)
                 });
+                let status = task.last_status.as_str().to_owned();
                 (
                     ResourceKind::Task,
-                    &task.task_arn,
+                    task.task_arn,
                     task.version,
-                    &task.cluster_arn,
-                    task.last_status.as_str(),
+                    task.cluster_arn,
+                    status,
                     expires_at,
-                    serde_json::to_value(task),
                 )
             }
-            EcsDetail::ContainerInstance(instance) => (
-                ResourceKind::ContainerInstance,
-                &instance.container_instance_arn,
-                instance.version,
-                &instance.cluster_arn,
-                instance.status.as_str(),
-                None,
-                serde_json::to_value(instance),
-            ),
+            EcsDetail::ContainerInstance(instance) => {
+                let status = instance.status.as_str().to_owned();
+                (
+                    ResourceKind::ContainerInstance,
+                    instance.container_instance_arn,
+                    instance.version,
+                    instance.cluster_arn,
+                    status,
+                    None,
+                )
+            }
             EcsDetail::ServiceAction(_) | EcsDetail::Deployment(_) | EcsDetail::Unknown(_) => {
                 return Ok(None);
             }
         };
-        // The typed detail only holds strings, numbers and JSON values: it always serialises.
-        let mut detail = detail.unwrap_or(Value::Null);
+        let mut detail = raw.get_mut("detail").map(Value::take).unwrap_or_default();
         redact_detail(&mut detail);
         let size = dynamodb_size(&detail);
         if size > MAX_DETAIL_BYTES {
-            return Err(RecordError::TooLarge { kind, key: key.clone(), version, size });
+            return Err(RecordError::TooLarge { kind, key, version, size });
         }
         Ok(Some(Self {
             kind,
-            key: key.clone(),
+            key,
             version,
-            cluster_arn: cluster_arn.clone(),
-            status: status.to_owned(),
-            event_id: event.id.clone(),
-            event_time: event.time.as_str().to_owned(),
-            region: event.region.clone(),
-            account: event.account.clone(),
+            cluster_arn,
+            status,
+            event_id: id,
+            event_time: time.as_str().to_owned(),
+            region,
+            account,
             expires_at,
             detail,
         }))
@@ -187,7 +193,7 @@ mod tests {
 
     use super::*;
 
-    fn task_event(last_status: &str, extra: Value) -> EcsEvent {
+    fn task_event(last_status: &str, extra: Value) -> ReceivedEvent {
         let mut detail = json!({
             "clusterArn": "arn:aws:ecs:us-east-1:111122223333:cluster/prod",
             "taskArn": "arn:aws:ecs:us-east-1:111122223333:task/prod/abc",
@@ -198,7 +204,7 @@ mod tests {
         if let (Some(detail), Value::Object(extra)) = (detail.as_object_mut(), extra) {
             detail.extend(extra);
         }
-        EcsEvent::from_value(json!({
+        ReceivedEvent::new(json!({
             "version": "0", "id": "e-1", "detail-type": "ECS Task State Change",
             "source": "aws.ecs", "account": "111122223333", "time": "2024-05-02T10:00:05Z",
             "region": "us-east-1", "resources": [], "detail": detail
@@ -208,7 +214,7 @@ mod tests {
 
     #[test]
     fn given_a_stopped_task_then_the_record_expires_retention_after_it_stopped() {
-        let record = StateRecord::from_event(&task_event("STOPPED", json!({})), Duration::days(7))
+        let record = StateRecord::from_event(task_event("STOPPED", json!({})), Duration::days(7))
             .expect("fits")
             .expect("tracked");
         // 2024-05-02T10:00:00Z is 1714644000; plus 7 days.
@@ -220,7 +226,7 @@ mod tests {
 
     #[test]
     fn given_a_running_task_then_the_record_never_expires() {
-        let record = StateRecord::from_event(&task_event("RUNNING", json!({})), Duration::days(7))
+        let record = StateRecord::from_event(task_event("RUNNING", json!({})), Duration::days(7))
             .expect("fits")
             .expect("tracked");
         assert_eq!(record.expires_at, None);
@@ -230,7 +236,7 @@ mod tests {
     fn given_a_detail_over_the_item_limit_then_the_error_names_the_task_and_size() {
         let huge = "x".repeat(MAX_DETAIL_BYTES);
         let error = StateRecord::from_event(
-            &task_event("RUNNING", json!({"blob": huge})),
+            task_event("RUNNING", json!({"blob": huge})),
             Duration::days(7),
         )
         .expect_err("too large");

@@ -1,0 +1,567 @@
+import * as path from 'node:path';
+import { CfnOutput, Duration, RemovalPolicy, Stack, StackProps } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import { RustFunction } from 'cargo-lambda-cdk';
+import { NagSuppressions } from 'cdk-nag';
+import { Construct } from 'constructs';
+import { AlertRule, loadAlertRules, ruleLogicalId } from './rules';
+
+/** infra/cdk: relative paths given as context (rulesFile) are resolved against it. */
+export const CDK_APP_DIR = path.resolve(__dirname, '..');
+/** The Cargo workspace root: every function is one binary of this workspace. */
+export const WORKSPACE_MANIFEST = path.resolve(CDK_APP_DIR, '..', '..', 'Cargo.toml');
+export const DEFAULT_RULES_FILE = '../../rules/default.json';
+
+/** Retention periods CloudWatch Logs accepts (the SAM template's LogRetentionDays AllowedValues). */
+const LOG_RETENTION_DAYS = [
+  1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
+];
+
+/** EventBridge retries (the maxima): 185 attempts over 24 hours, then the events DLQ. */
+const EVENT_RETRY_ATTEMPTS = 185;
+const EVENT_MAX_AGE_SECONDS = 24 * 60 * 60;
+
+/** Lambda's limit on the total size of a function's environment variables. */
+const LAMBDA_ENV_LIMIT_BYTES = 4096;
+
+/**
+ * Every prop may also be given as context of the same name (`-c alertEmail=ops@example.com`);
+ * a prop wins over context, context over the default.
+ */
+export interface EcsEventsStackProps extends StackProps {
+  /** Alert rules file, relative to infra/cdk. Context `rulesFile`. @default ../../rules/default.json */
+  readonly rulesFile?: string;
+  /** Email subscribed to the alert topic; empty for none. Context `alertEmail`. @default "" */
+  readonly alertEmail?: string;
+  /** EventBridge → SQS buffer → state tracker instead of EventBridge → state tracker. Context `useSqsBuffer`. @default false */
+  readonly useSqsBuffer?: boolean;
+  /** Context `taskTableName`. @default ECSTaskState */
+  readonly taskTableName?: string;
+  /** Context `containerInstanceTableName`. @default ECSCtrInstanceState */
+  readonly containerInstanceTableName?: string;
+  /** Days a stopped task's state stays before DynamoDB's TTL deletes it. Context `stoppedTaskRetentionDays`. @default 7 */
+  readonly stoppedTaskRetentionDays?: number;
+  /** Days the functions' logs are kept. Context `logRetentionDays`. @default 30 */
+  readonly logRetentionDays?: number;
+}
+
+/**
+ * The ecs-events stack: the same resources as infra/template.yaml (the SAM template).
+ * SAM's deploy-time parameters are synth-time props/context here.
+ */
+export class EcsEventsStack extends Stack {
+  /** The alert rules the stack was built from (one EventBridge rule each). */
+  public readonly alertRules: AlertRule[];
+  /** The absolute path of the rules file that was read. */
+  public readonly rulesFile: string;
+
+  constructor(scope: Construct, id: string, props: EcsEventsStackProps = {}) {
+    super(scope, id, props);
+
+    const settings = this.resolveSettings(props);
+    this.rulesFile = settings.rulesFile;
+    this.alertRules = loadAlertRules(settings.rulesFile);
+
+    // ------------------------------------------------------------ state tables
+    const taskTable = new dynamodb.Table(this, 'TaskStateTable', {
+      tableName: settings.taskTableName,
+      partitionKey: { name: 'taskArn', type: dynamodb.AttributeType.STRING },
+      billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
+      timeToLiveAttribute: 'expiresAt',
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      encryption: dynamodb.TableEncryption.AWS_MANAGED,
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    taskTable.addGlobalSecondaryIndex({
+      indexName: 'clusterArn-lastStatus-index',
+      partitionKey: { name: 'clusterArn', type: dynamodb.AttributeType.STRING },
+      sortKey: { name: 'lastStatus', type: dynamodb.AttributeType.STRING },
+      projectionType: dynamodb.ProjectionType.ALL,
+    });
+
+    const containerInstanceTable = new dynamodb.Table(this, 'ContainerInstanceStateTable', {
+      tableName: settings.containerInstanceTableName,
+      partitionKey: { name: 'containerInstanceArn', type: dynamodb.AttributeType.STRING },
+      billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      encryption: dynamodb.TableEncryption.AWS_MANAGED,
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+
+    // Idempotency claims only (short TTL): deleted with the stack, as in the SAM template.
+    const ledgerTable = new dynamodb.Table(this, 'AlertLedgerTable', {
+      partitionKey: { name: 'alertKey', type: dynamodb.AttributeType.STRING },
+      billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
+      timeToLiveAttribute: 'expiresAt',
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      encryption: dynamodb.TableEncryption.AWS_MANAGED,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+
+    // ------------------------------------------------------------ alert topic
+    const topicKey = new kms.Key(this, 'AlertTopicKey', {
+      description: 'Encrypts the ecs-events alert topic.',
+      enableKeyRotation: true,
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    // CloudWatch alarms publish to the encrypted topic: the key must let CloudWatch use it
+    // (as AWS documents it, without a condition, which alarm delivery does not satisfy).
+    topicKey.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'CloudWatchAlarmsPublish',
+        principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
+        actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
+        resources: ['*'],
+      }),
+    );
+
+    const topic = new sns.Topic(this, 'AlertTopic', {
+      displayName: 'ECS alerts',
+      masterKey: topicKey,
+      enforceSSL: true,
+    });
+    topic.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'CloudWatchAlarmsPublish',
+        principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
+        actions: ['sns:Publish'],
+        resources: [topic.topicArn],
+        conditions: { StringEquals: { 'aws:SourceAccount': this.account } },
+      }),
+    );
+    if (settings.alertEmail !== '') {
+      topic.addSubscription(new subscriptions.EmailSubscription(settings.alertEmail));
+    }
+
+    // ------------------------------------------------------------ dead-letter queues
+    const eventsDlq = this.deadLetterQueue('EventsDeadLetterQueue');
+    const functionsDlq = this.deadLetterQueue('FunctionsDeadLetterQueue');
+    // cdk-nag recognises a DLQ only through another queue's RedrivePolicy (as for the buffer DLQ);
+    // these two are DLQs of EventBridge targets and of Lambda async invokes.
+    for (const dlq of [eventsDlq, functionsDlq]) {
+      NagSuppressions.addResourceSuppressions(dlq, [
+        {
+          id: 'AwsSolutions-SQS3',
+          reason:
+            'This queue is itself a dead-letter queue (EventBridge target DeadLetterConfig / Lambda async ' +
+            'on-failure destination), which cdk-nag cannot see; a DLQ for a DLQ would only move the problem. ' +
+            'Any message here raises a CloudWatch alarm to the alert topic.',
+        },
+      ]);
+    }
+
+    // ------------------------------------------------------------ functions
+    const logGroup = (name: string) =>
+      new logs.LogGroup(this, `${pascal(name)}LogGroup`, {
+        logGroupName: `/ecs-events/${this.stackName}/${name}`,
+        retention: settings.logRetentionDays as logs.RetentionDays,
+        // The SAM template deletes them with the stack too; a retained, explicitly named
+        // group would make the next deploy of the same stack name fail.
+        removalPolicy: RemovalPolicy.DESTROY,
+      });
+    const onFailure = new SqsDestinationWithoutGrant(functionsDlq);
+
+    const rustFunction = (
+      name: string,
+      description: string,
+      timeout: Duration,
+      environment?: Record<string, string>,
+    ): RustFunction => {
+      const group = logGroup(name);
+      const role = new iam.Role(this, `${pascal(name)}Role`, {
+        assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+        description: `ecs-events ${name} function (least privilege, no managed policies)`,
+      });
+      role.addToPolicy(
+        new iam.PolicyStatement({
+          sid: 'Logs',
+          actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+          resources: [group.logGroupArn],
+        }),
+      );
+      return new RustFunction(this, `${pascal(name)}Function`, {
+        manifestPath: WORKSPACE_MANIFEST,
+        binaryName: name,
+        architecture: lambda.Architecture.ARM_64,
+        // Local cargo-lambda (with zig) when it is installed; Docker only as cargo-lambda-cdk's fallback.
+        // --locked: deploy exactly the dependency versions of Cargo.lock.
+        bundling: { forcedDockerBundling: false, cargoLambdaFlags: ['--locked'] },
+        description,
+        memorySize: 128,
+        timeout,
+        role,
+        logGroup: group,
+        loggingFormat: lambda.LoggingFormat.JSON,
+        applicationLogLevelV2: lambda.ApplicationLogLevel.INFO,
+        systemLogLevelV2: lambda.SystemLogLevel.WARN,
+        environment,
+        retryAttempts: 2,
+        onFailure,
+      });
+    };
+
+    const listener = rustFunction(
+      'listener',
+      'Logs every ECS event as one JSON line (secrets redacted).',
+      Duration.seconds(10),
+    );
+
+    const stateTracker = rustFunction(
+      'state-tracker',
+      'Keeps the newest state of every ECS task and container instance in DynamoDB.',
+      Duration.seconds(30),
+      {
+        TASK_TABLE: taskTable.tableName,
+        CONTAINER_INSTANCE_TABLE: containerInstanceTable.tableName,
+        STOPPED_TASK_RETENTION_DAYS: String(settings.stoppedTaskRetentionDays),
+      },
+    );
+    // table.grant() would also grant on the GSI (`table/index/*`): conditional PutItem on the two tables only.
+    stateTracker.addToRolePolicy(
+      new iam.PolicyStatement({
+        sid: 'ConditionalWrites',
+        actions: ['dynamodb:PutItem'],
+        resources: [taskTable.tableArn, containerInstanceTable.tableArn],
+      }),
+    );
+
+    const alertRulesJson = JSON.stringify(this.alertRules);
+    const alerterEnvironment = {
+      TOPIC_ARN: topic.topicArn,
+      LEDGER_TABLE: ledgerTable.tableName,
+      ALERT_CLAIM_SECONDS: '120',
+      ALERT_RULES: alertRulesJson,
+    };
+    checkEnvironmentSize(alerterEnvironment, settings.rulesFile);
+    const alerter = rustFunction(
+      'alerter',
+      'Sends one readable SNS alert per (rule, task) for events matching the alert rules.',
+      Duration.seconds(30),
+      alerterEnvironment,
+    );
+    alerter.addToRolePolicy(
+      new iam.PolicyStatement({
+        sid: 'Ledger',
+        actions: ['dynamodb:PutItem', 'dynamodb:DeleteItem'],
+        resources: [ledgerTable.tableArn],
+      }),
+    );
+    // Exactly sns:Publish on the topic plus kms:Decrypt and kms:GenerateDataKey* on its key.
+    topic.grantPublish(alerter);
+    NagSuppressions.addResourceSuppressions(
+      alerter.role!.node.findChild('DefaultPolicy'),
+      [
+        {
+          id: 'AwsSolutions-IAM5',
+          reason:
+            'kms:GenerateDataKey* (with kms:Decrypt) is what SNS documents, and topic.grantPublish() grants, for ' +
+            'publishing to an SSE-KMS topic; the SAM template grants the same. The wildcard only widens the ' +
+            'action to the GenerateDataKey variants, and the resource is the one topic key ARN, not "*".',
+          appliesTo: ['Action::kms:GenerateDataKey*'],
+        },
+      ],
+      true,
+    );
+
+    // ------------------------------------------------------------ EventBridge
+    let stateTrackerTargetArn = stateTracker.functionArn;
+    let bufferDlq: sqs.Queue | undefined;
+    let bufferQueue: sqs.Queue | undefined;
+    if (settings.useSqsBuffer) {
+      bufferDlq = this.deadLetterQueue('TrackerBufferDeadLetterQueue');
+      bufferQueue = new sqs.Queue(this, 'TrackerBufferQueue', {
+        // 6 × the state tracker's timeout, as AWS recommends for SQS event sources.
+        visibilityTimeout: Duration.seconds(180),
+        encryption: sqs.QueueEncryption.SQS_MANAGED,
+        enforceSSL: true,
+        deadLetterQueue: { queue: bufferDlq, maxReceiveCount: 5 },
+      });
+      new lambda.EventSourceMapping(this, 'StateTrackerBufferMapping', {
+        target: stateTracker,
+        eventSourceArn: bufferQueue.queueArn,
+        batchSize: 10,
+        maxBatchingWindow: Duration.seconds(1),
+        reportBatchItemFailures: true,
+      });
+      // queue.grantConsumeMessages() would add sqs:GetQueueUrl: the mapping needs only these.
+      stateTracker.addToRolePolicy(
+        new iam.PolicyStatement({
+          sid: 'BufferQueue',
+          actions: [
+            'sqs:ReceiveMessage',
+            'sqs:DeleteMessage',
+            'sqs:GetQueueAttributes',
+            'sqs:ChangeMessageVisibility',
+          ],
+          resources: [bufferQueue.queueArn],
+        }),
+      );
+      stateTrackerTargetArn = bufferQueue.queueArn;
+    }
+
+    const ruleArns: string[] = [];
+    const eventRule = (
+      ruleId: string,
+      description: string,
+      eventPattern: Record<string, unknown>,
+      targets: { id: string; arn: string }[],
+    ): events.CfnRule => {
+      // L1 on purpose: the pattern reaches CloudFormation exactly as written (no key renaming or merging).
+      const rule = new events.CfnRule(this, ruleId, {
+        description: description.slice(0, 512),
+        eventPattern,
+        state: 'ENABLED',
+        targets: targets.map((target) => ({
+          id: target.id,
+          arn: target.arn,
+          retryPolicy: {
+            maximumRetryAttempts: EVENT_RETRY_ATTEMPTS,
+            maximumEventAgeInSeconds: EVENT_MAX_AGE_SECONDS,
+          },
+          deadLetterConfig: { arn: eventsDlq.queueArn },
+        })),
+      });
+      ruleArns.push(rule.attrArn);
+      return rule;
+    };
+    const invokedBy = (fn: lambda.IFunction, permissionId: string, rule: events.CfnRule) =>
+      fn.addPermission(permissionId, {
+        action: 'lambda:InvokeFunction',
+        principal: new iam.ServicePrincipal('events.amazonaws.com'),
+        sourceArn: rule.attrArn,
+      });
+
+    const allEcsEvents = eventRule(
+      'AllEcsEventsRule',
+      'Every ECS event, to the listener and the state tracker.',
+      { source: ['aws.ecs'] },
+      [
+        { id: 'listener', arn: listener.functionArn },
+        { id: 'state-tracker', arn: stateTrackerTargetArn },
+      ],
+    );
+    invokedBy(listener, 'AllEcsEventsInvoke', allEcsEvents);
+    if (bufferQueue) {
+      bufferQueue.addToResourcePolicy(
+        new iam.PolicyStatement({
+          sid: 'EventBridgeSends',
+          principals: [new iam.ServicePrincipal('events.amazonaws.com')],
+          actions: ['sqs:SendMessage'],
+          resources: [bufferQueue.queueArn],
+          conditions: { ArnEquals: { 'aws:SourceArn': allEcsEvents.attrArn } },
+        }),
+      );
+    } else {
+      invokedBy(stateTracker, 'AllEcsEventsInvoke', allEcsEvents);
+    }
+
+    // One EventBridge rule per alert rule, all to the alerter (rules file = single source of truth).
+    for (const alertRule of this.alertRules) {
+      const rule = eventRule(
+        ruleLogicalId(alertRule.name),
+        `Alert rule ${alertRule.name}: ${alertRule.description ?? ''}`.trim(),
+        alertRule.pattern,
+        [{ id: 'alerter', arn: alerter.functionArn }],
+      );
+      invokedBy(alerter, `${ruleLogicalId(alertRule.name)}Invoke`, rule);
+    }
+
+    // Only this stack's rules may dead-letter into the events DLQ.
+    eventsDlq.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'EventBridgeDeadLetters',
+        principals: [new iam.ServicePrincipal('events.amazonaws.com')],
+        actions: ['sqs:SendMessage'],
+        resources: [eventsDlq.queueArn],
+        conditions: { ArnEquals: { 'aws:SourceArn': ruleArns } },
+      }),
+    );
+
+    // ------------------------------------------------------------ alarms
+    const alarmAction = new cwActions.SnsAction(topic);
+    const alarm = (alarmId: string, description: string, metric: cloudwatch.IMetric) => {
+      const created = new cloudwatch.Alarm(this, alarmId, {
+        alarmDescription: description,
+        metric,
+        threshold: 0,
+        evaluationPeriods: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      });
+      created.addAlarmAction(alarmAction);
+      return created;
+    };
+    const fiveMinutes = Duration.minutes(5);
+    const functionAlarms: [string, lambda.Function, string][] = [
+      ['Listener', listener, 'The listener'],
+      ['StateTracker', stateTracker, 'The state tracker'],
+      ['Alerter', alerter, 'The alerter'],
+    ];
+    for (const [prefix, fn, label] of functionAlarms) {
+      const failed =
+        prefix === 'Alerter' ? `${label} failed (alerts may be delayed; check the functions DLQ).` : `${label} failed.`;
+      alarm(`${prefix}ErrorsAlarm`, failed, fn.metricErrors({ period: fiveMinutes, statistic: 'Sum' }));
+      alarm(
+        `${prefix}ThrottlesAlarm`,
+        `${label} is throttled.`,
+        fn.metricThrottles({ period: fiveMinutes, statistic: 'Sum' }),
+      );
+    }
+    const queueAlarms: [string, sqs.Queue, string][] = [
+      ['EventsDeadLetterQueueAlarm', eventsDlq, 'EventBridge could not deliver ECS events to a target.'],
+      ['FunctionsDeadLetterQueueAlarm', functionsDlq, 'A function gave up on an event after its retries.'],
+    ];
+    if (bufferDlq) {
+      queueAlarms.push(['TrackerBufferDeadLetterQueueAlarm', bufferDlq, 'The state tracker gave up on buffered events.']);
+    }
+    for (const [alarmId, queue, description] of queueAlarms) {
+      alarm(
+        alarmId,
+        description,
+        queue.metricApproximateNumberOfMessagesVisible({ period: fiveMinutes, statistic: 'Maximum' }),
+      );
+    }
+
+    // ------------------------------------------------------------ outputs
+    new CfnOutput(this, 'TaskTableName', { description: 'Task state table.', value: taskTable.tableName });
+    new CfnOutput(this, 'ContainerInstanceTableName', {
+      description: 'Container instance state table.',
+      value: containerInstanceTable.tableName,
+    });
+    new CfnOutput(this, 'AlertLedgerTableName', {
+      description: 'Alert idempotency ledger table.',
+      value: ledgerTable.tableName,
+    });
+    new CfnOutput(this, 'AlertTopicArn', {
+      description: 'SNS topic of the alerts (subscribe more endpoints here).',
+      value: topic.topicArn,
+    });
+    new CfnOutput(this, 'EventsDeadLetterQueueUrl', {
+      description: 'Events EventBridge could not deliver.',
+      value: eventsDlq.queueUrl,
+    });
+    new CfnOutput(this, 'FunctionsDeadLetterQueueUrl', {
+      description: 'Events a function gave up on after its retries.',
+      value: functionsDlq.queueUrl,
+    });
+    if (bufferDlq) {
+      new CfnOutput(this, 'TrackerBufferDeadLetterQueueUrl', {
+        description: 'Buffered events the state tracker gave up on.',
+        value: bufferDlq.queueUrl,
+      });
+    }
+  }
+
+  /** A DLQ: SQS-managed encryption, HTTPS only, messages kept 14 days (the maximum). */
+  private deadLetterQueue(queueId: string): sqs.Queue {
+    const queue = new sqs.Queue(this, queueId, {
+      retentionPeriod: Duration.days(14),
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+    });
+    return queue;
+  }
+
+  private resolveSettings(props: EcsEventsStackProps) {
+    const context = (key: string): unknown => this.node.tryGetContext(key);
+    const rulesFileSetting = props.rulesFile ?? stringSetting(context('rulesFile'), 'rulesFile') ?? DEFAULT_RULES_FILE;
+    const alertEmail = (props.alertEmail ?? stringSetting(context('alertEmail'), 'alertEmail') ?? '').trim();
+    if (alertEmail !== '' && !/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(alertEmail)) {
+      throw new Error(`alertEmail "${alertEmail}" is not an email address (leave it empty for no subscription)`);
+    }
+    const stoppedTaskRetentionDays =
+      props.stoppedTaskRetentionDays ?? numberSetting(context('stoppedTaskRetentionDays'), 'stoppedTaskRetentionDays') ?? 7;
+    if (!Number.isInteger(stoppedTaskRetentionDays) || stoppedTaskRetentionDays < 1) {
+      throw new Error(`stoppedTaskRetentionDays must be a whole number of days >= 1, got ${stoppedTaskRetentionDays}`);
+    }
+    const logRetentionDays = props.logRetentionDays ?? numberSetting(context('logRetentionDays'), 'logRetentionDays') ?? 30;
+    if (!LOG_RETENTION_DAYS.includes(logRetentionDays)) {
+      throw new Error(`logRetentionDays must be one of ${LOG_RETENTION_DAYS.join(', ')}; got ${logRetentionDays}`);
+    }
+    return {
+      rulesFile: path.resolve(CDK_APP_DIR, rulesFileSetting),
+      alertEmail,
+      useSqsBuffer: props.useSqsBuffer ?? booleanSetting(context('useSqsBuffer'), 'useSqsBuffer') ?? false,
+      taskTableName: props.taskTableName ?? stringSetting(context('taskTableName'), 'taskTableName') ?? 'ECSTaskState',
+      containerInstanceTableName:
+        props.containerInstanceTableName ??
+        stringSetting(context('containerInstanceTableName'), 'containerInstanceTableName') ??
+        'ECSCtrInstanceState',
+      stoppedTaskRetentionDays,
+      logRetentionDays,
+    };
+  }
+}
+
+/**
+ * The functions DLQ as the async on-failure destination, granting only sqs:SendMessage
+ * (the stock SqsDestination grants sqs:GetQueueAttributes and sqs:GetQueueUrl too).
+ */
+class SqsDestinationWithoutGrant implements lambda.IDestination {
+  constructor(private readonly queue: sqs.IQueue) {}
+
+  public bind(_scope: Construct, fn: lambda.IFunction): lambda.DestinationConfig {
+    fn.addToRolePolicy(
+      new iam.PolicyStatement({
+        sid: 'OnFailureDestination',
+        actions: ['sqs:SendMessage'],
+        resources: [this.queue.queueArn],
+      }),
+    );
+    return { destination: this.queue.queueArn };
+  }
+}
+
+function checkEnvironmentSize(environment: Record<string, string>, rulesFile: string) {
+  // Token-valued variables (ARNs, names) resolve to at most ~150 bytes each; count them at that.
+  const size = Object.entries(environment).reduce(
+    (total, [key, value]) =>
+      total + Buffer.byteLength(key) + (value.includes('${Token[') ? 150 : Buffer.byteLength(value)),
+    0,
+  );
+  if (size > LAMBDA_ENV_LIMIT_BYTES) {
+    throw new Error(
+      `the alert rules of ${rulesFile} make the alerter's environment about ${size} bytes, over Lambda's ` +
+        `${LAMBDA_ENV_LIMIT_BYTES}-byte limit: shorten descriptions or patterns, or use fewer rules`,
+    );
+  }
+}
+
+function stringSetting(value: unknown, key: string): string | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== 'string') throw new Error(`context ${key} must be a string, got ${JSON.stringify(value)}`);
+  return value;
+}
+
+function numberSetting(value: unknown, key: string): number | undefined {
+  if (value === undefined || value === null) return undefined;
+  const parsed = typeof value === 'number' ? value : typeof value === 'string' && value.trim() !== '' ? Number(value) : NaN;
+  if (Number.isNaN(parsed)) throw new Error(`context ${key} must be a number, got ${JSON.stringify(value)}`);
+  return parsed;
+}
+
+function booleanSetting(value: unknown, key: string): boolean | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (value === true || value === 'true') return true;
+  if (value === false || value === 'false') return false;
+  throw new Error(`context ${key} must be true or false, got ${JSON.stringify(value)}`);
+}
+
+/** state-tracker → StateTracker */
+function pascal(name: string): string {
+  return name
+    .split(/[^A-Za-z0-9]+/)
+    .filter((part) => part !== '')
+    .map((part) => part[0].toUpperCase() + part.slice(1))
+    .join('');
+}

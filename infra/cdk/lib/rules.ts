@@ -1,0 +1,97 @@
+import * as fs from 'node:fs';
+
+/** One alert rule of the rules file (rules/default.json): the same file the alerter reads. */
+export interface AlertRule {
+  readonly name: string;
+  readonly description?: string;
+  /** An EventBridge event pattern, passed to EventBridge unchanged. */
+  readonly pattern: Record<string, unknown>;
+}
+
+/** Rule names become logical ids, descriptions and alert keys: keep them short and plain. */
+export const RULE_NAME = /^[A-Za-z0-9._-]{1,40}$/;
+
+/**
+ * The EventBridge rule's logical id, as scripts/sync-rules names it in the SAM template:
+ * "AlertRule" + the name's alphanumeric parts, each capitalised (essential-container-exited →
+ * AlertRuleEssentialContainerExited).
+ */
+export function ruleLogicalId(name: string): string {
+  return (
+    'AlertRule' +
+    name
+      .split(/[^A-Za-z0-9]+/)
+      .map((part) => part.slice(0, 1).toUpperCase() + part.slice(1))
+      .join('')
+  );
+}
+
+/**
+ * Reads and validates a rules file: a JSON array of {"name", "description", "pattern"}.
+ * Throws an Error naming the file and the offending rule on any problem.
+ *
+ * Returns the parsed array as it is in the file (no field renamed, dropped or added), so that
+ * `JSON.stringify(rules)` is what the alerter gets and each `pattern` is what EventBridge gets.
+ */
+export function loadAlertRules(file: string): AlertRule[] {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new Error(`cannot read the alert rules file ${file}: ${(err as Error).message}`);
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (err) {
+    throw new Error(`the alert rules file ${file} is not valid JSON: ${(err as Error).message}`);
+  }
+  return validateAlertRules(parsed, file);
+}
+
+/** Validates already-parsed rules (see loadAlertRules); `source` names them in errors. */
+export function validateAlertRules(parsed: unknown, source: string): AlertRule[] {
+  if (!Array.isArray(parsed)) {
+    throw new Error(`the alert rules file ${source} must hold a JSON array of {"name","description","pattern"}`);
+  }
+  const seen = new Set<string>();
+  const logicalIds = new Map<string, string>();
+  parsed.forEach((rule: unknown, index: number) => {
+    const where = `alert rule #${index + 1} in ${source}`;
+    if (!isObject(rule)) {
+      throw new Error(`${where} must be an object with "name", "description" and "pattern"`);
+    }
+    const name = rule.name;
+    if (typeof name !== 'string') {
+      throw new Error(`${where} has no string "name"`);
+    }
+    if (!RULE_NAME.test(name)) {
+      throw new Error(
+        `alert rule "${name}" in ${source} has an invalid name: use 1 to 40 characters of A-Z a-z 0-9 . _ -`,
+      );
+    }
+    if (seen.has(name)) {
+      throw new Error(`alert rule "${name}" appears more than once in ${source}: rule names must be unique`);
+    }
+    seen.add(name);
+    const logicalId = ruleLogicalId(name);
+    const clash = logicalIds.get(logicalId);
+    if (clash !== undefined) {
+      throw new Error(
+        `alert rules "${clash}" and "${name}" in ${source} both become the EventBridge rule ${logicalId}: rename one`,
+      );
+    }
+    logicalIds.set(logicalId, name);
+    if (rule.description !== undefined && typeof rule.description !== 'string') {
+      throw new Error(`alert rule "${name}" in ${source} has a "description" that is not a string`);
+    }
+    if (!isObject(rule.pattern) || Object.keys(rule.pattern).length === 0) {
+      throw new Error(`alert rule "${name}" in ${source} needs a non-empty "pattern" object (an EventBridge event pattern)`);
+    }
+  });
+  return parsed as AlertRule[];
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}

@@ -1,0 +1,636 @@
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { after, describe, test } from 'node:test';
+import { Stack } from 'aws-cdk-lib';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
+import { BUNDLING_STACKS, buildApp } from '../lib/app';
+import { EcsEventsStack } from '../lib/ecs-events-stack';
+
+const CDK_DIR = path.resolve(__dirname, '..');
+const DEFAULT_RULES_FILE = path.resolve(CDK_DIR, '../../rules/default.json');
+const DEFAULT_RULES = JSON.parse(fs.readFileSync(DEFAULT_RULES_FILE, 'utf8')) as {
+  name: string;
+  pattern: Record<string, unknown>;
+}[];
+/** The feature flags of cdk.json, so the tests synthesize what `cdk synth` does. */
+const CDK_JSON_CONTEXT = JSON.parse(fs.readFileSync(path.join(CDK_DIR, 'cdk.json'), 'utf8')).context;
+
+// A stand-in `cargo` first on PATH: it answers cargo-lambda-cdk's `cargo lambda --version` probe
+// (so bundling *would* run locally) and records every call. A `cargo lambda build` would fail the
+// synth and show in the log, so the tests prove that skipBundling compiles nothing.
+const shimDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ecs-events-cargo-shim-'));
+const shimLog = path.join(shimDir, 'calls.log');
+fs.writeFileSync(
+  path.join(shimDir, 'cargo'),
+  `#!/bin/sh\necho "$*" >> "${shimLog}"\n[ "$1 $2" = "lambda --version" ] && { echo "cargo-lambda shim"; exit 0; }\nexit 97\n`,
+  { mode: 0o755 },
+);
+process.env.PATH = `${shimDir}${path.delimiter}${process.env.PATH}`;
+after(() => fs.rmSync(shimDir, { recursive: true, force: true }));
+
+const tmpDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ecs-events-rules-'));
+after(() => fs.rmSync(tmpDir, { recursive: true, force: true }));
+
+function synth(context: Record<string, unknown> = {}): { stack: EcsEventsStack; template: Template } {
+  const { stack } = buildApp({
+    context: {
+      ...CDK_JSON_CONTEXT,
+      // Set by the CLI; the tests find resources by their construct path.
+      'aws:cdk:enable-path-metadata': true,
+      skipBundling: 'true',
+      ...context,
+    },
+  });
+  return { stack, template: Template.fromStack(stack) };
+}
+
+function writeRules(name: string, rules: unknown): string {
+  const file = path.join(tmpDir, name);
+  fs.writeFileSync(file, JSON.stringify(rules, null, 2));
+  return file;
+}
+
+type Resources = Record<string, { Type: string; Properties: Record<string, any>; [key: string]: any }>;
+
+function resourcesOf(template: Template, type: string): Resources {
+  return template.findResources(type) as Resources;
+}
+
+/** The logical id of the one resource of `type` whose construct path ends with `suffix`. */
+function logicalIdOf(stack: Stack, template: Template, type: string, suffix: string): string {
+  const matches = Object.entries(resourcesOf(template, type)).filter(([, r]) =>
+    String(r.Metadata?.['aws:cdk:path'] ?? '').endsWith(suffix),
+  );
+  assert.equal(matches.length, 1, `one ${type} at ${stack.stackName}/…${suffix}`);
+  return matches[0][0];
+}
+
+function functionBy(template: Template, binary: string) {
+  const matches = Object.values(resourcesOf(template, 'AWS::Lambda::Function')).filter((fn) =>
+    String(fn.Metadata?.['aws:cdk:path']).startsWith(`EcsEvents/${pascal(binary)}Function/`),
+  );
+  assert.equal(matches.length, 1, `function ${binary}`);
+  return matches[0];
+}
+
+function pascal(name: string) {
+  return name
+    .split('-')
+    .map((p) => p[0].toUpperCase() + p.slice(1))
+    .join('');
+}
+
+/** Every (action → resources) pair a role's policies allow. */
+function allowedActions(template: Template, roleLogicalId: string): string[] {
+  const policies = Object.values(resourcesOf(template, 'AWS::IAM::Policy')).filter((p) =>
+    (p.Properties.Roles as any[]).some((r) => r.Ref === roleLogicalId),
+  );
+  return policies
+    .flatMap((p) => p.Properties.PolicyDocument.Statement as any[])
+    .flatMap((s) => (Array.isArray(s.Action) ? s.Action : [s.Action]))
+    .sort();
+}
+
+describe('default stack (direct, rules/default.json)', () => {
+  const { stack, template } = synth();
+
+  test('cdk-nag AwsSolutions: no unsuppressed errors or warnings', () => {
+    assert.deepEqual(Annotations.fromStack(stack).findError('*', Match.stringLikeRegexp('AwsSolutions-.*')), []);
+    assert.deepEqual(Annotations.fromStack(stack).findWarning('*', Match.stringLikeRegexp('AwsSolutions-.*')), []);
+    assert.deepEqual(Annotations.fromStack(stack).findError('*', Match.anyValue()), []);
+  });
+
+  test('bundling is skipped: no cargo build ran and the stack does not require bundling', () => {
+    assert.deepEqual(stack.node.tryGetContext(BUNDLING_STACKS), []);
+    assert.equal(stack.bundlingRequired, false);
+    const calls = fs.existsSync(shimLog) ? fs.readFileSync(shimLog, 'utf8') : '';
+    assert.doesNotMatch(calls, /build/, `cargo was asked to build: ${calls}`);
+  });
+
+  test('three Rust functions: arm64, provided.al2023, 128 MB, bootstrap, JSON logs to their own group', () => {
+    template.resourceCountIs('AWS::Lambda::Function', 3);
+    const timeouts: Record<string, number> = { listener: 10, 'state-tracker': 30, alerter: 30 };
+    for (const [binary, timeout] of Object.entries(timeouts)) {
+      const fn = functionBy(template, binary);
+      assert.equal(fn.Properties.Runtime, 'provided.al2023', binary);
+      assert.deepEqual(fn.Properties.Architectures, ['arm64'], binary);
+      assert.equal(fn.Properties.MemorySize, 128, binary);
+      assert.equal(fn.Properties.Handler, 'bootstrap', binary);
+      assert.equal(fn.Properties.Timeout, timeout, binary);
+      assert.equal(fn.Properties.LoggingConfig.LogFormat, 'JSON', binary);
+      assert.equal(fn.Properties.LoggingConfig.ApplicationLogLevel, 'INFO', binary);
+      assert.equal(fn.Properties.LoggingConfig.SystemLogLevel, 'WARN', binary);
+      const groupId = fn.Properties.LoggingConfig.LogGroup.Ref;
+      const group = resourcesOf(template, 'AWS::Logs::LogGroup')[groupId];
+      assert.equal(group.Properties.LogGroupName, `/ecs-events/EcsEvents/${binary}`);
+      assert.equal(group.Properties.RetentionInDays, 30);
+    }
+  });
+
+  test('environment variables are exactly those of the SAM template', () => {
+    assert.equal(functionBy(template, 'listener').Properties.Environment, undefined);
+    const tracker = functionBy(template, 'state-tracker').Properties.Environment.Variables;
+    assert.deepEqual(Object.keys(tracker).sort(), ['CONTAINER_INSTANCE_TABLE', 'STOPPED_TASK_RETENTION_DAYS', 'TASK_TABLE']);
+    assert.deepEqual(tracker.TASK_TABLE, { Ref: logicalIdOf(stack, template, 'AWS::DynamoDB::Table', '/TaskStateTable/Resource') });
+    assert.deepEqual(tracker.CONTAINER_INSTANCE_TABLE, {
+      Ref: logicalIdOf(stack, template, 'AWS::DynamoDB::Table', '/ContainerInstanceStateTable/Resource'),
+    });
+    assert.equal(tracker.STOPPED_TASK_RETENTION_DAYS, '7');
+    const alerter = functionBy(template, 'alerter').Properties.Environment.Variables;
+    assert.deepEqual(Object.keys(alerter).sort(), ['ALERT_CLAIM_SECONDS', 'ALERT_RULES', 'LEDGER_TABLE', 'TOPIC_ARN']);
+    assert.equal(alerter.ALERT_CLAIM_SECONDS, '120');
+    assert.deepEqual(alerter.TOPIC_ARN, { Ref: logicalIdOf(stack, template, 'AWS::SNS::Topic', '/AlertTopic/Resource') });
+    assert.deepEqual(alerter.LEDGER_TABLE, {
+      Ref: logicalIdOf(stack, template, 'AWS::DynamoDB::Table', '/AlertLedgerTable/Resource'),
+    });
+  });
+
+  test('ALERT_RULES is the rules file as compact JSON', () => {
+    const rules = functionBy(template, 'alerter').Properties.Environment.Variables.ALERT_RULES;
+    assert.equal(rules, JSON.stringify(DEFAULT_RULES));
+    assert.deepEqual(JSON.parse(rules), DEFAULT_RULES);
+  });
+
+  test('least-privilege roles: no managed policies, only the SAM template actions', () => {
+    for (const role of Object.values(resourcesOf(template, 'AWS::IAM::Role'))) {
+      assert.equal(role.Properties.ManagedPolicyArns, undefined);
+      assert.deepEqual(role.Properties.AssumeRolePolicyDocument.Statement, [
+        { Action: 'sts:AssumeRole', Effect: 'Allow', Principal: { Service: 'lambda.amazonaws.com' } },
+      ]);
+    }
+    const roleOf = (binary: string) => functionBy(template, binary).Properties.Role['Fn::GetAtt'][0];
+    assert.deepEqual(allowedActions(template, roleOf('listener')), [
+      'logs:CreateLogStream',
+      'logs:PutLogEvents',
+      'sqs:SendMessage',
+    ]);
+    assert.deepEqual(allowedActions(template, roleOf('state-tracker')), [
+      'dynamodb:PutItem',
+      'logs:CreateLogStream',
+      'logs:PutLogEvents',
+      'sqs:SendMessage',
+    ]);
+    assert.deepEqual(allowedActions(template, roleOf('alerter')), [
+      'dynamodb:DeleteItem',
+      'dynamodb:PutItem',
+      'kms:Decrypt',
+      'kms:GenerateDataKey*',
+      'logs:CreateLogStream',
+      'logs:PutLogEvents',
+      'sns:Publish',
+      'sqs:SendMessage',
+    ]);
+    // PutItem on the two state tables only (not their index).
+    template.hasResourceProperties('AWS::IAM::Policy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          {
+            Sid: 'ConditionalWrites',
+            Effect: 'Allow',
+            Action: 'dynamodb:PutItem',
+            Resource: Match.arrayEquals([
+              { 'Fn::GetAtt': [logicalIdOf(stack, template, 'AWS::DynamoDB::Table', '/ContainerInstanceStateTable/Resource'), 'Arn'] },
+              { 'Fn::GetAtt': [logicalIdOf(stack, template, 'AWS::DynamoDB::Table', '/TaskStateTable/Resource'), 'Arn'] },
+            ]),
+          },
+        ]),
+      },
+    });
+    // Each function may write only to its own log group.
+    for (const binary of ['listener', 'state-tracker', 'alerter']) {
+      const groupId = functionBy(template, binary).Properties.LoggingConfig.LogGroup.Ref;
+      template.hasResourceProperties('AWS::IAM::Policy', {
+        Roles: [{ Ref: roleOf(binary) }],
+        PolicyDocument: {
+          Statement: Match.arrayWith([
+            {
+              Sid: 'Logs',
+              Effect: 'Allow',
+              Action: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+              Resource: { 'Fn::GetAtt': [groupId, 'Arn'] },
+            },
+          ]),
+        },
+      });
+    }
+  });
+
+  test('state tables: keys, GSI, TTL, PITR, SSE, on-demand, retained', () => {
+    template.resourceCountIs('AWS::DynamoDB::Table', 3);
+    template.hasResource('AWS::DynamoDB::Table', {
+      DeletionPolicy: 'Retain',
+      UpdateReplacePolicy: 'Retain',
+      Properties: {
+        TableName: 'ECSTaskState',
+        BillingMode: 'PAY_PER_REQUEST',
+        KeySchema: [{ AttributeName: 'taskArn', KeyType: 'HASH' }],
+        GlobalSecondaryIndexes: [
+          {
+            IndexName: 'clusterArn-lastStatus-index',
+            KeySchema: [
+              { AttributeName: 'clusterArn', KeyType: 'HASH' },
+              { AttributeName: 'lastStatus', KeyType: 'RANGE' },
+            ],
+            Projection: { ProjectionType: 'ALL' },
+          },
+        ],
+        TimeToLiveSpecification: { AttributeName: 'expiresAt', Enabled: true },
+        PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+        SSESpecification: { SSEEnabled: true },
+      },
+    });
+    template.hasResource('AWS::DynamoDB::Table', {
+      DeletionPolicy: 'Retain',
+      UpdateReplacePolicy: 'Retain',
+      Properties: {
+        TableName: 'ECSCtrInstanceState',
+        BillingMode: 'PAY_PER_REQUEST',
+        KeySchema: [{ AttributeName: 'containerInstanceArn', KeyType: 'HASH' }],
+        PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+        SSESpecification: { SSEEnabled: true },
+        TimeToLiveSpecification: Match.absent(),
+      },
+    });
+    template.hasResource('AWS::DynamoDB::Table', {
+      DeletionPolicy: 'Delete',
+      Properties: {
+        TableName: Match.absent(),
+        BillingMode: 'PAY_PER_REQUEST',
+        KeySchema: [{ AttributeName: 'alertKey', KeyType: 'HASH' }],
+        TimeToLiveSpecification: { AttributeName: 'expiresAt', Enabled: true },
+        PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+        SSESpecification: { SSEEnabled: true },
+      },
+    });
+  });
+
+  test('alert topic: KMS-encrypted with a rotating key CloudWatch may use, HTTPS only, no subscription', () => {
+    const keyId = logicalIdOf(stack, template, 'AWS::KMS::Key', '/AlertTopicKey/Resource');
+    template.hasResourceProperties('AWS::SNS::Topic', { KmsMasterKeyId: { 'Fn::GetAtt': [keyId, 'Arn'] } });
+    template.hasResource('AWS::KMS::Key', {
+      DeletionPolicy: 'Retain',
+      Properties: {
+        EnableKeyRotation: true,
+        KeyPolicy: {
+          Statement: Match.arrayWith([
+            Match.objectLike({
+              Principal: { Service: 'cloudwatch.amazonaws.com' },
+              Action: ['kms:Decrypt', 'kms:GenerateDataKey*'],
+              Effect: 'Allow',
+            }),
+          ]),
+        },
+      },
+    });
+    template.hasResourceProperties('AWS::SNS::TopicPolicy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Effect: 'Deny',
+            Action: 'sns:Publish',
+            Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+          }),
+          Match.objectLike({ Effect: 'Allow', Principal: { Service: 'cloudwatch.amazonaws.com' }, Action: 'sns:Publish' }),
+        ]),
+      },
+    });
+    template.resourceCountIs('AWS::SNS::Subscription', 0);
+  });
+
+  test('DLQs: 14 days, SQS-managed encryption, HTTPS only', () => {
+    const queues = resourcesOf(template, 'AWS::SQS::Queue');
+    assert.equal(Object.keys(queues).length, 2);
+    for (const [id, queue] of Object.entries(queues)) {
+      assert.equal(queue.Properties.MessageRetentionPeriod, 1209600, id);
+      assert.equal(queue.Properties.SqsManagedSseEnabled, true, id);
+      template.hasResourceProperties('AWS::SQS::QueuePolicy', {
+        Queues: [{ Ref: id }],
+        PolicyDocument: {
+          Statement: Match.arrayWith([
+            Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+          ]),
+        },
+      });
+    }
+  });
+
+  test('all ECS events → listener and state tracker, with retries and the events DLQ', () => {
+    const eventsDlq = logicalIdOf(stack, template, 'AWS::SQS::Queue', '/EventsDeadLetterQueue/Resource');
+    const target = (id: string, binary: string) => ({
+      Id: id,
+      Arn: { 'Fn::GetAtt': [logicalIdOf(stack, template, 'AWS::Lambda::Function', `/${pascal(binary)}Function/Resource`), 'Arn'] },
+      RetryPolicy: { MaximumRetryAttempts: 185, MaximumEventAgeInSeconds: 86400 },
+      DeadLetterConfig: { Arn: { 'Fn::GetAtt': [eventsDlq, 'Arn'] } },
+    });
+    template.hasResourceProperties('AWS::Events::Rule', {
+      EventPattern: { source: ['aws.ecs'] },
+      State: 'ENABLED',
+      Targets: [target('listener', 'listener'), target('state-tracker', 'state-tracker')],
+    });
+    // EventBridge may invoke the two functions, only from that rule.
+    const permissions = Object.values(resourcesOf(template, 'AWS::Lambda::Permission'));
+    assert.equal(permissions.length, 2 + DEFAULT_RULES.length);
+    for (const permission of permissions) {
+      assert.equal(permission.Properties.Principal, 'events.amazonaws.com');
+      assert.ok(permission.Properties.SourceArn['Fn::GetAtt'], 'scoped to a rule ARN');
+    }
+    // ...and may dead-letter into the events DLQ only from this stack's rules.
+    template.hasResourceProperties('AWS::SQS::QueuePolicy', {
+      Queues: [{ Ref: eventsDlq }],
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Principal: { Service: 'events.amazonaws.com' },
+            Action: 'sqs:SendMessage',
+            Condition: { ArnEquals: { 'aws:SourceArn': Match.arrayWith([{ 'Fn::GetAtt': ['AllEcsEventsRule', 'Arn'] }]) } },
+          }),
+        ]),
+      },
+    });
+  });
+
+  test('one EventBridge rule per alert rule, pattern exactly as in the rules file, to the alerter', () => {
+    const rules = Object.values(resourcesOf(template, 'AWS::Events::Rule'));
+    assert.equal(rules.length, 1 + DEFAULT_RULES.length);
+    const alerterId = logicalIdOf(stack, template, 'AWS::Lambda::Function', '/AlerterFunction/Resource');
+    const eventsDlq = logicalIdOf(stack, template, 'AWS::SQS::Queue', '/EventsDeadLetterQueue/Resource');
+    for (const rule of DEFAULT_RULES) {
+      const matching = rules.filter((r) => r.Properties.Description?.startsWith(`Alert rule ${rule.name}:`));
+      assert.equal(matching.length, 1, rule.name);
+      assert.deepStrictEqual(matching[0].Properties.EventPattern, rule.pattern);
+      assert.deepEqual(matching[0].Properties.Targets, [
+        {
+          Id: 'alerter',
+          Arn: { 'Fn::GetAtt': [alerterId, 'Arn'] },
+          RetryPolicy: { MaximumRetryAttempts: 185, MaximumEventAgeInSeconds: 86400 },
+          DeadLetterConfig: { Arn: { 'Fn::GetAtt': [eventsDlq, 'Arn'] } },
+        },
+      ]);
+    }
+  });
+
+  test('async invocations: 2 retries, then the functions DLQ', () => {
+    const functionsDlq = logicalIdOf(stack, template, 'AWS::SQS::Queue', '/FunctionsDeadLetterQueue/Resource');
+    template.resourceCountIs('AWS::Lambda::EventInvokeConfig', 3);
+    template.allResourcesProperties('AWS::Lambda::EventInvokeConfig', {
+      MaximumRetryAttempts: 2,
+      Qualifier: '$LATEST',
+      DestinationConfig: { OnFailure: { Destination: { 'Fn::GetAtt': [functionsDlq, 'Arn'] } } },
+    });
+  });
+
+  test('alarms: Errors and Throttles per function, visible messages per DLQ, all to the topic', () => {
+    template.resourceCountIs('AWS::CloudWatch::Alarm', 8);
+    const topicId = logicalIdOf(stack, template, 'AWS::SNS::Topic', '/AlertTopic/Resource');
+    template.allResourcesProperties('AWS::CloudWatch::Alarm', {
+      AlarmActions: [{ Ref: topicId }],
+      ComparisonOperator: 'GreaterThanThreshold',
+      Threshold: 0,
+      EvaluationPeriods: 1,
+      Period: 300,
+      TreatMissingData: 'notBreaching',
+    });
+    for (const binary of ['listener', 'state-tracker', 'alerter']) {
+      const fnId = logicalIdOf(stack, template, 'AWS::Lambda::Function', `/${pascal(binary)}Function/Resource`);
+      for (const metric of ['Errors', 'Throttles']) {
+        template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+          Namespace: 'AWS/Lambda',
+          MetricName: metric,
+          Statistic: 'Sum',
+          Dimensions: [{ Name: 'FunctionName', Value: { Ref: fnId } }],
+        });
+      }
+    }
+    for (const queue of ['EventsDeadLetterQueue', 'FunctionsDeadLetterQueue']) {
+      template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+        Namespace: 'AWS/SQS',
+        MetricName: 'ApproximateNumberOfMessagesVisible',
+        Statistic: 'Maximum',
+        Dimensions: [
+          {
+            Name: 'QueueName',
+            Value: { 'Fn::GetAtt': [logicalIdOf(stack, template, 'AWS::SQS::Queue', `/${queue}/Resource`), 'QueueName'] },
+          },
+        ],
+      });
+    }
+  });
+
+  test('outputs', () => {
+    const outputs = template.findOutputs('*');
+    assert.deepEqual(Object.keys(outputs).sort(), [
+      'AlertLedgerTableName',
+      'AlertTopicArn',
+      'ContainerInstanceTableName',
+      'EventsDeadLetterQueueUrl',
+      'FunctionsDeadLetterQueueUrl',
+      'TaskTableName',
+    ]);
+    assert.deepEqual(outputs.TaskTableName.Value, {
+      Ref: logicalIdOf(stack, template, 'AWS::DynamoDB::Table', '/TaskStateTable/Resource'),
+    });
+    assert.deepEqual(outputs.EventsDeadLetterQueueUrl.Value, {
+      Ref: logicalIdOf(stack, template, 'AWS::SQS::Queue', '/EventsDeadLetterQueue/Resource'),
+    });
+  });
+
+  test('no buffer resources in the direct variant', () => {
+    template.resourceCountIs('AWS::Lambda::EventSourceMapping', 0);
+  });
+});
+
+describe('buffered stack (useSqsBuffer=true)', () => {
+  const { stack, template } = synth({ useSqsBuffer: 'true' });
+
+  test('cdk-nag AwsSolutions: no unsuppressed errors or warnings', () => {
+    assert.deepEqual(Annotations.fromStack(stack).findError('*', Match.stringLikeRegexp('AwsSolutions-.*')), []);
+    assert.deepEqual(Annotations.fromStack(stack).findWarning('*', Match.stringLikeRegexp('AwsSolutions-.*')), []);
+  });
+
+  test('EventBridge → buffer queue → state tracker, failures reported per item', () => {
+    const queueId = logicalIdOf(stack, template, 'AWS::SQS::Queue', '/TrackerBufferQueue/Resource');
+    const bufferDlqId = logicalIdOf(stack, template, 'AWS::SQS::Queue', '/TrackerBufferDeadLetterQueue/Resource');
+    template.hasResourceProperties('AWS::SQS::Queue', {
+      VisibilityTimeout: 180,
+      SqsManagedSseEnabled: true,
+      RedrivePolicy: { deadLetterTargetArn: { 'Fn::GetAtt': [bufferDlqId, 'Arn'] }, maxReceiveCount: 5 },
+    });
+    template.hasResourceProperties('AWS::SQS::Queue', { MessageRetentionPeriod: 1209600, SqsManagedSseEnabled: true });
+    const trackerId = logicalIdOf(stack, template, 'AWS::Lambda::Function', '/StateTrackerFunction/Resource');
+    template.resourceCountIs('AWS::Lambda::EventSourceMapping', 1);
+    template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      EventSourceArn: { 'Fn::GetAtt': [queueId, 'Arn'] },
+      FunctionName: { Ref: trackerId },
+      BatchSize: 10,
+      MaximumBatchingWindowInSeconds: 1,
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+    });
+    template.hasResourceProperties('AWS::Events::Rule', {
+      EventPattern: { source: ['aws.ecs'] },
+      Targets: Match.arrayWith([
+        Match.objectLike({
+          Id: 'state-tracker',
+          Arn: { 'Fn::GetAtt': [queueId, 'Arn'] },
+          RetryPolicy: { MaximumRetryAttempts: 185, MaximumEventAgeInSeconds: 86400 },
+        }),
+      ]),
+    });
+    // EventBridge may send to the buffer only from the all-ECS rule; it no longer invokes the tracker.
+    template.hasResourceProperties('AWS::SQS::QueuePolicy', {
+      Queues: [{ Ref: queueId }],
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Principal: { Service: 'events.amazonaws.com' },
+            Action: 'sqs:SendMessage',
+            Condition: { ArnEquals: { 'aws:SourceArn': { 'Fn::GetAtt': ['AllEcsEventsRule', 'Arn'] } } },
+          }),
+        ]),
+      },
+    });
+    const permissions = Object.values(resourcesOf(template, 'AWS::Lambda::Permission'));
+    assert.equal(permissions.length, 1 + DEFAULT_RULES.length);
+    assert.ok(permissions.every((p) => p.Properties.FunctionName['Fn::GetAtt'][0] !== trackerId));
+  });
+
+  test('the state tracker may consume the buffer queue (and nothing more)', () => {
+    const trackerRole = functionBy(template, 'state-tracker').Properties.Role['Fn::GetAtt'][0];
+    assert.deepEqual(allowedActions(template, trackerRole), [
+      'dynamodb:PutItem',
+      'logs:CreateLogStream',
+      'logs:PutLogEvents',
+      'sqs:ChangeMessageVisibility',
+      'sqs:DeleteMessage',
+      'sqs:GetQueueAttributes',
+      'sqs:ReceiveMessage',
+      'sqs:SendMessage',
+    ]);
+  });
+
+  test('buffer DLQ alarm and output', () => {
+    template.resourceCountIs('AWS::CloudWatch::Alarm', 9);
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      MetricName: 'ApproximateNumberOfMessagesVisible',
+      Dimensions: [
+        {
+          Name: 'QueueName',
+          Value: {
+            'Fn::GetAtt': [logicalIdOf(stack, template, 'AWS::SQS::Queue', '/TrackerBufferDeadLetterQueue/Resource'), 'QueueName'],
+          },
+        },
+      ],
+    });
+    assert.ok(template.findOutputs('TrackerBufferDeadLetterQueueUrl').TrackerBufferDeadLetterQueueUrl);
+  });
+});
+
+describe('alert email', () => {
+  test('an email subscription exists only when alertEmail is set', () => {
+    synth({ alertEmail: '' }).template.resourceCountIs('AWS::SNS::Subscription', 0);
+    const { stack, template } = synth({ alertEmail: 'ops@example.com' });
+    template.resourceCountIs('AWS::SNS::Subscription', 1);
+    template.hasResourceProperties('AWS::SNS::Subscription', {
+      Protocol: 'email',
+      Endpoint: 'ops@example.com',
+      TopicArn: { Ref: logicalIdOf(stack, template, 'AWS::SNS::Topic', '/AlertTopic/Resource') },
+    });
+  });
+
+  test('a malformed email is refused', () => {
+    assert.throws(() => synth({ alertEmail: 'not-an-email' }), /alertEmail "not-an-email" is not an email address/);
+  });
+});
+
+describe('rules file (context rulesFile)', () => {
+  const custom = [
+    {
+      name: 'oom-killed',
+      description: 'A container was OOM-killed.',
+      pattern: {
+        source: ['aws.ecs'],
+        'detail-type': ['ECS Task State Change'],
+        detail: { lastStatus: ['STOPPED'], containers: { reason: [{ prefix: 'OutOfMemoryError' }] } },
+      },
+    },
+    {
+      name: 'exit.code_nonzero',
+      pattern: {
+        source: ['aws.ecs'],
+        'detail-type': ['ECS Task State Change'],
+        detail: { containers: { exitCode: [{ numeric: ['>', 0] }] } },
+      },
+    },
+  ];
+
+  test('every rule becomes an EventBridge rule with its pattern unchanged, and ALERT_RULES is the file', () => {
+    const { template } = synth({ rulesFile: writeRules('custom.json', custom) });
+    const rules = Object.values(resourcesOf(template, 'AWS::Events::Rule'));
+    assert.equal(rules.length, 1 + custom.length);
+    for (const rule of custom) {
+      const matching = rules.filter((r) => r.Properties.Description?.startsWith(`Alert rule ${rule.name}:`));
+      assert.equal(matching.length, 1, rule.name);
+      assert.deepStrictEqual(matching[0].Properties.EventPattern, rule.pattern);
+    }
+    template.hasResource('AWS::Events::Rule', { Properties: { Description: 'Alert rule exit.code_nonzero:' } });
+    assert.equal(functionBy(template, 'alerter').Properties.Environment.Variables.ALERT_RULES, JSON.stringify(custom));
+  });
+
+  test('an empty rules file means no alert rules', () => {
+    const { template } = synth({ rulesFile: writeRules('empty.json', []) });
+    template.resourceCountIs('AWS::Events::Rule', 1);
+    assert.equal(functionBy(template, 'alerter').Properties.Environment.Variables.ALERT_RULES, '[]');
+  });
+
+  test('relative paths are relative to infra/cdk', () => {
+    const { stack } = synth({ rulesFile: '../../rules/default.json' });
+    assert.equal(stack.rulesFile, DEFAULT_RULES_FILE);
+  });
+
+  test('invalid names, duplicates, clashes and bad patterns are refused, naming the rule', () => {
+    const refused = (name: string, rules: unknown, message: RegExp) =>
+      assert.throws(() => synth({ rulesFile: writeRules(name, rules) }), message);
+    const pattern = { source: ['aws.ecs'] };
+    refused('space.json', [{ name: 'has space', pattern }], /alert rule "has space" .* invalid name/);
+    refused('long.json', [{ name: 'x'.repeat(41), pattern }], new RegExp(`alert rule "${'x'.repeat(41)}" .* invalid name`));
+    refused('dup.json', [{ name: 'a', pattern }, { name: 'a', pattern }], /alert rule "a" appears more than once/);
+    refused('clash.json', [{ name: 'a-b', pattern }, { name: 'a.b', pattern }], /"a-b" and "a.b" .* AlertRuleAB/);
+    refused('nopattern.json', [{ name: 'nop' }], /alert rule "nop" .* "pattern"/);
+    refused('notarray.json', { name: 'x' }, /must hold a JSON array/);
+    assert.throws(() => synth({ rulesFile: path.join(tmpDir, 'missing.json') }), /cannot read the alert rules file/);
+  });
+
+  test('rules too large for the alerter environment are refused', () => {
+    const big = Array.from({ length: 30 }, (_, i) => ({
+      name: `rule-${i}`,
+      description: 'x'.repeat(150),
+      pattern: { source: ['aws.ecs'] },
+    }));
+    assert.throws(() => synth({ rulesFile: writeRules('big.json', big) }), /over Lambda's 4096-byte limit/);
+  });
+});
+
+describe('other settings', () => {
+  test('table names, retention days and log retention come from context', () => {
+    const { template } = synth({
+      taskTableName: 'Tasks',
+      containerInstanceTableName: 'Instances',
+      stoppedTaskRetentionDays: '3',
+      logRetentionDays: '14',
+    });
+    template.hasResourceProperties('AWS::DynamoDB::Table', { TableName: 'Tasks' });
+    template.hasResourceProperties('AWS::DynamoDB::Table', { TableName: 'Instances' });
+    assert.equal(
+      functionBy(template, 'state-tracker').Properties.Environment.Variables.STOPPED_TASK_RETENTION_DAYS,
+      '3',
+    );
+    template.allResourcesProperties('AWS::Logs::LogGroup', { RetentionInDays: 14 });
+  });
+
+  test('invalid settings are refused', () => {
+    assert.throws(() => synth({ logRetentionDays: '10' }), /logRetentionDays must be one of/);
+    assert.throws(() => synth({ stoppedTaskRetentionDays: '0' }), /stoppedTaskRetentionDays must be a whole number/);
+    assert.throws(() => synth({ useSqsBuffer: 'yes' }), /useSqsBuffer must be true or false/);
+  });
+});

@@ -1,0 +1,64 @@
+//! The hot paths of every event, one benchmark each: envelope + detail parse, the state
+//! decision (record + in-memory conditional write), pattern match, alert rendering, and the
+//! DynamoDB item conversion. Inputs are the captured 2.5 KB OOM-killed task event.
+
+use std::hint::black_box;
+
+use chrono::Duration;
+use criterion::{Criterion, Throughput};
+use ecs_events::alert::{RuleSet, render};
+use ecs_events::event::{EcsEvent, ReceivedEvent};
+use ecs_events::state::{InMemoryStateStore, StateRecord, StateStore, record_to_item};
+use serde_json::Value;
+
+const EVENT: &str = include_str!("../../events/samples/task-oom-killed.json");
+
+fn hot_paths(c: &mut Criterion) {
+    let raw: Value = serde_json::from_str(EVENT).expect("sample is JSON");
+    let compact = raw.to_string();
+    let received = ReceivedEvent::from_slice(compact.as_bytes()).expect("valid event");
+    let event = &received.event;
+    let rules = RuleSet::default_rules();
+    let rule = rules.matching(&raw).next().expect("the guide's rule matches");
+    let record =
+        StateRecord::from_event(received.clone(), Duration::days(7)).expect("fits").expect("task");
+    let store = InMemoryStateStore::new();
+    let runtime = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
+
+    let mut group = c.benchmark_group("event");
+    group.throughput(Throughput::Elements(1));
+    group.bench_function("parse_envelope_and_detail", |b| {
+        b.iter(|| ReceivedEvent::from_slice(black_box(compact.as_bytes())));
+    });
+    group.bench_function("typed_view_of_parsed_event", |b| {
+        b.iter(|| EcsEvent::from_raw(black_box(&raw)));
+    });
+    group.bench_function("state_record_and_conditional_write", |b| {
+        b.iter_batched(
+            || received.clone(),
+            |received| {
+                let record = StateRecord::from_event(received, Duration::days(7));
+                let record = record.expect("fits").expect("task");
+                runtime.block_on(store.put_if_newer(record)).expect("in memory")
+            },
+            criterion::BatchSize::SmallInput,
+        );
+    });
+    group.bench_function("pattern_match", |b| {
+        b.iter(|| rules.matching(black_box(&raw)).count());
+    });
+    group.bench_function("alert_render", |b| {
+        b.iter(|| render(black_box(rule), black_box(event)));
+    });
+    group.bench_function("dynamodb_item_conversion", |b| {
+        b.iter(|| record_to_item(black_box(&record)).expect("converts"));
+    });
+    group.finish();
+}
+
+// What `criterion_group!`/`criterion_main!` expand to, written out so every item has docs.
+fn main() {
+    let mut criterion = Criterion::default().configure_from_args();
+    hot_paths(&mut criterion);
+    criterion.final_summary();
+}
