@@ -3,6 +3,10 @@
 
 use std::io::BufRead;
 
+// The same allocator as ecs-replay, so the two are compared on equal terms.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> std::io::Result<()> {
     let path =
         std::env::args().nth(1).ok_or_else(|| std::io::Error::other("usage: parse_floor FILE"))?;

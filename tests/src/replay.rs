@@ -1,7 +1,7 @@
 //! Replays entries through the same state-tracker and alerter code the Lambdas run, and
 //! builds the report.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use chrono::Duration;
@@ -50,9 +50,9 @@ pub struct Report {
     /// Counts.
     pub stats: Stats,
     /// The stored detail of each task the replay touched, in ARN order.
-    pub tasks: Vec<Value>,
+    pub tasks: Vec<Arc<Value>>,
     /// The stored detail of each container instance the replay touched, in ARN order.
-    pub container_instances: Vec<Value>,
+    pub container_instances: Vec<Arc<Value>>,
     /// The alerts sent, in order.
     pub alerts: Vec<Alert>,
     /// The entries that could not be replayed, in order.
@@ -68,7 +68,7 @@ pub struct Replayer {
     alerter: Alerter,
     retention: Duration,
     stats: Stats,
-    touched: BTreeSet<(ResourceKind, String)>,
+    touched: BTreeMap<ResourceKind, BTreeSet<String>>,
     alerts: Vec<Alert>,
     rejected: Vec<Rejected>,
     errors: Vec<Rejected>,
@@ -82,7 +82,7 @@ impl Replayer {
             alerter,
             retention,
             stats: Stats::default(),
-            touched: BTreeSet::new(),
+            touched: BTreeMap::new(),
             alerts: Vec::new(),
             rejected: Vec::new(),
             errors: Vec::new(),
@@ -112,7 +112,12 @@ impl Replayer {
                 self.errors.push(Rejected { location: location.clone(), error: error.to_string() })
             }
         }
-        let touched = ResourceKind::of(&received.event).map(|(kind, key)| (kind, key.to_owned()));
+        if let Some((kind, key)) = ResourceKind::of(&received.event) {
+            let keys = self.touched.entry(kind).or_default();
+            if !keys.contains(key) {
+                keys.insert(key.to_owned());
+            }
+        }
         match track(self.store.as_ref(), received, self.retention).await {
             Ok(outcome) => {
                 let count = match outcome {
@@ -122,7 +127,6 @@ impl Replayer {
                     Outcome::Ignored => &mut self.stats.ignored,
                 };
                 *count += 1;
-                self.touched.extend(touched);
             }
             Err(error) => self.reject(location, error.to_string()),
         }
@@ -138,7 +142,9 @@ impl Replayer {
         let mut tasks = Vec::new();
         let mut container_instances = Vec::new();
         let mut errors = self.errors;
-        for (kind, key) in &self.touched {
+        let touched =
+            self.touched.iter().flat_map(|(kind, keys)| keys.iter().map(move |key| (kind, key)));
+        for (kind, key) in touched {
             match self.store.get(*kind, key).await {
                 Ok(Some(record)) => match kind {
                     ResourceKind::Task => tasks.push(record.detail),

@@ -4,6 +4,8 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
+use std::sync::Arc;
+
 use serde_json::Value;
 
 use crate::replay::{Rejected, Report};
@@ -38,7 +40,7 @@ pub fn render(report: &Report) -> String {
     out
 }
 
-fn by_cluster(out: &mut String, title: &str, details: &[Value], status_field: &str) {
+fn by_cluster(out: &mut String, title: &str, details: &[Arc<Value>], status_field: &str) {
     if details.is_empty() {
         return;
     }

@@ -42,8 +42,8 @@ fn task_record(key: &str, version: u64, status: &str, event_id: &str) -> StateRe
         region: "us-east-1".into(),
         account: "111122223333".into(),
         expires_at: (status == "STOPPED").then_some(1_715_000_000),
-        detail: json!({"taskArn": key, "version": version, "lastStatus": status,
-                        "status": "reserved word", "nested": {"list": [1, "two", null, 2.5]}}),
+        detail: Arc::new(json!({"taskArn": key, "version": version, "lastStatus": status,
+                        "status": "reserved word", "nested": {"list": [1, "two", null, 2.5]}})),
     }
 }
 
@@ -358,5 +358,5 @@ async fn given_a_stopped_task_event_then_the_dynamodb_item_has_a_ttl_and_the_gsi
     assert_eq!(listed.len(), 1);
     let stopped_at = task.stopped_at.as_ref().expect("stoppedAt").instant().timestamp();
     assert_eq!(listed[0].expires_at, Some(stopped_at + 3 * 86_400));
-    assert_eq!(listed[0].detail, serde_json::to_value(&task).expect("json"));
+    assert_eq!(*listed[0].detail, serde_json::to_value(&task).expect("json"));
 }

@@ -1,6 +1,7 @@
 //! The DynamoDB state store: one conditional `PutItem` per event.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
@@ -110,7 +111,7 @@ impl DynamoDbStateStore {
             region,
             account,
             expires_at,
-            detail,
+            detail: Arc::new(detail),
         })
     }
 }
@@ -119,7 +120,7 @@ impl DynamoDbStateStore {
 pub fn record_to_item(
     record: &StateRecord,
 ) -> Result<HashMap<String, AttributeValue>, serde_dynamo::Error> {
-    let detail: AttributeValue = serde_dynamo::to_attribute_value(&record.detail)?;
+    let detail: AttributeValue = serde_dynamo::to_attribute_value(record.detail.as_ref())?;
     let mut item = HashMap::from([
         (record.kind.key_attribute().to_owned(), AttributeValue::S(record.key.clone())),
         ("version".to_owned(), AttributeValue::N(record.version.to_string())),

@@ -1,5 +1,7 @@
 //! The record the state tracker keeps per task or container instance, built from an event.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Duration, Utc};
 use serde_json::Value;
 
@@ -76,8 +78,8 @@ pub struct StateRecord {
     /// Epoch seconds after which DynamoDB's TTL may delete the record (stopped tasks only).
     pub expires_at: Option<i64>,
     /// The whole `detail`, unknown fields included, with secrets redacted
-    /// ([`crate::redact`]).
-    pub detail: Value,
+    /// ([`crate::redact`]); shared, so copies of a record are cheap.
+    pub detail: Arc<Value>,
 }
 
 /// Why an event cannot become a record.
@@ -159,7 +161,7 @@ impl StateRecord {
             region,
             account,
             expires_at,
-            detail,
+            detail: Arc::new(detail),
         }))
     }
 }
@@ -175,7 +177,7 @@ fn expiry(from: DateTime<Utc>, retention: Duration) -> i64 {
 fn dynamodb_size(value: &Value) -> usize {
     match value {
         Value::Null | Value::Bool(_) => 1,
-        Value::Number(number) => number.to_string().len().div_ceil(2) + 1,
+        Value::Number(number) => digits(number).div_ceil(2) + 1,
         Value::String(text) => text.len(),
         Value::Array(items) => 3 + items.iter().map(|item| 1 + dynamodb_size(item)).sum::<usize>(),
         Value::Object(entries) => {
@@ -184,6 +186,16 @@ fn dynamodb_size(value: &Value) -> usize {
                 .map(|(name, item)| 1 + name.len() + dynamodb_size(item))
                 .sum::<usize>()
         }
+    }
+}
+
+/// How many characters a number takes, without allocating for integers.
+fn digits(number: &serde_json::Number) -> usize {
+    let count = |value: u64| value.checked_ilog10().map_or(1, |log| log as usize + 1);
+    match (number.as_u64(), number.as_i64()) {
+        (Some(value), _) => count(value),
+        (None, Some(value)) => 1 + count(value.unsigned_abs()),
+        _ => number.to_string().len(),
     }
 }
 
@@ -250,6 +262,9 @@ mod tests {
     fn given_values_then_their_dynamodb_size_follows_the_documented_rules() {
         assert_eq!(dynamodb_size(&json!("abc")), 3);
         assert_eq!(dynamodb_size(&json!(12345)), 4);
+        assert_eq!(dynamodb_size(&json!(0)), 2);
+        assert_eq!(dynamodb_size(&json!(-100)), 3);
+        assert_eq!(dynamodb_size(&json!(0.25)), 3);
         assert_eq!(dynamodb_size(&json!([true, null])), 3 + 2 + 2);
         assert_eq!(dynamodb_size(&json!({"ab": "c"})), 3 + 1 + 2 + 1);
     }
