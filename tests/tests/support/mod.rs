@@ -57,13 +57,60 @@ pub fn unique(prefix: &str) -> String {
 /// Builds an SDK client config for the moto server, with dummy credentials and a region.
 macro_rules! moto_config {
     ($service:ident) => {
+        moto_config_builder!($service).build()
+    };
+}
+
+/// The builder of [`moto_config!`], to add more (an interceptor) before building.
+macro_rules! moto_config_builder {
+    ($service:ident) => {
         $service::Config::builder()
             .behavior_version(BehaviorVersion::latest())
             .region(Region::new("us-east-1"))
             .credentials_provider(Credentials::new("test", "test", None, None, "tests"))
             .endpoint_url(&moto().endpoint)
-            .build()
     };
+}
+
+/// Counts the HTTP requests a client sends (retries included).
+#[derive(Debug, Clone, Default)]
+pub struct RequestCounter(std::sync::Arc<AtomicUsize>);
+
+impl RequestCounter {
+    /// Requests sent so far.
+    pub fn count(&self) -> usize {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+impl aws_sdk_dynamodb::config::Intercept for RequestCounter {
+    fn name(&self) -> &'static str {
+        "RequestCounter"
+    }
+
+    fn read_before_transmit(
+        &self,
+        _context: &aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef<'_>,
+        _components: &aws_sdk_dynamodb::config::RuntimeComponents,
+        _config: &mut aws_sdk_dynamodb::config::ConfigBag,
+    ) -> Result<(), aws_sdk_dynamodb::error::BoxError> {
+        self.0.fetch_add(1, Ordering::SeqCst);
+        Ok(())
+    }
+}
+
+/// A DynamoDB client for the moto server that counts its requests.
+pub fn counting_dynamodb(counter: &RequestCounter) -> aws_sdk_dynamodb::Client {
+    aws_sdk_dynamodb::Client::from_conf(
+        moto_config_builder!(aws_sdk_dynamodb).interceptor(counter.clone()).build(),
+    )
+}
+
+/// An SNS client for the moto server that counts its requests.
+pub fn counting_sns(counter: &RequestCounter) -> aws_sdk_sns::Client {
+    aws_sdk_sns::Client::from_conf(
+        moto_config_builder!(aws_sdk_sns).interceptor(counter.clone()).build(),
+    )
 }
 
 /// A DynamoDB client for the moto server.
