@@ -3,7 +3,7 @@
 //! the output of `aws logs filter-log-events`.
 
 use std::fs;
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 
 use ecs_events::event_log::logged_event;
@@ -109,38 +109,99 @@ type Numbered = (usize, Result<Value, String>);
 /// Reads the entries of a capture, each with its 1-based starting line.
 pub fn read(mut reader: impl BufRead + 'static) -> Box<dyn Iterator<Item = Numbered>> {
     // Look at the first line with content to tell one-document-per-line from a single document.
-    let mut head = String::new();
-    let mut line_bytes = Vec::new();
+    let mut head = Vec::new();
+    let mut line = Vec::new();
     let mut number = 0;
     let first = loop {
-        line_bytes.clear();
-        match reader.read_until(b'\n', &mut line_bytes) {
-            Ok(0) => return Box::new(std::iter::empty()),
-            Ok(_) => number += 1,
-            Err(error) => return Box::new(std::iter::once((number + 1, Err(error.to_string())))),
-        }
-        let Ok(text) = std::str::from_utf8(&line_bytes) else {
-            return Box::new(std::iter::once((number, Err("invalid UTF-8".to_owned()))));
+        number += 1;
+        let complete = match read_line(&mut reader, &mut line, false) {
+            Ok(None) => return Box::new(std::iter::empty()),
+            Ok(Some(complete)) => complete,
+            Err(error) => return Box::new(std::iter::once((number, Err(error.to_string())))),
         };
-        head.push_str(text);
-        if is_content(text) {
-            break text.to_owned();
+        head.extend_from_slice(&line);
+        if !complete {
+            break None; // a line too long for one event: a document on one line
+        }
+        match std::str::from_utf8(&line) {
+            Ok(text) if is_content(text) => break Some(text.to_owned()),
+            Ok(_) if head.len() as u64 <= MAX_DOCUMENT_BYTES => {}
+            Ok(_) => return Box::new(std::iter::once((number, Err(document_too_large())))),
+            Err(_) => return Box::new(std::iter::once((number, Err("invalid UTF-8".to_owned())))),
         }
     };
-    if first.trim_start().starts_with('[') || parse_line(&first).is_err() {
-        // One document: read it whole.
-        let mut rest = Vec::new();
-        if let Err(error) = reader.read_to_end(&mut rest) {
-            return Box::new(std::iter::once((number, Err(error.to_string()))));
+    match first {
+        Some(first) if !first.trim_start().starts_with('[') && parse_line(&first).is_ok() => {
+            let first_entries = line_entries(number, &first);
+            let rest = Lines { reader, buffer: line, number, pending: Vec::new().into_iter() };
+            Box::new(first_entries.into_iter().chain(rest))
         }
-        return match String::from_utf8(rest) {
-            Ok(rest) => Box::new(read_document(&(head + &rest)).into_iter()),
-            Err(_) => Box::new(std::iter::once((number, Err("invalid UTF-8".to_owned())))),
-        };
+        _ => Box::new(read_whole(reader, head, number).into_iter()),
     }
-    let first_entries = line_entries(number, &first);
-    let rest = Lines { reader, buffer: Vec::new(), number, pending: Vec::new().into_iter() };
-    Box::new(first_entries.into_iter().chain(rest))
+}
+
+/// The most bytes one event may take: EventBridge's own event size limit (256 KB).
+pub const MAX_EVENT_BYTES: usize = 256 * 1024;
+
+/// The most bytes of a file read as one document (an event, an array of events,
+/// `filter-log-events` output); JSON Lines and logs are streamed and have no such limit.
+pub const MAX_DOCUMENT_BYTES: u64 = 512 * 1024 * 1024;
+
+fn event_too_large(size: usize) -> String {
+    format!("event is {size} bytes, over the {MAX_EVENT_BYTES}-byte limit of an EventBridge event")
+}
+
+fn document_too_large() -> String {
+    format!("file is over the {MAX_DOCUMENT_BYTES}-byte limit for a single JSON document")
+}
+
+/// Reads one line into `buffer`, at most [`MAX_EVENT_BYTES`] of it: `None` at the end,
+/// `Some(false)` when the line was longer (then the rest of it is skipped if `skip_rest`).
+fn read_line(
+    reader: &mut impl BufRead,
+    buffer: &mut Vec<u8>,
+    skip_rest: bool,
+) -> std::io::Result<Option<bool>> {
+    buffer.clear();
+    let limit = MAX_EVENT_BYTES as u64 + 1;
+    if reader.by_ref().take(limit).read_until(b'\n', buffer)? == 0 {
+        return Ok(None);
+    }
+    if buffer.len() <= MAX_EVENT_BYTES || buffer.ends_with(b"\n") {
+        return Ok(Some(true));
+    }
+    while skip_rest {
+        let available = reader.fill_buf()?;
+        if available.is_empty() {
+            return Ok(Some(false));
+        }
+        match available.iter().position(|&byte| byte == b'\n') {
+            Some(end) => {
+                reader.consume(end + 1);
+                return Ok(Some(false));
+            }
+            None => {
+                let length = available.len();
+                reader.consume(length);
+            }
+        }
+    }
+    Ok(Some(false))
+}
+
+/// Reads the rest of a single-document file (up to [`MAX_DOCUMENT_BYTES`]) after `head`.
+fn read_whole(reader: impl BufRead, mut head: Vec<u8>, number: usize) -> Vec<Numbered> {
+    let budget = MAX_DOCUMENT_BYTES.saturating_sub(head.len() as u64) + 1;
+    if let Err(error) = reader.take(budget).read_to_end(&mut head) {
+        return vec![(number, Err(error.to_string()))];
+    }
+    if head.len() as u64 > MAX_DOCUMENT_BYTES {
+        return vec![(1, Err(document_too_large()))];
+    }
+    match String::from_utf8(head) {
+        Ok(text) => read_document(&text),
+        Err(_) => vec![(number, Err("invalid UTF-8".to_owned()))],
+    }
 }
 
 /// The entries of the remaining lines, read with one reused buffer.
@@ -159,11 +220,13 @@ impl<R: BufRead> Iterator for Lines<R> {
             if let Some(entry) = self.pending.next() {
                 return Some(entry);
             }
-            self.buffer.clear();
             self.number += 1;
-            match self.reader.read_until(b'\n', &mut self.buffer) {
-                Ok(0) => return None,
-                Ok(_) => {}
+            match read_line(&mut self.reader, &mut self.buffer, true) {
+                Ok(None) => return None,
+                Ok(Some(true)) => {}
+                Ok(Some(false)) => {
+                    return Some((self.number, Err(event_too_large(MAX_EVENT_BYTES + 1))));
+                }
                 Err(error) => return Some((self.number, Err(error.to_string()))),
             }
             match std::str::from_utf8(&self.buffer) {
@@ -204,7 +267,7 @@ fn read_document(text: &str) -> Vec<Numbered> {
         return match serde_json::from_str::<Vec<&RawValue>>(text) {
             Ok(items) => items
                 .into_iter()
-                .map(|item| (line_of(text, item.get()), parse(item.get()).map(unwrap_logged)))
+                .map(|item| (line_of(text, item.get()), parse_event(item.get())))
                 .collect(),
             Err(error) => vec![(error.line().max(start), Err(json_error(&error)))],
         };
@@ -246,11 +309,22 @@ fn log_events(text: &str) -> Option<Vec<Numbered>> {
 
 /// Parses one log line: JSON, or JSON after a prefix (a timestamp, a request id).
 fn parse_line(line: &str) -> Result<Value, String> {
+    if line.len() > MAX_EVENT_BYTES {
+        return Err(event_too_large(line.len()));
+    }
     let line = line.trim();
     match line.find(['{', '[']) {
         Some(0) | None => parse(line),
         Some(start) => parse(&line[start..]).or_else(|_| parse(line)),
     }
+}
+
+/// Parses one event's JSON, refusing one over [`MAX_EVENT_BYTES`].
+fn parse_event(text: &str) -> Result<Value, String> {
+    if text.len() > MAX_EVENT_BYTES {
+        return Err(event_too_large(text.len()));
+    }
+    parse(text).map(unwrap_logged)
 }
 
 fn parse(text: &str) -> Result<Value, String> {
@@ -324,6 +398,28 @@ mod tests {
     fn given_json_lines_whose_first_line_is_broken_then_the_other_lines_are_still_read() {
         let entries = read_text("{\"a\": \n{\"b\": 2}\n");
         assert!(entries[0].1.is_err());
+        assert_eq!(entries[1], (2, Ok(json!({"b": 2}))));
+    }
+
+    #[test]
+    fn given_a_line_over_the_event_limit_then_it_alone_is_refused_and_reading_goes_on() {
+        let huge = format!("{{\"blob\": \"{}\"}}", "x".repeat(MAX_EVENT_BYTES));
+        let text: &'static str = format!("{{\"a\": 1}}\n{huge}\n{{\"b\": 2}}\n").leak();
+        let entries = read_text(text);
+        assert_eq!(entries.len(), 3);
+        assert!(
+            entries[1].1.as_ref().is_err_and(|e| e.contains("-byte limit of an EventBridge event"))
+        );
+        assert_eq!(entries[1].0, 2);
+        assert_eq!(entries[2], (3, Ok(json!({"b": 2}))));
+    }
+
+    #[test]
+    fn given_an_array_with_an_element_over_the_limit_then_only_that_element_is_refused() {
+        let huge = format!("{{\"blob\": \"{}\"}}", "x".repeat(MAX_EVENT_BYTES));
+        let text: &'static str = format!("[{huge},\n{{\"b\": 2}}]").leak();
+        let entries = read_text(text);
+        assert!(entries[0].1.as_ref().is_err_and(|e| e.starts_with("event is ")));
         assert_eq!(entries[1], (2, Ok(json!({"b": 2}))));
     }
 
