@@ -170,7 +170,10 @@ fn read_line(
     if buffer.len() <= MAX_EVENT_BYTES || buffer.ends_with(b"\n") {
         return Ok(Some(true));
     }
-    while skip_rest {
+    if !skip_rest {
+        return Ok(Some(false));
+    }
+    loop {
         let available = reader.fill_buf()?;
         if available.is_empty() {
             return Ok(Some(false));
@@ -186,7 +189,6 @@ fn read_line(
             }
         }
     }
-    Ok(Some(false))
 }
 
 /// Reads the rest of a single-document file (up to [`MAX_DOCUMENT_BYTES`]) after `head`.
