@@ -1,0 +1,235 @@
+//! Injected AWS faults (aws-smithy-mocks answering the real SDK clients, and a server that never
+//! answers): throttling, 5xx, timeouts and conditional-check failures on DynamoDB; throttling
+//! and errors on SNS. Retries happen; after them the functions fail retryably; SQS batches name
+//! exactly the failed records; no alert is lost and none is sent twice.
+
+mod support;
+
+use std::sync::Arc;
+use std::time::Duration as StdDuration;
+
+use aws_sdk_dynamodb::Client as DynamoDb;
+use aws_sdk_dynamodb::config::retry::RetryConfig;
+use aws_sdk_dynamodb::operation::put_item::PutItemOutput;
+use aws_sdk_sns::operation::publish::PublishOutput;
+use aws_smithy_mocks::{RuleMode, mock, mock_client};
+use chrono::Duration;
+use ecs_events::alert::{Alerter, InMemoryLedger, LedgerTimes, RuleSet, SnsAlertSink};
+use ecs_events::state::{DynamoDbStateStore, Outcome};
+use lambda_runtime::{Context, Diagnostic, LambdaEvent};
+use serde_json::{Value, json};
+use state_tracker::StateTracker;
+use support::{events_dir, read_json};
+
+const THROTTLED: &str = r#"{"__type":"com.amazonaws.dynamodb.v20120810#ThrottlingException","message":"Rate exceeded"}"#;
+const INTERNAL: &str = r#"{"__type":"com.amazonaws.dynamodb.v20120810#InternalServerError","message":"Internal error"}"#;
+
+fn sample(name: &str) -> Value {
+    read_json(&events_dir().join("samples").join(name))
+}
+
+fn invoke(payload: Value) -> LambdaEvent<Value> {
+    LambdaEvent::new(payload, Context::default())
+}
+
+/// The SDK's standard retry mode (3 attempts, exponential backoff with jitter), with a short
+/// first backoff so the test runs fast.
+fn retries() -> RetryConfig {
+    RetryConfig::standard().with_max_attempts(3).with_initial_backoff(StdDuration::from_millis(5))
+}
+
+fn tracker(client: DynamoDb) -> StateTracker {
+    let store =
+        DynamoDbStateStore::new(client, "ECSTaskState".into(), "ECSCtrInstanceState".into());
+    StateTracker::new(Arc::new(store), Duration::days(7))
+}
+
+#[tokio::test]
+async fn given_throttling_twice_then_the_sdk_retries_and_the_event_is_stored() {
+    let put = mock!(DynamoDb::put_item)
+        .sequence()
+        .http_status(400, Some(THROTTLED.into()))
+        .times(2)
+        .output(|| PutItemOutput::builder().build())
+        .build();
+    let client =
+        mock_client!(aws_sdk_dynamodb, RuleMode::Sequential, [&put], |c| c.retry_config(retries()));
+    let response =
+        tracker(client).handle(invoke(sample("task-oom-killed.json"))).await.expect("stored");
+    assert_eq!(response, json!({"outcome": "Stored"}));
+    assert_eq!(put.num_calls(), 3, "two throttled attempts, then the one that succeeded");
+}
+
+#[tokio::test]
+async fn given_5xx_on_every_attempt_then_the_invocation_fails_retryably_after_the_retries() {
+    let put = mock!(DynamoDb::put_item)
+        .sequence()
+        .http_status(500, Some(INTERNAL.into()))
+        .repeatedly()
+        .build();
+    let client =
+        mock_client!(aws_sdk_dynamodb, RuleMode::Sequential, [&put], |c| c.retry_config(retries()));
+    let error =
+        tracker(client).handle(invoke(sample("task-oom-killed.json"))).await.expect_err("fails");
+    assert!(error.is_retryable(), "{error}");
+    assert_eq!(put.num_calls(), 3, "every attempt of the standard retry mode was made");
+    let diagnostic = Diagnostic::from(error);
+    assert_eq!(diagnostic.error_type, "Retryable.StoreError");
+    assert!(
+        diagnostic.error_message.contains("PutItem on table ECSTaskState failed"),
+        "{}",
+        diagnostic.error_message
+    );
+}
+
+#[tokio::test]
+async fn given_a_conditional_check_failure_then_it_is_a_decision_not_an_error_and_is_not_retried() {
+    let failed = r#"{"__type":"com.amazonaws.dynamodb.v20120810#ConditionalCheckFailedException","message":"The conditional request failed","Item":{"version":{"N":"9"}}}"#;
+    let put = mock!(DynamoDb::put_item)
+        .sequence()
+        .http_status(400, Some(failed.into()))
+        .repeatedly()
+        .build();
+    let client =
+        mock_client!(aws_sdk_dynamodb, RuleMode::Sequential, [&put], |c| c.retry_config(retries()));
+    let response =
+        tracker(client).handle(invoke(sample("task-oom-killed.json"))).await.expect("handled");
+    // The sample is version 3; version 9 is stored: stale, decided from the one response.
+    assert_eq!(response, json!({"outcome": Outcome::Stale.as_str()}));
+    assert_eq!(put.num_calls(), 1);
+}
+
+#[tokio::test]
+async fn given_a_server_that_never_answers_then_attempts_time_out_and_the_error_is_retryable() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("port");
+    let address = listener.local_addr().expect("address");
+    // Accept connections and hold them open without answering.
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming().take(8) {
+            held.push(stream);
+        }
+        std::thread::sleep(StdDuration::from_secs(30));
+    });
+    let config = aws_sdk_dynamodb::Config::builder()
+        .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
+        .region(aws_sdk_dynamodb::config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new("t", "t", None, None, "t"))
+        .endpoint_url(format!("http://{address}"))
+        .retry_config(
+            RetryConfig::standard()
+                .with_max_attempts(2)
+                .with_initial_backoff(StdDuration::from_millis(5)),
+        )
+        .timeout_config(
+            aws_sdk_dynamodb::config::timeout::TimeoutConfig::builder()
+                .operation_attempt_timeout(StdDuration::from_millis(300))
+                .build(),
+        )
+        .build();
+    let started = std::time::Instant::now();
+    let error = tracker(DynamoDb::from_conf(config))
+        .handle(invoke(sample("task-oom-killed.json")))
+        .await
+        .expect_err("times out");
+    assert!(error.is_retryable(), "{error}");
+    assert!(started.elapsed() >= StdDuration::from_millis(600), "two attempts of 300 ms each");
+    assert!(error.to_string().contains("timeout"), "{error}");
+}
+
+fn sqs_record(message_id: &str, body: &Value) -> Value {
+    json!({"messageId": message_id, "receiptHandle": "h", "body": body.to_string(), "attributes": {},
+           "messageAttributes": {}, "md5OfBody": "", "eventSource": "aws:sqs",
+           "eventSourceARN": "arn:aws:sqs:us-east-1:111122223333:buffer", "awsRegion": "us-east-1"})
+}
+
+#[tokio::test]
+async fn given_an_sqs_batch_where_one_write_keeps_failing_then_exactly_that_record_is_reported() {
+    let failing = sample("task-oom-killed.json");
+    let flaky = sample("task-essential-exited-nonzero.json");
+    let fine = sample("task-ec2-running.json");
+    let arn = |event: &Value| event["detail"]["taskArn"].as_str().expect("arn").to_owned();
+    let (failing_arn, flaky_arn) = (arn(&failing), arn(&flaky));
+    let always_failing = mock!(DynamoDb::put_item)
+        .match_requests(move |input| {
+            input.item().and_then(|item| item.get("taskArn")).and_then(|key| key.as_s().ok())
+                == Some(&failing_arn)
+        })
+        .sequence()
+        .http_status(500, Some(INTERNAL.into()))
+        .repeatedly()
+        .build();
+    let throttled_once = mock!(DynamoDb::put_item)
+        .match_requests(move |input| {
+            input.item().and_then(|item| item.get("taskArn")).and_then(|key| key.as_s().ok())
+                == Some(&flaky_arn)
+        })
+        .sequence()
+        .http_status(400, Some(THROTTLED.into()))
+        .output(|| PutItemOutput::builder().build())
+        .build();
+    let others = mock!(DynamoDb::put_item).then_output(|| PutItemOutput::builder().build());
+    let client = mock_client!(
+        aws_sdk_dynamodb,
+        RuleMode::MatchAny,
+        [&always_failing, &throttled_once, &others],
+        |c| c.retry_config(retries())
+    );
+    let batch = json!({"Records": [
+        sqs_record("m-1", &fine), sqs_record("m-2", &failing), sqs_record("m-3", &flaky),
+    ]});
+    let response = tracker(client).handle(invoke(batch)).await.expect("batch handled");
+    assert_eq!(response["batchItemFailures"], json!([{"itemIdentifier": "m-2"}]));
+    assert_eq!(always_failing.num_calls(), 3);
+    assert_eq!(throttled_once.num_calls(), 2);
+}
+
+const SNS_THROTTLED: &str = r#"<ErrorResponse xmlns="http://sns.amazonaws.com/doc/2010-03-31/"><Error><Type>Sender</Type><Code>Throttling</Code><Message>Rate exceeded</Message></Error><RequestId>1</RequestId></ErrorResponse>"#;
+const SNS_INTERNAL: &str = r#"<ErrorResponse xmlns="http://sns.amazonaws.com/doc/2010-03-31/"><Error><Type>Receiver</Type><Code>InternalError</Code><Message>Internal error</Message></Error><RequestId>1</RequestId></ErrorResponse>"#;
+
+fn alerter(sns: aws_sdk_sns::Client, ledger: Arc<InMemoryLedger>) -> Alerter {
+    let sink = SnsAlertSink::new(sns, "arn:aws:sns:us-east-1:111122223333:alerts".into());
+    Alerter::new(RuleSet::default_rules(), ledger, Arc::new(sink), LedgerTimes::default())
+}
+
+#[tokio::test]
+async fn given_sns_throttling_then_the_sdk_retries_and_the_alert_is_sent_once() {
+    let publish = mock!(aws_sdk_sns::Client::publish)
+        .sequence()
+        .http_status(400, Some(SNS_THROTTLED.into()))
+        .output(|| PublishOutput::builder().message_id("m").build())
+        .build();
+    let sns = mock_client!(aws_sdk_sns, RuleMode::Sequential, [&publish], |c| c
+        .retry_config(sns_retries()));
+    let alerter = alerter(sns, Arc::new(InMemoryLedger::new()));
+    let response =
+        alerter::handle(&alerter, invoke(sample("task-oom-killed.json"))).await.expect("sent");
+    assert_eq!(response["alerts"][0]["sent"], true);
+    assert_eq!(publish.num_calls(), 2);
+}
+
+#[tokio::test]
+async fn given_sns_failing_on_every_attempt_then_the_retry_of_the_invocation_sends_exactly_one() {
+    let publish = mock!(aws_sdk_sns::Client::publish)
+        .sequence()
+        .http_status(500, Some(SNS_INTERNAL.into()))
+        .times(3)
+        .output(|| PublishOutput::builder().message_id("m").build())
+        .build();
+    let sns = mock_client!(aws_sdk_sns, RuleMode::Sequential, [&publish], |c| c
+        .retry_config(sns_retries()));
+    let alerter = alerter(sns, Arc::new(InMemoryLedger::new()));
+    let event = sample("task-oom-killed.json");
+
+    // The first invocation exhausts the SDK's retries and fails retryably, giving its claim back.
+    let error = alerter::handle(&alerter, invoke(event.clone())).await.expect_err("SNS down");
+    assert!(error.is_retryable(), "{error}");
+    assert_eq!(Diagnostic::from(error).error_type, "Retryable.AlertError");
+    assert_eq!(publish.num_calls(), 3);
+    // Lambda's retry sends it; a later duplicate delivery does not publish again.
+    let retried = alerter::handle(&alerter, invoke(event.clone())).await.expect("sent");
+    assert_eq!(retried["alerts"][0]["sent"], true);
+    let duplicate = alerter::handle(&alerter, invoke(event)).await.expect("handled");
+    assert_eq!(duplicate["alerts"][0]["sent"], false);
+    assert_eq!(publish.num_calls(), 4, "exactly one successful publish in all");
+}
