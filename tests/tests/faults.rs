@@ -199,8 +199,8 @@ async fn given_sns_throttling_then_the_sdk_retries_and_the_alert_is_sent_once() 
         .http_status(400, Some(SNS_THROTTLED.into()))
         .output(|| PublishOutput::builder().message_id("m").build())
         .build();
-    let sns = mock_client!(aws_sdk_sns, RuleMode::Sequential, [&publish], |c| c
-        .retry_config(sns_retries()));
+    let sns =
+        mock_client!(aws_sdk_sns, RuleMode::Sequential, [&publish], |c| c.retry_config(retries()));
     let alerter = alerter(sns, Arc::new(InMemoryLedger::new()));
     let response =
         alerter::handle(&alerter, invoke(sample("task-oom-killed.json"))).await.expect("sent");
@@ -216,8 +216,8 @@ async fn given_sns_failing_on_every_attempt_then_the_retry_of_the_invocation_sen
         .times(3)
         .output(|| PublishOutput::builder().message_id("m").build())
         .build();
-    let sns = mock_client!(aws_sdk_sns, RuleMode::Sequential, [&publish], |c| c
-        .retry_config(sns_retries()));
+    let sns =
+        mock_client!(aws_sdk_sns, RuleMode::Sequential, [&publish], |c| c.retry_config(retries()));
     let alerter = alerter(sns, Arc::new(InMemoryLedger::new()));
     let event = sample("task-oom-killed.json");
 
