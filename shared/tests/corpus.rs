@@ -10,14 +10,15 @@ fn events_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../events")
 }
 
-/// Every event file under `dir`, in name order; names starting with `_` or `.` are not events.
+/// Every event file under `dir`, in name order; names starting with `_` or `.` are not events,
+/// and `bad-input/` holds the invalid ones.
 fn event_files(dir: &Path) -> Vec<PathBuf> {
     let mut entries: Vec<PathBuf> = fs::read_dir(dir)
         .expect("events folder is readable")
         .map(|entry| entry.expect("readable entry").path())
         .filter(|path| {
             let name = path.file_name().and_then(|name| name.to_str()).unwrap_or_default();
-            !name.starts_with(['_', '.'])
+            !name.starts_with(['_', '.']) && name != "bad-input"
         })
         .collect();
     entries.sort();

@@ -275,7 +275,14 @@ fn read_document(text: &str) -> Vec<Numbered> {
         };
     }
     match serde_json::from_str::<Value>(text) {
-        Ok(whole) => log_events(text).unwrap_or_else(|| vec![(start, Ok(unwrap_logged(whole)))]),
+        Ok(whole) => log_events(text).unwrap_or_else(|| {
+            let event = if text.trim().len() > MAX_EVENT_BYTES {
+                Err(event_too_large(text.trim().len()))
+            } else {
+                Ok(unwrap_logged(whole))
+            };
+            vec![(start, event)]
+        }),
         // JSON Lines whose first line is broken: read it line by line after all.
         Err(_) if text.lines().any(|line| matches!(parse_line(line), Ok(Value::Object(_)))) => text
             .lines()

@@ -90,7 +90,13 @@ fn given_the_whole_corpus_then_every_event_ends_in_exactly_one_outcome() {
         .map(|name| stats[name].as_u64().expect("count"))
         .sum();
     assert_eq!(Some(sum), stats["events"].as_u64());
-    assert_eq!(stats["rejected"], 0, "{}", report["rejected"]);
+    // Only the bad-input files are rejected.
+    for rejected in report["rejected"].as_array().expect("rejected") {
+        assert!(
+            rejected["location"].as_str().expect("location").contains("/bad-input/"),
+            "{rejected}"
+        );
+    }
     // Alerts carry what the JSON report documents.
     let alert = &report["alerts"][0];
     for field in ["rule", "resource", "subject", "message", "attributes"] {
@@ -142,6 +148,36 @@ fn given_a_file_mixing_valid_non_ecs_and_broken_lines_then_each_bad_one_is_repor
     assert_eq!(rejected[2], (at(6), "detail.version: missing field".into()));
     assert_eq!(rejected[3].0, at(7));
     assert_eq!(report["alerts"].as_array().expect("alerts").len(), 1);
+}
+
+#[test]
+fn given_each_bad_input_file_then_it_gets_its_specific_error_and_nothing_stored_changes() {
+    let bad_input = events_dir().join("bad-input");
+    let expected = read_json(&bad_input.join("_expected.json"));
+    let stored_first = events_dir().join("samples/task-oom-killed.json");
+    let report = replay(&[&path(&stored_first), &path(&bad_input)]);
+    let files = expected["files"].as_object().expect("files");
+    let errors = files.values().filter(|want| want.get("error").is_some()).count();
+    assert_eq!(report["stats"]["rejected"], errors);
+    for (file, want) in files {
+        let location = format!("{}/{file}:", path(&bad_input));
+        let rejected = report["rejected"].as_array().expect("rejected").iter().find(|rejected| {
+            rejected["location"].as_str().is_some_and(|l| l.starts_with(&location))
+        });
+        match (want.get("error").and_then(Value::as_str), rejected) {
+            (Some(error), Some(rejected)) => {
+                let said = rejected["error"].as_str().expect("error");
+                assert!(said.contains(error), "{file}: {said:?} does not say {error:?}");
+            }
+            (None, None) => assert_eq!(want["outcome"], "ignored"),
+            (error, rejected) => panic!("{file}: expected {error:?}, got {rejected:?}"),
+        }
+    }
+    // Every bad file targets the sample's task with a higher version: the task is unchanged.
+    let tasks = report["tasks"].as_array().expect("tasks");
+    assert_eq!(tasks.len(), 1);
+    assert_eq!(tasks[0], read_json(&stored_first)["detail"]);
+    assert_eq!(report["stats"]["stored"], 1);
 }
 
 #[test]
@@ -265,7 +301,11 @@ async fn given_endpoint_url_at_moto_then_tables_and_the_subscribed_queue_end_lik
 #[test]
 fn given_the_listeners_log_output_then_replaying_it_reproduces_the_events_it_logged() {
     let corpus = events_dir();
-    let files = ecs_replay::input::files(std::slice::from_ref(&corpus)).expect("files");
+    let files: Vec<PathBuf> = ecs_replay::input::files(std::slice::from_ref(&corpus))
+        .expect("files")
+        .into_iter()
+        .filter(|file| !file.to_string_lossy().contains("/bad-input/"))
+        .collect();
     let mut log = Vec::new();
     let mut filter_log_events = Vec::new();
     for file in &files {
@@ -285,7 +325,8 @@ fn given_the_listeners_log_output_then_replaying_it_reproduces_the_events_it_log
     )
     .expect("written");
 
-    let original = replay(&[&path(&corpus)]);
+    let originals: Vec<String> = files.iter().map(|file| path(file)).collect();
+    let original = replay(&originals.iter().map(String::as_str).collect::<Vec<_>>());
     for replayed in [
         replay(&[&path(&dir.join("listener.log"))]),
         replay(&[&path(&dir.join("filter-log-events.json"))]),
