@@ -16,8 +16,8 @@ use ecs_events::alert::{
 };
 use ecs_events::state::{DynamoDbStateStore, InMemoryStateStore, StateStore};
 use ecs_replay::generate::{CorpusSpec, generate};
-use ecs_replay::input::{InputError, files, read_file};
-use ecs_replay::replay::{Prepared, Replayer};
+use ecs_replay::input::{files, read_file};
+use ecs_replay::replay::Replayer;
 use ecs_replay::tables::{create_ledger_table, create_state_tables};
 use ecs_replay::test_pattern::{read_argument, test_pattern};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -171,18 +171,13 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
     let mut replayer =
         Replayer::new(store, alerter, Duration::days(i64::from(args.retention_days)));
 
-    // A reader thread reads, parses and types entries while this one replays earlier ones.
     let progress = progress_bar(&files);
-    let (batches, mut received) =
-        tokio::sync::mpsc::channel::<Result<Vec<Prepared>, InputError>>(8);
-    let reader_progress = progress.clone();
-    let reader = std::thread::spawn(move || read_batches(&files, &batches, &reader_progress));
-    while let Some(batch) = received.recv().await {
-        for prepared in batch? {
-            replayer.replay(prepared).await;
+    for file in &files {
+        for entry in read_file(file)? {
+            replayer.replay(entry).await;
         }
+        progress.inc(std::fs::metadata(file).map(|m| m.len()).unwrap_or_default());
     }
-    reader.join().map_err(|_| anyhow::anyhow!("the reader thread panicked"))?;
     progress.finish_and_clear();
 
     let report = replayer.finish().await;
@@ -195,39 +190,6 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         std::io::stdout().lock().write_all(ecs_replay::text_report::render(&report).as_bytes())?;
     }
     Ok(())
-}
-
-/// Entries per batch sent from the reader thread.
-const BATCH: usize = 256;
-
-/// Reads every file into batches of prepared entries; stops at the first unreadable file.
-fn read_batches(
-    files: &[PathBuf],
-    batches: &tokio::sync::mpsc::Sender<Result<Vec<Prepared>, InputError>>,
-    progress: &ProgressBar,
-) {
-    for file in files {
-        let entries = match read_file(file) {
-            Ok(entries) => entries,
-            Err(error) => {
-                let _ = batches.blocking_send(Err(error));
-                return;
-            }
-        };
-        let mut batch = Vec::with_capacity(BATCH);
-        for entry in entries {
-            batch.push(Prepared::new(entry));
-            if batch.len() == BATCH
-                && batches.blocking_send(Ok(std::mem::take(&mut batch))).is_err()
-            {
-                return;
-            }
-        }
-        if !batch.is_empty() && batches.blocking_send(Ok(batch)).is_err() {
-            return;
-        }
-        progress.inc(std::fs::metadata(file).map(|m| m.len()).unwrap_or_default());
-    }
 }
 
 type Adapters = (Arc<dyn StateStore>, Arc<dyn AlertLedger>, Arc<dyn AlertSink>);

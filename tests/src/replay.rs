@@ -62,23 +62,6 @@ pub struct Report {
     pub errors: Vec<Rejected>,
 }
 
-/// An entry read and typed, ready to replay: the work that needs no state, which a reader
-/// thread can do while the replayer works on earlier entries.
-#[derive(Debug)]
-pub struct Prepared {
-    location: String,
-    received: Result<ReceivedEvent, String>,
-}
-
-impl Prepared {
-    /// Types the entry's event.
-    pub fn new(entry: Entry) -> Self {
-        let received =
-            entry.event.and_then(|raw| ReceivedEvent::new(raw).map_err(|e| e.to_string()));
-        Self { location: entry.location.to_string(), received }
-    }
-}
-
 /// Replays events one at a time, in order.
 pub struct Replayer {
     store: Arc<dyn StateStore>,
@@ -108,13 +91,14 @@ impl Replayer {
 
     /// Replays one entry: the alerter's work and the state tracker's, as both functions
     /// receive every ECS event.
-    pub async fn replay(&mut self, prepared: Prepared) {
+    pub async fn replay(&mut self, entry: Entry) {
         self.stats.events += 1;
-        let Prepared { location, received } = prepared;
-        let received = match received {
-            Ok(received) => received,
-            Err(error) => return self.reject(location, error),
-        };
+        let location = entry.location.to_string();
+        let received =
+            match entry.event.and_then(|raw| ReceivedEvent::new(raw).map_err(|e| e.to_string())) {
+                Ok(received) => received,
+                Err(error) => return self.reject(location, error),
+            };
         match self.alerter.process(&received).await {
             Ok(deliveries) => {
                 for delivery in deliveries {
