@@ -39,15 +39,20 @@ fn invoke(payload: Value) -> LambdaEvent<Value> {
     LambdaEvent::new(payload, Context::default())
 }
 
-#[tokio::test]
-async fn given_a_non_raw_sqs_subscription_then_the_envelope_has_subject_json_body_and_attributes() {
-    let subscribed = topic_with_queue(false, None).await;
+/// Publishes the OOM alert to a topic with one SQS subscription; returns it and what arrived.
+async fn publish_oom_alert(raw: bool) -> (Alert, aws_sdk_sqs::types::Message) {
+    let subscribed = topic_with_queue(raw, None).await;
     let alert = oom_alert();
     SnsAlertSink::new(sns(), subscribed.topic_arn).publish(&alert).await.expect("published");
-
-    let messages = drain(&subscribed.queue_url).await;
+    let mut messages = drain(&subscribed.queue_url).await;
     assert_eq!(messages.len(), 1);
-    let envelope: Value = serde_json::from_str(messages[0].body().expect("body")).expect("JSON");
+    (alert, messages.remove(0))
+}
+
+#[tokio::test]
+async fn given_a_non_raw_sqs_subscription_then_the_envelope_has_subject_json_body_and_attributes() {
+    let (alert, message) = publish_oom_alert(false).await;
+    let envelope: Value = serde_json::from_str(message.body().expect("body")).expect("JSON");
     assert_eq!(envelope["Type"], "Notification");
     assert_eq!(envelope["Subject"], alert.subject.as_str());
     let body: Value =
@@ -64,16 +69,11 @@ async fn given_a_non_raw_sqs_subscription_then_the_envelope_has_subject_json_bod
 
 #[tokio::test]
 async fn given_a_raw_sqs_subscription_then_the_body_is_the_json_document_and_attributes_map_over() {
-    let subscribed = topic_with_queue(true, None).await;
-    let alert = oom_alert();
-    SnsAlertSink::new(sns(), subscribed.topic_arn).publish(&alert).await.expect("published");
-
-    let messages = drain(&subscribed.queue_url).await;
-    assert_eq!(messages.len(), 1);
-    let body: Value = serde_json::from_str(messages[0].body().expect("body")).expect("JSON");
+    let (alert, message) = publish_oom_alert(true).await;
+    let body: Value = serde_json::from_str(message.body().expect("body")).expect("JSON");
     assert_eq!(body, alert.document);
     assert_eq!(body["subject"], alert.subject.as_str());
-    let attributes = messages[0].message_attributes().expect("attributes");
+    let attributes = message.message_attributes().expect("attributes");
     let value = |name: &str| {
         let attribute = &attributes[name];
         (attribute.data_type().to_owned(), attribute.string_value().unwrap_or_default().to_owned())
