@@ -21,7 +21,7 @@ pub fn log_line(raw: &Value) -> Result<String, EventError> {
         "kind": LOG_LINE_KIND,
         "id": event.id,
         "detailType": event.detail_type,
-        "resources": event.resources,
+        "resources": event.resources(),
         "event": logged,
     })
     .to_string())

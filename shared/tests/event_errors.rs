@@ -107,6 +107,15 @@ fn given_no_source_then_the_error_names_the_missing_field() {
 }
 
 #[test]
+fn given_no_resources_then_the_event_is_read_and_written_back_without_them() {
+    let mut event = task_event();
+    event.as_object_mut().expect("object").remove("resources");
+    let parsed = EcsEvent::from_value(event.clone()).expect("resources are optional");
+    assert!(parsed.resources().is_empty());
+    assert_eq!(parsed.to_value(), event);
+}
+
+#[test]
 fn given_a_json_array_then_the_error_says_an_event_is_an_object() {
     let error = EcsEvent::from_slice(b"[1, 2]").expect_err("array");
     assert_eq!(error.to_string(), "an event must be a JSON object, found an array");

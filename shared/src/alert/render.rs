@@ -44,7 +44,7 @@ pub fn alert_target(rule: &AlertRule, event: &EcsEvent) -> (String, String) {
             (task.task_arn.clone(), format!("{}#{}", rule.name, task.task_arn))
         }
         _ => (
-            event.resources.first().cloned().unwrap_or_else(|| event.id.clone()),
+            event.resources().first().cloned().unwrap_or_else(|| event.id.clone()),
             format!("{}#{}", rule.name, event.id),
         ),
     }

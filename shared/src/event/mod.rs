@@ -93,8 +93,10 @@ pub struct EcsEvent {
     pub time: Timestamp,
     /// AWS region.
     pub region: String,
-    /// ARNs of the resources the event is about.
-    pub resources: Vec<String>,
+    /// ARNs of the resources the event is about (absent in some hand-written events: kept
+    /// absent, so the event writes back as it was read).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resources: Option<Vec<String>>,
     /// The typed detail.
     pub detail: EcsDetail,
     /// Envelope fields this version of the toolkit does not know.
@@ -195,8 +197,8 @@ impl EcsEvent {
             message: format!("invalid timestamp {time:?}: {error}"),
         })?;
         let resources = match object.get("resources") {
-            None => Vec::new(),
-            Some(resources) => typed_at("resources", resources)?,
+            None => None,
+            Some(resources) => Some(typed_at("resources", resources)?),
         };
         let detail = object.get("detail").ok_or_else(|| field_type_error("detail", None, ""))?;
         let detail = match detail_type.as_str() {
@@ -232,6 +234,11 @@ impl EcsEvent {
     pub fn to_value(&self) -> Value {
         // Serialising plain data with string keys into a `Value` cannot fail.
         serde_json::to_value(self).unwrap_or(Value::Null)
+    }
+
+    /// The ARNs of the resources the event is about (none when the event has no `resources`).
+    pub fn resources(&self) -> &[String] {
+        self.resources.as_deref().unwrap_or_default()
     }
 
     /// The task detail, for a task event.
