@@ -121,11 +121,6 @@ impl Alerter {
         Self { rules, ledger, sink, times, claims: AtomicU64::new(0) }
     }
 
-    /// The rules.
-    pub fn rules(&self) -> &RuleSet {
-        &self.rules
-    }
-
     /// Sends the alerts an event raises: the rules match the event as delivered. Every
     /// matching rule is tried; the first error is returned after all of them, so a retry only
     /// redoes what failed.
@@ -177,5 +172,32 @@ impl Alerter {
         self.ledger.mark_sent(&key, expires_at).await?;
         tracing::info!(alert_key = %key, subject = %alert.subject, "alert sent");
         Ok(Delivery::Sent(alert))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn given_the_same_stop_twice_then_the_collecting_sink_holds_one_alert() {
+        let raw: serde_json::Value =
+            serde_json::from_str(include_str!("../../../events/samples/task-oom-killed.json"))
+                .expect("JSON");
+        let received = ReceivedEvent::new(raw).expect("valid");
+        let sink = Arc::new(CollectingSink::new());
+        let alerter = Alerter::new(
+            RuleSet::default_rules(),
+            Arc::new(InMemoryLedger::new()),
+            sink.clone(),
+            LedgerTimes::default(),
+        );
+        let first = alerter.process(&received).await.expect("sent");
+        assert!(matches!(first.as_slice(), [Delivery::Sent(_)]));
+        let again = alerter.process(&received).await.expect("handled");
+        assert!(matches!(again.as_slice(), [Delivery::AlreadySent { .. }]));
+        let alerts = sink.alerts();
+        assert_eq!(alerts.len(), 1);
+        assert_eq!(alerts[0].rule, "essential-container-exited");
     }
 }

@@ -248,14 +248,6 @@ impl EcsEvent {
             _ => None,
         }
     }
-
-    /// The container instance detail, for a container instance event.
-    pub fn container_instance(&self) -> Option<&ContainerInstanceStateChange> {
-        match &self.detail {
-            EcsDetail::ContainerInstance(instance) => Some(instance),
-            _ => None,
-        }
-    }
 }
 
 impl<'de> Deserialize<'de> for EcsEvent {

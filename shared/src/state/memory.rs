@@ -20,11 +20,6 @@ impl InMemoryStateStore {
         Self::default()
     }
 
-    /// Every record of a kind, in key order.
-    pub fn records(&self, kind: ResourceKind) -> Vec<StateRecord> {
-        self.lock().values().filter(|record| record.kind == kind).cloned().collect()
-    }
-
     fn lock(&self) -> MutexGuard<'_, BTreeMap<(ResourceKind, String), StateRecord>> {
         // A panic while holding the lock cannot leave a half-written record: inserts are whole.
         self.records.lock().unwrap_or_else(PoisonError::into_inner)
