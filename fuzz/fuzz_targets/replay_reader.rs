@@ -1,0 +1,9 @@
+//! Fuzz target `replay_reader`: see `check_replay_reader` in `fuzz/checks.rs`.
+#![no_main]
+
+#[allow(dead_code)] // each target uses one check of the shared file
+mod checks {
+    include!("../checks.rs");
+}
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| checks::check_replay_reader(data));
