@@ -35,6 +35,17 @@ async fn ledger() -> DynamoDbLedger {
     DynamoDbLedger::new(dynamodb(), table)
 }
 
+/// An alerter with the default rule, a fresh DynamoDB ledger and the SNS topic on moto.
+async fn sns_alerter(topic_arn: String) -> Alerter {
+    let sink = SnsAlertSink::new(sns(), topic_arn);
+    Alerter::new(
+        RuleSet::default_rules(),
+        Arc::new(ledger().await),
+        Arc::new(sink),
+        LedgerTimes::default(),
+    )
+}
+
 fn invoke(payload: Value) -> LambdaEvent<Value> {
     LambdaEvent::new(payload, Context::default())
 }
@@ -167,12 +178,7 @@ fn expected_alerts(expected: &Value) -> Vec<(String, String)> {
 async fn given_each_scenario_in_order_then_exactly_one_alert_per_rule_and_task_reaches_sns() {
     for scenario in scenarios() {
         let subscribed = topic_with_queue(false, None).await;
-        let alerter = Alerter::new(
-            RuleSet::default_rules(),
-            Arc::new(ledger().await),
-            Arc::new(SnsAlertSink::new(sns(), subscribed.topic_arn)),
-            LedgerTimes::default(),
-        );
+        let alerter = sns_alerter(subscribed.topic_arn).await;
         for event in &scenario.events {
             alerter::handle(&alerter, invoke(event.clone())).await.expect("handled");
         }
@@ -192,12 +198,7 @@ async fn given_all_deliveries_of_a_storm_at_once_then_exactly_one_alert_per_rule
         .find(|scenario| scenario.name == "stopped-task-storm")
         .expect("storm scenario");
     let subscribed = topic_with_queue(false, None).await;
-    let alerter = Arc::new(Alerter::new(
-        RuleSet::default_rules(),
-        Arc::new(ledger().await),
-        Arc::new(SnsAlertSink::new(sns(), subscribed.topic_arn)),
-        LedgerTimes::default(),
-    ));
+    let alerter = Arc::new(sns_alerter(subscribed.topic_arn).await);
     // Every delivery, three times over, as concurrent invocations. An invocation that finds
     // the alert in progress elsewhere fails retryably, and is retried as Lambda would.
     let invocations = storm.events.iter().cycle().take(storm.events.len() * 3).map(|event| {
@@ -302,12 +303,7 @@ async fn given_a_claim_whose_holder_crashed_then_after_the_lease_it_is_taken_ove
 #[tokio::test]
 async fn given_an_event_no_rule_matches_then_nothing_is_published() {
     let subscribed = topic_with_queue(false, None).await;
-    let alerter = Alerter::new(
-        RuleSet::default_rules(),
-        Arc::new(ledger().await),
-        Arc::new(SnsAlertSink::new(sns(), subscribed.topic_arn)),
-        LedgerTimes::default(),
-    );
+    let alerter = sns_alerter(subscribed.topic_arn).await;
     let response =
         alerter::handle(&alerter, invoke(sample("task-ec2-running.json"))).await.expect("handled");
     assert_eq!(response, json!({"alerts": []}));
