@@ -56,7 +56,7 @@ pub fn check_received_event(data: &[u8]) {
     let reread = EcsEvent::from_raw(&value).expect("the serialised typed view parses again");
     assert_eq!(reread, received.event, "parse -> serialise -> parse changed the event");
 
-    let _ = StateRecord::from_event(received.clone(), chrono::Duration::days(7));
+    let _ = StateRecord::from_event(received.clone(), ecs_events::state::Retention::default());
 
     for rule in example_rules().rules() {
         let alert = render(rule, &received.event);

@@ -4,11 +4,10 @@
 
 use std::hint::black_box;
 
-use chrono::Duration;
 use criterion::{Criterion, Throughput};
 use ecs_events::alert::{RuleSet, render};
 use ecs_events::event::{EcsEvent, ReceivedEvent};
-use ecs_events::state::{InMemoryStateStore, StateRecord, StateStore, record_to_item};
+use ecs_events::state::{InMemoryStateStore, Retention, StateRecord, StateStore, record_to_item};
 use serde_json::Value;
 
 const EVENT: &str = include_str!("../../events/samples/task-oom-killed.json");
@@ -20,8 +19,9 @@ fn hot_paths(c: &mut Criterion) {
     let event = &received.event;
     let rules = RuleSet::default_rules();
     let rule = rules.matching(&raw).next().expect("the guide's rule matches");
-    let record =
-        StateRecord::from_event(received.clone(), Duration::days(7)).expect("fits").expect("task");
+    let record = StateRecord::from_event(received.clone(), Retention::default())
+        .expect("fits")
+        .expect("task");
     let store = InMemoryStateStore::new();
     let runtime = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
 
@@ -37,7 +37,7 @@ fn hot_paths(c: &mut Criterion) {
         b.iter_batched(
             || received.clone(),
             |received| {
-                let record = StateRecord::from_event(received, Duration::days(7));
+                let record = StateRecord::from_event(received, Retention::default());
                 let record = record.expect("fits").expect("task");
                 runtime.block_on(store.put_if_newer(record)).expect("in memory")
             },

@@ -3,6 +3,7 @@
 use chrono::Duration;
 
 use crate::alert::{LedgerTimes, RuleSet};
+use crate::state::Retention;
 
 /// A variable is missing or invalid. The message names it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -37,8 +38,10 @@ pub struct StateTrackerConfig {
     pub task_table: String,
     /// `CONTAINER_INSTANCE_TABLE`: the container instance table.
     pub container_instance_table: String,
-    /// `STOPPED_TASK_RETENTION_DAYS` (default 7): how long stopped tasks stay before TTL.
-    pub retention: Duration,
+    /// `STOPPED_TASK_RETENTION_DAYS` and `CONTAINER_INSTANCE_RETENTION_DAYS` (whole days from 1
+    /// to 3650, default 7 each): how long stopped tasks and deregistered container instances
+    /// stay before DynamoDB's TTL deletes them.
+    pub retention: Retention,
 }
 
 impl StateTrackerConfig {
@@ -49,13 +52,34 @@ impl StateTrackerConfig {
 
     /// Reads variables through `lookup` (the environment, or a map in tests).
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let days = positive(&lookup, "STOPPED_TASK_RETENTION_DAYS", 7)?;
         Ok(Self {
             task_table: required(&lookup, "TASK_TABLE")?,
             container_instance_table: required(&lookup, "CONTAINER_INSTANCE_TABLE")?,
-            retention: Duration::days(i64::from(days)),
+            retention: Retention {
+                stopped_task: retention_days(&lookup, "STOPPED_TASK_RETENTION_DAYS")?,
+                inactive_instance: retention_days(&lookup, "CONTAINER_INSTANCE_RETENTION_DAYS")?,
+            },
         })
     }
+}
+
+/// The most days a retention may be (the templates' parameters allow the same range).
+pub const MAX_RETENTION_DAYS: u16 = 3650;
+
+/// A retention in whole days from 1 to [`MAX_RETENTION_DAYS`], 7 when unset.
+fn retention_days(
+    lookup: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+) -> Result<Duration, ConfigError> {
+    let days = positive(lookup, name, 7)?;
+    if days > MAX_RETENTION_DAYS {
+        return Err(ConfigError::Invalid {
+            name,
+            value: days.to_string(),
+            reason: "expected a whole number of days from 1 to 3650",
+        });
+    }
+    Ok(Duration::days(i64::from(days)))
 }
 
 /// A variable that must be set.
@@ -91,7 +115,7 @@ mod tests {
         ]))
         .expect("valid");
         assert_eq!(config.task_table, "ECSTaskState");
-        assert_eq!(config.retention, Duration::days(7));
+        assert_eq!(config.retention, Retention::default());
     }
 
     #[test]
@@ -99,6 +123,33 @@ mod tests {
         let error = StateTrackerConfig::from_lookup(lookup(&[("CONTAINER_INSTANCE_TABLE", "x")]))
             .expect_err("missing");
         assert_eq!(error.to_string(), "environment variable TASK_TABLE is not set");
+    }
+
+    #[test]
+    fn given_retentions_then_each_kind_has_its_own_within_range() {
+        let config = StateTrackerConfig::from_lookup(lookup(&[
+            ("TASK_TABLE", "t"),
+            ("CONTAINER_INSTANCE_TABLE", "c"),
+            ("STOPPED_TASK_RETENTION_DAYS", "3650"),
+            ("CONTAINER_INSTANCE_RETENTION_DAYS", "2"),
+        ]))
+        .expect("valid");
+        assert_eq!(config.retention.stopped_task, Duration::days(3650));
+        assert_eq!(config.retention.inactive_instance, Duration::days(2));
+        for bad in ["3651", "7.5", "-1", "abc"] {
+            let error = StateTrackerConfig::from_lookup(lookup(&[
+                ("TASK_TABLE", "t"),
+                ("CONTAINER_INSTANCE_TABLE", "c"),
+                ("CONTAINER_INSTANCE_RETENTION_DAYS", bad),
+            ]))
+            .expect_err(bad);
+            assert!(
+                error
+                    .to_string()
+                    .starts_with("environment variable CONTAINER_INSTANCE_RETENTION_DAYS is"),
+                "{error}"
+            );
+        }
     }
 
     #[test]

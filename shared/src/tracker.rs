@@ -1,9 +1,7 @@
 //! The state tracker's decision for one event: build the record, write it if newer.
 
-use chrono::Duration;
-
 use crate::event::ReceivedEvent;
-use crate::state::{Outcome, RecordError, StateRecord, StateStore, StoreError};
+use crate::state::{Outcome, RecordError, Retention, StateRecord, StateStore, StoreError};
 
 /// Why an event could not be tracked.
 #[derive(Debug, thiserror::Error)]
@@ -24,11 +22,12 @@ impl TrackError {
 }
 
 /// Tracks one event in `store`: one conditional write for task and container instance
-/// events, nothing for the others. Stopped tasks expire `retention` after they stopped.
+/// events, nothing for the others. Stopped tasks and deregistered container instances expire
+/// after their `retention`.
 pub async fn track(
     store: &dyn StateStore,
     received: ReceivedEvent,
-    retention: Duration,
+    retention: Retention,
 ) -> Result<Outcome, TrackError> {
     let event_id = received.event.id.clone();
     let Some(record) = StateRecord::from_event(received, retention)? else {

@@ -154,3 +154,47 @@ fn given_serde_deserialisation_of_a_bad_event_then_the_error_keeps_the_path() {
     let error = serde_json::from_value::<EcsEvent>(event).expect_err("bad container name");
     assert!(error.to_string().starts_with("detail.containers[1].name: invalid type"), "{error}");
 }
+
+#[test]
+fn given_task_keys_that_are_not_task_arns_then_the_error_names_the_field_and_the_expected_shape() {
+    for bad in ["", "  ", "not-an-arn", "arn:aws:ecs:us-east-1:111122223333:service/prod/web"] {
+        let mut event = task_event();
+        event["detail"]["taskArn"] = json!(bad);
+        let (path, message) = field_error(event);
+        assert_eq!(path, "detail.taskArn");
+        assert!(message.starts_with("expected a task ARN (arn:<partition>:ecs:"), "{message}");
+        assert!(message.ends_with(&format!("found {bad:?}")), "{message}");
+    }
+    let mut event = task_event();
+    event["detail"]["clusterArn"] = json!("");
+    assert_eq!(field_error(event).0, "detail.clusterArn");
+    let mut event = task_event();
+    event["detail"]["lastStatus"] = json!("");
+    assert_eq!(field_error(event).0, "detail.lastStatus");
+}
+
+#[test]
+fn given_old_format_and_other_partition_task_arns_then_the_event_is_accepted() {
+    for arn in [
+        "arn:aws:ecs:us-east-1:111122223333:task/b99d40b3-5176-4f71-9a52-9dbd6f1cebef",
+        "arn:aws-cn:ecs:cn-north-1:111122223333:task/prod/0123456789abcdef0123456789abcdef",
+        "arn:aws-us-gov:ecs:us-gov-west-1:111122223333:task/prod/0123456789abcdef",
+    ] {
+        let mut event = task_event();
+        event["detail"]["taskArn"] = json!(arn);
+        assert!(EcsEvent::from_value(event).is_ok(), "{arn}");
+    }
+}
+
+#[test]
+fn given_a_container_instance_event_keyed_by_a_task_arn_then_it_is_refused() {
+    let mut event: Value = serde_json::from_str(include_str!(
+        "../../events/samples/container-instance-registered.json"
+    ))
+    .expect("JSON");
+    event["detail"]["containerInstanceArn"] =
+        json!("arn:aws:ecs:us-east-1:111122223333:task/prod-ec2/961442577256fe5897062894139e299a");
+    let (path, message) = field_error(event);
+    assert_eq!(path, "detail.containerInstanceArn");
+    assert!(message.starts_with("expected a container instance ARN"), "{message}");
+}

@@ -6,6 +6,7 @@ use std::fs;
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 
+use ecs_events::event::UTF8_BOM;
 use ecs_events::event_log::logged_event;
 use serde_json::Value;
 use serde_json::value::RawValue;
@@ -119,6 +120,9 @@ pub fn read(mut reader: impl BufRead + 'static) -> Box<dyn Iterator<Item = Numbe
             Ok(Some(complete)) => complete,
             Err(error) => return Box::new(std::iter::once((number, Err(error.to_string())))),
         };
+        if number == 1 && line.starts_with(UTF8_BOM.as_bytes()) {
+            line.drain(..UTF8_BOM.len());
+        }
         head.extend_from_slice(&line);
         if !complete {
             break None; // a line too long for one event: a document on one line
@@ -437,5 +441,26 @@ mod tests {
         let entries = read_text("{\n  \"id\": \"x\",\n  \"detail\": {\n");
         assert_eq!(entries.len(), 1);
         assert!(entries[0].1.as_ref().is_err_and(|e| e.contains("EOF")));
+    }
+
+    #[test]
+    fn given_a_byte_order_mark_then_every_format_reads_as_without_it() {
+        let formats: [&str; 5] = [
+            "{\n  \"a\": 1\n}\n",
+            "[{\"a\": 1}]\n",
+            "{\"a\": 1}\n{\"a\": 1}\n",
+            "2024-05-02T10:00:00Z\t{\"kind\":\"ecs-event\",\"event\":{\"a\":1}}\n",
+            "{\"events\": [{\"message\": \"{\\\"a\\\": 1}\"}]}",
+        ];
+        for text in formats {
+            let with_bom: &'static str = format!("{UTF8_BOM}{text}").leak();
+            let entries = read_text(with_bom);
+            assert!(!entries.is_empty(), "{text}");
+            assert_eq!(entries, read_text(text), "{text}");
+            assert!(
+                entries.iter().all(|(_, entry)| entry == &Ok(json!({"a": 1}))),
+                "{text}: {entries:?}"
+            );
+        }
     }
 }

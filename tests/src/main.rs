@@ -14,7 +14,7 @@ use ecs_events::alert::{
     AlertLedger, AlertSink, Alerter, CollectingSink, DynamoDbLedger, InMemoryLedger, LedgerTimes,
     RuleSet, SnsAlertSink,
 };
-use ecs_events::state::{DynamoDbStateStore, InMemoryStateStore, StateStore};
+use ecs_events::state::{DynamoDbStateStore, InMemoryStateStore, Retention, StateStore};
 use ecs_replay::generate::{CorpusSpec, generate};
 use ecs_replay::input::{files, read_file};
 use ecs_replay::replay::Replayer;
@@ -77,8 +77,11 @@ struct RunArgs {
     #[arg(long)]
     rules: Option<PathBuf>,
     /// Days a stopped task's state is kept (its TTL).
-    #[arg(long, default_value_t = 7)]
+    #[arg(long, default_value_t = 7, value_parser = clap::value_parser!(u16).range(1..=3650))]
     retention_days: u16,
+    /// Days a deregistered container instance's state is kept (its TTL).
+    #[arg(long, default_value_t = 7, value_parser = clap::value_parser!(u16).range(1..=3650))]
+    instance_retention_days: u16,
     /// Use the real DynamoDB and SNS adapters against the usual AWS environment.
     #[arg(long)]
     aws: bool,
@@ -168,8 +171,11 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
     let files = files(&args.paths)?;
     let (store, ledger, sink) = adapters(&args).await?;
     let alerter = Alerter::new(rules, ledger, sink, LedgerTimes::default());
-    let mut replayer =
-        Replayer::new(store, alerter, Duration::days(i64::from(args.retention_days)));
+    let retention = Retention {
+        stopped_task: Duration::days(i64::from(args.retention_days)),
+        inactive_instance: Duration::days(i64::from(args.instance_retention_days)),
+    };
+    let mut replayer = Replayer::new(store, alerter, retention);
 
     let progress = progress_bar(&files);
     for file in &files {

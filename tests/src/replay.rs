@@ -4,10 +4,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use chrono::Duration;
 use ecs_events::alert::{Alert, Alerter, Delivery};
 use ecs_events::event::ReceivedEvent;
-use ecs_events::state::{Outcome, ResourceKind, StateStore};
+use ecs_events::state::{Outcome, ResourceKind, Retention, StateStore};
 use ecs_events::tracker::track;
 use serde::Serialize;
 use serde_json::Value;
@@ -66,7 +65,7 @@ pub struct Report {
 pub struct Replayer {
     store: Arc<dyn StateStore>,
     alerter: Alerter,
-    retention: Duration,
+    retention: Retention,
     stats: Stats,
     touched: BTreeMap<ResourceKind, BTreeSet<String>>,
     alerts: Vec<Alert>,
@@ -76,7 +75,7 @@ pub struct Replayer {
 
 impl Replayer {
     /// A replayer tracking state in `store` and alerting through `alerter`.
-    pub fn new(store: Arc<dyn StateStore>, alerter: Alerter, retention: Duration) -> Self {
+    pub fn new(store: Arc<dyn StateStore>, alerter: Alerter, retention: Retention) -> Self {
         Self {
             store,
             alerter,

@@ -3,6 +3,7 @@
 
 use std::path::Path;
 
+use ecs_events::event::without_bom;
 use ecs_events::pattern::Pattern;
 use serde_json::Value;
 
@@ -31,16 +32,15 @@ pub enum TestPatternError {
     Event(String),
 }
 
-/// Reads an argument that is either inline JSON (starts with `{` or `[`) or a file path.
+/// Reads an argument that is either inline JSON (starts with `{` or `[`) or a file path (a
+/// leading byte-order mark is skipped).
 pub fn read_argument(what: &'static str, argument: &str) -> Result<String, TestPatternError> {
     if argument.trim_start().starts_with(['{', '[']) {
         return Ok(argument.to_owned());
     }
-    std::fs::read_to_string(Path::new(argument)).map_err(|source| TestPatternError::Read {
-        what,
-        path: argument.to_owned(),
-        source,
-    })
+    std::fs::read_to_string(Path::new(argument))
+        .map(|text| without_bom(&text).to_owned())
+        .map_err(|source| TestPatternError::Read { what, path: argument.to_owned(), source })
 }
 
 /// Tests `event` against `pattern` (both JSON text).

@@ -13,9 +13,8 @@ use aws_sdk_dynamodb::config::retry::RetryConfig;
 use aws_sdk_dynamodb::operation::put_item::PutItemOutput;
 use aws_sdk_sns::operation::publish::PublishOutput;
 use aws_smithy_mocks::{RuleMode, mock, mock_client};
-use chrono::Duration;
 use ecs_events::alert::{Alerter, InMemoryLedger, LedgerTimes, RuleSet, SnsAlertSink};
-use ecs_events::state::{DynamoDbStateStore, Outcome};
+use ecs_events::state::{DynamoDbStateStore, Outcome, Retention};
 use lambda_runtime::{Context, Diagnostic, LambdaEvent};
 use serde_json::{Value, json};
 use state_tracker::StateTracker;
@@ -41,7 +40,7 @@ fn retries() -> RetryConfig {
 fn tracker(client: DynamoDb) -> StateTracker {
     let store =
         DynamoDbStateStore::new(client, "ECSTaskState".into(), "ECSCtrInstanceState".into());
-    StateTracker::new(Arc::new(store), Duration::days(7))
+    StateTracker::new(Arc::new(store), Retention::default())
 }
 
 #[tokio::test]

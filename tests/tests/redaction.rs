@@ -8,9 +8,8 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 
 use assert_cmd::Command;
-use chrono::Duration;
 use ecs_events::alert::{Alerter, DynamoDbLedger, LedgerTimes, RuleSet, SnsAlertSink};
-use ecs_events::state::DynamoDbStateStore;
+use ecs_events::state::{DynamoDbStateStore, Retention};
 use ecs_replay::tables::{create_ledger_table, create_state_tables};
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::{Value, json};
@@ -71,7 +70,7 @@ async fn given_planted_secrets_then_no_log_item_alert_or_replay_output_contains_
     let subscribed = topic_with_queue(false, None).await;
     let tracker = StateTracker::new(
         Arc::new(DynamoDbStateStore::new(dynamodb(), tasks.clone(), instances)),
-        Duration::days(7),
+        Retention::default(),
     );
     let alerter = Alerter::new(
         RuleSet::from_json(include_str!("../../rules/examples.json")).expect("rules"),

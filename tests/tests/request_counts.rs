@@ -6,9 +6,8 @@ mod support;
 
 use std::sync::Arc;
 
-use chrono::Duration;
 use ecs_events::alert::{Alerter, DynamoDbLedger, LedgerTimes, RuleSet, SnsAlertSink};
-use ecs_events::state::DynamoDbStateStore;
+use ecs_events::state::{DynamoDbStateStore, Retention};
 use ecs_replay::tables::{create_ledger_table, create_state_tables};
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::Value;
@@ -36,7 +35,7 @@ async fn given_every_scenario_then_each_state_event_costs_one_dynamodb_request_a
         create_state_tables(&dynamodb(), &tasks, &instances).await.expect("tables");
         let counter = RequestCounter::default();
         let store = DynamoDbStateStore::new(counting_dynamodb(&counter), tasks, instances);
-        let tracker = StateTracker::new(Arc::new(store), Duration::days(7));
+        let tracker = StateTracker::new(Arc::new(store), Retention::default());
         for event in scenario.events {
             let before = counter.count();
             tracker.handle(invoke(event.clone())).await.expect("handled");

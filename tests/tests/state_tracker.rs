@@ -10,8 +10,8 @@ use std::sync::Arc;
 use chrono::Duration;
 use ecs_events::event::ReceivedEvent;
 use ecs_events::state::{
-    DynamoDbStateStore, InMemoryStateStore, Outcome, PutResult, ResourceKind, StateRecord,
-    StateStore,
+    DynamoDbStateStore, InMemoryStateStore, Outcome, PutResult, ResourceKind, Retention,
+    StateRecord, StateStore,
 };
 use ecs_replay::tables::create_state_tables;
 use lambda_runtime::{Context, LambdaEvent};
@@ -19,8 +19,6 @@ use proptest::prelude::*;
 use serde_json::{Value, json};
 use state_tracker::StateTracker;
 use support::{Scenario, dynamodb, scenarios, unique};
-
-const RETENTION_DAYS: i64 = 7;
 
 /// A DynamoDB store over fresh tables on the moto server.
 async fn moto_store() -> DynamoDbStateStore {
@@ -151,7 +149,7 @@ async fn assert_final_state(store: &dyn StateStore, scenario: &str, expected: &V
 }
 
 async fn replay_scenario(store: Arc<dyn StateStore>, scenario: &Scenario) {
-    let tracker = StateTracker::new(store.clone(), Duration::days(RETENTION_DAYS));
+    let tracker = StateTracker::new(store.clone(), Retention::default());
     let stats = replay(&tracker, &scenario.events).await;
     for name in ["stored", "duplicates", "stale", "ignored"] {
         assert_eq!(
@@ -201,7 +199,7 @@ where
             let events: Vec<Value> = order.iter().map(|&i| scenario.events[i].clone()).collect();
             runtime.block_on(async {
                 let store = store_for_case().await;
-                let tracker = StateTracker::new(store.clone(), Duration::days(RETENTION_DAYS));
+                let tracker = StateTracker::new(store.clone(), Retention::default());
                 replay(&tracker, &events).await;
                 assert_final_state(store.as_ref(), &scenario.name, &scenario.expected).await;
             });
@@ -303,7 +301,7 @@ async fn given_an_sqs_batch_with_bad_and_failing_records_then_exactly_those_are_
     create_state_tables(&client, &tasks, &unique("unused")).await.expect("tables");
     // The container instance table does not exist: its writes fail on the server.
     let store = DynamoDbStateStore::new(client, tasks, unique("missing-instances"));
-    let tracker = StateTracker::new(Arc::new(store), Duration::days(RETENTION_DAYS));
+    let tracker = StateTracker::new(Arc::new(store), Retention::default());
 
     let samples = support::events_dir().join("samples");
     let task = support::read_json(&samples.join("task-oom-killed.json")).to_string();
@@ -333,7 +331,7 @@ async fn given_an_sqs_batch_with_bad_and_failing_records_then_exactly_those_are_
 async fn given_a_direct_invocation_with_a_non_ecs_event_then_it_fails_non_retryable_and_writes_nothing()
  {
     let store = Arc::new(InMemoryStateStore::new());
-    let tracker = StateTracker::new(store.clone(), Duration::days(RETENTION_DAYS));
+    let tracker = StateTracker::new(store.clone(), Retention::default());
     let mut event = support::read_json(&support::events_dir().join("samples/task-oom-killed.json"));
     event["source"] = json!("custom.app");
     let error = tracker.handle(invoke(event.clone())).await.expect_err("rejected");
@@ -351,8 +349,13 @@ async fn given_a_stopped_task_event_then_the_dynamodb_item_has_a_ttl_and_the_gsi
     let raw = support::read_json(&support::events_dir().join("samples/task-oom-killed.json"));
     let received = ReceivedEvent::new(raw).expect("valid");
     let task = received.event.task().expect("task").clone();
-    let outcome =
-        ecs_events::tracker::track(&store, received, Duration::days(3)).await.expect("tracked");
+    let outcome = ecs_events::tracker::track(
+        &store,
+        received,
+        Retention { stopped_task: Duration::days(3), ..Retention::default() },
+    )
+    .await
+    .expect("tracked");
     assert_eq!(outcome, Outcome::Stored);
     let listed = store.list_tasks(&task.cluster_arn, "STOPPED").await.expect("query GSI");
     assert_eq!(listed.len(), 1);

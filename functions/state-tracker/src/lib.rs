@@ -4,9 +4,8 @@
 use std::sync::Arc;
 
 use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
-use chrono::Duration;
 use ecs_events::event::{EventError, ReceivedEvent};
-use ecs_events::state::{Outcome, StateStore};
+use ecs_events::state::{Outcome, Retention, StateStore};
 use ecs_events::telemetry::OutcomeCounts;
 use ecs_events::tracker::{TrackError, track};
 use lambda_runtime::{Diagnostic, LambdaEvent};
@@ -53,12 +52,13 @@ impl From<HandlerError> for Diagnostic {
 #[derive(Clone)]
 pub struct StateTracker {
     store: Arc<dyn StateStore>,
-    retention: Duration,
+    retention: Retention,
 }
 
 impl StateTracker {
-    /// A tracker writing to `store`; stopped tasks expire `retention` after they stopped.
-    pub fn new(store: Arc<dyn StateStore>, retention: Duration) -> Self {
+    /// A tracker writing to `store`; stopped tasks and deregistered container instances
+    /// expire after their `retention`.
+    pub fn new(store: Arc<dyn StateStore>, retention: Retention) -> Self {
         Self { store, retention }
     }
 

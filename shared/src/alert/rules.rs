@@ -6,7 +6,9 @@
 
 use serde::Deserialize;
 use serde_json::Value;
+use serde_json::value::RawValue;
 
+use crate::event::without_bom;
 use crate::pattern::{Pattern, PatternError};
 
 /// The default rule set: the AWS ECS guide's stopped-task rule, `essential-container-exited`.
@@ -74,7 +76,7 @@ struct RuleFile {
     name: String,
     #[serde(default)]
     description: String,
-    pattern: Value,
+    pattern: Box<RawValue>,
 }
 
 /// The rules an alerter applies, in file order.
@@ -84,8 +86,9 @@ pub struct RuleSet {
 }
 
 impl RuleSet {
-    /// Reads and compiles a rules file's text.
+    /// Reads and compiles a rules file's text (a leading byte-order mark is skipped).
     pub fn from_json(text: &str) -> Result<Self, RuleError> {
+        let text = without_bom(text);
         let entries: Vec<RuleFile> =
             serde_path_to_error::deserialize(&mut serde_json::Deserializer::from_str(text))
                 .map_err(|error| {
@@ -106,7 +109,7 @@ impl RuleSet {
             if let Some(first) = rules.iter().position(|rule| rule.name == entry.name) {
                 return Err(RuleError::DuplicateName { index, first: first + 1, name: entry.name });
             }
-            let pattern = Pattern::compile(&entry.pattern)
+            let pattern = Pattern::from_json(entry.pattern.get())
                 .map_err(|source| RuleError::Pattern { index, name: entry.name.clone(), source })?;
             rules.push(AlertRule { name: entry.name, description: entry.description, pattern });
         }
@@ -194,5 +197,24 @@ mod tests {
     #[test]
     fn given_an_empty_file_then_it_is_refused() {
         assert_eq!(RuleSet::from_json("[]").expect_err("empty"), RuleError::Empty);
+    }
+
+    #[test]
+    fn given_a_rules_file_saved_with_a_byte_order_mark_then_it_reads_as_without() {
+        let rules = RuleSet::from_json(&format!("{}{DEFAULT_RULES_JSON}", crate::event::UTF8_BOM))
+            .expect("a BOM is skipped");
+        assert_eq!(rules.rules()[0].name, "essential-container-exited");
+    }
+
+    #[test]
+    fn given_a_rule_with_a_number_that_underflows_then_the_error_names_rule_and_field() {
+        let error = RuleSet::from_json(
+            r#"[{"name": "tiny", "pattern": {"detail": {"cpu": [{"numeric": ["=", 1E-325]}]}}}]"#,
+        )
+        .expect_err("underflow");
+        assert!(
+            error.to_string().starts_with("rule #1 \"tiny\": pattern detail.cpu: number 1E-325"),
+            "{error}"
+        );
     }
 }

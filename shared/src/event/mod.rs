@@ -2,7 +2,10 @@
 //!
 //! Parsing is lossless: unknown fields at every level are kept, so parse → serialise → parse
 //! gives the same JSON value. Errors say what was wrong and where (`detail.containers[2].exitCode`).
+//! The keys the state is stored under (task, container instance and cluster ARNs) are checked
+//! to be ARNs of their kind ([`check_arn`]).
 
+mod arn;
 mod container_instance;
 mod service;
 mod status;
@@ -12,6 +15,7 @@ mod timestamp;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};
 
+pub use arn::{ArnKind, check_arn};
 pub use container_instance::{ContainerInstanceStateChange, Resource, VersionInfo};
 pub use service::{DeploymentStateChange, ServiceAction};
 pub use status::{
@@ -211,6 +215,7 @@ impl EcsEvent {
             _ if detail.is_object() => EcsDetail::Unknown(detail.clone()),
             _ => return Err(field_type_error("detail", Some(detail), "an object")),
         };
+        check_keys(&detail)?;
         let extra = object
             .iter()
             .filter(|(name, _)| !ENVELOPE_FIELDS.contains(&name.as_str()))
@@ -257,6 +262,34 @@ impl<'de> Deserialize<'de> for EcsEvent {
     }
 }
 
+/// Checks the ARNs a task or container instance record is keyed and indexed by.
+fn check_keys(detail: &EcsDetail) -> Result<(), EventError> {
+    let arns = match detail {
+        EcsDetail::Task(task) => {
+            if task.last_status.as_str().trim().is_empty() {
+                return Err(EventError::Field {
+                    path: "detail.lastStatus".into(),
+                    message: "expected a task status such as RUNNING or STOPPED, found \"\"".into(),
+                });
+            }
+            [
+                ("taskArn", ArnKind::Task, &task.task_arn),
+                ("clusterArn", ArnKind::Cluster, &task.cluster_arn),
+            ]
+        }
+        EcsDetail::ContainerInstance(instance) => [
+            ("containerInstanceArn", ArnKind::ContainerInstance, &instance.container_instance_arn),
+            ("clusterArn", ArnKind::Cluster, &instance.cluster_arn),
+        ],
+        _ => return Ok(()),
+    };
+    for (field, kind, arn) in arns {
+        check_arn(kind, arn)
+            .map_err(|message| EventError::Field { path: format!("detail.{field}"), message })?;
+    }
+    Ok(())
+}
+
 /// Deserialises `value` into `T`; on failure, deserialises again with path tracking so the
 /// error names where it is below `prefix` (the fast path pays nothing for paths).
 fn typed_at<T: serde::de::DeserializeOwned>(prefix: &str, value: &Value) -> Result<T, EventError> {
@@ -290,6 +323,15 @@ fn field_type_error(name: &str, found: Option<&Value>, expected: &str) -> EventE
             Some(value) => format!("invalid type: {}, expected {expected}", json_type(value)),
         },
     }
+}
+
+/// The UTF-8 byte-order mark that files saved by Windows tools start with.
+pub const UTF8_BOM: &str = "\u{feff}";
+
+/// `text` without a leading UTF-8 byte-order mark: JSON parsers refuse it, people's editors
+/// write it.
+pub fn without_bom(text: &str) -> &str {
+    text.strip_prefix(UTF8_BOM).unwrap_or(text)
 }
 
 /// Parses JSON bytes, reporting invalid JSON with its line and column.

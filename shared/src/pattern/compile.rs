@@ -14,7 +14,7 @@ use super::{MAX_DEPTH, MAX_OR_COMBINATIONS, MAX_VALUES};
 
 /// Names that cannot be field names inside a `$or` branch (event-ruler's
 /// `RESERVED_FIELD_NAMES_IN_OR_RELATIONSHIP`).
-const RESERVED_IN_OR: &[&str] = &[
+pub(crate) const RESERVED_IN_OR: &[&str] = &[
     "exactly",
     "equals-ignore-case",
     "prefix",

@@ -136,11 +136,15 @@ impl Pattern {
     }
 
     /// Compiles a pattern given as JSON text. Text that is not JSON is a [`PatternError`] of
-    /// kind [`PatternErrorKind::Json`].
+    /// kind [`PatternErrorKind::Json`]; a number literal a double cannot hold (`1E-325`, which
+    /// would read as 0) is refused, naming its field.
     pub fn from_json(text: &str) -> Result<Self, PatternError> {
-        let source: Value = serde_json::from_str(text).map_err(|error| {
+        let json_error = |error: serde_json::Error| {
             PatternError::new(PatternErrorKind::Json, &[], format!("invalid JSON: {error}"))
-        })?;
+        };
+        let source: Value = serde_json::from_str(text).map_err(json_error)?;
+        let raw: &serde_json::value::RawValue = serde_json::from_str(text).map_err(json_error)?;
+        number::check_literals(raw, &mut Vec::new(), compile::RESERVED_IN_OR)?;
         let root = compile::compile(&source)?;
         Ok(Self { inner: Arc::new(Inner { root, source }) })
     }

@@ -1,6 +1,11 @@
 //! Numbers as EventBridge compares them: within ±5.0e9 and with at most six decimal places.
 
+use std::collections::BTreeMap;
+
 use serde_json::Number;
+use serde_json::value::RawValue;
+
+use super::error::{PatternError, PatternErrorKind};
 
 /// The largest magnitude EventBridge compares numerically (`-5.0e9..=5.0e9`).
 pub(crate) const LIMIT: f64 = 5.0e9;
@@ -31,6 +36,59 @@ fn has_six_decimals_at_most(value: f64) -> bool {
     }
     let micros = (value * MICROS).round();
     [micros, micros - 1.0, micros + 1.0].iter().any(|candidate| candidate / MICROS == value)
+}
+
+/// Refuses number literals in pattern text that a double cannot hold: serde reads `1E-325` as
+/// 0, which would then match 0 (event-ruler refuses such patterns). The path names the field
+/// the literal is a value of (operator names are not fields).
+pub(crate) fn check_literals(
+    raw: &RawValue,
+    path: &mut Vec<String>,
+    operators: &[&str],
+) -> Result<(), PatternError> {
+    let text = raw.get().trim();
+    let error = |path: &[String], message: String| {
+        let path: Vec<&str> = path.iter().map(String::as_str).collect();
+        PatternError::new(PatternErrorKind::Operand, &path, message)
+    };
+    match text.as_bytes().first() {
+        Some(b'{') => {
+            let fields: BTreeMap<String, &RawValue> = serde_json::from_str(text)
+                .map_err(|e| error(path, format!("invalid JSON: {e}")))?;
+            for (name, value) in fields {
+                let is_field = !operators.contains(&name.as_str());
+                if is_field {
+                    path.push(name);
+                }
+                let result = check_literals(value, path, operators);
+                if is_field {
+                    path.pop();
+                }
+                result?;
+            }
+            Ok(())
+        }
+        Some(b'[') => {
+            let items: Vec<&RawValue> = serde_json::from_str(text)
+                .map_err(|e| error(path, format!("invalid JSON: {e}")))?;
+            items.into_iter().try_for_each(|item| check_literals(item, path, operators))
+        }
+        Some(b'-' | b'0'..=b'9') if underflows(text) => Err(error(
+            path,
+            format!(
+                "number {text} cannot be represented exactly within EventBridge's numeric limits \
+                 (between -{LIMIT:e} and {LIMIT:e}, at most 6 decimal places): it would read as 0"
+            ),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Whether a JSON number literal is not zero but reads as zero.
+fn underflows(literal: &str) -> bool {
+    let mantissa = literal.split(['e', 'E']).next().unwrap_or_default();
+    mantissa.bytes().any(|byte| matches!(byte, b'1'..=b'9'))
+        && literal.parse::<f64>().is_ok_and(|value| value == 0.0)
 }
 
 /// A numeric comparison: `= v`, one bound, or a lower and an upper bound. Absent bounds are
@@ -77,5 +135,26 @@ mod tests {
         let below = comparable(&number("4999999999.999998")).expect("comparable");
         assert!(below < top);
         assert!(top < LIMIT);
+    }
+
+    #[test]
+    fn given_pattern_numbers_that_underflow_then_they_are_refused_naming_the_field() {
+        for pattern in [
+            r#"{"detail": {"size": [{"numeric": ["=", 1E-325]}]}}"#,
+            r#"{"detail": {"size": [{"numeric": [">", 0, "<", -1e-400]}]}}"#,
+            r#"{"detail": {"size": [2.5e-330]}}"#,
+            r#"{"detail": {"size": [{"anything-but": [1, 1e-999]}]}}"#,
+        ] {
+            let error = super::super::Pattern::from_json(pattern).expect_err(pattern);
+            assert_eq!(error.path(), "detail.size", "{pattern}");
+            assert_eq!(error.kind(), PatternErrorKind::Operand);
+            assert!(error.message().contains("it would read as 0"), "{error}");
+        }
+        for pattern in [
+            r#"{"detail": {"size": [{"numeric": ["=", 0.0]}]}}"#,
+            r#"{"detail": {"size": [0e10, -0, 0.000001, 1e-300]}}"#,
+        ] {
+            assert!(super::super::Pattern::from_json(pattern).is_ok(), "{pattern}");
+        }
     }
 }

@@ -14,7 +14,10 @@ use async_trait::async_trait;
 
 pub use dynamodb::{DynamoDbStateStore, TASK_STATUS_INDEX, record_to_item};
 pub use memory::InMemoryStateStore;
-pub use record::{MAX_DETAIL_BYTES, MAX_ITEM_BYTES, RecordError, ResourceKind, StateRecord};
+pub use record::{
+    MAX_DETAIL_BYTES, MAX_ITEM_BYTES, MAX_NESTING, RecordError, ResourceKind, Retention,
+    StateRecord,
+};
 
 /// What happened to one event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

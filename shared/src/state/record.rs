@@ -5,7 +5,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Duration, Utc};
 use serde_json::Value;
 
-use crate::event::{EcsDetail, EcsEvent, ReceivedEvent, TaskStatus};
+use crate::event::{ContainerInstanceStatus, EcsDetail, EcsEvent, ReceivedEvent, TaskStatus};
 use crate::redact::redact_detail;
 
 /// DynamoDB's item size limit (400 KB), in bytes.
@@ -14,6 +14,23 @@ pub const MAX_ITEM_BYTES: usize = 400 * 1024;
 /// The largest `detail` a record may hold: DynamoDB's 400 KB item limit less room for the
 /// record's other attributes. A larger detail is rejected (see [`RecordError::TooLarge`]).
 pub const MAX_DETAIL_BYTES: usize = MAX_ITEM_BYTES - 4 * 1024;
+
+/// How long records of resources that are gone stay before DynamoDB's TTL deletes them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retention {
+    /// After a task stopped (its `stoppedAt`, else the event time).
+    pub stopped_task: Duration,
+    /// After a container instance was deregistered (status `INACTIVE`; its `updatedAt`, else
+    /// the event time).
+    pub inactive_instance: Duration,
+}
+
+impl Default for Retention {
+    /// Seven days for both.
+    fn default() -> Self {
+        Self { stopped_task: Duration::days(7), inactive_instance: Duration::days(7) }
+    }
+}
 
 /// Which table a record lives in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -75,7 +92,8 @@ pub struct StateRecord {
     pub region: String,
     /// Envelope `account`.
     pub account: String,
-    /// Epoch seconds after which DynamoDB's TTL may delete the record (stopped tasks only).
+    /// Epoch seconds after which DynamoDB's TTL may delete the record (stopped tasks and
+    /// deregistered container instances only).
     pub expires_at: Option<i64>,
     /// The whole `detail`, unknown fields included, with secrets redacted
     /// ([`crate::redact`]); shared, so copies of a record are cheap.
@@ -100,15 +118,32 @@ pub enum RecordError {
         /// The detail's size as DynamoDB counts it.
         size: usize,
     },
+    /// A value in the detail is one DynamoDB refuses to store (a number out of its range,
+    /// nesting deeper than it allows): the real table would answer `ValidationException`, so
+    /// the event is rejected before any write, by every store alike.
+    #[error("{kind:?} {key} version {version}: {path}: {reason}")]
+    Unstorable {
+        /// Task or container instance.
+        kind: ResourceKind,
+        /// Its ARN.
+        key: String,
+        /// The event's version.
+        version: u64,
+        /// Where, as `detail.containers[0].exitCode`.
+        path: String,
+        /// What DynamoDB would refuse.
+        reason: String,
+    },
 }
 
 impl StateRecord {
     /// The record an event asks to store (its `detail` as delivered, secrets redacted), or
     /// `None` for events the tracker does not keep (service actions, deployments, unknown
-    /// detail types). A stopped task's record expires `retention` after it stopped.
+    /// detail types). A stopped task's or deregistered container instance's record expires
+    /// after its `retention`. A detail DynamoDB could not store is refused whole.
     pub fn from_event(
         received: ReceivedEvent,
-        retention: Duration,
+        retention: Retention,
     ) -> Result<Option<Self>, RecordError> {
         let ReceivedEvent { mut raw, event } = received;
         let EcsEvent { id, time, region, account, detail: typed, .. } = event;
@@ -117,7 +152,7 @@ impl StateRecord {
                 let expires_at = (task.last_status == TaskStatus::Stopped).then(|| {
                     let stopped =
                         task.stopped_at.as_ref().map_or(time.instant(), |at| at.instant());
-                    expiry(stopped, retention)
+                    expiry(stopped, retention.stopped_task)
                 });
                 let status = task.last_status.as_str().to_owned();
                 (
@@ -130,6 +165,12 @@ impl StateRecord {
                 )
             }
             EcsDetail::ContainerInstance(instance) => {
+                let expires_at =
+                    (instance.status == ContainerInstanceStatus::Inactive).then(|| {
+                        let deregistered =
+                            instance.updated_at.as_ref().map_or(time.instant(), |at| at.instant());
+                        expiry(deregistered, retention.inactive_instance)
+                    });
                 let status = instance.status.as_str().to_owned();
                 (
                     ResourceKind::ContainerInstance,
@@ -137,7 +178,7 @@ impl StateRecord {
                     instance.version,
                     instance.cluster_arn,
                     status,
-                    None,
+                    expires_at,
                 )
             }
             EcsDetail::ServiceAction(_) | EcsDetail::Deployment(_) | EcsDetail::Unknown(_) => {
@@ -146,7 +187,13 @@ impl StateRecord {
         };
         let mut detail = raw.get_mut("detail").map(Value::take).unwrap_or_default();
         redact_detail(&mut detail);
-        let size = dynamodb_size(&detail);
+        let size = match dynamodb_size(&detail, 1) {
+            Ok(size) => size,
+            Err(refused) => {
+                let (path, reason) = refused.describe("detail");
+                return Err(RecordError::Unstorable { kind, key, version, path, reason });
+            }
+        };
         if size > MAX_DETAIL_BYTES {
             return Err(RecordError::TooLarge { kind, key, version, size });
         }
@@ -171,21 +218,100 @@ fn expiry(from: DateTime<Utc>, retention: Duration) -> i64 {
     (from + retention).timestamp()
 }
 
-/// The size DynamoDB counts for a JSON value stored as an attribute value (strings: their
-/// UTF-8 bytes; numbers: about one byte per two digits plus one; maps and lists: 3 bytes plus
-/// one per element, plus the names of map entries).
-fn dynamodb_size(value: &Value) -> usize {
-    match value {
-        Value::Null | Value::Bool(_) => 1,
-        Value::Number(number) => digits(number).div_ceil(2) + 1,
-        Value::String(text) => text.len(),
-        Value::Array(items) => 3 + items.iter().map(|item| 1 + dynamodb_size(item)).sum::<usize>(),
-        Value::Object(entries) => {
-            3 + entries
-                .iter()
-                .map(|(name, item)| 1 + name.len() + dynamodb_size(item))
-                .sum::<usize>()
+/// Why DynamoDB would refuse a value, and where (path segments, innermost first).
+#[derive(Debug)]
+struct Refused {
+    reason: String,
+    path: Vec<Segment>,
+}
+
+#[derive(Debug)]
+enum Segment {
+    Field(String),
+    Index(usize),
+}
+
+impl Refused {
+    fn new(reason: String) -> Self {
+        Self { reason, path: Vec::new() }
+    }
+
+    fn at(mut self, segment: Segment) -> Self {
+        self.path.push(segment);
+        self
+    }
+
+    /// The path below `root` (`detail.containers[0].exitCode`) and the reason.
+    fn describe(self, root: &str) -> (String, String) {
+        let mut path = root.to_owned();
+        for segment in self.path.iter().rev() {
+            match segment {
+                Segment::Field(name) => {
+                    path.push('.');
+                    path.push_str(name);
+                }
+                Segment::Index(index) => path.push_str(&format!("[{index}]")),
+            }
         }
+        (path, self.reason)
+    }
+}
+
+/// DynamoDB's largest number magnitude (38 nines, times 10^125).
+const DYNAMODB_MAX_NUMBER: f64 = 9.999_999_999_999_999_999_999_999_999_999_999_999_9e125;
+/// DynamoDB's smallest non-zero number magnitude.
+const DYNAMODB_MIN_NUMBER: f64 = 1e-130;
+/// How deep DynamoDB lets maps and lists nest (the detail map itself is level 1).
+pub const MAX_NESTING: usize = 32;
+
+/// The size DynamoDB counts for a JSON value stored as an attribute value nested `depth`
+/// levels deep (strings: their UTF-8 bytes; numbers: about one byte per two digits plus one;
+/// maps and lists: 3 bytes plus one per element, plus the names of map entries), or why
+/// DynamoDB would refuse it: a number outside its range, or maps and lists nested more than
+/// [`MAX_NESTING`] levels. Numbers are judged as they are sent, with at most 20 significant
+/// digits (serde reads longer ones as an `f64`, 17 digits), so DynamoDB's 38-digit limit
+/// cannot be reached.
+fn dynamodb_size(value: &Value, depth: usize) -> Result<usize, Refused> {
+    let nested = |items: usize| {
+        if depth > MAX_NESTING {
+            Err(Refused::new(format!(
+                "nested more than {MAX_NESTING} levels deep, which DynamoDB refuses"
+            )))
+        } else {
+            Ok(3 + items)
+        }
+    };
+    match value {
+        Value::Null | Value::Bool(_) => Ok(1),
+        Value::Number(number) => {
+            let magnitude = number.as_f64().map_or(0.0, f64::abs);
+            if magnitude > DYNAMODB_MAX_NUMBER {
+                return Err(Refused::new(format!(
+                    "number {number} is larger than DynamoDB can store (Number overflow: \
+                     magnitude above 9.9999999999999999999999999999999999999E+125)"
+                )));
+            }
+            if magnitude != 0.0 && magnitude < DYNAMODB_MIN_NUMBER {
+                return Err(Refused::new(format!(
+                    "number {number} is smaller than DynamoDB can store (Number underflow: \
+                     magnitude below 1E-130)"
+                )));
+            }
+            Ok(digits(number).div_ceil(2) + 1)
+        }
+        Value::String(text) => Ok(text.len()),
+        Value::Array(items) => {
+            items.iter().enumerate().try_fold(nested(0)?, |size, (index, item)| {
+                Ok(size
+                    + 1
+                    + dynamodb_size(item, depth + 1).map_err(|e| e.at(Segment::Index(index)))?)
+            })
+        }
+        Value::Object(entries) => entries.iter().try_fold(nested(0)?, |size, (name, item)| {
+            let item =
+                dynamodb_size(item, depth + 1).map_err(|e| e.at(Segment::Field(name.clone())))?;
+            Ok(size + 1 + name.len() + item)
+        }),
     }
 }
 
@@ -226,9 +352,10 @@ mod tests {
 
     #[test]
     fn given_a_stopped_task_then_the_record_expires_retention_after_it_stopped() {
-        let record = StateRecord::from_event(task_event("STOPPED", json!({})), Duration::days(7))
-            .expect("fits")
-            .expect("tracked");
+        let record =
+            StateRecord::from_event(task_event("STOPPED", json!({})), Retention::default())
+                .expect("fits")
+                .expect("tracked");
         // 2024-05-02T10:00:00Z is 1714644000; plus 7 days.
         assert_eq!(record.expires_at, Some(1_714_644_000 + 7 * 86_400));
         assert_eq!(record.status, "STOPPED");
@@ -238,9 +365,10 @@ mod tests {
 
     #[test]
     fn given_a_running_task_then_the_record_never_expires() {
-        let record = StateRecord::from_event(task_event("RUNNING", json!({})), Duration::days(7))
-            .expect("fits")
-            .expect("tracked");
+        let record =
+            StateRecord::from_event(task_event("RUNNING", json!({})), Retention::default())
+                .expect("fits")
+                .expect("tracked");
         assert_eq!(record.expires_at, None);
     }
 
@@ -249,23 +377,99 @@ mod tests {
         let huge = "x".repeat(MAX_DETAIL_BYTES);
         let error = StateRecord::from_event(
             task_event("RUNNING", json!({"blob": huge})),
-            Duration::days(7),
+            Retention::default(),
         )
         .expect_err("too large");
-        let RecordError::TooLarge { key, size, .. } = &error;
+        let RecordError::TooLarge { key, size, .. } = &error else { panic!("{error}") };
         assert_eq!(key, "arn:aws:ecs:us-east-1:111122223333:task/prod/abc");
         assert!(*size > MAX_DETAIL_BYTES);
         assert!(error.to_string().contains("task/prod/abc version 4"), "{error}");
     }
 
+    fn size(value: &Value) -> usize {
+        dynamodb_size(value, 1).expect("storable")
+    }
+
     #[test]
     fn given_values_then_their_dynamodb_size_follows_the_documented_rules() {
-        assert_eq!(dynamodb_size(&json!("abc")), 3);
-        assert_eq!(dynamodb_size(&json!(12345)), 4);
-        assert_eq!(dynamodb_size(&json!(0)), 2);
-        assert_eq!(dynamodb_size(&json!(-100)), 3);
-        assert_eq!(dynamodb_size(&json!(0.25)), 3);
-        assert_eq!(dynamodb_size(&json!([true, null])), 3 + 2 + 2);
-        assert_eq!(dynamodb_size(&json!({"ab": "c"})), 3 + 1 + 2 + 1);
+        assert_eq!(size(&json!("abc")), 3);
+        assert_eq!(size(&json!(12345)), 4);
+        assert_eq!(size(&json!(0)), 2);
+        assert_eq!(size(&json!(-100)), 3);
+        assert_eq!(size(&json!(0.25)), 3);
+        assert_eq!(size(&json!([true, null])), 3 + 2 + 2);
+        assert_eq!(size(&json!({"ab": "c"})), 3 + 1 + 2 + 1);
+    }
+
+    #[test]
+    fn given_a_deregistered_instance_then_it_expires_retention_after_its_update() {
+        let mut raw: Value = serde_json::from_str(include_str!(
+            "../../../events/samples/container-instance-deregistered.json"
+        ))
+        .expect("JSON");
+        raw["detail"]["updatedAt"] = json!("2024-05-02T10:00:00.000Z");
+        let retention =
+            Retention { stopped_task: Duration::days(7), inactive_instance: Duration::days(3) };
+        let record =
+            StateRecord::from_event(ReceivedEvent::new(raw.clone()).expect("valid"), retention)
+                .expect("fits")
+                .expect("tracked");
+        assert_eq!(record.status, "INACTIVE");
+        assert_eq!(record.expires_at, Some(1_714_644_000 + 3 * 86_400));
+        raw["detail"]["status"] = json!("ACTIVE");
+        let active = StateRecord::from_event(ReceivedEvent::new(raw).expect("valid"), retention)
+            .expect("fits")
+            .expect("tracked");
+        assert_eq!(active.expires_at, None);
+    }
+
+    #[test]
+    fn given_numbers_dynamodb_refuses_then_the_event_is_refused_naming_the_field() {
+        for (number, words) in [
+            (json!(1.5e300), "Number overflow"),
+            (json!(-1.5e300), "Number overflow"),
+            (json!(1e-200), "Number underflow"),
+        ] {
+            let event = task_event("RUNNING", json!({"metrics": [{"load": number}]}));
+            let error = StateRecord::from_event(event, Retention::default()).expect_err("refused");
+            let text = error.to_string();
+            assert!(
+                text.contains("task/prod/abc version 4: detail.metrics[0].load: number"),
+                "{text}"
+            );
+            assert!(text.contains(words), "{text}");
+        }
+        for fine in [json!(0.0), json!(9.9e125), json!(1e-130), json!(u64::MAX), json!(i64::MIN)] {
+            let event = task_event("RUNNING", json!({"metrics": fine}));
+            assert!(StateRecord::from_event(event, Retention::default()).is_ok());
+        }
+    }
+
+    #[test]
+    fn given_nesting_deeper_than_dynamodb_allows_then_the_event_is_refused() {
+        let mut deep = json!("leaf");
+        for _ in 0..MAX_NESTING {
+            deep = json!({"n": deep});
+        }
+        let error = StateRecord::from_event(
+            task_event("RUNNING", json!({"n": deep})),
+            Retention::default(),
+        )
+        .expect_err("too deep");
+        assert!(
+            matches!(&error, RecordError::Unstorable { path, .. } if path.starts_with("detail.n.n.n")),
+            "{error}"
+        );
+        let mut fits = json!("leaf");
+        for _ in 0..MAX_NESTING - 2 {
+            fits = json!({"n": fits});
+        }
+        assert!(
+            StateRecord::from_event(
+                task_event("RUNNING", json!({"n": fits})),
+                Retention::default()
+            )
+            .is_ok()
+        );
     }
 }
