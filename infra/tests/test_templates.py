@@ -1,6 +1,7 @@
 """Checks the SAM template and the synthesized CDK template: least-privilege IAM per function,
-alert rule patterns equal to the rules file, encryption, and no secrets in environment
-variables. Run by scripts/test after `cdk synth` (see README)."""
+alert rule patterns equal to the rules file, encryption, no secrets in environment variables,
+the events DLQ trusting exactly the stack's rules, the delivery and buffer alarms, state TTLs,
+and the SAM parameters' constraints. Run by scripts/test after `cdk synth` (see README)."""
 
 import json
 import re
@@ -13,6 +14,7 @@ ROOT = Path(__file__).resolve().parents[2]
 SAM_TEMPLATE = ROOT / "infra" / "template.yaml"
 CDK_TEMPLATE = ROOT / "infra" / "cdk" / "cdk.out" / "EcsEvents.template.json"
 DEFAULT_RULES = ROOT / "rules" / "default.json"
+EXAMPLE_RULES = ROOT / "rules" / "examples.json"
 
 LOG_ACTIONS = {"logs:CreateLogStream", "logs:PutLogEvents"}
 DESTINATION_ACTIONS = {"sqs:SendMessage"}
@@ -43,7 +45,10 @@ RESOURCE_TYPE_OF_SERVICE = {
 }
 ALLOWED_ENVIRONMENT = {
     "listener": set(),
-    "state-tracker": {"TASK_TABLE", "CONTAINER_INSTANCE_TABLE", "STOPPED_TASK_RETENTION_DAYS"},
+    "state-tracker": {
+        "TASK_TABLE", "CONTAINER_INSTANCE_TABLE", "STOPPED_TASK_RETENTION_DAYS",
+        "CONTAINER_INSTANCE_RETENTION_DAYS",
+    },
     "alerter": {"TOPIC_ARN", "LEDGER_TABLE", "ALERT_RULES", "ALERT_CLAIM_SECONDS"},
 }
 
@@ -109,6 +114,35 @@ def branches(value):
 
 def as_list(value):
     return value if isinstance(value, list) else [value]
+
+
+def get_att(value):
+    """(logical id, attribute) of a GetAtt, in either of its forms; None for anything else."""
+    if not isinstance(value, dict) or set(value) != {"Fn::GetAtt"}:
+        return None
+    target = value["Fn::GetAtt"]
+    return tuple(target) if isinstance(target, list) else tuple(target.split(".", 1))
+
+
+def the_alert_topic(template):
+    (topic,) = resources(template, "AWS::SNS::Topic")
+    return topic
+
+
+def alarms_on(template, namespace, metric, dimension=None):
+    """The alarms watching `metric` of `namespace`: with exactly the one dimension given, if any."""
+    return {
+        name: alarm for name, alarm in resources(template, "AWS::CloudWatch::Alarm").items()
+        if alarm["Properties"].get("Namespace") == namespace
+        and alarm["Properties"].get("MetricName") == metric
+        and (dimension is None or alarm["Properties"].get("Dimensions") == [dimension])
+    }
+
+
+def assert_notifies_the_alert_topic(template, name, alarm):
+    properties = alarm["Properties"]
+    assert properties["AlarmActions"] == [{"Ref": the_alert_topic(template)}], name
+    assert properties["ComparisonOperator"] == "GreaterThanThreshold", name
 
 
 def role_statements(template, role):
@@ -209,3 +243,122 @@ def test_the_sam_template_defines_ttl_and_the_status_index_the_code_uses():
     assert index["IndexName"] == "clusterArn-lastStatus-index"
     assert [k["AttributeName"] for k in index["KeySchema"]] == ["clusterArn", "lastStatus"]
     assert tables["AlertLedgerTable"]["Properties"]["TimeToLiveSpecification"]["AttributeName"] == "expiresAt"
+
+
+def test_the_events_dlq_trusts_exactly_the_rules_that_dead_letter_into_it(template):
+    # Issue #12 (6): a name-prefix ArnLike trusted other stacks' rules and missed shortened names.
+    senders = {}
+    for name, rule in resources(template, "AWS::Events::Rule").items():
+        for target in rule["Properties"]["Targets"]:
+            queue, attribute = get_att(target["DeadLetterConfig"]["Arn"])
+            assert attribute == "Arn", f"{name}: {target['DeadLetterConfig']}"
+            senders.setdefault(queue, set()).add(name)
+    assert senders
+    policies = resources(template, "AWS::SQS::QueuePolicy").values()
+    for queue, rules in senders.items():
+        statements = [
+            statement
+            for policy in policies if {"Ref": queue} in policy["Properties"]["Queues"]
+            for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+            if statement["Effect"] == "Allow"
+        ]
+        (statement,) = statements
+        assert statement["Principal"] == {"Service": "events.amazonaws.com"}
+        assert statement["Action"] == "sqs:SendMessage"
+        assert list(statement["Condition"]) == ["ArnEquals"], statement["Condition"]
+        (key,) = statement["Condition"]["ArnEquals"]
+        assert key == "aws:SourceArn"
+        arns = as_list(statement["Condition"]["ArnEquals"][key])
+        assert all(get_att(arn) and get_att(arn)[1] == "Arn" for arn in arns), arns
+        assert {get_att(arn)[0] for arn in arns} == rules
+
+
+def test_every_rule_alarms_on_failed_and_lost_deliveries_to_the_alert_topic(template):
+    # Issue #12 (7): EventBridge reports undelivered events per rule, nowhere else.
+    rules = resources(template, "AWS::Events::Rule")
+    for metric in ("FailedInvocations", "InvocationsFailedToBeSentToDlq"):
+        for rule in rules:
+            alarms = alarms_on(template, "AWS/Events", metric, {"Name": "RuleName", "Value": {"Ref": rule}})
+            assert len(alarms) == 1, f"{rule}: {metric} alarms {sorted(alarms)}"
+            for name, alarm in alarms.items():
+                assert_notifies_the_alert_topic(template, name, alarm)
+                assert alarm["Properties"]["Statistic"] == "Sum", name
+                assert alarm["Properties"]["Threshold"] == 0, name
+        assert len(alarms_on(template, "AWS/Events", metric)) == len(rules)
+
+
+def test_sync_rules_lists_every_rule_of_a_larger_rules_file_in_the_dlq_policy_and_alarms():
+    # The committed template has one alert rule: generate (in memory) from the six example rules.
+    import runpy
+    generate = runpy.run_path(str(ROOT / "scripts" / "sync-rules"))["generate"]
+    generated = generate(EXAMPLE_RULES, SAM_TEMPLATE.read_text())
+    template = json.loads(json.dumps(cfn_yaml.loads(generated)))
+    assert len(resources(template, "AWS::Events::Rule")) == 1 + len(json.loads(EXAMPLE_RULES.read_text()))
+    test_the_events_dlq_trusts_exactly_the_rules_that_dead_letter_into_it(template)
+    test_every_rule_alarms_on_failed_and_lost_deliveries_to_the_alert_topic(template)
+
+
+def test_the_buffer_queue_keeps_14_days_and_alarms_when_its_oldest_message_waits(template):
+    # Issue #12 (7). The synthesized CDK template is the direct variant (no buffer): its buffered
+    # variant is checked by infra/cdk/test/stack.test.ts.
+    buffers = {get_att(mapping["Properties"]["EventSourceArn"])[0]
+               for mapping in resources(template, "AWS::Lambda::EventSourceMapping").values()}
+    if "Transform" in template:
+        assert buffers == {"TrackerBufferQueue"}
+    for buffer in buffers:
+        queue = template["Resources"][buffer]
+        assert queue["Properties"]["MessageRetentionPeriod"] == 14 * 24 * 3600, buffer
+        dimension = {"Name": "QueueName", "Value": {"Fn::GetAtt": [buffer, "QueueName"]}}
+        alarms = alarms_on(template, "AWS/SQS", "ApproximateAgeOfOldestMessage", dimension)
+        ((name, alarm),) = alarms.items()
+        assert_notifies_the_alert_topic(template, name, alarm)
+        assert alarm["Properties"]["Statistic"] == "Maximum", name
+        assert 0 < alarm["Properties"]["Threshold"] <= 3600, name
+        assert alarm.get("Condition") == queue.get("Condition"), f"{name} exists only with its queue"
+
+
+def test_both_state_tables_expire_items_and_the_tracker_gets_both_retentions(template):
+    # Issue #12 (2): deregistered container instances expire like stopped tasks.
+    tables = {
+        key["AttributeName"]: table["Properties"]
+        for table in resources(template, "AWS::DynamoDB::Table").values()
+        for key in table["Properties"]["KeySchema"] if key["KeyType"] == "HASH"
+    }
+    for key in ("taskArn", "containerInstanceArn"):
+        assert tables[key].get("TimeToLiveSpecification") == {"AttributeName": "expiresAt", "Enabled": True}, key
+    variables = template["Resources"][functions(template)["state-tracker"]]["Properties"]["Environment"]["Variables"]
+    for variable in ("STOPPED_TASK_RETENTION_DAYS", "CONTAINER_INSTANCE_RETENTION_DAYS"):
+        value = variables[variable]
+        if isinstance(value, dict):
+            value = template["Parameters"][value["Ref"]]["Default"]
+        assert value == "7", variable
+
+
+RETENTION_ACCEPTED = ["1", "7", "9", "10", "99", "100", "999", "1000", "2999", "3000", "3599", "3600", "3649", "3650"]
+RETENTION_REFUSED = ["0", "3651", "7.5", "-1", "", "abc", "01", "4000", "9999", "10000", " 7", "7 ", "1e3"]
+
+
+@pytest.mark.parametrize("parameter", ["StoppedTaskRetentionDays", "ContainerInstanceRetentionDays"])
+def test_retention_parameters_take_whole_days_from_1_to_3650_only(parameter):
+    # Issue #12 (8): the state tracker parses whole days 1..=3650 and fails on every event otherwise.
+    definition = load(SAM_TEMPLATE)["Parameters"][parameter]
+    # CloudFormation applies AllowedPattern to String parameters only (a Number takes 7.5).
+    assert definition["Type"] == "String"
+    assert definition["ConstraintDescription"]
+    pattern = definition["AllowedPattern"]
+    assert re.fullmatch(pattern, definition["Default"])
+    for value in RETENTION_ACCEPTED:
+        assert re.fullmatch(pattern, value), f"{parameter} refuses {value!r}"
+    for value in RETENTION_REFUSED:
+        assert not re.fullmatch(pattern, value), f"{parameter} accepts {value!r}"
+
+
+def test_alert_email_takes_an_email_address_or_nothing():
+    # Issue #12 (8): the same rule as the CDK app's alertEmail check.
+    definition = load(SAM_TEMPLATE)["Parameters"]["AlertEmail"]
+    assert definition["ConstraintDescription"]
+    pattern = definition["AllowedPattern"]
+    for value in ["", "ops@example.com", "first.last+tag@mail.example.co.uk"]:
+        assert re.fullmatch(pattern, value), f"AlertEmail refuses {value!r}"
+    for value in ["not-an-email", "ops@example", "@example.com", "ops @example.com", "ops@example.com "]:
+        assert not re.fullmatch(pattern, value), f"AlertEmail accepts {value!r}"

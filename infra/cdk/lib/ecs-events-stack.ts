@@ -27,6 +27,13 @@ const LOG_RETENTION_DAYS = [
   1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
 ];
 
+/** State retention the state tracker accepts: whole days (the SAM parameters' AllowedPattern). */
+const MIN_RETENTION_DAYS = 1;
+const MAX_RETENTION_DAYS = 3650;
+
+/** An email address (the SAM AlertEmail AllowedPattern, without its empty alternative). */
+const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+
 /** EventBridge retries (the maxima): 185 attempts over 24 hours, then the events DLQ. */
 const EVENT_RETRY_ATTEMPTS = 185;
 const EVENT_MAX_AGE_SECONDS = 24 * 60 * 60;
@@ -49,8 +56,13 @@ export interface EcsEventsStackProps extends StackProps {
   readonly taskTableName?: string;
   /** Context `containerInstanceTableName`. @default ECSCtrInstanceState */
   readonly containerInstanceTableName?: string;
-  /** Days a stopped task's state stays before DynamoDB's TTL deletes it. Context `stoppedTaskRetentionDays`. @default 7 */
+  /** Days (1..3650) a stopped task's state stays before DynamoDB's TTL deletes it. Context `stoppedTaskRetentionDays`. @default 7 */
   readonly stoppedTaskRetentionDays?: number;
+  /**
+   * Days (1..3650) a deregistered (INACTIVE) container instance's state stays before DynamoDB's TTL
+   * deletes it. Context `containerInstanceRetentionDays`. @default 7
+   */
+  readonly containerInstanceRetentionDays?: number;
   /** Days the functions' logs are kept. Context `logRetentionDays`. @default 30 */
   readonly logRetentionDays?: number;
 }
@@ -93,6 +105,8 @@ export class EcsEventsStack extends Stack {
       tableName: settings.containerInstanceTableName,
       partitionKey: { name: 'containerInstanceArn', type: dynamodb.AttributeType.STRING },
       billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
+      // Deregistered (INACTIVE) instances expire: fleets that scale daily would pile them up.
+      timeToLiveAttribute: 'expiresAt',
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
       encryption: dynamodb.TableEncryption.AWS_MANAGED,
       removalPolicy: RemovalPolicy.RETAIN,
@@ -224,6 +238,7 @@ export class EcsEventsStack extends Stack {
         TASK_TABLE: taskTable.tableName,
         CONTAINER_INSTANCE_TABLE: containerInstanceTable.tableName,
         STOPPED_TASK_RETENTION_DAYS: String(settings.stoppedTaskRetentionDays),
+        CONTAINER_INSTANCE_RETENTION_DAYS: String(settings.containerInstanceRetentionDays),
       },
     );
     // table.grant() would also grant on the GSI (`table/index/*`): conditional PutItem on the two tables only.
@@ -282,6 +297,10 @@ export class EcsEventsStack extends Stack {
       bufferQueue = new sqs.Queue(this, 'TrackerBufferQueue', {
         // 6 × the state tracker's timeout, as AWS recommends for SQS event sources.
         visibilityTimeout: Duration.seconds(180),
+        // 14 days (the maximum), not SQS's default 4: a backlog survives a tracker outage over a long
+        // weekend, and the age alarm fires long before anything expires. (Its DLQ cannot keep longer,
+        // as AWS advises for DLQs; failing messages move there within about 15 minutes.)
+        retentionPeriod: Duration.days(14),
         encryption: sqs.QueueEncryption.SQS_MANAGED,
         enforceSSL: true,
         deadLetterQueue: { queue: bufferDlq, maxReceiveCount: 5 },
@@ -309,7 +328,7 @@ export class EcsEventsStack extends Stack {
       stateTrackerTargetArn = bufferQueue.queueArn;
     }
 
-    const ruleArns: string[] = [];
+    const rules: [string, events.CfnRule][] = [];
     const eventRule = (
       ruleId: string,
       description: string,
@@ -331,7 +350,7 @@ export class EcsEventsStack extends Stack {
           deadLetterConfig: { arn: eventsDlq.queueArn },
         })),
       });
-      ruleArns.push(rule.attrArn);
+      rules.push([ruleId, rule]);
       return rule;
     };
     const invokedBy = (fn: lambda.IFunction, permissionId: string, rule: events.CfnRule) =>
@@ -376,24 +395,24 @@ export class EcsEventsStack extends Stack {
       invokedBy(alerter, `${ruleLogicalId(alertRule.name)}Invoke`, rule);
     }
 
-    // Only this stack's rules may dead-letter into the events DLQ.
+    // Only this stack's rules may dead-letter into the events DLQ, each by its exact ARN (as in the SAM template).
     eventsDlq.addToResourcePolicy(
       new iam.PolicyStatement({
         sid: 'EventBridgeDeadLetters',
         principals: [new iam.ServicePrincipal('events.amazonaws.com')],
         actions: ['sqs:SendMessage'],
         resources: [eventsDlq.queueArn],
-        conditions: { ArnEquals: { 'aws:SourceArn': ruleArns } },
+        conditions: { ArnEquals: { 'aws:SourceArn': rules.map(([, rule]) => rule.attrArn) } },
       }),
     );
 
     // ------------------------------------------------------------ alarms
     const alarmAction = new cwActions.SnsAction(topic);
-    const alarm = (alarmId: string, description: string, metric: cloudwatch.IMetric) => {
+    const alarm = (alarmId: string, description: string, metric: cloudwatch.IMetric, threshold = 0) => {
       const created = new cloudwatch.Alarm(this, alarmId, {
         alarmDescription: description,
         metric,
-        threshold: 0,
+        threshold,
         evaluationPeriods: 1,
         comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
         treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
@@ -430,6 +449,49 @@ export class EcsEventsStack extends Stack {
         description,
         queue.metricApproximateNumberOfMessagesVisible({ period: fiveMinutes, statistic: 'Maximum' }),
       );
+    }
+    if (bufferQueue) {
+      // The tracker drains the buffer in seconds; a message it keeps failing stays at most about
+      // 15 minutes (5 receives, 180 s visibility) before it moves to the DLQ, which alarms on its own.
+      // An oldest message over 20 minutes therefore means the tracker is not keeping up or not polling.
+      alarm(
+        'TrackerBufferAgeAlarm',
+        'Buffered ECS events have waited over 20 minutes for the state tracker.',
+        bufferQueue.metricApproximateAgeOfOldestMessage({ period: fiveMinutes, statistic: 'Maximum' }),
+        Duration.minutes(20).toSeconds(),
+      );
+    }
+    // Delivery failures: one alarm per rule and metric. AWS/Events reports these metrics per RuleName
+    // only, and a metric-math alarm sums at most 10 metrics: one alarm summing both metrics of every
+    // rule would break at 5 alert rules (rules/examples.json has 6); one per rule also names the rule.
+    const deliveryAlarms: [string, string, (ruleId: string) => string][] = [
+      [
+        'FailedInvocations',
+        'FailedInvocationsAlarm',
+        (ruleId) => `EventBridge gave up delivering events of ${ruleId} to a target (they are in the events DLQ).`,
+      ],
+      [
+        'InvocationsFailedToBeSentToDlq',
+        'DeadLetterFailedAlarm',
+        (ruleId) =>
+          `EventBridge could not deliver events of ${ruleId} nor dead-letter them: they are lost ` +
+          '(check the events DLQ and its policy).',
+      ],
+    ];
+    for (const [ruleId, rule] of rules) {
+      for (const [metricName, suffix, description] of deliveryAlarms) {
+        alarm(
+          `${ruleId}${suffix}`,
+          description(ruleId),
+          new cloudwatch.Metric({
+            namespace: 'AWS/Events',
+            metricName,
+            dimensionsMap: { RuleName: rule.ref },
+            period: fiveMinutes,
+            statistic: 'Sum',
+          }),
+        );
+      }
     }
 
     // ------------------------------------------------------------ outputs
@@ -476,14 +538,20 @@ export class EcsEventsStack extends Stack {
     const context = (key: string): unknown => this.node.tryGetContext(key);
     const rulesFileSetting = props.rulesFile ?? stringSetting(context('rulesFile'), 'rulesFile') ?? DEFAULT_RULES_FILE;
     const alertEmail = (props.alertEmail ?? stringSetting(context('alertEmail'), 'alertEmail') ?? '').trim();
-    if (alertEmail !== '' && !/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(alertEmail)) {
+    if (alertEmail !== '' && !EMAIL.test(alertEmail)) {
       throw new Error(`alertEmail "${alertEmail}" is not an email address (leave it empty for no subscription)`);
     }
-    const stoppedTaskRetentionDays =
-      props.stoppedTaskRetentionDays ?? numberSetting(context('stoppedTaskRetentionDays'), 'stoppedTaskRetentionDays') ?? 7;
-    if (!Number.isInteger(stoppedTaskRetentionDays) || stoppedTaskRetentionDays < 1) {
-      throw new Error(`stoppedTaskRetentionDays must be a whole number of days >= 1, got ${stoppedTaskRetentionDays}`);
-    }
+    const retentionDays = (key: 'stoppedTaskRetentionDays' | 'containerInstanceRetentionDays'): number => {
+      const days = props[key] ?? numberSetting(context(key), key) ?? 7;
+      if (!Number.isInteger(days) || days < MIN_RETENTION_DAYS || days > MAX_RETENTION_DAYS) {
+        throw new Error(
+          `${key} must be a whole number of days from ${MIN_RETENTION_DAYS} to ${MAX_RETENTION_DAYS}, got ${days}`,
+        );
+      }
+      return days;
+    };
+    const stoppedTaskRetentionDays = retentionDays('stoppedTaskRetentionDays');
+    const containerInstanceRetentionDays = retentionDays('containerInstanceRetentionDays');
     const logRetentionDays = props.logRetentionDays ?? numberSetting(context('logRetentionDays'), 'logRetentionDays') ?? 30;
     if (!LOG_RETENTION_DAYS.includes(logRetentionDays)) {
       throw new Error(`logRetentionDays must be one of ${LOG_RETENTION_DAYS.join(', ')}; got ${logRetentionDays}`);
@@ -498,6 +566,7 @@ export class EcsEventsStack extends Stack {
         stringSetting(context('containerInstanceTableName'), 'containerInstanceTableName') ??
         'ECSCtrInstanceState',
       stoppedTaskRetentionDays,
+      containerInstanceRetentionDays,
       logRetentionDays,
     };
   }

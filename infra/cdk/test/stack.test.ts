@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, describe, test } from 'node:test';
-import { Stack } from 'aws-cdk-lib';
+import { App, Stack } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import { BUNDLING_STACKS, buildApp } from '../lib/app';
 import { EcsEventsStack } from '../lib/ecs-events-stack';
@@ -93,6 +93,34 @@ function allowedActions(template: Template, roleLogicalId: string): string[] {
     .sort();
 }
 
+/** Logical ids of the EventBridge rules: the all-ECS rule and one per alert rule. */
+function ruleIdsOf(template: Template): string[] {
+  return Object.keys(resourcesOf(template, 'AWS::Events::Rule')).sort();
+}
+
+/** Every rule has a FailedInvocations and an InvocationsFailedToBeSentToDlq alarm on its RuleName, to the topic. */
+function assertDeliveryAlarms(stack: Stack, template: Template) {
+  const topicId = logicalIdOf(stack, template, 'AWS::SNS::Topic', '/AlertTopic/Resource');
+  const ruleIds = ruleIdsOf(template);
+  for (const ruleId of ruleIds) {
+    for (const metric of ['FailedInvocations', 'InvocationsFailedToBeSentToDlq']) {
+      template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+        Namespace: 'AWS/Events',
+        MetricName: metric,
+        Statistic: 'Sum',
+        Dimensions: [{ Name: 'RuleName', Value: { Ref: ruleId } }],
+        Threshold: 0,
+        ComparisonOperator: 'GreaterThanThreshold',
+        AlarmActions: [{ Ref: topicId }],
+      });
+    }
+  }
+  const eventsAlarms = Object.values(resourcesOf(template, 'AWS::CloudWatch::Alarm')).filter(
+    (a) => a.Properties.Namespace === 'AWS/Events',
+  );
+  assert.equal(eventsAlarms.length, 2 * ruleIds.length);
+}
+
 describe('default stack (direct, rules/default.json)', () => {
   const { stack, template } = synth();
 
@@ -132,12 +160,18 @@ describe('default stack (direct, rules/default.json)', () => {
   test('environment variables are exactly those of the SAM template', () => {
     assert.equal(functionBy(template, 'listener').Properties.Environment, undefined);
     const tracker = functionBy(template, 'state-tracker').Properties.Environment.Variables;
-    assert.deepEqual(Object.keys(tracker).sort(), ['CONTAINER_INSTANCE_TABLE', 'STOPPED_TASK_RETENTION_DAYS', 'TASK_TABLE']);
+    assert.deepEqual(Object.keys(tracker).sort(), [
+      'CONTAINER_INSTANCE_RETENTION_DAYS',
+      'CONTAINER_INSTANCE_TABLE',
+      'STOPPED_TASK_RETENTION_DAYS',
+      'TASK_TABLE',
+    ]);
     assert.deepEqual(tracker.TASK_TABLE, { Ref: logicalIdOf(stack, template, 'AWS::DynamoDB::Table', '/TaskStateTable/Resource') });
     assert.deepEqual(tracker.CONTAINER_INSTANCE_TABLE, {
       Ref: logicalIdOf(stack, template, 'AWS::DynamoDB::Table', '/ContainerInstanceStateTable/Resource'),
     });
     assert.equal(tracker.STOPPED_TASK_RETENTION_DAYS, '7');
+    assert.equal(tracker.CONTAINER_INSTANCE_RETENTION_DAYS, '7');
     const alerter = functionBy(template, 'alerter').Properties.Environment.Variables;
     assert.deepEqual(Object.keys(alerter).sort(), ['ALERT_CLAIM_SECONDS', 'ALERT_RULES', 'LEDGER_TABLE', 'TOPIC_ARN']);
     assert.equal(alerter.ALERT_CLAIM_SECONDS, '120');
@@ -250,7 +284,7 @@ describe('default stack (direct, rules/default.json)', () => {
         KeySchema: [{ AttributeName: 'containerInstanceArn', KeyType: 'HASH' }],
         PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
         SSESpecification: { SSEEnabled: true },
-        TimeToLiveSpecification: Match.absent(),
+        TimeToLiveSpecification: { AttributeName: 'expiresAt', Enabled: true },
       },
     });
     template.hasResource('AWS::DynamoDB::Table', {
@@ -336,19 +370,15 @@ describe('default stack (direct, rules/default.json)', () => {
       assert.equal(permission.Properties.Principal, 'events.amazonaws.com');
       assert.ok(permission.Properties.SourceArn['Fn::GetAtt'], 'scoped to a rule ARN');
     }
-    // ...and may dead-letter into the events DLQ only from this stack's rules.
-    template.hasResourceProperties('AWS::SQS::QueuePolicy', {
-      Queues: [{ Ref: eventsDlq }],
-      PolicyDocument: {
-        Statement: Match.arrayWith([
-          Match.objectLike({
-            Principal: { Service: 'events.amazonaws.com' },
-            Action: 'sqs:SendMessage',
-            Condition: { ArnEquals: { 'aws:SourceArn': Match.arrayWith([{ 'Fn::GetAtt': ['AllEcsEventsRule', 'Arn'] }]) } },
-          }),
-        ]),
-      },
-    });
+    // ...and may dead-letter into the events DLQ only from this stack's rules, each by its exact ARN.
+    const [dlqPolicy] = Object.values(resourcesOf(template, 'AWS::SQS::QueuePolicy')).filter(
+      (p) => p.Properties.Queues[0].Ref === eventsDlq,
+    );
+    const [allow] = (dlqPolicy.Properties.PolicyDocument.Statement as any[]).filter((s) => s.Effect === 'Allow');
+    assert.deepEqual(allow.Principal, { Service: 'events.amazonaws.com' });
+    assert.deepEqual(Object.keys(allow.Condition), ['ArnEquals']);
+    const sources = (allow.Condition.ArnEquals['aws:SourceArn'] as any[]).map((arn) => arn['Fn::GetAtt'][0]).sort();
+    assert.deepEqual(sources, ruleIdsOf(template));
   });
 
   test('one EventBridge rule per alert rule, pattern exactly as in the rules file, to the alerter', () => {
@@ -382,7 +412,7 @@ describe('default stack (direct, rules/default.json)', () => {
   });
 
   test('alarms: Errors and Throttles per function, visible messages per DLQ, all to the topic', () => {
-    template.resourceCountIs('AWS::CloudWatch::Alarm', 8);
+    template.resourceCountIs('AWS::CloudWatch::Alarm', 8 + 2 * (1 + DEFAULT_RULES.length));
     const topicId = logicalIdOf(stack, template, 'AWS::SNS::Topic', '/AlertTopic/Resource');
     template.allResourcesProperties('AWS::CloudWatch::Alarm', {
       AlarmActions: [{ Ref: topicId }],
@@ -416,6 +446,10 @@ describe('default stack (direct, rules/default.json)', () => {
         ],
       });
     }
+  });
+
+  test('alarms: FailedInvocations and InvocationsFailedToBeSentToDlq per rule, to the topic', () => {
+    assertDeliveryAlarms(stack, template);
   });
 
   test('outputs', () => {
@@ -454,6 +488,7 @@ describe('buffered stack (useSqsBuffer=true)', () => {
     const bufferDlqId = logicalIdOf(stack, template, 'AWS::SQS::Queue', '/TrackerBufferDeadLetterQueue/Resource');
     template.hasResourceProperties('AWS::SQS::Queue', {
       VisibilityTimeout: 180,
+      MessageRetentionPeriod: 1209600,
       SqsManagedSseEnabled: true,
       RedrivePolicy: { deadLetterTargetArn: { 'Fn::GetAtt': [bufferDlqId, 'Arn'] }, maxReceiveCount: 5 },
     });
@@ -509,8 +544,29 @@ describe('buffered stack (useSqsBuffer=true)', () => {
     ]);
   });
 
+  test('buffer age alarm: oldest message over 20 minutes, to the topic', () => {
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Namespace: 'AWS/SQS',
+      MetricName: 'ApproximateAgeOfOldestMessage',
+      Statistic: 'Maximum',
+      Dimensions: [
+        {
+          Name: 'QueueName',
+          Value: { 'Fn::GetAtt': [logicalIdOf(stack, template, 'AWS::SQS::Queue', '/TrackerBufferQueue/Resource'), 'QueueName'] },
+        },
+      ],
+      Threshold: 1200,
+      ComparisonOperator: 'GreaterThanThreshold',
+      AlarmActions: [{ Ref: logicalIdOf(stack, template, 'AWS::SNS::Topic', '/AlertTopic/Resource') }],
+    });
+  });
+
+  test('delivery alarms per rule, as in the direct variant', () => {
+    assertDeliveryAlarms(stack, template);
+  });
+
   test('buffer DLQ alarm and output', () => {
-    template.resourceCountIs('AWS::CloudWatch::Alarm', 9);
+    template.resourceCountIs('AWS::CloudWatch::Alarm', 10 + 2 * (1 + DEFAULT_RULES.length));
     template.hasResourceProperties('AWS::CloudWatch::Alarm', {
       MetricName: 'ApproximateNumberOfMessagesVisible',
       Dimensions: [
@@ -565,7 +621,8 @@ describe('rules file (context rulesFile)', () => {
   ];
 
   test('every rule becomes an EventBridge rule with its pattern unchanged, and ALERT_RULES is the file', () => {
-    const { template } = synth({ rulesFile: writeRules('custom.json', custom) });
+    const { stack, template } = synth({ rulesFile: writeRules('custom.json', custom) });
+    assertDeliveryAlarms(stack, template);
     const rules = Object.values(resourcesOf(template, 'AWS::Events::Rule'));
     assert.equal(rules.length, 1 + custom.length);
     for (const rule of custom) {
@@ -617,20 +674,37 @@ describe('other settings', () => {
       taskTableName: 'Tasks',
       containerInstanceTableName: 'Instances',
       stoppedTaskRetentionDays: '3',
+      containerInstanceRetentionDays: '30',
       logRetentionDays: '14',
     });
     template.hasResourceProperties('AWS::DynamoDB::Table', { TableName: 'Tasks' });
     template.hasResourceProperties('AWS::DynamoDB::Table', { TableName: 'Instances' });
-    assert.equal(
-      functionBy(template, 'state-tracker').Properties.Environment.Variables.STOPPED_TASK_RETENTION_DAYS,
-      '3',
-    );
+    const tracker = functionBy(template, 'state-tracker').Properties.Environment.Variables;
+    assert.equal(tracker.STOPPED_TASK_RETENTION_DAYS, '3');
+    assert.equal(tracker.CONTAINER_INSTANCE_RETENTION_DAYS, '30');
     template.allResourcesProperties('AWS::Logs::LogGroup', { RetentionInDays: 14 });
   });
 
   test('invalid settings are refused', () => {
     assert.throws(() => synth({ logRetentionDays: '10' }), /logRetentionDays must be one of/);
-    assert.throws(() => synth({ stoppedTaskRetentionDays: '0' }), /stoppedTaskRetentionDays must be a whole number/);
     assert.throws(() => synth({ useSqsBuffer: 'yes' }), /useSqsBuffer must be true or false/);
+  });
+
+  test('retention days: whole numbers from 1 to 3650, as context or prop, like the SAM parameters', () => {
+    for (const key of ['stoppedTaskRetentionDays', 'containerInstanceRetentionDays'] as const) {
+      const variable = key === 'stoppedTaskRetentionDays' ? 'STOPPED_TASK_RETENTION_DAYS' : 'CONTAINER_INSTANCE_RETENTION_DAYS';
+      for (const days of ['1', '7', '3650']) {
+        const { template } = synth({ [key]: days });
+        assert.equal(functionBy(template, 'state-tracker').Properties.Environment.Variables[variable], days, `${key}=${days}`);
+      }
+      const range = new RegExp(`${key} must be a whole number of days from 1 to 3650, got`);
+      for (const days of ['0', '3651', '7.5', '-1']) {
+        assert.throws(() => synth({ [key]: days }), range, `${key}=${days}`);
+      }
+      assert.throws(() => synth({ [key]: 'abc' }), new RegExp(`context ${key} must be a number`));
+      // A prop is checked the same way (it fails before any function is bundled).
+      const app = new App({ context: { ...CDK_JSON_CONTEXT, skipBundling: 'true' } });
+      assert.throws(() => new EcsEventsStack(app, 'Props', { [key]: 0.5 }), range);
+    }
   });
 });
