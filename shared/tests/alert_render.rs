@@ -66,3 +66,91 @@ fn given_the_oom_killed_task_then_attributes_carry_the_failed_containers_exit_co
     assert!(alert.message.contains("OutOfMemoryError: Container killed due to memory usage"));
     assert!(alert.message.contains("(ran 18m 30s)"), "{}", alert.message);
 }
+
+/// A stopped task from the OOM sample with the given containers and stop code.
+fn task_with(containers: Value, stop_code: &str) -> (Value, EcsEvent) {
+    let mut raw: Value =
+        serde_json::from_str(include_str!("../../events/samples/task-oom-killed.json"))
+            .expect("JSON");
+    raw["detail"]["containers"] = containers;
+    raw["detail"]["stopCode"] = Value::from(stop_code);
+    let event = EcsEvent::from_value(raw.clone()).expect("valid");
+    (raw, event)
+}
+
+#[test]
+fn given_a_sidecar_stopped_after_an_oom_kill_then_the_alert_leads_with_the_oom_container() {
+    let (raw, event) = task_with(
+        serde_json::json!([
+            {"name": "forms-perf-test_log_router", "lastStatus": "STOPPED", "exitCode": 143},
+            {"name": "healthy", "lastStatus": "STOPPED", "exitCode": 0},
+            {"name": "app", "lastStatus": "STOPPED", "exitCode": 1,
+             "reason": "OutOfMemoryError: Container killed due to memory usage"}
+        ]),
+        "EssentialContainerExited",
+    );
+    let rules = RuleSet::default_rules();
+    let alert = render(rules.matching(&raw).next().expect("matches"), &event);
+    assert_eq!(alert.attributes["exitCode"], 1, "the cause's exit code, not the sidecar's 143");
+    assert_eq!(alert.document["containers"][0]["name"], "app");
+    let rows: Vec<&str> = alert
+        .message
+        .lines()
+        .skip_while(|line| !line.starts_with("Containers"))
+        .skip(1)
+        .take_while(|line| !line.is_empty())
+        .collect();
+    assert_eq!(rows.len(), 3, "{}", alert.message);
+    assert!(rows[0].trim_start().starts_with("app "), "{rows:?}");
+    assert!(rows[1].trim_start().starts_with("forms-perf-test_log_router "), "{rows:?}");
+    assert!(rows[2].trim_start().starts_with("healthy "), "{rows:?}");
+    // Long names keep the columns aligned: every status starts in the same column.
+    let status_column: Vec<usize> =
+        rows.iter().map(|row| row.find("STOPPED").expect("status")).collect();
+    assert!(status_column.iter().all(|column| *column == status_column[0]), "{rows:?}");
+}
+
+#[test]
+fn given_a_first_listed_container_without_exit_code_then_no_misleading_exit_code_attribute() {
+    let (raw, event) = task_with(
+        serde_json::json!([
+            {"name": "sidecar", "lastStatus": "STOPPED", "exitCode": 143},
+            {"name": "app", "lastStatus": "STOPPED",
+             "reason": "CannotPullContainerError: pull image manifest has been retried 5 time(s)"}
+        ]),
+        "TaskFailedToStart",
+    );
+    let rules = RuleSet::from_json(include_str!("../../rules/examples.json")).expect("rules");
+    let rule = rules.matching(&raw).find(|rule| rule.name == "task-failed-to-start");
+    let alert = render(rule.expect("matches"), &event);
+    assert_eq!(alert.attributes.get("exitCode"), None, "{:?}", alert.attributes);
+    assert_eq!(alert.document["containers"][0]["name"], "app");
+}
+
+#[test]
+fn given_stop_codes_aws_added_or_will_add_then_they_are_shown_and_matched_as_sent() {
+    for code in ["InfrastructureHealth", "SomeCodeAwsAddsNextYear"] {
+        let (raw, event) = task_with(
+            serde_json::json!([{"name": "app", "lastStatus": "STOPPED", "exitCode": 0}]),
+            code,
+        );
+        assert_eq!(
+            event.task().and_then(|task| task.stop_code.as_ref()).map(|c| c.as_str()),
+            Some(code)
+        );
+        let rule = RuleSet::from_json(&format!(
+            r#"[{{"name": "by-code", "pattern": {{"detail": {{"stopCode": ["{code}"]}}}}}}]"#
+        ))
+        .expect("rule");
+        let matched = rule.matching(&raw).next().expect("a stop code matches as sent");
+        let alert = render(matched, &event);
+        assert_eq!(alert.attributes["stopCode"], code);
+        assert!(
+            alert.message.contains(&format!("Stop code:          {code}\n")),
+            "{}",
+            alert.message
+        );
+        assert_eq!(alert.document["stopCode"], code);
+        assert_eq!(serde_json::to_value(&event).expect("json")["detail"]["stopCode"], code);
+    }
+}

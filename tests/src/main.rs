@@ -8,6 +8,7 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use aws_config::BehaviorVersion;
 use aws_sdk_dynamodb::config::Credentials;
+use aws_sdk_dynamodb::error::DisplayErrorContext;
 use chrono::Duration;
 use clap::{Args, Parser, Subcommand};
 use ecs_events::alert::{
@@ -112,6 +113,35 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// Exit status for invalid input (as clap uses for invalid arguments).
 const INVALID_INPUT: u8 = 2;
+/// Exit status when the services failed: the store or topic could not be reached at all, or
+/// some events or alerts failed on them (the report says which).
+const SERVICES_FAILED: u8 = 1;
+
+/// Why a replay did not run, or did not finish cleanly.
+#[derive(Debug, thiserror::Error)]
+enum RunError {
+    /// The arguments or the input cannot be used (a missing path, an invalid rules file).
+    #[error("{0:#}")]
+    Input(anyhow::Error),
+    /// The real services cannot be used (checked before the first event).
+    #[error("{0:#}")]
+    Services(anyhow::Error),
+    /// The replay ran, but the services failed on some events or alerts.
+    #[error("{0} events or alerts failed on the services (listed under \"failed\")")]
+    Failed(usize),
+}
+
+impl From<anyhow::Error> for RunError {
+    fn from(error: anyhow::Error) -> Self {
+        Self::Input(error)
+    }
+}
+
+impl From<std::io::Error> for RunError {
+    fn from(error: std::io::Error) -> Self {
+        Self::Input(error.into())
+    }
+}
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -119,8 +149,11 @@ async fn main() -> ExitCode {
         Command::Run(args) => match run(args).await {
             Ok(()) => ExitCode::SUCCESS,
             Err(error) => {
-                eprintln!("ecs-replay run: {error:#}");
-                ExitCode::from(INVALID_INPUT)
+                eprintln!("ecs-replay run: {error}");
+                ExitCode::from(match error {
+                    RunError::Input(_) => INVALID_INPUT,
+                    RunError::Services(_) | RunError::Failed(_) => SERVICES_FAILED,
+                })
             }
         },
         Command::Generate { tasks, seed, duplicates, reordered, out } => {
@@ -159,7 +192,7 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn run(args: RunArgs) -> anyhow::Result<()> {
+async fn run(args: RunArgs) -> Result<(), RunError> {
     let rules = match &args.rules {
         Some(path) => {
             let text = std::fs::read_to_string(path)
@@ -168,7 +201,7 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         }
         None => RuleSet::default_rules(),
     };
-    let files = files(&args.paths)?;
+    let files = files(&args.paths).map_err(anyhow::Error::from)?;
     let (store, ledger, sink) = adapters(&args).await?;
     let alerter = Alerter::new(rules, ledger, sink, LedgerTimes::default());
     let retention = Retention {
@@ -179,7 +212,7 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
 
     let progress = progress_bar(&files);
     for file in &files {
-        for entry in read_file(file)? {
+        for entry in read_file(file).map_err(anyhow::Error::from)? {
             replayer.replay(entry).await;
         }
         progress.inc(std::fs::metadata(file).map(|m| m.len()).unwrap_or_default());
@@ -189,19 +222,23 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
     let report = replayer.finish().await;
     if args.json {
         let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
-        serde_json::to_writer(&mut out, &report)?;
+        serde_json::to_writer(&mut out, &report).map_err(std::io::Error::from)?;
         writeln!(out)?;
         out.flush()?;
     } else {
         std::io::stdout().lock().write_all(ecs_replay::text_report::render(&report).as_bytes())?;
     }
-    Ok(())
+    match report.failed.len() {
+        0 => Ok(()),
+        failed => Err(RunError::Failed(failed)),
+    }
 }
 
 type Adapters = (Arc<dyn StateStore>, Arc<dyn AlertLedger>, Arc<dyn AlertSink>);
 
-/// The embedded adapters, or the real ones with `--aws` / `--endpoint-url`.
-async fn adapters(args: &RunArgs) -> anyhow::Result<Adapters> {
+/// The embedded adapters, or the real ones with `--aws` / `--endpoint-url`, checked before
+/// the first event.
+async fn adapters(args: &RunArgs) -> Result<Adapters, RunError> {
     if !args.aws && args.endpoint_url.is_none() {
         return Ok((
             Arc::new(InMemoryStateStore::new()),
@@ -211,6 +248,7 @@ async fn adapters(args: &RunArgs) -> anyhow::Result<Adapters> {
     }
     let topic_arn =
         args.topic_arn.clone().context("--topic-arn is required with --aws or --endpoint-url")?;
+    let services = |error: anyhow::Error| RunError::Services(error);
     let mut loader = aws_config::defaults(BehaviorVersion::latest());
     if let Some(endpoint) = &args.endpoint_url {
         loader = loader.endpoint_url(endpoint);
@@ -230,11 +268,21 @@ async fn adapters(args: &RunArgs) -> anyhow::Result<Adapters> {
         }
     }
     let config = loader.load().await;
-    let dynamodb = aws_sdk_dynamodb::Client::new(&config);
-    if args.create_tables {
-        create_state_tables(&dynamodb, &args.task_table, &args.container_instance_table).await?;
-        create_ledger_table(&dynamodb, &args.ledger_table).await?;
+    if config.region().is_none() {
+        return Err(services(anyhow::anyhow!(
+            "no AWS region is configured: set AWS_REGION (or a region in your AWS profile)"
+        )));
     }
+    let dynamodb = aws_sdk_dynamodb::Client::new(&config);
+    let sns = aws_sdk_sns::Client::new(&config);
+    if args.create_tables {
+        create_state_tables(&dynamodb, &args.task_table, &args.container_instance_table)
+            .await
+            .map_err(|e| services(e.into()))?;
+        create_ledger_table(&dynamodb, &args.ledger_table).await.map_err(|e| services(e.into()))?;
+    }
+    let tables = [&args.task_table, &args.container_instance_table, &args.ledger_table];
+    check_services(&dynamodb, &sns, &tables, &topic_arn).await.map_err(services)?;
     Ok((
         Arc::new(DynamoDbStateStore::new(
             dynamodb.clone(),
@@ -242,8 +290,30 @@ async fn adapters(args: &RunArgs) -> anyhow::Result<Adapters> {
             args.container_instance_table.clone(),
         )),
         Arc::new(DynamoDbLedger::new(dynamodb, args.ledger_table.clone())),
-        Arc::new(SnsAlertSink::new(aws_sdk_sns::Client::new(&config), topic_arn)),
+        Arc::new(SnsAlertSink::new(sns, topic_arn)),
     ))
+}
+
+/// Reaches every table and the topic once before the first event, so a wrong region, missing
+/// credentials, an endpoint that is down or a missing table is one clear message rather than
+/// a failure per event.
+async fn check_services(
+    dynamodb: &aws_sdk_dynamodb::Client,
+    sns: &aws_sdk_sns::Client,
+    tables: &[&String],
+    topic_arn: &str,
+) -> anyhow::Result<()> {
+    const CHECK: &str = "check the region (AWS_REGION), the credentials, --endpoint-url and \
+                         that the tables and the topic exist (--create-tables creates the tables)";
+    for table in tables {
+        dynamodb.describe_table().table_name(*table).send().await.map_err(|error| {
+            anyhow::anyhow!("cannot use table {table}: {}; {CHECK}", DisplayErrorContext(&error))
+        })?;
+    }
+    sns.get_topic_attributes().topic_arn(topic_arn).send().await.map_err(|error| {
+        anyhow::anyhow!("cannot use topic {topic_arn}: {}; {CHECK}", DisplayErrorContext(&error))
+    })?;
+    Ok(())
 }
 
 /// A byte-based progress bar on stderr, shown only for large inputs on a terminal.

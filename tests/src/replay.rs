@@ -7,15 +7,17 @@ use std::sync::Arc;
 use ecs_events::alert::{Alert, Alerter, Delivery};
 use ecs_events::event::ReceivedEvent;
 use ecs_events::state::{Outcome, ResourceKind, Retention, StateStore};
-use ecs_events::tracker::track;
+use ecs_events::tracker::{TrackError, track};
 use serde::Serialize;
 use serde_json::Value;
 
 use crate::input::Entry;
 
-/// Counts: every event read ends in exactly one of stored, duplicates, stale, ignored and
-/// rejected; `alerts` counts the alerts sent.
+/// Counts: every event read ends in exactly one of stored, duplicates, stale, ignored,
+/// rejected and failed; `alerts` counts the alerts sent, `alerts_failed` those that could not
+/// be.
 #[derive(Debug, Default, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Stats {
     /// Events read.
     pub events: u64,
@@ -27,13 +29,18 @@ pub struct Stats {
     pub stale: u64,
     /// Valid events the state tracker does not keep.
     pub ignored: u64,
-    /// Entries that are not valid ECS events, or that the store failed on.
+    /// Entries that can never be stored: not valid ECS events, or details DynamoDB refuses.
     pub rejected: u64,
+    /// Events the store failed on (throttling, an unreachable endpoint, a missing table...):
+    /// valid input, which a later replay may store.
+    pub failed: u64,
     /// Alerts sent.
     pub alerts: u64,
+    /// Alerts that could not be published or recorded (the topic or the ledger failed).
+    pub alerts_failed: u64,
 }
 
-/// An entry that could not be replayed.
+/// An entry that could not be replayed, or a service that failed on it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Rejected {
     /// `file:line`.
@@ -54,11 +61,11 @@ pub struct Report {
     pub container_instances: Vec<Arc<Value>>,
     /// The alerts sent, in order.
     pub alerts: Vec<Alert>,
-    /// The entries that could not be replayed, in order.
+    /// The entries that can never be stored, in order.
     pub rejected: Vec<Rejected>,
-    /// What failed beyond the input: alerts that could not be sent and state that could not
-    /// be read back (only against real services).
-    pub errors: Vec<Rejected>,
+    /// What the services failed on, in order (only against real services): events the store
+    /// failed on, alerts that could not be sent, state that could not be read back.
+    pub failed: Vec<Rejected>,
 }
 
 /// Replays events one at a time, in order.
@@ -70,7 +77,7 @@ pub struct Replayer {
     touched: BTreeMap<ResourceKind, BTreeSet<String>>,
     alerts: Vec<Alert>,
     rejected: Vec<Rejected>,
-    errors: Vec<Rejected>,
+    failed: Vec<Rejected>,
 }
 
 impl Replayer {
@@ -84,7 +91,7 @@ impl Replayer {
             touched: BTreeMap::new(),
             alerts: Vec::new(),
             rejected: Vec::new(),
-            errors: Vec::new(),
+            failed: Vec::new(),
         }
     }
 
@@ -108,7 +115,9 @@ impl Replayer {
                 }
             }
             Err(error) => {
-                self.errors.push(Rejected { location: location.clone(), error: error.to_string() })
+                self.stats.alerts_failed += 1;
+                let error = format!("alert: {error}");
+                self.failed.push(Rejected { location: location.clone(), error });
             }
         }
         if let Some((kind, key)) = ResourceKind::of(&received.event) {
@@ -127,7 +136,11 @@ impl Replayer {
                 };
                 *count += 1;
             }
-            Err(error) => self.reject(location, error.to_string()),
+            Err(TrackError::Record(error)) => self.reject(location, error.to_string()),
+            Err(TrackError::Store(error)) => {
+                self.stats.failed += 1;
+                self.failed.push(Rejected { location, error: error.to_string() });
+            }
         }
     }
 
@@ -140,7 +153,7 @@ impl Replayer {
     pub async fn finish(self) -> Report {
         let mut tasks = Vec::new();
         let mut container_instances = Vec::new();
-        let mut errors = self.errors;
+        let mut failed = self.failed;
         let touched =
             self.touched.iter().flat_map(|(kind, keys)| keys.iter().map(move |key| (kind, key)));
         for (kind, key) in touched {
@@ -151,7 +164,7 @@ impl Replayer {
                 },
                 Ok(None) => {}
                 Err(error) => {
-                    errors.push(Rejected { location: key.clone(), error: error.to_string() })
+                    failed.push(Rejected { location: key.clone(), error: error.to_string() })
                 }
             }
         }
@@ -161,7 +174,69 @@ impl Replayer {
             container_instances,
             alerts: self.alerts,
             rejected: self.rejected,
-            errors,
+            failed,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use async_trait::async_trait;
+    use ecs_events::alert::{CollectingSink, InMemoryLedger, LedgerTimes, RuleSet};
+    use ecs_events::state::{PutResult, StateRecord, StoreError};
+
+    use super::*;
+    use crate::input::Location;
+
+    /// A store whose every request fails as an unreachable endpoint does.
+    struct Unreachable;
+
+    #[async_trait]
+    impl StateStore for Unreachable {
+        async fn put_if_newer(&self, record: StateRecord) -> Result<PutResult, StoreError> {
+            Err(StoreError::Request {
+                operation: "PutItem",
+                table: "ECSTaskState".into(),
+                message: format!("dispatch failure for {}", record.key),
+                retryable: true,
+                source: "connection refused".into(),
+            })
+        }
+
+        async fn get(&self, _: ResourceKind, _: &str) -> Result<Option<StateRecord>, StoreError> {
+            Ok(None)
+        }
+
+        async fn list_tasks(&self, _: &str, _: &str) -> Result<Vec<StateRecord>, StoreError> {
+            Ok(Vec::new())
+        }
+    }
+
+    fn entry(raw: &str) -> Entry {
+        Entry {
+            location: Location { file: PathBuf::from("night.jsonl"), line: 7 },
+            event: serde_json::from_str(raw).map_err(|error| error.to_string()),
+        }
+    }
+
+    #[tokio::test]
+    async fn given_a_store_that_fails_then_the_event_is_failed_not_rejected() {
+        let alerter = Alerter::new(
+            RuleSet::default_rules(),
+            Arc::new(InMemoryLedger::new()),
+            Arc::new(CollectingSink::new()),
+            LedgerTimes::default(),
+        );
+        let mut replayer = Replayer::new(Arc::new(Unreachable), alerter, Retention::default());
+        replayer.replay(entry(include_str!("../../events/samples/task-ec2-running.json"))).await;
+        replayer.replay(entry(r#"{"not": "an event"}"#)).await;
+        let report = replayer.finish().await;
+        assert_eq!((report.stats.failed, report.stats.rejected), (1, 1));
+        assert_eq!(report.failed.len(), 1);
+        assert_eq!(report.failed[0].location, "night.jsonl:7");
+        assert!(report.failed[0].error.starts_with("PutItem on table ECSTaskState failed"));
+        assert!(report.rejected[0].error.contains("missing field"), "{:?}", report.rejected);
     }
 }

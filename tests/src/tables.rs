@@ -1,50 +1,148 @@
-//! Creates the state tables, as the templates define them, on a DynamoDB-compatible endpoint
-//! (moto, DynamoDB Local) for local replay and tests.
+//! Creates the state tables and the alert ledger, as the templates define them (keys, the
+//! task table's cluster/status index, TTL on `expiresAt`), on a DynamoDB-compatible endpoint
+//! (moto, DynamoDB Local) or in an account: `--create-tables`, and the tests.
+//!
+//! Safe to rerun: a table that exists with the right key is kept as it is (a wrong key is an
+//! error naming it); every table is waited for until it is `ACTIVE`, and its TTL is enabled.
+
+use std::time::Duration;
 
 use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::client::Waiters;
 use aws_sdk_dynamodb::error::{BuildError, DisplayErrorContext};
+use aws_sdk_dynamodb::operation::create_table::CreateTableError as SdkCreateTableError;
+use aws_sdk_dynamodb::operation::describe_table::DescribeTableError;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
-    ProjectionType, ScalarAttributeType,
+    ProjectionType, ScalarAttributeType, TableDescription, TimeToLiveSpecification,
+    TimeToLiveStatus,
 };
 use ecs_events::alert::LEDGER_KEY;
 use ecs_events::state::{ResourceKind, TASK_STATUS_INDEX};
 
-/// A table could not be created.
+/// The TTL attribute of every table.
+pub const TTL_ATTRIBUTE: &str = "expiresAt";
+
+/// How long to wait for a new table to become `ACTIVE`.
+const ACTIVE_WITHIN: Duration = Duration::from_secs(300);
+
+/// A table could not be created or is not usable as it is.
 #[derive(Debug, thiserror::Error)]
-#[error("cannot create table {table}: {message}")]
+#[error("table {table}: {message}")]
 pub struct CreateTableError {
     /// The table.
     pub table: String,
-    /// What DynamoDB (or the request builder) said.
+    /// What is wrong, or what DynamoDB said.
     pub message: String,
 }
 
-/// Creates the task table (key `taskArn`, GSI on `clusterArn` + `lastStatus`) and the
-/// container instance table (key `containerInstanceArn`), both on-demand.
+/// Creates, when missing, the task table (key `taskArn`, GSI on `clusterArn` + `lastStatus`)
+/// and the container instance table (key `containerInstanceArn`), on-demand, with TTL.
 pub async fn create_state_tables(
     client: &Client,
     task_table: &str,
     container_instance_table: &str,
 ) -> Result<(), CreateTableError> {
-    create_table(client, task_table, ResourceKind::Task).await?;
-    create_table(client, container_instance_table, ResourceKind::ContainerInstance).await
+    ensure_table(client, task_table, Some(ResourceKind::Task)).await?;
+    ensure_table(client, container_instance_table, Some(ResourceKind::ContainerInstance)).await
 }
 
-/// Creates the alert ledger table (key `alertKey`), on-demand.
+/// Creates, when missing, the alert ledger table (key `alertKey`), on-demand, with TTL.
 pub async fn create_ledger_table(client: &Client, table: &str) -> Result<(), CreateTableError> {
-    create_table(client, table, None).await
+    ensure_table(client, table, None).await
 }
 
-async fn create_table(
+async fn ensure_table(
     client: &Client,
     table: &str,
-    kind: impl Into<Option<ResourceKind>>,
+    kind: Option<ResourceKind>,
 ) -> Result<(), CreateTableError> {
     let error = |message: String| CreateTableError { table: table.to_owned(), message };
-    let request =
-        create_table_request(client, table, kind.into()).map_err(|e| error(e.to_string()))?;
-    request.send().await.map_err(|e| error(DisplayErrorContext(&e).to_string()))?;
+    let key = kind.map_or(LEDGER_KEY, ResourceKind::key_attribute);
+    match client.describe_table().table_name(table).send().await {
+        Ok(output) => check_key(output.table(), key).map_err(error)?,
+        Err(described)
+            if matches!(
+                described.as_service_error(),
+                Some(DescribeTableError::ResourceNotFoundException(_))
+            ) =>
+        {
+            let request =
+                create_table_request(client, table, kind).map_err(|e| error(e.to_string()))?;
+            match request.send().await {
+                Ok(_) => {}
+                // Created by someone else in the meantime: check it like an existing one.
+                Err(created)
+                    if matches!(
+                        created.as_service_error(),
+                        Some(SdkCreateTableError::ResourceInUseException(_))
+                    ) =>
+                {
+                    let output = client.describe_table().table_name(table).send().await;
+                    let output = output.map_err(|e| error(DisplayErrorContext(&e).to_string()))?;
+                    check_key(output.table(), key).map_err(error)?;
+                }
+                Err(created) => return Err(error(DisplayErrorContext(&created).to_string())),
+            }
+        }
+        Err(described) => return Err(error(DisplayErrorContext(&described).to_string())),
+    }
+    client
+        .wait_until_table_exists()
+        .table_name(table)
+        .wait(ACTIVE_WITHIN)
+        .await
+        .map_err(|e| error(format!("did not become ACTIVE: {}", DisplayErrorContext(&e))))?;
+    enable_ttl(client, table).await.map_err(error)
+}
+
+/// The table's key must be `key` (a string) alone.
+fn check_key(description: Option<&TableDescription>, key: &str) -> Result<(), String> {
+    let description = description.ok_or("DynamoDB did not describe it")?;
+    let schema: Vec<String> = description
+        .key_schema()
+        .iter()
+        .map(|element| format!("{} ({})", element.attribute_name(), element.key_type().as_str()))
+        .collect();
+    let types = description.attribute_definitions();
+    let key_is_string = types.iter().any(|definition| {
+        definition.attribute_name() == key && definition.attribute_type() == &ScalarAttributeType::S
+    });
+    if schema == [format!("{key} (HASH)")] && key_is_string {
+        Ok(())
+    } else {
+        Err(format!(
+            "exists with key schema [{}], expected the string hash key {key} alone \
+             (use another table name, or delete this table)",
+            schema.join(", ")
+        ))
+    }
+}
+
+/// Enables TTL on [`TTL_ATTRIBUTE`] unless it already is.
+async fn enable_ttl(client: &Client, table: &str) -> Result<(), String> {
+    let described = client
+        .describe_time_to_live()
+        .table_name(table)
+        .send()
+        .await
+        .map_err(|e| DisplayErrorContext(&e).to_string())?;
+    let status = described.time_to_live_description().and_then(|ttl| ttl.time_to_live_status());
+    if matches!(status, Some(TimeToLiveStatus::Enabled | TimeToLiveStatus::Enabling)) {
+        return Ok(());
+    }
+    let specification = TimeToLiveSpecification::builder()
+        .attribute_name(TTL_ATTRIBUTE)
+        .enabled(true)
+        .build()
+        .map_err(|e| e.to_string())?;
+    client
+        .update_time_to_live()
+        .table_name(table)
+        .time_to_live_specification(specification)
+        .send()
+        .await
+        .map_err(|e| format!("cannot enable TTL: {}", DisplayErrorContext(&e)))?;
     Ok(())
 }
 

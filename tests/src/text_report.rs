@@ -16,14 +16,20 @@ pub fn render(report: &Report) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "Replayed {} events: {} stored, {} duplicates, {} stale, {} ignored, {} rejected; {} alerts sent.",
+        "Replayed {} events: {} stored, {} duplicates, {} stale, {} ignored, {} rejected{}; {} alerts sent{}.",
         stats.events,
         stats.stored,
         stats.duplicates,
         stats.stale,
         stats.ignored,
         stats.rejected,
-        stats.alerts
+        if stats.failed > 0 { format!(", {} failed", stats.failed) } else { String::new() },
+        stats.alerts,
+        if stats.alerts_failed > 0 {
+            format!(", {} could not be sent", stats.alerts_failed)
+        } else {
+            String::new()
+        },
     );
     by_cluster(&mut out, "Tasks", &report.tasks, "lastStatus");
     by_cluster(&mut out, "Container instances", &report.container_instances, "status");
@@ -36,7 +42,7 @@ pub fn render(report: &Report) -> String {
         let _ = writeln!(out, "Attributes: {}", attributes.join(" "));
     }
     listing(&mut out, "Rejected", &report.rejected);
-    listing(&mut out, "Errors", &report.errors);
+    listing(&mut out, "Failed", &report.failed);
     out
 }
 

@@ -85,7 +85,7 @@ fn given_each_scenario_folder_then_the_json_report_matches_its_expected_state() 
 fn given_the_whole_corpus_then_every_event_ends_in_exactly_one_outcome() {
     let report = replay(&[&path(&events_dir())]);
     let stats = &report["stats"];
-    let sum: u64 = ["stored", "duplicates", "stale", "ignored", "rejected"]
+    let sum: u64 = ["stored", "duplicates", "stale", "ignored", "rejected", "failed"]
         .iter()
         .map(|name| stats[name].as_u64().expect("count"))
         .sum();
@@ -263,7 +263,9 @@ async fn given_endpoint_url_at_moto_then_tables_and_the_subscribed_queue_end_lik
     assert_eq!(real["stats"], embedded["stats"]);
     assert_eq!(decimal(&real["tasks"]), decimal(&embedded["tasks"]));
     assert_eq!(decimal(&real["containerInstances"]), decimal(&embedded["containerInstances"]));
-    assert_eq!(real["errors"], json!([]));
+    assert_eq!(real["failed"], json!([]));
+    // Bad input, a detail DynamoDB cannot store included, is refused alike, in the same words.
+    assert_eq!(real["rejected"], embedded["rejected"]);
 
     // The tables hold the final states.
     let store = DynamoDbStateStore::new(dynamodb(), tasks, instances);
@@ -336,4 +338,44 @@ fn given_the_listeners_log_output_then_replaying_it_reproduces_the_events_it_log
         assert_eq!(replayed["containerInstances"], original["containerInstances"]);
         assert_eq!(replayed["alerts"], original["alerts"]);
     }
+}
+
+#[test]
+fn given_an_endpoint_that_is_down_then_the_replay_stops_before_the_first_event_with_one_message() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("port");
+    let endpoint = format!("http://{}", closed.local_addr().expect("address"));
+    drop(closed);
+    let output = Command::cargo_bin("ecs-replay")
+        .expect("binary")
+        .args(["run", "--json", "--endpoint-url", &endpoint, "--topic-arn"])
+        .arg("arn:aws:sns:us-east-1:111122223333:alerts")
+        .arg(path(&events_dir()))
+        .output()
+        .expect("ran");
+    assert_eq!(output.status.code(), Some(1));
+    assert!(output.stdout.is_empty(), "no report: nothing was replayed");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.starts_with("ecs-replay run: cannot use table ECSTaskState: "), "{stderr}");
+    assert!(
+        stderr.contains("check the region (AWS_REGION), the credentials, --endpoint-url"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn given_aws_without_a_region_then_the_replay_says_so_before_the_first_event() {
+    let home = temp_dir();
+    Command::cargo_bin("ecs-replay")
+        .expect("binary")
+        .args(["run", "--aws", "--topic-arn", "arn:aws:sns:us-east-1:111122223333:alerts"])
+        .arg(path(&events_dir()))
+        .env_remove("AWS_REGION")
+        .env_remove("AWS_DEFAULT_REGION")
+        .env("AWS_CONFIG_FILE", home.join("config"))
+        .env("AWS_SHARED_CREDENTIALS_FILE", home.join("credentials"))
+        .assert()
+        .code(1)
+        .stdout("")
+        .stderr(predicates::str::contains("no AWS region is configured: set AWS_REGION"));
 }

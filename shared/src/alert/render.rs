@@ -75,8 +75,8 @@ fn render_task(rule: &AlertRule, event: &EcsEvent, task: &TaskStateChange) -> Al
         .or_else(|| task.stop_code.as_ref().map(ToString::to_string))
         .unwrap_or_else(|| rule.name.clone());
     let subject = subject_line(&format!("ECS task {state}: {cluster}/{who}: {reason}"));
-    let containers = failed_first(task.containers());
-    let first_failed = containers.iter().find(|container| failed(container));
+    let containers = most_telling_first(task.containers());
+    let first_failed = containers.first().filter(|container| failed(container));
     let console = format!(
         "https://{region}.console.aws.amazon.com/ecs/v2/clusters/{cluster}/tasks/{id}/configuration?region={region}",
         region = event.region,
@@ -117,12 +117,20 @@ fn render_task(rule: &AlertRule, event: &EcsEvent, task: &TaskStateChange) -> Al
     line("Stopped:", stopped.as_deref());
     if !containers.is_empty() {
         let _ = writeln!(text, "\nContainers (failed first):");
+        // The name column fits the longest name (up to a cap), so long names keep the table
+        // aligned; a name over the cap overflows its own row only.
+        let width = containers
+            .iter()
+            .map(|container| container.name.chars().count())
+            .max()
+            .unwrap_or_default()
+            .clamp(MIN_NAME_COLUMN, MAX_NAME_COLUMN);
         for container in &containers {
             let status = container.last_status.as_ref().map_or("?", |status| status.as_str());
             let exit =
                 container.exit_code.map_or("exit -".to_owned(), |code| format!("exit {code}"));
             let reason = container.reason.as_deref().unwrap_or_default();
-            let row = format!("  {:<20} {:<8} {:<9} {reason}", container.name, status, exit);
+            let row = format!("  {:<width$} {:<8} {:<9} {reason}", container.name, status, exit);
             let _ = writeln!(text, "{}", row.trim_end());
         }
     }
@@ -284,13 +292,22 @@ fn failed(container: &Container) -> bool {
     container.exit_code.is_some_and(|code| code != 0) || container.reason.is_some()
 }
 
-/// The containers, failed ones first, each group in event order. (Events do not say which
-/// containers are essential.)
-fn failed_first(containers: &[Container]) -> Vec<&Container> {
-    let (mut first, rest): (Vec<&Container>, Vec<&Container>) =
-        containers.iter().partition(|container| failed(container));
-    first.extend(rest);
-    first
+/// The narrowest and widest the container name column gets.
+const MIN_NAME_COLUMN: usize = 12;
+const MAX_NAME_COLUMN: usize = 40;
+
+/// The containers ordered by how much they explain the stop: those ECS gave a reason for
+/// (`OutOfMemoryError: ...`), then those that exited non-zero, then the rest, each group in
+/// event order. (Events do not say which containers are essential; a sidecar stopped with
+/// 143 because another container died is an effect, not the cause.)
+fn most_telling_first(containers: &[Container]) -> Vec<&Container> {
+    let mut ordered: Vec<&Container> = containers.iter().collect();
+    ordered.sort_by_key(|container| match (&container.reason, container.exit_code) {
+        (Some(_), _) => 0,
+        (None, Some(code)) if code != 0 => 1,
+        _ => 2,
+    });
+    ordered
 }
 
 fn desired(task: &TaskStateChange) -> &str {

@@ -97,6 +97,8 @@ string_enum! {
         SpotInterruption = "SpotInterruption",
         /// The underlying infrastructure is being retired.
         TerminationNotice = "TerminationNotice",
+        /// ECS replaced the task because the infrastructure under it was unhealthy.
+        InfrastructureHealth = "InfrastructureHealth",
     }
 }
 
