@@ -31,6 +31,16 @@ pub enum ConfigError {
     },
 }
 
+/// Stops a function that cannot start (invalid configuration, no Lambda Runtime API): prints
+/// `<function>: cannot start: <error>` on stderr, which CloudWatch Logs records, and exits
+/// with status 1, instead of Rust's debug print of the error.
+pub fn or_exit<T, E: std::fmt::Display>(function: &str, result: Result<T, E>) -> T {
+    result.unwrap_or_else(|error| {
+        eprintln!("{function}: cannot start: {error}");
+        std::process::exit(1)
+    })
+}
+
 /// The state tracker's settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StateTrackerConfig {

@@ -4,8 +4,7 @@
 
 mod support;
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use assert_cmd::Command;
 use ecs_events::alert::{Alerter, DynamoDbLedger, LedgerTimes, RuleSet, SnsAlertSink};
@@ -14,7 +13,9 @@ use ecs_replay::tables::{create_ledger_table, create_state_tables};
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::{Value, json};
 use state_tracker::StateTracker;
-use support::{drain, dynamodb, events_dir, read_json, sns, topic_with_queue, unique};
+use support::{
+    capture_logs, drain, dynamodb, events_dir, read_json, sns, topic_with_queue, unique,
+};
 
 const PLANTED: &str = "REDACT-ME-SECRET";
 
@@ -34,35 +35,13 @@ fn events_with_secrets() -> Vec<Value> {
     vec![pending, stopped]
 }
 
-/// Log lines written while `work` runs, as the functions write them in Lambda (JSON).
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().expect("lock").extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[tokio::test]
 async fn given_planted_secrets_then_no_log_item_alert_or_replay_output_contains_them() {
     let events = events_with_secrets();
     let mut everything = String::new();
 
     // The functions, with their logs captured at the most verbose level.
-    let logs = Captured::default();
-    let writer = logs.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .json()
-        .with_max_level(tracing::Level::TRACE)
-        .with_writer(move || writer.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (logs, _guard) = capture_logs();
 
     let (tasks, instances, ledger) = (unique("tasks"), unique("instances"), unique("ledger"));
     create_state_tables(&dynamodb(), &tasks, &instances).await.expect("tables");
@@ -90,7 +69,7 @@ async fn given_planted_secrets_then_no_log_item_alert_or_replay_output_contains_
         everything.push_str(&response.to_string());
     }
     everything.push_str(&String::from_utf8(listener_log).expect("UTF-8"));
-    let captured = String::from_utf8(logs.0.lock().expect("lock").clone()).expect("UTF-8");
+    let captured = logs.text();
     assert!(captured.contains("tracked"), "the functions' logs were captured");
     everything.push_str(&captured);
 

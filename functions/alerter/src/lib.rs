@@ -11,7 +11,10 @@ use serde_json::{Value, json};
 pub const FUNCTION_NAME: &str = "alerter";
 
 /// Why an invocation failed.
-#[derive(Debug, thiserror::Error)]
+///
+/// The Lambda runtime logs the error a handler returns, once, with its `Debug` form: that is
+/// the readable `<error type>: <message>` line, so the handler does not log it again.
+#[derive(thiserror::Error)]
 pub enum HandlerError {
     /// The payload is not an ECS event: retrying cannot help.
     #[error("invalid event: {0}")]
@@ -26,16 +29,26 @@ impl HandlerError {
     pub fn is_retryable(&self) -> bool {
         matches!(self, Self::Alert(error) if error.is_retryable())
     }
+
+    /// The `errorType` Lambda reports (and DLQ messages carry).
+    pub fn error_type(&self) -> &'static str {
+        match self {
+            Self::InvalidEvent(_) => "NonRetryable.InvalidEvent",
+            Self::Alert(_) if self.is_retryable() => "Retryable.AlertError",
+            Self::Alert(_) => "NonRetryable.AlertError",
+        }
+    }
+}
+
+impl std::fmt::Debug for HandlerError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {self}", self.error_type())
+    }
 }
 
 impl From<HandlerError> for Diagnostic {
     fn from(error: HandlerError) -> Self {
-        let error_type = match &error {
-            HandlerError::InvalidEvent(_) => "NonRetryable.InvalidEvent",
-            HandlerError::Alert(_) if error.is_retryable() => "Retryable.AlertError",
-            HandlerError::Alert(_) => "NonRetryable.AlertError",
-        };
-        Diagnostic { error_type: error_type.into(), error_message: error.to_string() }
+        Diagnostic { error_type: error.error_type().into(), error_message: error.to_string() }
     }
 }
 
@@ -53,10 +66,7 @@ async fn process(
     raw: Value,
     counts: &mut OutcomeCounts,
 ) -> Result<Value, HandlerError> {
-    let received = ReceivedEvent::new(raw).inspect_err(|error| {
-        counts.add("Rejected");
-        tracing::error!(error = %error, "invalid event");
-    })?;
+    let received = ReceivedEvent::new(raw).inspect_err(|_| counts.add("Rejected"))?;
     let deliveries = alerter.process(&received).await.inspect_err(|_| counts.add("Failed"))?;
     if deliveries.is_empty() {
         counts.add("NoMatch");

@@ -12,12 +12,10 @@ use serde_json::{Value, json};
 /// `{"logged": "<event id>"}`. A non-ECS or malformed event fails with
 /// `NonRetryable.InvalidEvent`, naming the problem, and logs nothing.
 pub fn handle(event: LambdaEvent<Value>, out: &mut impl Write) -> Result<Value, Diagnostic> {
-    let line = log_line(&event.payload).map_err(|error: EventError| {
-        tracing::error!(error = %error, "rejected event");
-        Diagnostic {
-            error_type: "NonRetryable.InvalidEvent".into(),
-            error_message: format!("invalid event: {error}"),
-        }
+    // The runtime logs the returned error once; the handler does not log it again.
+    let line = log_line(&event.payload).map_err(|error: EventError| Diagnostic {
+        error_type: "NonRetryable.InvalidEvent".into(),
+        error_message: format!("invalid event: {error}"),
     })?;
     writeln!(out, "{line}").map_err(|error| Diagnostic {
         error_type: "Retryable.LogWrite".into(),

@@ -1,13 +1,14 @@
 //! Lambda entry point of the listener.
 
+use ecs_events::config::or_exit;
 use lambda_runtime::{LambdaEvent, service_fn};
 use serde_json::Value;
 
 #[tokio::main]
-async fn main() -> Result<(), lambda_runtime::Error> {
+async fn main() {
     lambda_runtime::tracing::init_default_subscriber();
-    lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| async move {
+    let ran = lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| async move {
         listener::handle(event, &mut std::io::stdout().lock())
-    }))
-    .await
+    }));
+    or_exit("listener", ran.await);
 }

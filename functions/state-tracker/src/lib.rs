@@ -15,7 +15,10 @@ use serde_json::{Value, json};
 pub const FUNCTION_NAME: &str = "state-tracker";
 
 /// Why an invocation (or one SQS record) failed.
-#[derive(Debug, thiserror::Error)]
+///
+/// The Lambda runtime logs the error a handler returns, once, with its `Debug` form: that is
+/// the readable `<error type>: <message>` line, so the handler does not log it again.
+#[derive(thiserror::Error)]
 pub enum HandlerError {
     /// The payload is not an ECS event: retrying cannot help.
     #[error("invalid event: {0}")]
@@ -33,18 +36,26 @@ impl HandlerError {
     pub fn is_retryable(&self) -> bool {
         matches!(self, Self::Track(error) if error.is_retryable())
     }
+
+    /// The `errorType` Lambda reports (and DLQ messages carry).
+    pub fn error_type(&self) -> &'static str {
+        match self {
+            Self::InvalidEvent(_) | Self::InvalidBatch(_) => "NonRetryable.InvalidEvent",
+            Self::Track(track) if track.is_retryable() => "Retryable.StoreError",
+            Self::Track(_) => "NonRetryable.TrackError",
+        }
+    }
+}
+
+impl std::fmt::Debug for HandlerError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {self}", self.error_type())
+    }
 }
 
 impl From<HandlerError> for Diagnostic {
     fn from(error: HandlerError) -> Self {
-        let error_type = match &error {
-            HandlerError::InvalidEvent(_) | HandlerError::InvalidBatch(_) => {
-                "NonRetryable.InvalidEvent"
-            }
-            HandlerError::Track(track) if track.is_retryable() => "Retryable.StoreError",
-            HandlerError::Track(_) => "NonRetryable.TrackError",
-        };
-        Diagnostic { error_type: error_type.into(), error_message: error.to_string() }
+        Diagnostic { error_type: error.error_type().into(), error_message: error.to_string() }
     }
 }
 
@@ -109,9 +120,7 @@ impl StateTracker {
     }
 
     async fn track_payload(&self, payload: Value) -> Result<Outcome, HandlerError> {
-        let received = ReceivedEvent::new(payload).inspect_err(|error| {
-            tracing::error!(error = %error, "invalid event");
-        })?;
+        let received = ReceivedEvent::new(payload)?;
         Ok(track(self.store.as_ref(), received, self.retention).await?)
     }
 }

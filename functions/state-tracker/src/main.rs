@@ -2,16 +2,16 @@
 
 use std::sync::Arc;
 
-use ecs_events::config::StateTrackerConfig;
+use ecs_events::config::{StateTrackerConfig, or_exit};
 use ecs_events::state::DynamoDbStateStore;
 use lambda_runtime::{LambdaEvent, service_fn};
 use serde_json::Value;
-use state_tracker::StateTracker;
+use state_tracker::{FUNCTION_NAME, StateTracker};
 
 #[tokio::main]
-async fn main() -> Result<(), lambda_runtime::Error> {
+async fn main() {
     lambda_runtime::tracing::init_default_subscriber();
-    let config = StateTrackerConfig::from_env()?;
+    let config = or_exit(FUNCTION_NAME, StateTrackerConfig::from_env());
     let aws = aws_config::load_from_env().await;
     let store = DynamoDbStateStore::new(
         aws_sdk_dynamodb::Client::new(&aws),
@@ -19,5 +19,6 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         config.container_instance_table,
     );
     let tracker = StateTracker::new(Arc::new(store), config.retention);
-    lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| tracker.handle(event))).await
+    let ran = lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| tracker.handle(event)));
+    or_exit(FUNCTION_NAME, ran.await);
 }
