@@ -69,7 +69,8 @@
 //! string, number, boolean or null, an unknown operator, an operator object with more than
 //! one key, a wrongly typed operand, a malformed `numeric` expression (unknown operator,
 //! wrong order, missing or extra terms, an empty range, a non-number, a number out of range
-//! or with more than six decimals), an invalid CIDR (EventBridge also refuses `/32` for IPv4
+//! or with more than six decimals), a number literal a double cannot hold (`1E-325` would read
+//! as 0; refused by [`Pattern::from_json`], which sees the text), an invalid CIDR (EventBridge also refuses `/32` for IPv4
 //! and `/128` for IPv6: use the address as a value), an invalid wildcard (`**`, an escape
 //! other than `\*` or `\\`, a trailing `\`), an `anything-but` that is nested, empty, of
 //! mixed types or of `null`/booleans, an empty `anything-but` prefix or suffix, `exists` that
