@@ -388,7 +388,14 @@ fn given_per_service_endpoint_variables_then_aws_mode_uses_them_and_endpoint_url
         .block_on(async { topic_with_queue(false, None).await.topic_arn });
     let (tasks, instances, ledger) = (unique("tasks"), unique("instances"), unique("ledger"));
     let sample = path(&events_dir().join("samples/task-oom-killed.json"));
-    let tables = ["--task-table", &tasks, "--container-instance-table", &instances, "--ledger-table", &ledger];
+    let tables = [
+        "--task-table",
+        &tasks,
+        "--container-instance-table",
+        &instances,
+        "--ledger-table",
+        &ledger,
+    ];
     let run = |mode: &[&str], dynamodb: &str, sns: &str| {
         Command::cargo_bin("ecs-replay")
             .expect("binary")
@@ -404,9 +411,13 @@ fn given_per_service_endpoint_variables_then_aws_mode_uses_them_and_endpoint_url
     let separate = run(&["--aws"], &endpoint, &endpoint);
     assert!(separate.status.success(), "{}", String::from_utf8_lossy(&separate.stderr));
     let report: Value = serde_json::from_slice(&separate.stdout).expect("report");
-    assert_eq!((report["stats"]["stored"].as_u64(), report["stats"]["alerts"].as_u64()), (Some(1), Some(1)));
+    assert_eq!(
+        (report["stats"]["stored"].as_u64(), report["stats"]["alerts"].as_u64()),
+        (Some(1), Some(1))
+    );
     // Nothing answers on port 1: --endpoint-url wins over both variables.
-    let overridden = run(&["--endpoint-url", &endpoint], "http://127.0.0.1:1", "http://127.0.0.1:1");
+    let overridden =
+        run(&["--endpoint-url", &endpoint], "http://127.0.0.1:1", "http://127.0.0.1:1");
     assert!(overridden.status.success(), "{}", String::from_utf8_lossy(&overridden.stderr));
     let report: Value = serde_json::from_slice(&overridden.stdout).expect("report");
     assert_eq!(report["stats"]["duplicates"], 1);
