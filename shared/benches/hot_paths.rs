@@ -7,7 +7,9 @@ use std::hint::black_box;
 use criterion::{Criterion, Throughput};
 use ecs_events::alert::{RuleSet, render};
 use ecs_events::event::{EcsEvent, ReceivedEvent};
-use ecs_events::state::{InMemoryStateStore, Retention, StateRecord, StateStore, record_to_item};
+use ecs_events::state::{
+    Create, InMemoryStateStore, Retention, StateRecord, StateStore, record_to_item,
+};
 use serde_json::Value;
 
 const EVENT: &str = include_str!("../../events/samples/task-oom-killed.json");
@@ -39,7 +41,7 @@ fn hot_paths(c: &mut Criterion) {
             |received| {
                 let record = StateRecord::from_event(received, Retention::default());
                 let record = record.expect("fits").expect("task");
-                runtime.block_on(store.put_if_newer(record)).expect("in memory")
+                runtime.block_on(store.put_if_newer(record, Create::Allowed)).expect("in memory")
             },
             criterion::BatchSize::SmallInput,
         );

@@ -2,7 +2,7 @@
 
 use chrono::Duration;
 
-use crate::alert::{LedgerTimes, RuleSet};
+use crate::alert::{DEFAULT_LEDGER_RETENTION_DAYS, RuleSet};
 use crate::state::Retention;
 
 /// A variable is missing or invalid. The message names it.
@@ -52,6 +52,9 @@ pub struct StateTrackerConfig {
     /// to 3650, default 7 each): how long stopped tasks and deregistered container instances
     /// stay before DynamoDB's TTL deletes them.
     pub retention: Retention,
+    /// `DEAD_LETTER_QUEUE_URL` (optional): the buffer's dead-letter queue, where buffered
+    /// records that can never be tracked go at once.
+    pub dead_letter_queue_url: Option<String>,
 }
 
 impl StateTrackerConfig {
@@ -69,6 +72,7 @@ impl StateTrackerConfig {
                 stopped_task: retention_days(&lookup, "STOPPED_TASK_RETENTION_DAYS")?,
                 inactive_instance: retention_days(&lookup, "CONTAINER_INSTANCE_RETENTION_DAYS")?,
             },
+            dead_letter_queue_url: optional(&lookup, "DEAD_LETTER_QUEUE_URL"),
         })
     }
 }
@@ -184,7 +188,7 @@ mod tests {
         ]))
         .expect("valid");
         assert_eq!(config.rules.rules()[0].name, "essential-container-exited");
-        assert_eq!(config.times, LedgerTimes::default());
+        assert_eq!(config.ledger_retention, Duration::days(14));
     }
 
     #[test]
@@ -226,9 +230,9 @@ pub struct AlerterConfig {
     /// The rules: `ALERT_RULES` (the rules file's JSON), else the file at `ALERT_RULES_FILE`,
     /// else the default rule set.
     pub rules: RuleSet,
-    /// `ALERT_CLAIM_SECONDS` (default 120; longer than the function timeout) and
-    /// `ALERT_LEDGER_RETENTION_DAYS` (default 14).
-    pub times: LedgerTimes,
+    /// `ALERT_LEDGER_RETENTION_DAYS` (default 14): how long ledger entries stay. (A claim
+    /// lasts until the claiming invocation's deadline: see [`crate::alert::Alerter`].)
+    pub ledger_retention: Duration,
 }
 
 impl AlerterConfig {
@@ -255,14 +259,11 @@ impl AlerterConfig {
             topic_arn: required(&lookup, "TOPIC_ARN")?,
             ledger_table: required(&lookup, "LEDGER_TABLE")?,
             rules,
-            times: LedgerTimes {
-                claim: Duration::seconds(i64::from(positive(&lookup, "ALERT_CLAIM_SECONDS", 120)?)),
-                retention: Duration::days(i64::from(positive(
-                    &lookup,
-                    "ALERT_LEDGER_RETENTION_DAYS",
-                    14,
-                )?)),
-            },
+            ledger_retention: Duration::days(i64::from(positive(
+                &lookup,
+                "ALERT_LEDGER_RETENTION_DAYS",
+                DEFAULT_LEDGER_RETENTION_DAYS,
+            )?)),
         })
     }
 }

@@ -1,7 +1,9 @@
 //! Event model and domain logic shared by the ECS events Lambda functions and the replay CLI.
 
 pub mod alert;
+pub mod aws;
 pub mod config;
+pub mod deadline;
 pub mod event;
 pub mod event_log;
 pub mod pattern;

@@ -16,6 +16,7 @@ const RETRYABLE_CODES: &[&str] = &[
     "InternalError",
     "ServiceUnavailable",
     "KMSThrottlingException",
+    "KMSThrottling",
 ];
 
 /// Whether a later retry of the request may succeed: timeouts, connection failures, broken

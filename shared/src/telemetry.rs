@@ -1,15 +1,94 @@
-//! Metrics as CloudWatch embedded metric format (EMF) log lines.
+//! Logs and metrics of the functions: the `tracing` subscriber, and counts per outcome as
+//! CloudWatch embedded metric format (EMF) lines.
+//!
+//! * **Logs** honour Lambda's advanced logging controls (`AWS_LAMBDA_LOG_LEVEL`,
+//!   `AWS_LAMBDA_LOG_FORMAT=JSON`), else `RUST_LOG` as a level. Only the toolkit's own crates
+//!   follow a level more verbose than INFO: the Lambda runtime logs every raw payload at TRACE
+//!   (secrets included), so dependencies are pinned at INFO at most.
+//! * **Metrics** are EMF lines on stdout with the function's deployed name as the `Function`
+//!   dimension (two stacks in one account stay apart). Lambda's log-level filter drops JSON
+//!   lines below the configured level and counts a line without a level as INFO, so each EMF
+//!   line carries exactly the configured level: raising it cannot make metrics vanish.
 
 use std::collections::BTreeMap;
+use std::str::FromStr;
+use std::sync::OnceLock;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::{Value, json};
+use tracing_subscriber::EnvFilter;
+use tracing_subscriber::filter::LevelFilter;
 
 /// CloudWatch namespace of the toolkit's metrics.
 pub const METRICS_NAMESPACE: &str = "EcsEvents";
 
-/// One EMF document counting events per outcome for `function`: metric `Events`, dimensions
-/// `Function` and `Outcome`. CloudWatch turns each such log line into metric data points.
+/// The toolkit's crates: the only ones whose logs may be more verbose than INFO.
+const OWN_TARGETS: [&str; 6] =
+    ["ecs_events", "state_tracker", "alerter", "listener", "reconciler", "ecs_replay"];
+
+/// The log level the environment asks for: `AWS_LAMBDA_LOG_LEVEL`, else `RUST_LOG` (a level),
+/// else INFO.
+fn configured_level() -> LevelFilter {
+    let level = std::env::var("AWS_LAMBDA_LOG_LEVEL").or_else(|_| std::env::var("RUST_LOG"));
+    match level.as_deref().map(str::trim) {
+        // Lambda's FATAL has no `tracing` counterpart: its ERROR is the closest.
+        Ok(level) if level.eq_ignore_ascii_case("fatal") => LevelFilter::ERROR,
+        Ok(level) => LevelFilter::from_str(level).unwrap_or(LevelFilter::INFO),
+        Err(_) => LevelFilter::INFO,
+    }
+}
+
+/// The filter for `level`: the toolkit's crates at `level`, every other crate at `level` or
+/// INFO, whichever is less verbose.
+pub fn log_filter(level: LevelFilter) -> EnvFilter {
+    let others = level.min(LevelFilter::INFO);
+    OWN_TARGETS.iter().fold(EnvFilter::default().add_directive(others.into()), |filter, target| {
+        match format!("{target}={level}").parse() {
+            Ok(directive) => filter.add_directive(directive),
+            Err(_) => filter,
+        }
+    })
+}
+
+/// Installs the functions' `tracing` subscriber on stdout (see the module documentation).
+pub fn init_logging() {
+    let json = std::env::var("AWS_LAMBDA_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"));
+    let builder = tracing_subscriber::fmt()
+        .with_target(false)
+        .without_time()
+        .with_env_filter(log_filter(configured_level()))
+        .with_writer(std::io::stdout);
+    let installed = if json { builder.json().try_init() } else { builder.try_init() };
+    if let Err(error) = installed {
+        eprintln!("logging not initialised: {error}");
+    }
+}
+
+/// The `Function` dimension: the deployed function's name (`AWS_LAMBDA_FUNCTION_NAME`), or
+/// `fallback` outside Lambda.
+fn function_dimension(fallback: &str) -> String {
+    static NAME: OnceLock<Option<String>> = OnceLock::new();
+    NAME.get_or_init(|| {
+        std::env::var("AWS_LAMBDA_FUNCTION_NAME").ok().filter(|name| !name.is_empty())
+    })
+    .clone()
+    .unwrap_or_else(|| fallback.to_owned())
+}
+
+/// The level EMF lines carry: Lambda's configured level when it is above INFO, so Lambda's
+/// filter keeps them (and never labels them more severe than needed).
+fn metric_level() -> &'static str {
+    match std::env::var("AWS_LAMBDA_LOG_LEVEL").map(|level| level.trim().to_ascii_uppercase()) {
+        Ok(level) if level == "WARN" => "WARN",
+        Ok(level) if level == "ERROR" => "ERROR",
+        Ok(level) if level == "FATAL" => "FATAL",
+        _ => "INFO",
+    }
+}
+
+/// One EMF document per outcome for `function` (a name, or the deployed name in Lambda):
+/// metric `Events`, dimensions `Function` and `Outcome`. CloudWatch turns each such log line
+/// into metric data points.
 pub fn outcome_counts_emf<'a>(
     function: &str,
     counts: impl IntoIterator<Item = (&'a str, u64)>,
@@ -18,6 +97,8 @@ pub fn outcome_counts_emf<'a>(
         .duration_since(UNIX_EPOCH)
         .map(|elapsed| elapsed.as_millis())
         .unwrap_or_default();
+    let function = function_dimension(function);
+    let level = metric_level();
     counts
         .into_iter()
         .map(|(outcome, count)| {
@@ -30,6 +111,7 @@ pub fn outcome_counts_emf<'a>(
                         "Metrics": [{"Name": "Events", "Unit": "Count"}]
                     }]
                 },
+                "level": level,
                 "Function": function,
                 "Outcome": outcome,
                 "Events": count
@@ -53,7 +135,8 @@ impl OutcomeCounts {
         self.0.get(outcome).copied().unwrap_or_default()
     }
 
-    /// Prints the counts as EMF lines on stdout, where Lambda sends them to CloudWatch Logs.
+    /// Prints the counts as EMF lines on stdout, where Lambda sends them to CloudWatch Logs
+    /// (directly, not through the log filter of `tracing`).
     pub fn emit(&self, function: &str) {
         for line in outcome_counts_emf(function, self.0.iter().map(|(k, v)| (*k, *v))) {
             println!("{line}");
@@ -63,6 +146,9 @@ impl OutcomeCounts {
 
 #[cfg(test)]
 mod tests {
+    use std::io::Write;
+    use std::sync::{Arc, Mutex};
+
     use super::*;
 
     #[test]
@@ -78,5 +164,50 @@ mod tests {
         assert_eq!(docs[1]["Events"], 2);
         assert_eq!(docs[1]["_aws"]["CloudWatchMetrics"][0]["Namespace"], "EcsEvents");
         assert_eq!(docs[1]["_aws"]["CloudWatchMetrics"][0]["Dimensions"][0][1], "Outcome");
+        // Outside Lambda the dimension is the given name; a level Lambda's filter keeps.
+        assert_eq!(docs[1]["Function"], "state-tracker");
+        assert!(
+            ["INFO", "WARN", "ERROR", "FATAL"].contains(&docs[1]["level"].as_str().unwrap_or(""))
+        );
+    }
+
+    #[derive(Clone, Default)]
+    struct Lines(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Lines {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().map_err(|_| std::io::ErrorKind::Other)?.extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn given_trace_level_then_own_crates_trace_and_the_runtime_stays_at_info() {
+        let lines = Lines::default();
+        let writer = lines.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_env_filter(log_filter(LevelFilter::TRACE))
+            .with_writer(move || writer.clone())
+            .finish();
+        tracing::subscriber::with_default(subscriber, || {
+            tracing::trace!(target: "lambda_runtime::layers::api_response", "raw JSON event SECRET");
+            tracing::trace!(target: "aws_smithy_runtime::client", "request body SECRET");
+            tracing::info!(target: "lambda_runtime::runtime", "runtime info");
+            tracing::trace!(target: "ecs_events::state", "own trace");
+        });
+        let text = String::from_utf8(lines.0.lock().map(|l| l.clone()).unwrap_or_default())
+            .unwrap_or_default();
+        assert!(!text.contains("SECRET"), "{text}");
+        assert!(text.contains("runtime info") && text.contains("own trace"), "{text}");
+    }
+
+    #[test]
+    fn given_warn_level_then_everything_below_warn_is_dropped() {
+        let filter = log_filter(LevelFilter::WARN);
+        assert_eq!(filter.max_level_hint(), Some(LevelFilter::WARN));
     }
 }

@@ -1,7 +1,9 @@
 //! The state tracker's decision for one event: build the record, write it if newer.
 
+use chrono::{DateTime, Utc};
+
 use crate::event::ReceivedEvent;
-use crate::state::{Outcome, RecordError, Retention, StateRecord, StateStore, StoreError};
+use crate::state::{Create, Outcome, RecordError, Retention, StateRecord, StateStore, StoreError};
 
 /// Why an event could not be tracked.
 #[derive(Debug, thiserror::Error)]
@@ -23,11 +25,14 @@ impl TrackError {
 
 /// Tracks one event in `store`: one conditional write for task and container instance
 /// events, nothing for the others. Stopped tasks and deregistered container instances expire
-/// after their `retention`.
+/// after their `retention`; an event older than that (by `now`: the wall clock in Lambda, the
+/// replay's event clock in a replay) only updates a record that still exists, so it cannot
+/// bring back one that expired.
 pub async fn track(
     store: &dyn StateStore,
     received: ReceivedEvent,
     retention: Retention,
+    now: DateTime<Utc>,
 ) -> Result<Outcome, TrackError> {
     let event_id = received.event.id.clone();
     let Some(record) = StateRecord::from_event(received, retention)? else {
@@ -35,8 +40,13 @@ pub async fn track(
         return Ok(Outcome::Ignored);
     };
     let (kind, version) = (record.kind, record.version);
+    let create = if record.event_time.instant() + retention.of(kind) < now {
+        Create::OnlyUpdate
+    } else {
+        Create::Allowed
+    };
     let (arn, status) = (record.key.clone(), record.status.clone());
-    let outcome = store.put_if_newer(record).await?.outcome(version);
+    let outcome = store.put_if_newer(record, create).await?.outcome(version);
     tracing::info!(
         event_id = %event_id,
         kind = ?kind,
@@ -44,6 +54,7 @@ pub async fn track(
         version,
         status = %status,
         outcome = outcome.as_str(),
+        old = create == Create::OnlyUpdate,
         "tracked"
     );
     Ok(outcome)

@@ -6,14 +6,12 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::Context as _;
-use aws_config::BehaviorVersion;
-use aws_sdk_dynamodb::config::Credentials;
 use aws_sdk_dynamodb::error::DisplayErrorContext;
 use chrono::Duration;
 use clap::{Args, Parser, Subcommand};
 use ecs_events::alert::{
-    AlertLedger, AlertSink, Alerter, CollectingSink, DynamoDbLedger, InMemoryLedger, LedgerTimes,
-    RuleSet, SnsAlertSink,
+    AlertLedger, AlertSink, Alerter, CollectingSink, DEFAULT_LEDGER_RETENTION_DAYS, DynamoDbLedger,
+    InMemoryLedger, RuleSet, SnsAlertSink,
 };
 use ecs_events::state::{DynamoDbStateStore, InMemoryStateStore, Retention, StateStore};
 use ecs_replay::generate::{CorpusSpec, generate};
@@ -203,7 +201,8 @@ async fn run(args: RunArgs) -> Result<(), RunError> {
     };
     let files = files(&args.paths).map_err(anyhow::Error::from)?;
     let (store, ledger, sink) = adapters(&args).await?;
-    let alerter = Alerter::new(rules, ledger, sink, LedgerTimes::default());
+    let retention = Duration::days(i64::from(DEFAULT_LEDGER_RETENTION_DAYS));
+    let alerter = Alerter::new(rules, ledger, sink, retention);
     let retention = Retention {
         stopped_task: Duration::days(i64::from(args.retention_days)),
         inactive_instance: Duration::days(i64::from(args.instance_retention_days)),
@@ -249,32 +248,14 @@ async fn adapters(args: &RunArgs) -> Result<Adapters, RunError> {
     let topic_arn =
         args.topic_arn.clone().context("--topic-arn is required with --aws or --endpoint-url")?;
     let services = |error: anyhow::Error| RunError::Services(error);
-    let mut loader = aws_config::defaults(BehaviorVersion::latest());
-    if let Some(endpoint) = &args.endpoint_url {
-        loader = loader.endpoint_url(endpoint);
-        if std::env::var_os("AWS_ACCESS_KEY_ID").is_none() {
-            loader = loader.credentials_provider(Credentials::new(
-                "test",
-                "test",
-                None,
-                None,
-                "ecs-replay",
-            ));
-        }
-        if std::env::var_os("AWS_REGION").is_none()
-            && std::env::var_os("AWS_DEFAULT_REGION").is_none()
-        {
-            loader = loader.region("us-east-1");
-        }
-    }
-    let config = loader.load().await;
+    let config = ecs_events::aws::sdk_config(args.endpoint_url.as_deref()).await;
     if config.region().is_none() {
         return Err(services(anyhow::anyhow!(
             "no AWS region is configured: set AWS_REGION (or a region in your AWS profile)"
         )));
     }
-    let dynamodb = aws_sdk_dynamodb::Client::new(&config);
-    let sns = aws_sdk_sns::Client::new(&config);
+    let dynamodb = ecs_events::aws::dynamodb(&config);
+    let sns = ecs_events::aws::sns(&config);
     if args.create_tables {
         create_state_tables(&dynamodb, &args.task_table, &args.container_instance_table)
             .await

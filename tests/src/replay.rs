@@ -3,13 +3,16 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
+use std::time::Duration;
 
-use ecs_events::alert::{Alert, Alerter, Delivery};
+use chrono::{DateTime, Utc};
+
+use ecs_events::alert::{Alert, Alerter};
+use ecs_events::deadline::Deadline;
 use ecs_events::event::ReceivedEvent;
-use ecs_events::state::{Outcome, ResourceKind, Retention, StateStore};
+use ecs_events::state::{Detail, Outcome, ResourceKind, Retention, StateStore};
 use ecs_events::tracker::{TrackError, track};
 use serde::Serialize;
-use serde_json::Value;
 
 use crate::input::Entry;
 
@@ -49,6 +52,9 @@ pub struct Rejected {
     pub error: String,
 }
 
+/// Counts by cluster name, then by status.
+pub type StatusCounts = BTreeMap<String, BTreeMap<String, usize>>;
+
 /// The replay's result (`ecs-replay run --json` prints it).
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -56,9 +62,15 @@ pub struct Report {
     /// Counts.
     pub stats: Stats,
     /// The stored detail of each task the replay touched, in ARN order.
-    pub tasks: Vec<Arc<Value>>,
+    pub tasks: Vec<Detail>,
     /// The stored detail of each container instance the replay touched, in ARN order.
-    pub container_instances: Vec<Arc<Value>>,
+    pub container_instances: Vec<Detail>,
+    /// Tasks by cluster name and status, for the text report.
+    #[serde(skip)]
+    pub task_counts: StatusCounts,
+    /// Container instances by cluster name and status, for the text report.
+    #[serde(skip)]
+    pub instance_counts: StatusCounts,
     /// The alerts sent, in order.
     pub alerts: Vec<Alert>,
     /// The entries that can never be stored, in order.
@@ -68,7 +80,11 @@ pub struct Report {
     pub failed: Vec<Rejected>,
 }
 
-/// Replays events one at a time, in order.
+/// The time each alert may take, as an invocation's deadline would allow.
+const ALERT_BUDGET: Duration = Duration::from_secs(30);
+
+/// Replays events one at a time, in order. Time is event time: the replay's clock is the
+/// latest envelope `time` seen, so replaying last week decides as production did then.
 pub struct Replayer {
     store: Arc<dyn StateStore>,
     alerter: Alerter,
@@ -78,6 +94,7 @@ pub struct Replayer {
     alerts: Vec<Alert>,
     rejected: Vec<Rejected>,
     failed: Vec<Rejected>,
+    clock: DateTime<Utc>,
 }
 
 impl Replayer {
@@ -92,6 +109,7 @@ impl Replayer {
             alerts: Vec::new(),
             rejected: Vec::new(),
             failed: Vec::new(),
+            clock: DateTime::<Utc>::MIN_UTC,
         }
     }
 
@@ -105,19 +123,21 @@ impl Replayer {
                 Ok(received) => received,
                 Err(error) => return self.reject(location, error),
             };
-        match self.alerter.process(&received).await {
-            Ok(deliveries) => {
-                for delivery in deliveries {
-                    if let Delivery::Sent(alert) = delivery {
+        self.clock = self.clock.max(received.event.time.instant());
+        let deadline = Deadline::after(ALERT_BUDGET);
+        for (rule, result) in self.alerter.process(&received, deadline).await {
+            match result {
+                Ok(delivery) => {
+                    if let Some(alert) = delivery.into_published() {
                         self.stats.alerts += 1;
                         self.alerts.push(alert);
                     }
                 }
-            }
-            Err(error) => {
-                self.stats.alerts_failed += 1;
-                let error = format!("alert: {error}");
-                self.failed.push(Rejected { location: location.clone(), error });
+                Err(error) => {
+                    self.stats.alerts_failed += 1;
+                    let error = format!("alert {rule}: {error}");
+                    self.failed.push(Rejected { location: location.clone(), error });
+                }
             }
         }
         if let Some((kind, key)) = ResourceKind::of(&received.event) {
@@ -126,7 +146,7 @@ impl Replayer {
                 keys.insert(key.to_owned());
             }
         }
-        match track(self.store.as_ref(), received, self.retention).await {
+        match track(self.store.as_ref(), received, self.retention, self.clock).await {
             Ok(outcome) => {
                 let count = match outcome {
                     Outcome::Stored => &mut self.stats.stored,
@@ -153,14 +173,22 @@ impl Replayer {
     pub async fn finish(self) -> Report {
         let mut tasks = Vec::new();
         let mut container_instances = Vec::new();
+        let mut task_counts = StatusCounts::new();
+        let mut instance_counts = StatusCounts::new();
         let mut failed = self.failed;
         let touched =
             self.touched.iter().flat_map(|(kind, keys)| keys.iter().map(move |key| (kind, key)));
         for (kind, key) in touched {
             match self.store.get(*kind, key).await {
                 Ok(Some(record)) => match kind {
-                    ResourceKind::Task => tasks.push(record.detail),
-                    ResourceKind::ContainerInstance => container_instances.push(record.detail),
+                    ResourceKind::Task => {
+                        count(&mut task_counts, &record.cluster_arn, record.status);
+                        tasks.push(record.detail);
+                    }
+                    ResourceKind::ContainerInstance => {
+                        count(&mut instance_counts, &record.cluster_arn, record.status);
+                        container_instances.push(record.detail);
+                    }
                 },
                 Ok(None) => {}
                 Err(error) => {
@@ -172,6 +200,8 @@ impl Replayer {
             stats: self.stats,
             tasks,
             container_instances,
+            task_counts,
+            instance_counts,
             alerts: self.alerts,
             rejected: self.rejected,
             failed,
@@ -179,13 +209,19 @@ impl Replayer {
     }
 }
 
+/// Counts one more resource of `status` in the cluster of `cluster_arn` (by its name).
+fn count(counts: &mut StatusCounts, cluster_arn: &str, status: String) {
+    let cluster = cluster_arn.rsplit('/').next().unwrap_or(cluster_arn).to_owned();
+    *counts.entry(cluster).or_default().entry(status).or_default() += 1;
+}
+
 #[cfg(test)]
 mod tests {
     use std::path::PathBuf;
 
     use async_trait::async_trait;
-    use ecs_events::alert::{CollectingSink, InMemoryLedger, LedgerTimes, RuleSet};
-    use ecs_events::state::{PutResult, StateRecord, StoreError};
+    use ecs_events::alert::{CollectingSink, InMemoryLedger, RuleSet};
+    use ecs_events::state::{Create, PutResult, StateRecord, StoreError, TaskSummary};
 
     use super::*;
     use crate::input::Location;
@@ -195,7 +231,11 @@ mod tests {
 
     #[async_trait]
     impl StateStore for Unreachable {
-        async fn put_if_newer(&self, record: StateRecord) -> Result<PutResult, StoreError> {
+        async fn put_if_newer(
+            &self,
+            record: StateRecord,
+            _: Create,
+        ) -> Result<PutResult, StoreError> {
             Err(StoreError::Request {
                 operation: "PutItem",
                 table: "ECSTaskState".into(),
@@ -209,7 +249,7 @@ mod tests {
             Ok(None)
         }
 
-        async fn list_tasks(&self, _: &str, _: &str) -> Result<Vec<StateRecord>, StoreError> {
+        async fn list_tasks(&self, _: &str, _: &str) -> Result<Vec<TaskSummary>, StoreError> {
             Ok(Vec::new())
         }
     }
@@ -227,7 +267,7 @@ mod tests {
             RuleSet::default_rules(),
             Arc::new(InMemoryLedger::new()),
             Arc::new(CollectingSink::new()),
-            LedgerTimes::default(),
+            chrono::Duration::days(1),
         );
         let mut replayer = Replayer::new(Arc::new(Unreachable), alerter, Retention::default());
         replayer.replay(entry(include_str!("../../events/samples/task-ec2-running.json"))).await;

@@ -18,7 +18,7 @@ use aws_sdk_dynamodb::types::{
     TimeToLiveStatus,
 };
 use ecs_events::alert::LEDGER_KEY;
-use ecs_events::state::{ResourceKind, TASK_STATUS_INDEX};
+use ecs_events::state::{ResourceKind, TASK_STATUS_INDEX, TASK_STATUS_INDEX_ATTRIBUTES};
 
 /// The TTL attribute of every table.
 pub const TTL_ATTRIBUTE: &str = "expiresAt";
@@ -36,7 +36,8 @@ pub struct CreateTableError {
     pub message: String,
 }
 
-/// Creates, when missing, the task table (key `taskArn`, GSI on `clusterArn` + `lastStatus`)
+/// Creates, when missing, the task table (key `taskArn`, GSI on `clusterArn` + `lastStatus`
+/// projecting what listing a cluster shows)
 /// and the container instance table (key `containerInstanceArn`), on-demand, with TTL.
 pub async fn create_state_tables(
     client: &Client,
@@ -177,7 +178,14 @@ fn create_table_request(
                     .index_name(TASK_STATUS_INDEX)
                     .key_schema(key("clusterArn", KeyType::Hash)?)
                     .key_schema(key("lastStatus", KeyType::Range)?)
-                    .projection(Projection::builder().projection_type(ProjectionType::All).build())
+                    .projection(
+                        Projection::builder()
+                            .projection_type(ProjectionType::Include)
+                            .set_non_key_attributes(Some(
+                                TASK_STATUS_INDEX_ATTRIBUTES.map(str::to_owned).to_vec(),
+                            ))
+                            .build(),
+                    )
                     .build()?,
             );
     }

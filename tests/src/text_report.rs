@@ -1,14 +1,9 @@
 //! The replay report as text for people: counts, tasks by cluster and status, and each alert
 //! as it would be delivered.
 
-use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use std::sync::Arc;
-
-use serde_json::Value;
-
-use crate::replay::{Rejected, Report};
+use crate::replay::{Rejected, Report, StatusCounts};
 
 /// Renders `report` as text.
 pub fn render(report: &Report) -> String {
@@ -31,8 +26,8 @@ pub fn render(report: &Report) -> String {
             String::new()
         },
     );
-    by_cluster(&mut out, "Tasks", &report.tasks, "lastStatus");
-    by_cluster(&mut out, "Container instances", &report.container_instances, "status");
+    by_cluster(&mut out, "Tasks", &report.task_counts);
+    by_cluster(&mut out, "Container instances", &report.instance_counts);
     for alert in &report.alerts {
         let _ = writeln!(out, "\n--- alert: {} → {}", alert.rule, alert.resource);
         let _ = writeln!(out, "Subject: {}\n", alert.subject);
@@ -46,16 +41,9 @@ pub fn render(report: &Report) -> String {
     out
 }
 
-fn by_cluster(out: &mut String, title: &str, details: &[Arc<Value>], status_field: &str) {
-    if details.is_empty() {
+fn by_cluster(out: &mut String, title: &str, counts: &StatusCounts) {
+    if counts.is_empty() {
         return;
-    }
-    let mut counts: BTreeMap<&str, BTreeMap<&str, usize>> = BTreeMap::new();
-    for detail in details {
-        let cluster = detail["clusterArn"].as_str().unwrap_or("?");
-        let cluster = cluster.rsplit('/').next().unwrap_or(cluster);
-        let status = detail[status_field].as_str().unwrap_or("?");
-        *counts.entry(cluster).or_default().entry(status).or_default() += 1;
     }
     let _ = writeln!(out, "\n{title} by cluster and status:");
     for (cluster, statuses) in counts {

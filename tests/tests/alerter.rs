@@ -9,8 +9,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use async_trait::async_trait;
 use ecs_events::alert::{
-    Alert, AlertSink, Alerter, DynamoDbLedger, LedgerTimes, RuleSet, SinkError, SnsAlertSink,
-    render,
+    Alert, AlertSink, Alerter, DynamoDbLedger, RuleSet, SinkError, SnsAlertSink, render,
 };
 use ecs_events::event::EcsEvent;
 use ecs_replay::tables::create_ledger_table;
@@ -42,7 +41,7 @@ async fn sns_alerter(topic_arn: String) -> Alerter {
         RuleSet::default_rules(),
         Arc::new(ledger().await),
         Arc::new(sink),
-        LedgerTimes::default(),
+        support::ledger_retention(),
     )
 }
 
@@ -199,27 +198,83 @@ async fn given_all_deliveries_of_a_storm_at_once_then_exactly_one_alert_per_rule
         .expect("storm scenario");
     let subscribed = topic_with_queue(false, None).await;
     let alerter = Arc::new(sns_alerter(subscribed.topic_arn).await);
-    // Every delivery, three times over, as concurrent invocations. An invocation that finds
-    // the alert in progress elsewhere fails retryably, and is retried as Lambda would.
+    // Every delivery, three times over, as concurrent invocations: an invocation that finds
+    // the alert in progress elsewhere waits for it, so none fails.
     let invocations = storm.events.iter().cycle().take(storm.events.len() * 3).map(|event| {
         let (alerter, event) = (alerter.clone(), event.clone());
-        tokio::spawn(async move {
-            for _ in 0..50 {
-                match alerter::handle(&alerter, invoke(event.clone())).await {
-                    Ok(_) => return,
-                    Err(error) if error.is_retryable() => {
-                        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-                    }
-                    Err(error) => panic!("non-retryable: {error}"),
-                }
-            }
-            panic!("still in progress after 50 tries");
-        })
+        tokio::spawn(async move { alerter::handle(&alerter, invoke(event)).await })
     });
     for invocation in futures::future::join_all(invocations).await {
-        invocation.expect("invocation finished");
+        invocation.expect("invocation finished").expect("no invocation fails");
     }
     assert_eq!(delivered(&subscribed.queue_url).await, expected_alerts(&storm.expected));
+}
+
+/// GIVEN the example rules deployed as the templates do — one EventBridge rule per alert rule,
+/// each invoking the alerter with `{"rule", "event"}` — WHEN every event of the corpus is
+/// delivered three times, all invocations at once THEN each (rule, task) is published exactly
+/// once and no invocation fails (an OOM stop matches two rules: two independent invocations).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn given_concurrent_per_rule_invocations_then_each_rule_and_task_is_sent_once_and_none_fails()
+{
+    let rules_json = include_str!("../../rules/examples.json");
+    let rules = RuleSet::from_json(rules_json).expect("rules");
+    let subscribed = topic_with_queue(false, None).await;
+    let alerter = Arc::new(Alerter::new(
+        rules.clone(),
+        Arc::new(ledger().await),
+        Arc::new(SnsAlertSink::new(sns(), subscribed.topic_arn)),
+        support::ledger_retention(),
+    ));
+    let mut events: Vec<Value> =
+        scenarios().into_iter().flat_map(|scenario| scenario.events).collect();
+    for entry in std::fs::read_dir(events_dir().join("samples")).expect("samples") {
+        events.push(read_json(&entry.expect("entry").path()));
+    }
+    // What EventBridge does: match every rule's pattern, one invocation per match.
+    let mut expected = std::collections::BTreeSet::new();
+    let mut payloads = Vec::new();
+    for event in &events {
+        let parsed = EcsEvent::from_value(event.clone()).expect("valid");
+        for rule in rules.matching(event) {
+            expected.insert(ecs_events::alert::alert_target(rule, &parsed).1);
+            payloads.push(json!({"rule": rule.name, "event": event}));
+        }
+    }
+    assert!(expected.len() >= 10, "{expected:?}");
+    let invocations = payloads.iter().cycle().take(payloads.len() * 3).map(|payload| {
+        let (alerter, payload) = (alerter.clone(), payload.clone());
+        tokio::spawn(async move { alerter::handle(&alerter, invoke(payload)).await })
+    });
+    for invocation in futures::future::join_all(invocations).await {
+        invocation.expect("invocation finished").expect("no invocation fails");
+    }
+    let sent: Vec<String> = drain(&subscribed.queue_url)
+        .await
+        .iter()
+        .map(|message| {
+            let envelope: Value =
+                serde_json::from_str(message.body().expect("body")).expect("JSON");
+            let document: Value =
+                serde_json::from_str(envelope["Message"].as_str().expect("message")).expect("JSON");
+            document["alertKey"].as_str().expect("alertKey").to_owned()
+        })
+        .collect();
+    assert_eq!(sent.len(), expected.len(), "one message per (rule, task)");
+    assert_eq!(sent.into_iter().collect::<std::collections::BTreeSet<_>>(), expected);
+}
+
+/// A routed invocation for a rule the alerter does not have (the two rule files differ) fails
+/// without retrying, naming the rule.
+#[tokio::test]
+async fn given_an_invocation_for_an_unknown_rule_then_it_fails_non_retryably_naming_it() {
+    let subscribed = topic_with_queue(false, None).await;
+    let alerter = sns_alerter(subscribed.topic_arn).await;
+    let payload = json!({"rule": "renamed-rule", "event": sample("task-oom-killed.json")});
+    let error = alerter::handle(&alerter, invoke(payload)).await.expect_err("unknown rule");
+    assert!(!error.is_retryable());
+    assert!(error.to_string().contains("unknown alert rule \"renamed-rule\""), "{error}");
+    assert!(drain(&subscribed.queue_url).await.is_empty());
 }
 
 /// Fails the first `failures` publishes with a retryable error, then publishes for real.
@@ -256,7 +311,7 @@ async fn given_an_sns_failure_then_the_invocation_fails_retryably_and_the_retry_
         RuleSet::default_rules(),
         Arc::new(ledger().await),
         sink.clone(),
-        LedgerTimes::default(),
+        support::ledger_retention(),
     );
     let event = sample("task-oom-killed.json");
 
@@ -272,32 +327,6 @@ async fn given_an_sns_failure_then_the_invocation_fails_retryably_and_the_retry_
     assert_eq!(duplicate["alerts"][0]["sent"], false);
     assert_eq!(drain(&subscribed.queue_url).await.len(), 1);
     assert_eq!(sink.calls.load(Ordering::SeqCst), 2);
-}
-
-#[tokio::test]
-async fn given_a_claim_whose_holder_crashed_then_after_the_lease_it_is_taken_over() {
-    use ecs_events::alert::{AlertLedger, Claim};
-    let ledger = ledger().await;
-    let key = "essential-container-exited#arn:aws:ecs:us-east-1:111122223333:task/prod/x";
-    assert_eq!(ledger.claim(key, "a", 1_000, 1_120, 9_999).await.expect("claim"), Claim::Claimed);
-    // Within the lease: someone else's claim holds.
-    assert_eq!(
-        ledger.claim(key, "b", 1_100, 1_220, 9_999).await.expect("claim"),
-        Claim::InProgress { lease_until: 1_120 }
-    );
-    // A release with the wrong token gives nothing back.
-    ledger.release(key, "b").await.expect("release");
-    assert!(matches!(
-        ledger.claim(key, "b", 1_100, 1_220, 9_999).await.expect("claim"),
-        Claim::InProgress { .. }
-    ));
-    // After the lease: taken over; once sent, never claimed again.
-    assert_eq!(ledger.claim(key, "b", 1_121, 1_241, 9_999).await.expect("claim"), Claim::Claimed);
-    ledger.mark_sent(key, 9_999).await.expect("mark");
-    assert_eq!(
-        ledger.claim(key, "c", 5_000, 5_120, 9_999).await.expect("claim"),
-        Claim::AlreadySent
-    );
 }
 
 #[tokio::test]

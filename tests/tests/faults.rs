@@ -13,8 +13,8 @@ use aws_sdk_dynamodb::config::retry::RetryConfig;
 use aws_sdk_dynamodb::operation::put_item::PutItemOutput;
 use aws_sdk_sns::operation::publish::PublishOutput;
 use aws_smithy_mocks::{RuleMode, mock, mock_client};
-use ecs_events::alert::{Alerter, InMemoryLedger, LedgerTimes, RuleSet, SnsAlertSink};
-use ecs_events::state::{DynamoDbStateStore, Outcome, Retention};
+use ecs_events::alert::{Alerter, InMemoryLedger, RuleSet, SnsAlertSink};
+use ecs_events::state::{DynamoDbStateStore, Outcome};
 use lambda_runtime::{Context, Diagnostic, LambdaEvent};
 use serde_json::{Value, json};
 use state_tracker::StateTracker;
@@ -40,7 +40,7 @@ fn retries() -> RetryConfig {
 fn tracker(client: DynamoDb) -> StateTracker {
     let store =
         DynamoDbStateStore::new(client, "ECSTaskState".into(), "ECSCtrInstanceState".into());
-    StateTracker::new(Arc::new(store), Retention::default())
+    StateTracker::new(Arc::new(store), support::covering_retention())
 }
 
 #[tokio::test]
@@ -188,7 +188,7 @@ const SNS_INTERNAL: &str = r#"<ErrorResponse xmlns="http://sns.amazonaws.com/doc
 
 fn alerter(sns: aws_sdk_sns::Client, ledger: Arc<InMemoryLedger>) -> Alerter {
     let sink = SnsAlertSink::new(sns, "arn:aws:sns:us-east-1:111122223333:alerts".into());
-    Alerter::new(RuleSet::default_rules(), ledger, Arc::new(sink), LedgerTimes::default())
+    Alerter::new(RuleSet::default_rules(), ledger, Arc::new(sink), support::ledger_retention())
 }
 
 #[tokio::test]

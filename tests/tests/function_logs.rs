@@ -6,7 +6,7 @@ mod support;
 
 use std::sync::Arc;
 
-use ecs_events::alert::{Alerter, CollectingSink, InMemoryLedger, LedgerTimes, RuleSet};
+use ecs_events::alert::{Alerter, CollectingSink, InMemoryLedger, RuleSet};
 use ecs_events::state::{InMemoryStateStore, Retention};
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::{Value, json};
@@ -42,7 +42,7 @@ async fn given_an_invalid_event_then_the_alerter_leaves_the_one_log_line_to_the_
         RuleSet::default_rules(),
         Arc::new(InMemoryLedger::new()),
         Arc::new(CollectingSink::new()),
-        LedgerTimes::default(),
+        support::ledger_retention(),
     );
     let error = alerter::handle(&alerter, LambdaEvent::new(invalid_event(), Context::default()))
         .await

@@ -7,7 +7,10 @@ mod support;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
-use ecs_events::state::{DynamoDbStateStore, PutResult, ResourceKind, StateRecord, StateStore};
+use ecs_events::event::Timestamp;
+use ecs_events::state::{
+    Create, Detail, DynamoDbStateStore, PutResult, ResourceKind, StateRecord, StateStore, TaskFacts,
+};
 use ecs_replay::tables::create_state_tables;
 use proptest::prelude::*;
 use serde_json::json;
@@ -21,11 +24,10 @@ fn record(arn: &str, version: u64) -> StateRecord {
         cluster_arn: "arn:aws:ecs:us-east-1:111122223333:cluster/prod".into(),
         status: "RUNNING".into(),
         event_id: format!("e-{version}"),
-        event_time: "2024-05-02T10:00:00Z".into(),
-        region: "us-east-1".into(),
-        account: "111122223333".into(),
+        event_time: Timestamp::parse("2024-05-02T10:00:00Z").expect("timestamp"),
         expires_at: None,
-        detail: Arc::new(json!({"taskArn": arn, "version": version})),
+        facts: TaskFacts::default(),
+        detail: Detail::from_value(&json!({"taskArn": arn, "version": version})),
     }
 }
 
@@ -80,7 +82,7 @@ fn given_concurrent_writers_of_random_orders_then_the_maximum_wins_and_never_reg
                 tokio::spawn(async move {
                     let mut written = Vec::new();
                     for version in deliveries {
-                        if store.put_if_newer(record(&arn, version)).await.expect("put") == PutResult::Written {
+                        if store.put_if_newer(record(&arn, version), Create::Allowed).await.expect("put") == PutResult::Written {
                             written.push(version);
                         }
                     }

@@ -7,8 +7,8 @@ mod support;
 use std::sync::Arc;
 
 use assert_cmd::Command;
-use ecs_events::alert::{Alerter, DynamoDbLedger, LedgerTimes, RuleSet, SnsAlertSink};
-use ecs_events::state::{DynamoDbStateStore, Retention};
+use ecs_events::alert::{Alerter, DynamoDbLedger, RuleSet, SnsAlertSink};
+use ecs_events::state::DynamoDbStateStore;
 use ecs_replay::tables::{create_ledger_table, create_state_tables};
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::{Value, json};
@@ -49,13 +49,13 @@ async fn given_planted_secrets_then_no_log_item_alert_or_replay_output_contains_
     let subscribed = topic_with_queue(false, None).await;
     let tracker = StateTracker::new(
         Arc::new(DynamoDbStateStore::new(dynamodb(), tasks.clone(), instances)),
-        Retention::default(),
+        support::covering_retention(),
     );
     let alerter = Alerter::new(
         RuleSet::from_json(include_str!("../../rules/examples.json")).expect("rules"),
         Arc::new(DynamoDbLedger::new(dynamodb(), ledger)),
         Arc::new(SnsAlertSink::new(sns(), subscribed.topic_arn)),
-        LedgerTimes::default(),
+        support::ledger_retention(),
     );
     let mut listener_log = Vec::new();
     for event in &events {

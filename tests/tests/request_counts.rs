@@ -6,8 +6,8 @@ mod support;
 
 use std::sync::Arc;
 
-use ecs_events::alert::{Alerter, DynamoDbLedger, LedgerTimes, RuleSet, SnsAlertSink};
-use ecs_events::state::{DynamoDbStateStore, Retention};
+use ecs_events::alert::{Alerter, DynamoDbLedger, RuleSet, SnsAlertSink};
+use ecs_events::state::DynamoDbStateStore;
 use ecs_replay::tables::{create_ledger_table, create_state_tables};
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::Value;
@@ -35,7 +35,7 @@ async fn given_every_scenario_then_each_state_event_costs_one_dynamodb_request_a
         create_state_tables(&dynamodb(), &tasks, &instances).await.expect("tables");
         let counter = RequestCounter::default();
         let store = DynamoDbStateStore::new(counting_dynamodb(&counter), tasks, instances);
-        let tracker = StateTracker::new(Arc::new(store), Retention::default());
+        let tracker = StateTracker::new(Arc::new(store), support::covering_retention());
         for event in scenario.events {
             let before = counter.count();
             tracker.handle(invoke(event.clone())).await.expect("handled");
@@ -60,7 +60,7 @@ async fn given_alerts_then_a_sent_one_costs_claim_publish_mark_and_a_repeat_one_
             RuleSet::default_rules(),
             Arc::new(DynamoDbLedger::new(counting_dynamodb(&dynamodb_requests), ledger_table)),
             Arc::new(SnsAlertSink::new(counting_sns(&sns_requests), subscribed.topic_arn)),
-            LedgerTimes::default(),
+            support::ledger_retention(),
         );
         for event in scenario.events {
             let (ledger_before, sns_before) = (dynamodb_requests.count(), sns_requests.count());

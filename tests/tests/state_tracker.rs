@@ -8,17 +8,17 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use chrono::Duration;
-use ecs_events::event::ReceivedEvent;
+use ecs_events::event::{ReceivedEvent, Timestamp};
 use ecs_events::state::{
-    DynamoDbStateStore, InMemoryStateStore, Outcome, PutResult, ResourceKind, Retention,
-    StateRecord, StateStore,
+    Create, Detail, DynamoDbStateStore, InMemoryStateStore, Outcome, PutResult, ResourceKind,
+    Retention, StateRecord, StateStore, TaskFacts, TaskSummary,
 };
 use ecs_replay::tables::create_state_tables;
 use lambda_runtime::{Context, LambdaEvent};
 use proptest::prelude::*;
 use serde_json::{Value, json};
 use state_tracker::StateTracker;
-use support::{Scenario, dynamodb, scenarios, unique};
+use support::{Scenario, covering_retention, dynamodb, scenarios, unique};
 
 /// A DynamoDB store over fresh tables on the moto server.
 async fn moto_store() -> DynamoDbStateStore {
@@ -36,12 +36,21 @@ fn task_record(key: &str, version: u64, status: &str, event_id: &str) -> StateRe
         cluster_arn: "arn:aws:ecs:us-east-1:111122223333:cluster/prod".into(),
         status: status.into(),
         event_id: event_id.into(),
-        event_time: "2024-05-02T10:00:00Z".into(),
-        region: "us-east-1".into(),
-        account: "111122223333".into(),
+        event_time: Timestamp::parse("2024-05-02T10:00:00Z").expect("timestamp"),
         expires_at: (status == "STOPPED").then_some(1_715_000_000),
-        detail: Arc::new(json!({"taskArn": key, "version": version, "lastStatus": status,
-                        "status": "reserved word", "nested": {"list": [1, "two", null, 2.5]}})),
+        facts: TaskFacts {
+            group: Some("service:web".into()),
+            started_at: Some("2024-05-02T09:00:00.000Z".into()),
+            stopped_at: (status == "STOPPED").then(|| "2024-05-02T10:00:00.000Z".into()),
+            stop_code: (status == "STOPPED").then(|| "EssentialContainerExited".into()),
+            failed_containers: (status == "STOPPED").then(|| "app:137 log-router:143".into()),
+        },
+        // Numbers and nesting DynamoDB's number and map types could not hold, kept exactly.
+        detail: Detail::from_value(
+            &json!({"taskArn": key, "version": version, "lastStatus": status,
+                        "status": "reserved word", "nested": {"list": [1, "two", null, 2.5, 0.0]},
+                        "huge": 1.5e300, "tiny": 1e-200}),
+        ),
     }
 }
 
@@ -50,31 +59,43 @@ async fn store_contract(store: &dyn StateStore) {
     let arn = "arn:aws:ecs:us-east-1:111122223333:task/prod/contract";
     // GIVEN no record WHEN a version arrives THEN it is written and reads back whole.
     let first = task_record(arn, 3, "RUNNING", "e-3");
-    assert_eq!(store.put_if_newer(first.clone()).await.expect("put"), PutResult::Written);
+    assert_eq!(
+        store.put_if_newer(first.clone(), Create::Allowed).await.expect("put"),
+        PutResult::Written
+    );
     assert_eq!(store.get(ResourceKind::Task, arn).await.expect("get"), Some(first.clone()));
 
     // GIVEN version 3 stored WHEN 3 arrives again (another event id) THEN duplicate, unchanged.
     let again = task_record(arn, 3, "RUNNING", "e-3-copy");
-    let result = store.put_if_newer(again).await.expect("put");
+    let result = store.put_if_newer(again, Create::Allowed).await.expect("put");
     assert_eq!(result, PutResult::Kept { stored_version: 3 });
     assert_eq!(result.outcome(3), Outcome::Duplicate);
     assert_eq!(store.get(ResourceKind::Task, arn).await.expect("get"), Some(first.clone()));
 
     // WHEN an older version arrives THEN stale, unchanged.
     let older = task_record(arn, 2, "PENDING", "e-2");
-    assert_eq!(store.put_if_newer(older).await.expect("put").outcome(2), Outcome::Stale);
+    assert_eq!(
+        store.put_if_newer(older, Create::Allowed).await.expect("put").outcome(2),
+        Outcome::Stale
+    );
     assert_eq!(store.get(ResourceKind::Task, arn).await.expect("get"), Some(first));
 
     // WHEN a newer version arrives THEN it replaces the stored one.
     let newer = task_record(arn, 5, "STOPPED", "e-5");
-    assert_eq!(store.put_if_newer(newer.clone()).await.expect("put"), PutResult::Written);
+    assert_eq!(
+        store.put_if_newer(newer.clone(), Create::Allowed).await.expect("put"),
+        PutResult::Written
+    );
     assert_eq!(store.get(ResourceKind::Task, arn).await.expect("get"), Some(newer.clone()));
 
     // GIVEN the same ARN text as a container instance THEN it is a separate record.
     let mut instance = task_record(arn, 1, "ACTIVE", "e-ci");
     instance.kind = ResourceKind::ContainerInstance;
     instance.expires_at = None;
-    assert_eq!(store.put_if_newer(instance.clone()).await.expect("put"), PutResult::Written);
+    assert_eq!(
+        store.put_if_newer(instance.clone(), Create::Allowed).await.expect("put"),
+        PutResult::Written
+    );
     assert_eq!(store.get(ResourceKind::Task, arn).await.expect("get"), Some(newer.clone()));
     assert_eq!(store.get(ResourceKind::ContainerInstance, arn).await.expect("get"), Some(instance));
 
@@ -87,14 +108,36 @@ async fn store_contract(store: &dyn StateStore) {
     let running =
         task_record("arn:aws:ecs:us-east-1:111122223333:task/prod/run", 1, "RUNNING", "e");
     for record in [&other, &elsewhere, &running] {
-        store.put_if_newer(record.clone()).await.expect("put");
+        store.put_if_newer(record.clone(), Create::Allowed).await.expect("put");
     }
     let stopped = store
         .list_tasks("arn:aws:ecs:us-east-1:111122223333:cluster/prod", "STOPPED")
         .await
         .expect("list");
-    assert_eq!(stopped, vec![other, newer]);
+    assert_eq!(stopped, vec![TaskSummary::of(&other), TaskSummary::of(&newer)]);
+    assert_eq!(stopped[1].facts.failed_containers.as_deref(), Some("app:137 log-router:143"));
     assert_eq!(store.get(ResourceKind::Task, "arn:missing").await.expect("get"), None);
+
+    // GIVEN an old event (older than the retention) THEN it updates a record that exists and
+    // never creates one: a record that expired by TTL is not brought back.
+    let gone = "arn:aws:ecs:us-east-1:111122223333:task/prod/expired";
+    let late = task_record(gone, 4, "RUNNING", "e-late");
+    assert_eq!(
+        store.put_if_newer(late, Create::OnlyUpdate).await.expect("put"),
+        PutResult::NotCreated
+    );
+    assert_eq!(store.get(ResourceKind::Task, gone).await.expect("get"), None);
+    let newest = task_record(arn, 6, "STOPPED", "e-6");
+    assert_eq!(
+        store.put_if_newer(newest.clone(), Create::OnlyUpdate).await.expect("put"),
+        PutResult::Written
+    );
+    let older = task_record(arn, 4, "RUNNING", "e-4");
+    assert_eq!(
+        store.put_if_newer(older, Create::OnlyUpdate).await.expect("put"),
+        PutResult::Kept { stored_version: 6 }
+    );
+    assert_eq!(store.get(ResourceKind::Task, arn).await.expect("get"), Some(newest));
 }
 
 #[tokio::test]
@@ -143,13 +186,17 @@ async fn assert_final_state(store: &dyn StateStore, scenario: &str, expected: &V
                 .unwrap_or_else(|| panic!("{scenario}: {key} not stored"));
             assert_eq!(Some(record.version), want["version"].as_u64(), "{scenario}: {key} version");
             assert_eq!(record.status, want[status_field], "{scenario}: {key} status");
-            assert_eq!(record.detail[status_field], want[status_field], "{scenario}: {key} detail");
+            assert_eq!(
+                record.detail.to_value()[status_field],
+                want[status_field],
+                "{scenario}: {key} detail"
+            );
         }
     }
 }
 
 async fn replay_scenario(store: Arc<dyn StateStore>, scenario: &Scenario) {
-    let tracker = StateTracker::new(store.clone(), Retention::default());
+    let tracker = StateTracker::new(store.clone(), covering_retention());
     let stats = replay(&tracker, &scenario.events).await;
     for name in ["stored", "duplicates", "stale", "ignored"] {
         assert_eq!(
@@ -199,7 +246,7 @@ where
             let events: Vec<Value> = order.iter().map(|&i| scenario.events[i].clone()).collect();
             runtime.block_on(async {
                 let store = store_for_case().await;
-                let tracker = StateTracker::new(store.clone(), Retention::default());
+                let tracker = StateTracker::new(store.clone(), covering_retention());
                 replay(&tracker, &events).await;
                 assert_final_state(store.as_ref(), &scenario.name, &scenario.expected).await;
             });
@@ -255,7 +302,9 @@ async fn given_32_concurrent_writers_of_shuffled_versions_then_the_highest_wins_
             let mut written = Vec::new();
             for version in versions {
                 let record = task_record(arn, version, "RUNNING", &format!("w{writer}-v{version}"));
-                if store.put_if_newer(record).await.expect("put") == PutResult::Written {
+                if store.put_if_newer(record, Create::Allowed).await.expect("put")
+                    == PutResult::Written
+                {
                     written.push(version);
                 }
             }
@@ -301,7 +350,7 @@ async fn given_an_sqs_batch_with_bad_and_failing_records_then_exactly_those_are_
     create_state_tables(&client, &tasks, &unique("unused")).await.expect("tables");
     // The container instance table does not exist: its writes fail on the server.
     let store = DynamoDbStateStore::new(client, tasks, unique("missing-instances"));
-    let tracker = StateTracker::new(Arc::new(store), Retention::default());
+    let tracker = StateTracker::new(Arc::new(store), covering_retention());
 
     let samples = support::events_dir().join("samples");
     let task = support::read_json(&samples.join("task-oom-killed.json")).to_string();
@@ -331,7 +380,7 @@ async fn given_an_sqs_batch_with_bad_and_failing_records_then_exactly_those_are_
 async fn given_a_direct_invocation_with_a_non_ecs_event_then_it_fails_non_retryable_and_writes_nothing()
  {
     let store = Arc::new(InMemoryStateStore::new());
-    let tracker = StateTracker::new(store.clone(), Retention::default());
+    let tracker = StateTracker::new(store.clone(), covering_retention());
     let mut event = support::read_json(&support::events_dir().join("samples/task-oom-killed.json"));
     event["source"] = json!("custom.app");
     let error = tracker.handle(invoke(event.clone())).await.expect_err("rejected");
@@ -349,17 +398,74 @@ async fn given_a_stopped_task_event_then_the_dynamodb_item_has_a_ttl_and_the_gsi
     let raw = support::read_json(&support::events_dir().join("samples/task-oom-killed.json"));
     let received = ReceivedEvent::new(raw).expect("valid");
     let task = received.event.task().expect("task").clone();
+    let now = received.event.time.instant();
     let outcome = ecs_events::tracker::track(
         &store,
         received,
         Retention { stopped_task: Duration::days(3), ..Retention::default() },
+        now,
     )
     .await
     .expect("tracked");
     assert_eq!(outcome, Outcome::Stored);
     let listed = store.list_tasks(&task.cluster_arn, "STOPPED").await.expect("query GSI");
     assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].facts.failed_containers.as_deref(), Some("resizer:137"));
+    let record = store.get(ResourceKind::Task, &task.task_arn).await.expect("get").expect("stored");
     let stopped_at = task.stopped_at.as_ref().expect("stoppedAt").instant().timestamp();
-    assert_eq!(listed[0].expires_at, Some(stopped_at + 3 * 86_400));
-    assert_eq!(*listed[0].detail, serde_json::to_value(&task).expect("json"));
+    assert_eq!(record.expires_at, Some(stopped_at + 3 * 86_400));
+    assert_eq!(record.detail.to_value(), serde_json::to_value(&task).expect("json"));
+}
+
+/// GIVEN a stopped task whose record expired (TTL deleted it) WHEN a late or redriven copy of
+/// one of its older events arrives, through the function as in production THEN nothing is
+/// written: the task does not come back as a ghost. A recent event of a new task is stored.
+#[tokio::test]
+async fn given_an_expired_task_when_a_late_event_arrives_then_no_ghost_is_written() {
+    let (tasks, instances) = (unique("tasks"), unique("instances"));
+    create_state_tables(&dynamodb(), &tasks, &instances).await.expect("tables created");
+    let store = Arc::new(DynamoDbStateStore::new(dynamodb(), tasks.clone(), instances));
+    let samples = support::events_dir().join("samples");
+    let stopped = support::read_json(&samples.join("task-oom-killed.json"));
+    let received = ReceivedEvent::new(stopped.clone()).expect("valid");
+    let arn = received.event.task().expect("task").task_arn.clone();
+    let stopped_at = received.event.time.instant();
+    let outcome =
+        ecs_events::tracker::track(store.as_ref(), received, Retention::default(), stopped_at)
+            .await
+            .expect("tracked");
+    assert_eq!(outcome, Outcome::Stored);
+    // As DynamoDB's TTL does, once the retention has passed.
+    dynamodb()
+        .delete_item()
+        .table_name(&tasks)
+        .key("taskArn", aws_sdk_dynamodb::types::AttributeValue::S(arn.clone()))
+        .send()
+        .await
+        .expect("deleted");
+
+    // The same task while it was running (an older version), delivered late.
+    let mut late = stopped.clone();
+    late["id"] = json!("6d65956a-0000-4000-8000-00000000late");
+    late["detail"]["version"] = json!(2);
+    late["detail"]["lastStatus"] = json!("RUNNING");
+    let tracker = StateTracker::new(store.clone(), Retention::default());
+    let response = tracker.handle(invoke(late.clone())).await.expect("handled");
+    assert_eq!(response, json!({"outcome": "Stale"}));
+    assert_eq!(store.get(ResourceKind::Task, &arn).await.expect("get"), None);
+    // And through a replay whose clock has moved past the retention.
+    let later = stopped_at + Duration::days(8);
+    let received = ReceivedEvent::new(late).expect("valid");
+    let outcome = ecs_events::tracker::track(store.as_ref(), received, Retention::default(), later)
+        .await
+        .expect("tracked");
+    assert_eq!(outcome, Outcome::Stale);
+    assert_eq!(store.get(ResourceKind::Task, &arn).await.expect("get"), None);
+
+    // A recent event is stored as usual.
+    let mut fresh = stopped;
+    fresh["time"] = json!(chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+    fresh["detail"]["taskArn"] = json!("arn:aws:ecs:us-east-1:111122223333:task/prod-ec2/fresh");
+    let response = tracker.handle(invoke(fresh)).await.expect("handled");
+    assert_eq!(response, json!({"outcome": "Stored"}));
 }

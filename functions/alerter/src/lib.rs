@@ -1,7 +1,11 @@
-//! The alerter's Lambda handler: an EventBridge event in, at most one alert per (rule, task)
-//! out.
+//! The alerter's Lambda handler: an ECS event in, at most one alert per (rule, task) out.
+//!
+//! The templates invoke it once per (event, alert rule) EventBridge matched, with the payload
+//! `{"rule": "<name>", "event": <the event>}` (an input transformer): only that rule's alert is
+//! sent, without matching again. A bare ECS event (a local invoke) goes through every rule.
 
-use ecs_events::alert::{AlertError, Alerter, Delivery};
+use ecs_events::alert::{AlertError, Alerter, Delivery, RuleResult};
+use ecs_events::deadline::Deadline;
 use ecs_events::event::{EventError, ReceivedEvent};
 use ecs_events::telemetry::OutcomeCounts;
 use lambda_runtime::{Diagnostic, LambdaEvent};
@@ -19,15 +23,24 @@ pub enum HandlerError {
     /// The payload is not an ECS event: retrying cannot help.
     #[error("invalid event: {0}")]
     InvalidEvent(#[from] EventError),
-    /// Alerting failed; see [`HandlerError::is_retryable`].
-    #[error(transparent)]
-    Alert(#[from] AlertError),
+    /// Alerting failed for some rules; the others' results were reported and counted.
+    #[error("{}", describe_failures(.0))]
+    Alert(Vec<(String, AlertError)>),
+}
+
+fn describe_failures(failures: &[(String, AlertError)]) -> String {
+    failures
+        .iter()
+        .map(|(rule, error)| format!("rule {rule}: {error}"))
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 impl HandlerError {
-    /// Whether Lambda's retry may succeed (the ledger makes retries safe).
+    /// Whether Lambda's retry may succeed (the ledger makes retries safe): when any failed
+    /// rule may succeed later.
     pub fn is_retryable(&self) -> bool {
-        matches!(self, Self::Alert(error) if error.is_retryable())
+        matches!(self, Self::Alert(failures) if failures.iter().any(|(_, error)| error.is_retryable()))
     }
 
     /// The `errorType` Lambda reports (and DLQ messages carry).
@@ -52,32 +65,89 @@ impl From<HandlerError> for Diagnostic {
     }
 }
 
-/// Handles one EventBridge event: answers `{"alerts": [{"rule", "key", "sent"}...]}`.
+/// What the alerter is asked to do.
+enum Request {
+    /// One rule EventBridge matched, with the event (the templates' input transformer).
+    Rule { rule: String, event: Value },
+    /// A bare event: every matching rule.
+    Event(Value),
+}
+
+impl Request {
+    fn from_payload(payload: Value) -> Self {
+        match payload {
+            Value::Object(mut fields)
+                if fields.len() == 2
+                    && fields.get("rule").is_some_and(Value::is_string)
+                    && fields.get("event").is_some_and(Value::is_object) =>
+            {
+                let rule = fields.remove("rule").and_then(|rule| rule.as_str().map(str::to_owned));
+                let event = fields.remove("event").unwrap_or_default();
+                Self::Rule { rule: rule.unwrap_or_default(), event }
+            }
+            other => Self::Event(other),
+        }
+    }
+}
+
+/// Handles one invocation: answers `{"alerts": [{"rule", "resource", "sent", "recorded"}...]}`,
+/// or fails naming every rule that failed (after counting every rule's result).
 pub async fn handle(alerter: &Alerter, event: LambdaEvent<Value>) -> Result<Value, HandlerError> {
-    let raw = event.payload;
+    let deadline = Deadline::from_epoch_millis(event.context.deadline);
     let mut counts = OutcomeCounts::default();
-    let result = process(alerter, raw, &mut counts).await;
+    let result = process(alerter, event.payload, deadline, &mut counts).await;
     counts.emit(FUNCTION_NAME);
     result
 }
 
 async fn process(
     alerter: &Alerter,
-    raw: Value,
+    payload: Value,
+    deadline: Deadline,
     counts: &mut OutcomeCounts,
 ) -> Result<Value, HandlerError> {
+    let (rule, raw) = match Request::from_payload(payload) {
+        Request::Rule { rule, event } => (Some(rule), event),
+        Request::Event(event) => (None, event),
+    };
     let received = ReceivedEvent::new(raw).inspect_err(|_| counts.add("Rejected"))?;
-    let deliveries = alerter.process(&received).await.inspect_err(|_| counts.add("Failed"))?;
-    if deliveries.is_empty() {
+    let results: Vec<RuleResult> = match rule {
+        Some(rule) => {
+            let result = alerter.process_rule(&received, &rule, deadline).await;
+            vec![(rule, result)]
+        }
+        None => alerter.process(&received, deadline).await,
+    };
+    if results.is_empty() {
         counts.add("NoMatch");
     }
-    let alerts: Vec<Value> = deliveries
-        .iter()
-        .map(|delivery| {
-            let sent = matches!(delivery, Delivery::Sent(_));
-            counts.add(if sent { "Sent" } else { "AlreadySent" });
-            json!({"rule": delivery.rule(), "resource": delivery.resource(), "sent": sent})
-        })
-        .collect();
-    Ok(json!({ "alerts": alerts }))
+    let mut alerts = Vec::new();
+    let mut failures = Vec::new();
+    for (rule, result) in results {
+        match result {
+            Ok(delivery) => {
+                let (outcome, sent, recorded) = match &delivery {
+                    Delivery::Sent(_) => ("Sent", true, true),
+                    Delivery::SentUnrecorded { .. } => ("SentUnrecorded", true, false),
+                    Delivery::AlreadySent { .. } => ("AlreadySent", false, true),
+                };
+                counts.add(outcome);
+                alerts.push(json!({
+                    "rule": delivery.rule(),
+                    "resource": delivery.resource(),
+                    "sent": sent,
+                    "recorded": recorded,
+                }));
+            }
+            Err(error) => {
+                counts.add("Failed");
+                failures.push((rule, error));
+            }
+        }
+    }
+    if failures.is_empty() {
+        Ok(json!({ "alerts": alerts }))
+    } else {
+        Err(HandlerError::Alert(failures))
+    }
 }

@@ -1,18 +1,38 @@
 //! The state tracker's Lambda handler: EventBridge events, or SQS batches of them, tracked in a
 //! [`StateStore`].
+//!
+//! An SQS batch always answers, within the invocation's deadline, with exactly the records
+//! that failed and may succeed later (`batchItemFailures`): records are tracked a few at a
+//! time, each bounded by the time left. A record that can never succeed (not an ECS event, too
+//! large to store) goes to the dead-letter queue at once, with its error, instead of being
+//! received five more times first.
+
+mod dead_letters;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
+use chrono::Utc;
+use ecs_events::deadline::Deadline;
 use ecs_events::event::{EventError, ReceivedEvent};
 use ecs_events::state::{Outcome, Retention, StateStore};
 use ecs_events::telemetry::OutcomeCounts;
 use ecs_events::tracker::{TrackError, track};
+use futures::StreamExt;
 use lambda_runtime::{Diagnostic, LambdaEvent};
 use serde_json::{Value, json};
 
+pub use dead_letters::{DeadLetter, DeadLetters, SqsDeadLetters};
+
 /// Name of the function in logs and metrics.
 pub const FUNCTION_NAME: &str = "state-tracker";
+
+/// Records of one batch tracked at the same time (one DynamoDB request each).
+pub const BATCH_CONCURRENCY: usize = 8;
+
+/// Kept back from the deadline so the batch response is sent before Lambda stops the function.
+pub const ANSWER_RESERVE: Duration = Duration::from_millis(1500);
 
 /// Why an invocation (or one SQS record) failed.
 ///
@@ -29,20 +49,27 @@ pub enum HandlerError {
     /// Tracking failed (the store, or an event too large to store).
     #[error(transparent)]
     Track(#[from] TrackError),
+    /// The record was still being tracked when the invocation's time ran out.
+    #[error("not tracked before the invocation's deadline")]
+    OutOfTime,
 }
 
 impl HandlerError {
     /// Whether Lambda's retry may succeed.
     pub fn is_retryable(&self) -> bool {
-        matches!(self, Self::Track(error) if error.is_retryable())
+        match self {
+            Self::Track(error) => error.is_retryable(),
+            Self::OutOfTime => true,
+            Self::InvalidEvent(_) | Self::InvalidBatch(_) => false,
+        }
     }
 
     /// The `errorType` Lambda reports (and DLQ messages carry).
     pub fn error_type(&self) -> &'static str {
         match self {
             Self::InvalidEvent(_) | Self::InvalidBatch(_) => "NonRetryable.InvalidEvent",
-            Self::Track(track) if track.is_retryable() => "Retryable.StoreError",
-            Self::Track(_) => "NonRetryable.TrackError",
+            Self::Track(_) | Self::OutOfTime if self.is_retryable() => "Retryable.StoreError",
+            Self::Track(_) | Self::OutOfTime => "NonRetryable.TrackError",
         }
     }
 }
@@ -64,22 +91,29 @@ impl From<HandlerError> for Diagnostic {
 pub struct StateTracker {
     store: Arc<dyn StateStore>,
     retention: Retention,
+    dead_letters: Option<Arc<dyn DeadLetters>>,
 }
 
 impl StateTracker {
     /// A tracker writing to `store`; stopped tasks and deregistered container instances
     /// expire after their `retention`.
     pub fn new(store: Arc<dyn StateStore>, retention: Retention) -> Self {
-        Self { store, retention }
+        Self { store, retention, dead_letters: None }
+    }
+
+    /// Sends SQS records that can never be tracked to `dead_letters` at once.
+    pub fn with_dead_letters(mut self, dead_letters: Arc<dyn DeadLetters>) -> Self {
+        self.dead_letters = Some(dead_letters);
+        self
     }
 
     /// Handles one invocation: a direct EventBridge event (answers `{"outcome": ...}`), or an
-    /// SQS batch (answers `batchItemFailures` naming exactly the records that failed, so only
-    /// those are redelivered and, after the queue's retries, dead-lettered).
+    /// SQS batch (answers `batchItemFailures` naming exactly the records to redeliver).
     pub async fn handle(&self, event: LambdaEvent<Value>) -> Result<Value, HandlerError> {
+        let deadline = Deadline::from_epoch_millis(event.context.deadline);
         let mut counts = OutcomeCounts::default();
         let result = if event.payload.get("Records").is_some_and(Value::is_array) {
-            self.handle_batch(event.payload, &mut counts).await
+            self.handle_batch(event.payload, deadline, &mut counts).await
         } else {
             let outcome = self.track_payload(event.payload).await;
             counts.add(outcome_name(&outcome));
@@ -92,36 +126,69 @@ impl StateTracker {
     async fn handle_batch(
         &self,
         payload: Value,
+        deadline: Deadline,
         counts: &mut OutcomeCounts,
     ) -> Result<Value, HandlerError> {
         let batch: SqsEvent =
             serde_json::from_value(payload).map_err(HandlerError::InvalidBatch)?;
-        let results =
-            futures::future::join_all(batch.records.iter().map(|record| self.track_record(record)))
-                .await;
+        let budget = deadline.remaining_less(ANSWER_RESERVE);
+        let results: Vec<Result<Outcome, HandlerError>> = futures::stream::iter(&batch.records)
+            .map(|record| async move {
+                tokio::time::timeout(budget, self.track_record(record))
+                    .await
+                    .unwrap_or(Err(HandlerError::OutOfTime))
+            })
+            .buffered(BATCH_CONCURRENCY)
+            .collect()
+            .await;
         let mut response = SqsBatchResponse::default();
         for (record, result) in batch.records.iter().zip(results) {
-            counts.add(outcome_name(&result));
-            if let Err(error) = result {
-                let message_id = record.message_id.clone().unwrap_or_default();
-                tracing::error!(message_id = %message_id, retryable = error.is_retryable(), error = %error, "record failed");
-                let mut failure = BatchItemFailure::default();
-                failure.item_identifier = message_id;
-                response.batch_item_failures.push(failure);
+            let message_id = record.message_id.clone().unwrap_or_default();
+            let Err(error) = result else {
+                counts.add(outcome_name(&result));
+                continue;
+            };
+            tracing::error!(message_id = %message_id, retryable = error.is_retryable(), error = %error, "record failed");
+            if !error.is_retryable() && self.dead_letter(record, &error).await {
+                counts.add("DeadLettered");
+                continue;
             }
+            counts.add(outcome_name(&Err(error)));
+            let mut failure = BatchItemFailure::default();
+            failure.item_identifier = message_id;
+            response.batch_item_failures.push(failure);
         }
         serde_json::to_value(response).map_err(HandlerError::InvalidBatch)
+    }
+
+    /// Sends a record that can never be tracked to the dead-letter queue: `true` when it is
+    /// there (SQS may delete it), `false` when it must be redelivered instead.
+    async fn dead_letter(&self, record: &SqsMessage, error: &HandlerError) -> bool {
+        let Some(dead_letters) = &self.dead_letters else { return false };
+        let letter = DeadLetter {
+            body: record.body.clone().unwrap_or_default(),
+            message_id: record.message_id.clone().unwrap_or_default(),
+            error_type: error.error_type().to_owned(),
+            error_message: error.to_string(),
+        };
+        match dead_letters.send(&letter).await {
+            Ok(()) => true,
+            Err(failure) => {
+                tracing::error!(message_id = %letter.message_id, error = %failure, "not dead-lettered: redelivering");
+                false
+            }
+        }
     }
 
     async fn track_record(&self, record: &SqsMessage) -> Result<Outcome, HandlerError> {
         let body = record.body.as_deref().unwrap_or_default();
         let received = ReceivedEvent::from_slice(body.as_bytes())?;
-        Ok(track(self.store.as_ref(), received, self.retention).await?)
+        Ok(track(self.store.as_ref(), received, self.retention, Utc::now()).await?)
     }
 
     async fn track_payload(&self, payload: Value) -> Result<Outcome, HandlerError> {
         let received = ReceivedEvent::new(payload)?;
-        Ok(track(self.store.as_ref(), received, self.retention).await?)
+        Ok(track(self.store.as_ref(), received, self.retention, Utc::now()).await?)
     }
 }
 

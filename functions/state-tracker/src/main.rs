@@ -4,21 +4,26 @@ use std::sync::Arc;
 
 use ecs_events::config::{StateTrackerConfig, or_exit};
 use ecs_events::state::DynamoDbStateStore;
+use ecs_events::{aws, telemetry};
 use lambda_runtime::{LambdaEvent, service_fn};
 use serde_json::Value;
-use state_tracker::{FUNCTION_NAME, StateTracker};
+use state_tracker::{FUNCTION_NAME, SqsDeadLetters, StateTracker};
 
 #[tokio::main]
 async fn main() {
-    lambda_runtime::tracing::init_default_subscriber();
+    telemetry::init_logging();
     let config = or_exit(FUNCTION_NAME, StateTrackerConfig::from_env());
-    let aws = aws_config::load_from_env().await;
+    let sdk = aws::sdk_config(None).await;
     let store = DynamoDbStateStore::new(
-        aws_sdk_dynamodb::Client::new(&aws),
+        aws::dynamodb(&sdk),
         config.task_table,
         config.container_instance_table,
     );
-    let tracker = StateTracker::new(Arc::new(store), config.retention);
+    let mut tracker = StateTracker::new(Arc::new(store), config.retention);
+    if let Some(queue_url) = config.dead_letter_queue_url {
+        let client = aws_sdk_sqs::Client::new(&sdk);
+        tracker = tracker.with_dead_letters(Arc::new(SqsDeadLetters::new(client, queue_url)));
+    }
     let ran = lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| tracker.handle(event)));
     or_exit(FUNCTION_NAME, ran.await);
 }

@@ -9,7 +9,7 @@ use aws_sdk_dynamodb::operation::delete_item::DeleteItemError;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
 
-use super::ledger::{AlertLedger, Claim, LedgerError};
+use super::ledger::{AlertLedger, Claim, LedgerError, Marked};
 use crate::sdk_error::{describe, is_retryable};
 
 /// Key attribute of the ledger table.
@@ -108,17 +108,38 @@ impl AlertLedger for DynamoDbLedger {
         }
     }
 
-    async fn mark_sent(&self, key: &str, expires_at: i64) -> Result<(), LedgerError> {
-        self.client
+    async fn mark_sent(
+        &self,
+        key: &str,
+        token: &str,
+        expires_at: i64,
+    ) -> Result<Marked, LedgerError> {
+        let result = self
+            .client
             .put_item()
             .table_name(&self.table)
             .item(LEDGER_KEY, text(key))
             .item("state", text(SENT))
             .item("expiresAt", number(expires_at))
+            .condition_expression("#state = :inProgress AND #token = :token")
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_names("#token", "claimToken")
+            .expression_attribute_values(":inProgress", text(IN_PROGRESS))
+            .expression_attribute_values(":token", text(token))
             .send()
-            .await
-            .map_err(|error| ledger_error("mark sent", key, &error))?;
-        Ok(())
+            .await;
+        match result {
+            Ok(_) => Ok(Marked::Sent),
+            Err(error)
+                if matches!(
+                    error.as_service_error(),
+                    Some(PutItemError::ConditionalCheckFailedException(_))
+                ) =>
+            {
+                Ok(Marked::NotHeld)
+            }
+            Err(error) => Err(ledger_error("mark sent", key, &error)),
+        }
     }
 
     async fn release(&self, key: &str, token: &str) -> Result<(), LedgerError> {

@@ -1,16 +1,26 @@
 //! The idempotency ledger: one alert per key (`rule#taskArn`, or `rule#eventId`), whatever the
 //! number of deliveries, concurrent invocations or later STOPPED versions.
 //!
-//! Protocol: *claim* the key with a conditional write (in progress, with a lease longer than
-//! the function's timeout) → publish → *mark sent*. If publishing fails the claim is
-//! *released*, so a retry can claim it again: no alert is lost, and short of a crash between
-//! publish and mark, none is sent twice. A claim whose lease ran out (its holder crashed) can
-//! be taken over. Entries expire by TTL.
+//! Protocol: *claim* the key with a conditional write (in progress, with a lease that ends
+//! just after the claiming invocation's deadline) → publish → *mark sent*, on condition that
+//! the claim is still the caller's (its token). If publishing fails the claim is *released*
+//! (again only the caller's own), so a retry can claim it again: no alert is lost. A claim
+//! whose lease ran out (its holder died) can be taken over. Entries expire by TTL.
 
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use async_trait::async_trait;
+
+/// What marking a claim sent found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Marked {
+    /// The caller's claim is now recorded as sent.
+    Sent,
+    /// The claim was no longer the caller's (its lease ended and another invocation took it
+    /// over, or it was already marked): nothing was changed.
+    NotHeld,
+}
 
 /// What a claim found.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,8 +64,14 @@ pub trait AlertLedger: Send + Sync {
         expires_at: i64,
     ) -> Result<Claim, LedgerError>;
 
-    /// Records that the alert for `key` was sent; the entry expires at `expires_at`.
-    async fn mark_sent(&self, key: &str, expires_at: i64) -> Result<(), LedgerError>;
+    /// Records that the alert for `key` was sent, if `token` still holds its claim; the entry
+    /// expires at `expires_at`.
+    async fn mark_sent(
+        &self,
+        key: &str,
+        token: &str,
+        expires_at: i64,
+    ) -> Result<Marked, LedgerError>;
 
     /// Gives back `token`'s claim on `key` after a failed send (a no-op if the claim is no
     /// longer `token`'s).
@@ -112,9 +128,18 @@ impl AlertLedger for InMemoryLedger {
         }
     }
 
-    async fn mark_sent(&self, key: &str, _expires_at: i64) -> Result<(), LedgerError> {
-        self.lock().insert(key.to_owned(), Entry::Sent);
-        Ok(())
+    async fn mark_sent(
+        &self,
+        key: &str,
+        token: &str,
+        _expires_at: i64,
+    ) -> Result<Marked, LedgerError> {
+        let mut entries = self.lock();
+        if !matches!(entries.get(key), Some(Entry::Claimed { token: held, .. }) if held == token) {
+            return Ok(Marked::NotHeld);
+        }
+        entries.insert(key.to_owned(), Entry::Sent);
+        Ok(Marked::Sent)
     }
 
     async fn release(&self, key: &str, token: &str) -> Result<(), LedgerError> {

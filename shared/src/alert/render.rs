@@ -9,7 +9,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::AlertRule;
-use crate::event::{Container, EcsDetail, EcsEvent, TaskStateChange, TaskStatus};
+use crate::event::{EcsDetail, EcsEvent, TaskStateChange, TaskStatus};
 
 /// SNS subjects must be shorter than 100 characters.
 pub const MAX_SUBJECT_CHARS: usize = 99;
@@ -59,7 +59,7 @@ pub fn render(rule: &AlertRule, event: &EcsEvent) -> Alert {
 }
 
 fn render_task(rule: &AlertRule, event: &EcsEvent, task: &TaskStateChange) -> Alert {
-    let (resource, dedup_key) = alert_target(rule, event);
+    let target = alert_target(rule, event);
     let cluster = task.cluster_name();
     let service = task.service_name();
     let family = task.task_definition().and_then(|definition| definition.split(':').next());
@@ -75,8 +75,8 @@ fn render_task(rule: &AlertRule, event: &EcsEvent, task: &TaskStateChange) -> Al
         .or_else(|| task.stop_code.as_ref().map(ToString::to_string))
         .unwrap_or_else(|| rule.name.clone());
     let subject = subject_line(&format!("ECS task {state}: {cluster}/{who}: {reason}"));
-    let containers = most_telling_first(task.containers());
-    let first_failed = containers.first().filter(|container| failed(container));
+    let containers = task.containers_most_telling_first();
+    let first_failed = containers.first().filter(|container| container.failed());
     let console = format!(
         "https://{region}.console.aws.amazon.com/ecs/v2/clusters/{cluster}/tasks/{id}/configuration?region={region}",
         region = event.region,
@@ -153,12 +153,7 @@ fn render_task(rule: &AlertRule, event: &EcsEvent, task: &TaskStateChange) -> Al
     attribute("launchType", task.launch_type.as_ref().map(|launch| json!(launch.as_str())));
     attribute("exitCode", first_failed.and_then(|container| container.exit_code).map(Value::from));
 
-    let document = document(
-        rule,
-        &subject,
-        &text,
-        event,
-        json!({
+    let fields = json!({
             "cluster": cluster,
             "clusterArn": task.cluster_arn,
             "service": service,
@@ -182,21 +177,13 @@ fn render_task(rule: &AlertRule, event: &EcsEvent, task: &TaskStateChange) -> Al
                 "image": container.image,
             })).collect::<Vec<_>>(),
             "consoleUrl": console,
-        }),
-    );
-    Alert {
-        rule: rule.name.clone(),
-        resource,
-        dedup_key,
-        subject,
-        message: text,
-        document,
-        attributes,
-    }
+    });
+    assemble(rule, event, target, subject, text, attributes, fields)
 }
 
 fn render_other(rule: &AlertRule, event: &EcsEvent) -> Alert {
     let (resource, dedup_key) = alert_target(rule, event);
+    let resource_name = resource.clone();
     // Service ARNs read `...:service/<cluster>/<service>`; instance ARNs likewise.
     let mut parts = resource.rsplit('/');
     let (name, cluster) = (parts.next().unwrap_or_default(), parts.next().unwrap_or_default());
@@ -239,18 +226,56 @@ fn render_other(rule: &AlertRule, event: &EcsEvent) -> Alert {
     if resource.contains(":service/") {
         attributes.insert("service".to_owned(), json!(name));
     }
-    let document = document(
-        rule,
-        &subject,
-        &text,
-        event,
-        json!({
-            "detailType": event.detail_type,
-            "cluster": cluster,
-            "resource": resource,
-            "detail": detail,
-        }),
-    );
+    let fields = json!({
+        "detailType": event.detail_type,
+        "cluster": cluster,
+        "resource": resource_name,
+        "detail": detail,
+    });
+    assemble(rule, event, (resource, dedup_key), subject, text, attributes, fields)
+}
+
+/// Writes `label value` on a line of its own when there is a value.
+fn labelled(text: &mut String, label: &str, value: Option<&str>) {
+    if let Some(value) = value.filter(|value| !value.is_empty()) {
+        let _ = writeln!(text, "{label:<20}{value}");
+    }
+}
+
+/// The most message attributes an alert carries: SNS discards a message with more than 10
+/// for a raw-delivery SQS subscription.
+pub const MAX_ATTRIBUTES: usize = 10;
+
+/// The alert, with its idempotency key as the `alertKey` attribute and field (subscribers
+/// drop the rare second copy with it) and a JSON document for programs: what every alert has,
+/// its message attributes (SNS does not deliver them with `MessageStructure=json`), then
+/// `fields`.
+fn assemble(
+    rule: &AlertRule,
+    event: &EcsEvent,
+    (resource, dedup_key): (String, String),
+    subject: String,
+    text: String,
+    mut attributes: BTreeMap<String, Value>,
+    fields: Value,
+) -> Alert {
+    attributes.insert("alertKey".to_owned(), json!(dedup_key));
+    debug_assert!(attributes.len() <= MAX_ATTRIBUTES, "{attributes:?}");
+    let mut document = json!({
+        "alertKey": dedup_key,
+        "rule": rule.name,
+        "ruleDescription": rule.description,
+        "subject": subject,
+        "text": text,
+        "eventId": event.id,
+        "time": event.time,
+        "region": event.region,
+        "account": event.account,
+        "attributes": attributes,
+    });
+    if let (Some(document), Value::Object(fields)) = (document.as_object_mut(), fields) {
+        document.extend(fields);
+    }
     Alert {
         rule: rule.name.clone(),
         resource,
@@ -262,53 +287,9 @@ fn render_other(rule: &AlertRule, event: &EcsEvent) -> Alert {
     }
 }
 
-/// Writes `label value` on a line of its own when there is a value.
-fn labelled(text: &mut String, label: &str, value: Option<&str>) {
-    if let Some(value) = value.filter(|value| !value.is_empty()) {
-        let _ = writeln!(text, "{label:<20}{value}");
-    }
-}
-
-/// The JSON document for programs: what every alert has, then `fields`.
-fn document(rule: &AlertRule, subject: &str, text: &str, event: &EcsEvent, fields: Value) -> Value {
-    let mut document = json!({
-        "rule": rule.name,
-        "ruleDescription": rule.description,
-        "subject": subject,
-        "text": text,
-        "eventId": event.id,
-        "time": event.time,
-        "region": event.region,
-        "account": event.account,
-    });
-    if let (Some(document), Value::Object(fields)) = (document.as_object_mut(), fields) {
-        document.extend(fields);
-    }
-    document
-}
-
-/// A container counts as failed when it exited non-zero or ECS gave a reason.
-fn failed(container: &Container) -> bool {
-    container.exit_code.is_some_and(|code| code != 0) || container.reason.is_some()
-}
-
 /// The narrowest and widest the container name column gets.
 const MIN_NAME_COLUMN: usize = 12;
 const MAX_NAME_COLUMN: usize = 40;
-
-/// The containers ordered by how much they explain the stop: those ECS gave a reason for
-/// (`OutOfMemoryError: ...`), then those that exited non-zero, then the rest, each group in
-/// event order. (Events do not say which containers are essential; a sidecar stopped with
-/// 143 because another container died is an effect, not the cause.)
-fn most_telling_first(containers: &[Container]) -> Vec<&Container> {
-    let mut ordered: Vec<&Container> = containers.iter().collect();
-    ordered.sort_by_key(|container| match (&container.reason, container.exit_code) {
-        (Some(_), _) => 0,
-        (None, Some(code)) if code != 0 => 1,
-        _ => 2,
-    });
-    ordered
-}
 
 fn desired(task: &TaskStateChange) -> &str {
     task.desired_status.as_ref().map_or("?", |status| status.as_str())

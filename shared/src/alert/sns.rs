@@ -9,9 +9,15 @@ use super::Alert;
 use super::sink::{AlertSink, SinkError};
 use crate::sdk_error::{describe, is_retryable};
 
-/// Publishes alerts to an SNS topic: the plain text for `default` and `email` subscribers, the
-/// JSON document for `sqs`, `lambda`, `http` and `https` ones, and message attributes for
-/// subscription filter policies.
+/// SNS's limit on a published message: body, subject and attributes together.
+pub const MAX_MESSAGE_BYTES: usize = 256 * 1024;
+
+/// Room kept for the subject, the attributes and the request's own framing.
+const ENVELOPE_RESERVE: usize = 8 * 1024;
+
+/// Publishes alerts to an SNS topic: the plain text for `email` subscribers, the JSON
+/// document for every other protocol (`default`: SQS, Lambda, HTTP/S, `email-json`,
+/// Firehose), and message attributes for subscription filter policies.
 #[derive(Debug, Clone)]
 pub struct SnsAlertSink {
     client: Client,
@@ -25,18 +31,48 @@ impl SnsAlertSink {
     }
 }
 
-/// The `Message` of a `MessageStructure=json` publish.
+/// The `Message` of a `MessageStructure=json` publish, within SNS's size limit: a document
+/// that would not fit first loses the event `detail` it embeds, then its text is cut (in both
+/// layouts), each time saying so in the document (`truncated`).
 pub fn structured_message(alert: &Alert) -> String {
-    let document = alert.document.to_string();
-    json!({
-        "default": alert.message,
-        "email": alert.message,
-        "sqs": document,
-        "lambda": document,
-        "http": document,
-        "https": document,
-    })
-    .to_string()
+    let budget = MAX_MESSAGE_BYTES - ENVELOPE_RESERVE;
+    let layout = |document: &Value, text: &str| {
+        json!({"default": document.to_string(), "email": text}).to_string()
+    };
+    let message = layout(&alert.document, &alert.message);
+    if message.len() <= budget {
+        return message;
+    }
+    let mut document = alert.document.clone();
+    if let Some(fields) = document.as_object_mut() {
+        fields.remove("detail");
+        fields.insert("truncated".into(), json!("detail omitted: over SNS's message size limit"));
+    }
+    let mut text = alert.message.clone();
+    let mut message = layout(&document, &text);
+    // Halving converges in a few steps; the bound only guards against a document that stays
+    // too large without its text (SNS then refuses it, and the error says why).
+    for _ in 0..24 {
+        if message.len() <= budget {
+            break;
+        }
+        let keep = floor_char_boundary(&alert.message, text.len() / 2);
+        text = format!("{}\n[... cut: over SNS's message size limit]\n", &alert.message[..keep]);
+        if let Some(fields) = document.as_object_mut() {
+            fields.insert("text".into(), json!(text));
+            fields.insert(
+                "truncated".into(),
+                json!("detail omitted and text cut: over SNS's message size limit"),
+            );
+        }
+        message = layout(&document, &text);
+    }
+    message
+}
+
+/// The largest index at most `index` that is a character boundary of `text`.
+fn floor_char_boundary(text: &str, index: usize) -> usize {
+    (0..=index.min(text.len())).rev().find(|&at| text.is_char_boundary(at)).unwrap_or(0)
 }
 
 #[async_trait]

@@ -148,6 +148,35 @@ impl TaskStateChange {
     pub fn containers(&self) -> &[Container] {
         self.containers.as_deref().unwrap_or_default()
     }
+
+    /// The containers ordered by how much they explain the stop: those ECS gave a reason for
+    /// (`OutOfMemoryError: ...`), then those that exited non-zero, then the rest, each group
+    /// in event order. (Events do not say which containers are essential; a sidecar stopped
+    /// with 143 because another container died is an effect, not the cause.)
+    pub fn containers_most_telling_first(&self) -> Vec<&Container> {
+        let mut ordered: Vec<&Container> = self.containers().iter().collect();
+        ordered.sort_by_key(|container| match (&container.reason, container.exit_code) {
+            (Some(_), _) => 0,
+            (None, Some(code)) if code != 0 => 1,
+            _ => 2,
+        });
+        ordered
+    }
+
+    /// The failed containers, most telling first, as `name:exit` (`-` without an exit code):
+    /// `app:137 log-router:143`. `None` when no container failed.
+    pub fn failed_containers(&self) -> Option<String> {
+        let failed: Vec<String> = self
+            .containers_most_telling_first()
+            .into_iter()
+            .filter(|container| container.failed())
+            .map(|container| match container.exit_code {
+                Some(code) => format!("{}:{code}", container.name),
+                None => format!("{}:-", container.name),
+            })
+            .collect();
+        (!failed.is_empty()).then(|| failed.join(" "))
+    }
 }
 
 /// The part of an ARN after its last `/` (the whole ARN when it has none).
@@ -212,6 +241,13 @@ pub struct Container {
     /// Fields this version of the toolkit does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl Container {
+    /// A container failed when it exited non-zero or ECS gave a reason for its stop.
+    pub fn failed(&self) -> bool {
+        self.exit_code.is_some_and(|code| code != 0) || self.reason.is_some()
+    }
 }
 
 /// An attachment of a task (an ENI, a Service Connect proxy...).

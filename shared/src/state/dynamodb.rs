@@ -1,27 +1,36 @@
 //! The DynamoDB state store: one conditional `PutItem` per event.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
-use serde_json::Value;
 
-use super::{PutResult, ResourceKind, StateRecord, StateStore, StoreError};
+use super::detail::Detail;
+use super::record::{TaskFacts, number_size};
+use super::{Create, PutResult, ResourceKind, StateRecord, StateStore, StoreError, TaskSummary};
+use crate::event::Timestamp;
 use crate::sdk_error::{describe, is_retryable};
 
 /// Name of the task table's global secondary index on (`clusterArn`, `lastStatus`).
 pub const TASK_STATUS_INDEX: &str = "clusterArn-lastStatus-index";
 
+/// The attributes the index projects besides its keys and the table's key: what listing a
+/// cluster's tasks shows, so it reads nothing else (and each write to the index stays small).
+pub const TASK_STATUS_INDEX_ATTRIBUTES: [&str; 6] =
+    ["version", "group", "startedAt", "stoppedAt", "stopCode", "failedContainers"];
+
 /// Stores records in two DynamoDB tables: tasks keyed by `taskArn`, container instances by
 /// `containerInstanceArn`.
 ///
 /// Item attributes: the key, `version` (N), `clusterArn`, `lastStatus` (tasks) or `status`
-/// (instances), `eventId`, `eventTime`, `region`, `account`, `detail` (M, the whole detail),
-/// and `expiresAt` (N, epoch seconds, stopped tasks only) for DynamoDB's TTL.
+/// (instances), `eventId`, `eventTime`, `expiresAt` (N, epoch seconds, for DynamoDB's TTL:
+/// stopped tasks and deregistered instances only), a task's facts (`group`, `startedAt`,
+/// `stoppedAt`, `stopCode`, `failedContainers`, when known) and `detail` (B: the whole detail,
+/// compressed; see [`Detail`]).
 #[derive(Debug, Clone)]
 pub struct DynamoDbStateStore {
     client: Client,
@@ -81,25 +90,23 @@ impl DynamoDbStateStore {
             Some(AttributeValue::S(key)) => key,
             _ => return Err(self.malformed(kind, "?", format!("no {}", kind.key_attribute()))),
         };
-        let mut text = |name: &str| match item.remove(name) {
-            Some(AttributeValue::S(value)) => Ok(value),
-            _ => Err(self.malformed(kind, &key, format!("attribute {name} is not a string"))),
-        };
-        let cluster_arn = text("clusterArn")?;
-        let status = text(kind.status_attribute())?;
-        let event_id = text("eventId")?;
-        let event_time = text("eventTime")?;
-        let region = text("region")?;
-        let account = text("account")?;
-        let version = number(&item, "version")
-            .ok_or_else(|| self.malformed(kind, &key, "attribute version is not a number"))?;
+        let malformed = |message: String| self.malformed(kind, &key, message);
+        let cluster_arn =
+            text(&mut item, "clusterArn").ok_or_else(|| malformed(missing("clusterArn")))?;
+        let status = text(&mut item, kind.status_attribute())
+            .ok_or_else(|| malformed(missing(kind.status_attribute())))?;
+        let event_id = text(&mut item, "eventId").ok_or_else(|| malformed(missing("eventId")))?;
+        let event_time =
+            text(&mut item, "eventTime").ok_or_else(|| malformed(missing("eventTime")))?;
+        let event_time = Timestamp::parse(&event_time)
+            .map_err(|error| malformed(format!("eventTime {event_time:?}: {error}")))?;
+        let version = number(&item, "version").ok_or_else(|| malformed(missing("version")))?;
         let expires_at = number(&item, "expiresAt");
-        let detail: Value = item
-            .remove("detail")
-            .map(serde_dynamo::from_attribute_value)
-            .transpose()
-            .map_err(|error| self.malformed(kind, &key, format!("detail: {error}")))?
-            .unwrap_or(Value::Null);
+        let facts = facts(&mut item);
+        let detail = match item.remove("detail") {
+            Some(AttributeValue::B(bytes)) => Detail::decode(bytes.as_ref()).map_err(malformed)?,
+            _ => return Err(malformed(missing("detail"))),
+        };
         Ok(StateRecord {
             kind,
             key,
@@ -108,34 +115,23 @@ impl DynamoDbStateStore {
             status,
             event_id,
             event_time,
-            region,
-            account,
             expires_at,
-            detail: Arc::new(detail),
+            facts,
+            detail,
         })
     }
 }
 
-/// The DynamoDB item of a record (see [`DynamoDbStateStore`] for its attributes).
-pub fn record_to_item(
-    record: &StateRecord,
-) -> Result<HashMap<String, AttributeValue>, serde_dynamo::Error> {
-    let detail: AttributeValue = serde_dynamo::to_attribute_value(record.detail.as_ref())?;
-    let mut item = HashMap::from([
-        (record.kind.key_attribute().to_owned(), AttributeValue::S(record.key.clone())),
-        ("version".to_owned(), AttributeValue::N(record.version.to_string())),
-        ("clusterArn".to_owned(), AttributeValue::S(record.cluster_arn.clone())),
-        (record.kind.status_attribute().to_owned(), AttributeValue::S(record.status.clone())),
-        ("eventId".to_owned(), AttributeValue::S(record.event_id.clone())),
-        ("eventTime".to_owned(), AttributeValue::S(record.event_time.clone())),
-        ("region".to_owned(), AttributeValue::S(record.region.clone())),
-        ("account".to_owned(), AttributeValue::S(record.account.clone())),
-        ("detail".to_owned(), detail),
-    ]);
-    if let Some(expires_at) = record.expires_at {
-        item.insert("expiresAt".to_owned(), AttributeValue::N(expires_at.to_string()));
+fn missing(name: &str) -> String {
+    format!("attribute {name} is missing or of the wrong type")
+}
+
+/// A string attribute, taken out of the item.
+fn text(item: &mut HashMap<String, AttributeValue>, name: &str) -> Option<String> {
+    match item.remove(name) {
+        Some(AttributeValue::S(value)) => Some(value),
+        _ => None,
     }
-    Ok(item)
 }
 
 /// A numeric attribute, parsed.
@@ -146,18 +142,92 @@ fn number<T: std::str::FromStr>(item: &HashMap<String, AttributeValue>, name: &s
     }
 }
 
+/// The task facts an item (or an index entry) holds.
+fn facts(item: &mut HashMap<String, AttributeValue>) -> TaskFacts {
+    TaskFacts {
+        group: text(item, "group"),
+        started_at: text(item, "startedAt"),
+        stopped_at: text(item, "stoppedAt"),
+        stop_code: text(item, "stopCode"),
+        failed_containers: text(item, "failedContainers"),
+    }
+}
+
+/// The DynamoDB item of a record (see [`DynamoDbStateStore`] for its attributes).
+pub fn record_to_item(record: &StateRecord) -> Result<HashMap<String, AttributeValue>, String> {
+    let detail = record.detail.encode()?;
+    let mut item = HashMap::from([
+        (record.kind.key_attribute().to_owned(), AttributeValue::S(record.key.clone())),
+        ("version".to_owned(), AttributeValue::N(record.version.to_string())),
+        ("clusterArn".to_owned(), AttributeValue::S(record.cluster_arn.clone())),
+        (record.kind.status_attribute().to_owned(), AttributeValue::S(record.status.clone())),
+        ("eventId".to_owned(), AttributeValue::S(record.event_id.clone())),
+        ("eventTime".to_owned(), AttributeValue::S(record.event_time.as_str().to_owned())),
+        ("detail".to_owned(), AttributeValue::B(Blob::new(detail))),
+    ]);
+    if let Some(expires_at) = record.expires_at {
+        item.insert("expiresAt".to_owned(), AttributeValue::N(expires_at.to_string()));
+    }
+    let TaskFacts { group, started_at, stopped_at, stop_code, failed_containers } = &record.facts;
+    for (name, value) in [
+        ("group", group),
+        ("startedAt", started_at),
+        ("stoppedAt", stopped_at),
+        ("stopCode", stop_code),
+        ("failedContainers", failed_containers),
+    ] {
+        if let Some(value) = value.as_ref().filter(|value| !value.is_empty()) {
+            item.insert(name.to_owned(), AttributeValue::S(value.clone()));
+        }
+    }
+    Ok(item)
+}
+
+/// An item's size as DynamoDB bills it: each attribute's name plus its value (strings and
+/// binaries: their bytes; numbers: one byte per two significant digits, plus one; lists and
+/// maps: 3 bytes plus their elements and one byte each; booleans and nulls: one byte).
+pub fn item_size(item: &HashMap<String, AttributeValue>) -> usize {
+    item.iter().map(|(name, value)| name.len() + value_size(value)).sum()
+}
+
+fn value_size(value: &AttributeValue) -> usize {
+    match value {
+        AttributeValue::S(text) => text.len(),
+        AttributeValue::B(bytes) => bytes.as_ref().len(),
+        AttributeValue::N(number) => number_size(number),
+        AttributeValue::Bool(_) | AttributeValue::Null(_) => 1,
+        AttributeValue::L(items) => {
+            3 + items.iter().map(|item| 1 + value_size(item)).sum::<usize>()
+        }
+        AttributeValue::M(entries) => {
+            3 + entries.iter().map(|(name, item)| 1 + name.len() + value_size(item)).sum::<usize>()
+        }
+        AttributeValue::Ss(items) => items.iter().map(String::len).sum(),
+        AttributeValue::Ns(items) => items.iter().map(|number| number_size(number)).sum(),
+        AttributeValue::Bs(items) => items.iter().map(|b| b.as_ref().len()).sum(),
+        _ => 0,
+    }
+}
+
 #[async_trait]
 impl StateStore for DynamoDbStateStore {
-    async fn put_if_newer(&self, record: StateRecord) -> Result<PutResult, StoreError> {
+    async fn put_if_newer(
+        &self,
+        record: StateRecord,
+        create: Create,
+    ) -> Result<PutResult, StoreError> {
+        let item = record_to_item(&record)
+            .map_err(|error| self.malformed(record.kind, &record.key, error))?;
+        let condition = match create {
+            Create::Allowed => "attribute_not_exists(#key) OR #version < :version",
+            Create::OnlyUpdate => "attribute_exists(#key) AND #version < :version",
+        };
         let result = self
             .client
             .put_item()
             .table_name(self.table(record.kind))
-            .set_item(Some(
-                record_to_item(&record)
-                    .map_err(|error| self.malformed(record.kind, &record.key, error.to_string()))?,
-            ))
-            .condition_expression("attribute_not_exists(#key) OR #version < :version")
+            .set_item(Some(item))
+            .condition_expression(condition)
             .expression_attribute_names("#key", record.kind.key_attribute())
             .expression_attribute_names("#version", "version")
             .expression_attribute_values(":version", AttributeValue::N(record.version.to_string()))
@@ -170,11 +240,19 @@ impl StateStore for DynamoDbStateStore {
                 if let Some(PutItemError::ConditionalCheckFailedException(failed)) =
                     error.as_service_error()
                 {
-                    let stored_version =
-                        failed.item().and_then(|old| number(old, "version")).ok_or_else(|| {
-                            self.malformed(record.kind, &record.key, "stored item has no version")
-                        })?;
-                    return Ok(PutResult::Kept { stored_version });
+                    return match failed.item() {
+                        None if create == Create::OnlyUpdate => Ok(PutResult::NotCreated),
+                        old => old.and_then(|old| number(old, "version")).map_or_else(
+                            || {
+                                Err(self.malformed(
+                                    record.kind,
+                                    &record.key,
+                                    "stored item has no version",
+                                ))
+                            },
+                            |stored_version| Ok(PutResult::Kept { stored_version }),
+                        ),
+                    };
                 }
                 Err(self.request_error("PutItem", record.kind, error))
             }
@@ -198,7 +276,7 @@ impl StateStore for DynamoDbStateStore {
         &self,
         cluster_arn: &str,
         last_status: &str,
-    ) -> Result<Vec<StateRecord>, StoreError> {
+    ) -> Result<Vec<TaskSummary>, StoreError> {
         let kind = ResourceKind::Task;
         let mut pages = self
             .client
@@ -212,14 +290,24 @@ impl StateStore for DynamoDbStateStore {
             .expression_attribute_values(":status", AttributeValue::S(last_status.to_owned()))
             .into_paginator()
             .send();
-        let mut records = Vec::new();
+        let mut tasks = Vec::new();
         while let Some(page) = pages.next().await {
             let page = page.map_err(|error| self.request_error("Query", kind, error))?;
-            for item in page.items.unwrap_or_default() {
-                records.push(self.record_from_item(kind, item)?);
+            for mut item in page.items.unwrap_or_default() {
+                let task_arn = text(&mut item, kind.key_attribute())
+                    .ok_or_else(|| self.malformed(kind, "?", missing("taskArn")))?;
+                let version = number(&item, "version")
+                    .ok_or_else(|| self.malformed(kind, &task_arn, missing("version")))?;
+                tasks.push(TaskSummary {
+                    cluster_arn: cluster_arn.to_owned(),
+                    last_status: last_status.to_owned(),
+                    version,
+                    facts: facts(&mut item),
+                    task_arn,
+                });
             }
         }
-        records.sort_by(|a, b| a.key.cmp(&b.key));
-        Ok(records)
+        tasks.sort_by(|a, b| a.task_arn.cmp(&b.task_arn));
+        Ok(tasks)
     }
 }

@@ -6,7 +6,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use async_trait::async_trait;
 
-use super::{PutResult, ResourceKind, StateRecord, StateStore, StoreError};
+use super::{Create, PutResult, ResourceKind, StateRecord, StateStore, StoreError, TaskSummary};
 
 /// Records in a map behind a mutex: each write is checked and applied atomically.
 #[derive(Debug, Default)]
@@ -28,14 +28,20 @@ impl InMemoryStateStore {
 
 #[async_trait]
 impl StateStore for InMemoryStateStore {
-    async fn put_if_newer(&self, record: StateRecord) -> Result<PutResult, StoreError> {
+    async fn put_if_newer(
+        &self,
+        record: StateRecord,
+        create: Create,
+    ) -> Result<PutResult, StoreError> {
         let mut records = self.lock();
         let key = (record.kind, record.key.clone());
-        // The same condition as the DynamoDB write: no item, or an older one.
+        // The same condition as the DynamoDB write: no item (when creating is allowed), or an
+        // older one.
         match records.get(&key) {
             Some(stored) if stored.version >= record.version => {
                 Ok(PutResult::Kept { stored_version: stored.version })
             }
+            None if create == Create::OnlyUpdate => Ok(PutResult::NotCreated),
             _ => {
                 records.insert(key, record);
                 Ok(PutResult::Written)
@@ -51,7 +57,7 @@ impl StateStore for InMemoryStateStore {
         &self,
         cluster_arn: &str,
         last_status: &str,
-    ) -> Result<Vec<StateRecord>, StoreError> {
+    ) -> Result<Vec<TaskSummary>, StoreError> {
         Ok(self
             .lock()
             .values()
@@ -60,7 +66,7 @@ impl StateStore for InMemoryStateStore {
                     && record.cluster_arn == cluster_arn
                     && record.status == last_status
             })
-            .cloned()
+            .map(TaskSummary::of)
             .collect())
     }
 }

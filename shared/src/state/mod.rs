@@ -5,19 +5,25 @@
 //! change. A store keeps, per task (or container instance), the record of the highest version
 //! seen: an equal version is a duplicate, a lower one is stale. The write is conditional and
 //! atomic, so the newest version wins whatever the order and however many copies arrive.
+//!
+//! Records of stopped tasks and deregistered instances expire (TTL), which also removes their
+//! version. So that a late or redriven copy of an old event cannot write such a record back
+//! as a ghost, an event older than the retention may only update a record that exists, never
+//! create one ([`Create::OnlyUpdate`]).
 
+mod detail;
 mod dynamodb;
 mod memory;
 mod record;
 
 use async_trait::async_trait;
 
-pub use dynamodb::{DynamoDbStateStore, TASK_STATUS_INDEX, record_to_item};
-pub use memory::InMemoryStateStore;
-pub use record::{
-    MAX_DETAIL_BYTES, MAX_ITEM_BYTES, MAX_NESTING, RecordError, ResourceKind, Retention,
-    StateRecord,
+pub use detail::Detail;
+pub use dynamodb::{
+    DynamoDbStateStore, TASK_STATUS_INDEX, TASK_STATUS_INDEX_ATTRIBUTES, item_size, record_to_item,
 };
+pub use memory::InMemoryStateStore;
+pub use record::{MAX_ITEM_BYTES, RecordError, ResourceKind, Retention, StateRecord, TaskFacts};
 
 /// What happened to one event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -54,6 +60,17 @@ impl Outcome {
     }
 }
 
+/// Whether a write may create a record that does not exist.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Create {
+    /// Yes: the event is recent.
+    Allowed,
+    /// No, only update an existing one: the event is older than the retention, so the record
+    /// it would create may be one that expired (a late or redriven copy must not bring it
+    /// back).
+    OnlyUpdate,
+}
+
 /// What a conditional write did: the adapter's report, which [`Outcome::of`] turns into a
 /// decision.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,14 +82,47 @@ pub enum PutResult {
         /// The version of the item that stays.
         stored_version: u64,
     },
+    /// No item exists and the write was [`Create::OnlyUpdate`]: nothing was written.
+    NotCreated,
 }
 
 impl PutResult {
-    /// The outcome for a record of version `incoming`.
+    /// The outcome for a record of version `incoming` (an old event for a record that is gone
+    /// is stale).
     pub fn outcome(self, incoming: u64) -> Outcome {
         match self {
             Self::Written => Outcome::Stored,
             Self::Kept { stored_version } => Outcome::of(incoming, Some(stored_version)),
+            Self::NotCreated => Outcome::Stale,
+        }
+    }
+}
+
+/// What the cluster/status index holds of a task: enough to list a cluster's tasks without
+/// reading their details.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskSummary {
+    /// The task ARN.
+    pub task_arn: String,
+    /// The cluster ARN.
+    pub cluster_arn: String,
+    /// `lastStatus`.
+    pub last_status: String,
+    /// `detail.version` of the stored state.
+    pub version: u64,
+    /// Group, times, stop code and failed containers.
+    pub facts: TaskFacts,
+}
+
+impl TaskSummary {
+    /// The summary of a stored task record.
+    pub fn of(record: &StateRecord) -> Self {
+        Self {
+            task_arn: record.key.clone(),
+            cluster_arn: record.cluster_arn.clone(),
+            last_status: record.status.clone(),
+            version: record.version,
+            facts: record.facts.clone(),
         }
     }
 }
@@ -118,9 +168,14 @@ impl StoreError {
 /// The state store port: the newest record per task and per container instance.
 #[async_trait]
 pub trait StateStore: Send + Sync {
-    /// Writes `record` in one atomic request if no record with the same key exists or the
-    /// stored one has a lower version; otherwise leaves the stored one and says its version.
-    async fn put_if_newer(&self, record: StateRecord) -> Result<PutResult, StoreError>;
+    /// Writes `record` in one atomic request if no record with the same key exists (and
+    /// `create` allows creating one) or the stored one has a lower version; otherwise leaves
+    /// the stored one and says its version.
+    async fn put_if_newer(
+        &self,
+        record: StateRecord,
+        create: Create,
+    ) -> Result<PutResult, StoreError>;
 
     /// The stored record of a task or container instance.
     async fn get(&self, kind: ResourceKind, key: &str) -> Result<Option<StateRecord>, StoreError>;
@@ -130,7 +185,7 @@ pub trait StateStore: Send + Sync {
         &self,
         cluster_arn: &str,
         last_status: &str,
-    ) -> Result<Vec<StateRecord>, StoreError>;
+    ) -> Result<Vec<TaskSummary>, StoreError>;
 }
 
 #[cfg(test)]
@@ -155,5 +210,6 @@ mod tests {
         assert_eq!(PutResult::Kept { stored_version: 7 }.outcome(7), Outcome::Duplicate);
         assert_eq!(PutResult::Kept { stored_version: 7 }.outcome(6), Outcome::Stale);
         assert_eq!(PutResult::Written.outcome(1), Outcome::Stored);
+        assert_eq!(PutResult::NotCreated.outcome(1), Outcome::Stale);
     }
 }

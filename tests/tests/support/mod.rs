@@ -11,6 +11,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
+use ecs_events::state::Retention;
 use serde_json::Value;
 
 /// A moto server on a free loopback port. It stops when the test binary exits: it runs under a
@@ -298,4 +299,18 @@ pub fn capture_logs() -> (Captured, tracing::subscriber::DefaultGuard) {
         .with_writer(move || writer.clone())
         .finish();
     (logs, tracing::subscriber::set_default(subscriber))
+}
+
+/// A retention that covers the captured events (from 2024). The functions judge an event's age
+/// by the wall clock, and an event older than the retention only updates a record that exists
+/// (so an expired one is not brought back): to store the corpus through them, the retention
+/// must reach back that far.
+pub fn covering_retention() -> Retention {
+    let ten_years = chrono::Duration::days(3650);
+    Retention { stopped_task: ten_years, inactive_instance: ten_years }
+}
+
+/// How long alert ledger entries stay (the alerter's default).
+pub fn ledger_retention() -> chrono::Duration {
+    chrono::Duration::days(i64::from(ecs_events::alert::DEFAULT_LEDGER_RETENTION_DAYS))
 }

@@ -1,0 +1,112 @@
+//! The AWS SDK clients of the functions, the CLI and the tests, built in one place: request
+//! timeouts, the retry policy and the error codes the SDK does not know to retry are the same
+//! wherever a client is made, so what a test proves is what is deployed.
+//!
+//! Every request has a connect timeout, a timeout per attempt and a timeout for all attempts
+//! of one call, so a service that never answers costs a bounded time: a function always
+//! answers (an SQS batch with its failures) and releases an alert claim before it is killed.
+
+use std::time::Duration;
+
+use aws_config::{BehaviorVersion, SdkConfig};
+use aws_sdk_dynamodb::config::Credentials;
+use aws_sdk_dynamodb::config::retry::RetryConfig;
+use aws_sdk_dynamodb::config::timeout::TimeoutConfig;
+use aws_sdk_dynamodb::error::ProvideErrorMetadata;
+use aws_sdk_sns::config::interceptors::InterceptorContext;
+use aws_sdk_sns::config::retry::{ClassifyRetry, RetryAction};
+use aws_sdk_sns::operation::publish::PublishError;
+
+/// Time to open a connection.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+/// Time for one attempt of a request (DynamoDB and SNS answer in milliseconds).
+pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(3);
+/// Time for every attempt of one call, retries and backoff included.
+pub const OPERATION_TIMEOUT: Duration = Duration::from_secs(10);
+/// Attempts per call (the SDK's standard mode: exponential backoff with jitter).
+pub const MAX_ATTEMPTS: u32 = 3;
+
+/// SNS error codes that mean "slow down" but that the SDK does not retry: SNS answers
+/// `KMSThrottling` when the topic's KMS key is throttled.
+pub const SNS_THROTTLING_CODES: [&str; 2] = ["KMSThrottling", "KMSThrottlingException"];
+
+/// The timeouts of every client.
+pub fn timeout_config() -> TimeoutConfig {
+    TimeoutConfig::builder()
+        .connect_timeout(CONNECT_TIMEOUT)
+        .operation_attempt_timeout(ATTEMPT_TIMEOUT)
+        .operation_timeout(OPERATION_TIMEOUT)
+        .build()
+}
+
+/// The retry policy of every client: standard mode, [`MAX_ATTEMPTS`] attempts, backoff from
+/// 100 ms up to 2 s.
+pub fn retry_config() -> RetryConfig {
+    RetryConfig::standard()
+        .with_max_attempts(MAX_ATTEMPTS)
+        .with_initial_backoff(Duration::from_millis(100))
+        .with_max_backoff(Duration::from_secs(2))
+}
+
+/// The SDK configuration from the usual AWS environment (region, credentials, per-service
+/// `AWS_ENDPOINT_URL_*`), or for one endpoint (moto, DynamoDB Local) that overrides them; with
+/// an endpoint and no credentials or region in the environment, dummy credentials and
+/// `us-east-1` are used. Timeouts and retries are [`timeout_config`] and [`retry_config`].
+pub async fn sdk_config(endpoint_url: Option<&str>) -> SdkConfig {
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .timeout_config(timeout_config())
+        .retry_config(retry_config());
+    if let Some(endpoint) = endpoint_url {
+        loader = loader.endpoint_url(endpoint);
+        if std::env::var_os("AWS_ACCESS_KEY_ID").is_none() {
+            loader =
+                loader.credentials_provider(Credentials::new("test", "test", None, None, "local"));
+        }
+        if std::env::var_os("AWS_REGION").is_none()
+            && std::env::var_os("AWS_DEFAULT_REGION").is_none()
+        {
+            loader = loader.region("us-east-1");
+        }
+    }
+    loader.load().await
+}
+
+/// A DynamoDB client.
+pub fn dynamodb(config: &SdkConfig) -> aws_sdk_dynamodb::Client {
+    aws_sdk_dynamodb::Client::new(config)
+}
+
+/// An SNS client that also retries [`SNS_THROTTLING_CODES`].
+pub fn sns(config: &SdkConfig) -> aws_sdk_sns::Client {
+    aws_sdk_sns::Client::from_conf(sns_config(aws_sdk_sns::config::Builder::from(config)))
+}
+
+/// Adds what every SNS client needs to `builder` (for clients built another way, such as the
+/// tests' mocks).
+pub fn sns_config(builder: aws_sdk_sns::config::Builder) -> aws_sdk_sns::Config {
+    builder.retry_classifier(SnsThrottling).build()
+}
+
+/// Classifies SNS's throttling codes the SDK does not know ([`SNS_THROTTLING_CODES`]) as
+/// throttling, so they are retried with backoff.
+#[derive(Debug)]
+struct SnsThrottling;
+
+impl ClassifyRetry for SnsThrottling {
+    fn classify_retry(&self, context: &InterceptorContext) -> RetryAction {
+        let code = context
+            .output_or_error()
+            .and_then(Result::err)
+            .and_then(|error| error.as_operation_error())
+            .and_then(|error| error.downcast_ref::<PublishError>())
+            .and_then(ProvideErrorMetadata::code);
+        match code {
+            Some(code) if SNS_THROTTLING_CODES.contains(&code) => RetryAction::throttling_error(),
+            _ => RetryAction::NoActionIndicated,
+        }
+    }
+
+    fn name(&self) -> &'static str {
+        "SnsThrottling"
+    }
+}
