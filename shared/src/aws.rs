@@ -78,13 +78,13 @@ pub fn dynamodb(config: &SdkConfig) -> aws_sdk_dynamodb::Client {
 
 /// An SNS client that also retries [`SNS_THROTTLING_CODES`].
 pub fn sns(config: &SdkConfig) -> aws_sdk_sns::Client {
-    aws_sdk_sns::Client::from_conf(sns_config(aws_sdk_sns::config::Builder::from(config)))
+    aws_sdk_sns::Client::from_conf(with_sns_retries(config.into()).build())
 }
 
-/// Adds what every SNS client needs to `builder` (for clients built another way, such as the
-/// tests' mocks).
-pub fn sns_config(builder: aws_sdk_sns::config::Builder) -> aws_sdk_sns::Config {
-    builder.retry_classifier(SnsThrottling).build()
+/// Adds what every SNS client needs to `builder`: retrying [`SNS_THROTTLING_CODES`] (for
+/// clients built another way, such as the tests' mocks).
+pub fn with_sns_retries(builder: aws_sdk_sns::config::Builder) -> aws_sdk_sns::config::Builder {
+    builder.retry_classifier(SnsThrottling)
 }
 
 /// Classifies SNS's throttling codes the SDK does not know ([`SNS_THROTTLING_CODES`]) as

@@ -68,11 +68,13 @@ pub fn init_logging() {
 /// `fallback` outside Lambda.
 fn function_dimension(fallback: &str) -> String {
     static NAME: OnceLock<Option<String>> = OnceLock::new();
-    NAME.get_or_init(|| {
-        std::env::var("AWS_LAMBDA_FUNCTION_NAME").ok().filter(|name| !name.is_empty())
-    })
-    .clone()
-    .unwrap_or_else(|| fallback.to_owned())
+    let deployed = NAME.get_or_init(|| std::env::var("AWS_LAMBDA_FUNCTION_NAME").ok());
+    deployed_name_or(deployed.as_deref(), fallback)
+}
+
+/// The deployed name when there is one, else `fallback`.
+fn deployed_name_or(deployed: Option<&str>, fallback: &str) -> String {
+    deployed.filter(|name| !name.is_empty()).unwrap_or(fallback).to_owned()
 }
 
 /// The level EMF lines carry: Lambda's configured level when it is above INFO, so Lambda's
@@ -169,6 +171,14 @@ mod tests {
         assert!(
             ["INFO", "WARN", "ERROR", "FATAL"].contains(&docs[1]["level"].as_str().unwrap_or(""))
         );
+    }
+
+    #[test]
+    fn given_a_deployed_function_then_its_name_is_the_dimension() {
+        let deployed = Some("prod-ecs-StateTracker-1A2B");
+        assert_eq!(deployed_name_or(deployed, "state-tracker"), "prod-ecs-StateTracker-1A2B");
+        assert_eq!(deployed_name_or(None, "state-tracker"), "state-tracker");
+        assert_eq!(deployed_name_or(Some(""), "state-tracker"), "state-tracker");
     }
 
     #[derive(Clone, Default)]

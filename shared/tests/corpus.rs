@@ -87,3 +87,46 @@ fn given_unknown_fields_at_every_level_then_they_are_kept_and_written_back() {
     let original: Value = serde_json::from_slice(&bytes).expect("valid JSON");
     assert_eq!(event.to_value(), original);
 }
+
+/// GIVEN every task event of the corpus WHEN stored as a DynamoDB item THEN the item's size, as
+/// DynamoDB bills it, is what the record says, and a typical task event costs one write unit
+/// (1 KB): the detail is compressed, the facts are short plain attributes.
+#[test]
+fn given_the_corpus_then_a_typical_task_event_is_one_dynamodb_write_unit() {
+    use ecs_events::event::ReceivedEvent;
+    use ecs_events::state::{ResourceKind, Retention, StateRecord, item_size, record_to_item};
+    const WRITE_UNIT: usize = 1024;
+    let mut sizes = Vec::new();
+    for file in event_files(&events_dir()) {
+        let received =
+            ReceivedEvent::from_slice(&fs::read(&file).expect("readable")).expect("valid");
+        let Some(record) = StateRecord::from_event(received, Retention::default()).expect("fits")
+        else {
+            continue;
+        };
+        let item = record_to_item(&record).expect("item");
+        let encoded = record.detail.encode().expect("encodes").len();
+        assert_eq!(record.item_size(encoded), item_size(&item), "{}", file.display());
+        if record.kind == ResourceKind::Task {
+            sizes.push((item_size(&item), record.detail.as_str().len()));
+        }
+    }
+    sizes.sort_unstable();
+    let (median, detail) = sizes[sizes.len() / 2];
+    assert!(sizes.len() >= 50, "{} task events", sizes.len());
+    assert!(
+        median <= WRITE_UNIT,
+        "median task item {median} bytes (detail {detail} bytes of JSON)"
+    );
+    let within = sizes.iter().filter(|(size, _)| *size <= WRITE_UNIT).count();
+    eprintln!(
+        "task items: median {median} bytes (detail {detail} bytes of JSON), {within} of {} in one write unit, largest {}",
+        sizes.len(),
+        sizes.last().map_or(0, |(size, _)| *size)
+    );
+    assert!(
+        within * 10 >= sizes.len() * 9,
+        "{within} of {} task items in one write unit",
+        sizes.len()
+    );
+}

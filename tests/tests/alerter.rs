@@ -75,6 +75,12 @@ async fn given_a_non_raw_sqs_subscription_then_the_envelope_has_subject_json_bod
     assert_eq!(attributes["rule"]["Value"], "essential-container-exited");
     assert_eq!(attributes["exitCode"], json!({"Type": "Number", "Value": "137"}));
     assert_eq!(attributes["launchType"]["Value"], "EC2");
+    // The key to drop the rare second copy with, as an attribute and in the document.
+    assert_eq!(attributes["alertKey"]["Value"], alert.dedup_key.as_str());
+    assert_eq!(body["alertKey"], alert.dedup_key.as_str());
+    assert!(
+        attributes.as_object().is_some_and(|all| all.len() <= ecs_events::alert::MAX_ATTRIBUTES)
+    );
 }
 
 #[tokio::test]

@@ -98,42 +98,69 @@ async fn given_a_conditional_check_failure_then_it_is_a_decision_not_an_error_an
     assert_eq!(put.num_calls(), 1);
 }
 
-#[tokio::test]
-async fn given_a_server_that_never_answers_then_attempts_time_out_and_the_error_is_retryable() {
+/// A server on loopback that accepts connections and never answers.
+fn silent_server() -> String {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("port");
     let address = listener.local_addr().expect("address");
-    // Accept connections and hold them open without answering.
     std::thread::spawn(move || {
         let mut held = Vec::new();
-        for stream in listener.incoming().take(8) {
+        for stream in listener.incoming().take(64) {
             held.push(stream);
         }
-        std::thread::sleep(StdDuration::from_secs(30));
+        std::thread::sleep(StdDuration::from_secs(60));
     });
-    let config = aws_sdk_dynamodb::Config::builder()
-        .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
-        .region(aws_sdk_dynamodb::config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new("t", "t", None, None, "t"))
-        .endpoint_url(format!("http://{address}"))
-        .retry_config(
-            RetryConfig::standard()
-                .with_max_attempts(2)
-                .with_initial_backoff(StdDuration::from_millis(5)),
-        )
-        .timeout_config(
-            aws_sdk_dynamodb::config::timeout::TimeoutConfig::builder()
-                .operation_attempt_timeout(StdDuration::from_millis(300))
-                .build(),
-        )
-        .build();
+    format!("http://{address}")
+}
+
+/// An invocation whose deadline is `seconds` away, as Lambda sets it.
+fn invoke_with_deadline(payload: Value, seconds: u64) -> LambdaEvent<Value> {
+    let mut context = Context::default();
+    let now = u64::try_from(chrono::Utc::now().timestamp_millis()).expect("after 1970");
+    context.deadline = now + seconds * 1000;
+    LambdaEvent::new(payload, context)
+}
+
+/// GIVEN the clients the functions build (the shipped constructor: attempt and operation
+/// timeouts, standard retries) WHEN DynamoDB never answers THEN every attempt times out and
+/// the invocation fails retryably, within the operation timeout.
+#[tokio::test]
+async fn given_a_server_that_never_answers_then_attempts_time_out_and_the_error_is_retryable() {
+    let config = ecs_events::aws::sdk_config(Some(&silent_server())).await;
     let started = std::time::Instant::now();
-    let error = tracker(DynamoDb::from_conf(config))
+    let error = tracker(ecs_events::aws::dynamodb(&config))
         .handle(invoke(sample("task-oom-killed.json")))
         .await
         .expect_err("times out");
+    let elapsed = started.elapsed();
     assert!(error.is_retryable(), "{error}");
-    assert!(started.elapsed() >= StdDuration::from_millis(600), "two attempts of 300 ms each");
     assert!(error.to_string().contains("timeout"), "{error}");
+    let attempts = ecs_events::aws::ATTEMPT_TIMEOUT * ecs_events::aws::MAX_ATTEMPTS;
+    assert!(elapsed >= attempts.min(ecs_events::aws::OPERATION_TIMEOUT), "{elapsed:?}");
+    assert!(
+        elapsed < ecs_events::aws::OPERATION_TIMEOUT + StdDuration::from_secs(2),
+        "{elapsed:?}"
+    );
+}
+
+/// GIVEN an SQS batch and a store that never answers WHEN the invocation has 4 s left THEN it
+/// still answers before its deadline, with every record to redeliver.
+#[tokio::test]
+async fn given_a_batch_and_a_store_that_never_answers_then_it_answers_with_its_failures_in_time() {
+    let config = ecs_events::aws::sdk_config(Some(&silent_server())).await;
+    let batch = json!({"Records": [
+        sqs_record("m-1", &sample("task-oom-killed.json")),
+        sqs_record("m-2", &sample("task-ec2-running.json")),
+    ]});
+    let started = std::time::Instant::now();
+    let response = tracker(ecs_events::aws::dynamodb(&config))
+        .handle(invoke_with_deadline(batch, 4))
+        .await
+        .expect("answered");
+    assert!(started.elapsed() < StdDuration::from_secs(4), "{:?}", started.elapsed());
+    assert_eq!(
+        response["batchItemFailures"],
+        json!([{"itemIdentifier": "m-1"}, {"itemIdentifier": "m-2"}])
+    );
 }
 
 fn sqs_record(message_id: &str, body: &Value) -> Value {
@@ -231,4 +258,122 @@ async fn given_sns_failing_on_every_attempt_then_the_retry_of_the_invocation_sen
     let duplicate = alerter::handle(&alerter, invoke(event)).await.expect("handled");
     assert_eq!(duplicate["alerts"][0]["sent"], false);
     assert_eq!(publish.num_calls(), 4, "exactly one successful publish in all");
+}
+
+const SNS_KMS_THROTTLED: &str = r#"<ErrorResponse xmlns="http://sns.amazonaws.com/doc/2010-03-31/"><Error><Type>Sender</Type><Code>KMSThrottling</Code><Message>Rate exceeded for the topic's KMS key</Message></Error><RequestId>1</RequestId></ErrorResponse>"#;
+
+/// GIVEN SNS answering `KMSThrottling` (its topic key is throttled), a code the SDK does not
+/// know WHEN publishing through the shipped SNS configuration THEN it is retried like any
+/// throttling, and the alert is sent once.
+#[tokio::test]
+async fn given_kms_throttling_on_the_topic_then_it_is_retried_and_the_alert_sent_once() {
+    let publish = mock!(aws_sdk_sns::Client::publish)
+        .sequence()
+        .http_status(400, Some(SNS_KMS_THROTTLED.into()))
+        .output(|| PublishOutput::builder().message_id("m").build())
+        .build();
+    let sns = mock_client!(aws_sdk_sns, RuleMode::Sequential, [&publish], |c| {
+        ecs_events::aws::with_sns_retries(c.retry_config(retries()))
+    });
+    let response = alerter::handle(
+        &alerter(sns, Arc::new(InMemoryLedger::new())),
+        invoke(sample("task-oom-killed.json")),
+    )
+    .await
+    .expect("sent after a retry");
+    assert_eq!(response["alerts"][0]["sent"], true);
+    assert_eq!(publish.num_calls(), 2);
+}
+
+fn is_claim(input: &aws_sdk_dynamodb::operation::put_item::PutItemInput) -> bool {
+    input
+        .condition_expression()
+        .is_some_and(|condition| condition.starts_with("attribute_not_exists"))
+}
+
+/// An alerter over a mocked DynamoDB ledger and a mocked SNS topic.
+fn mocked_alerter(dynamodb: DynamoDb, sns: aws_sdk_sns::Client) -> Alerter {
+    let ledger =
+        Arc::new(ecs_events::alert::DynamoDbLedger::new(dynamodb, "ECSAlertLedger".into()));
+    let sink = SnsAlertSink::new(sns, "arn:aws:sns:us-east-1:111122223333:alerts".into());
+    Alerter::new(RuleSet::default_rules(), ledger, Arc::new(sink), support::ledger_retention())
+}
+
+/// GIVEN SNS accepted the alert but the ledger cannot record it (every mark fails) THEN the
+/// publish stands: the invocation succeeds (sent, not recorded) instead of failing into a
+/// retry that would publish again; and a later copy of the event, finding the claim still
+/// held, waits and does not publish a second time.
+#[tokio::test]
+async fn given_a_mark_that_keeps_failing_after_a_publish_then_no_second_publish() {
+    let lease = chrono::Utc::now().timestamp() + 600;
+    let held = format!(
+        r#"{{"__type":"com.amazonaws.dynamodb.v20120810#ConditionalCheckFailedException","message":"The conditional request failed","Item":{{"state":{{"S":"IN_PROGRESS"}},"leaseUntil":{{"N":"{lease}"}}}}}}"#
+    );
+    let claim = mock!(DynamoDb::put_item)
+        .match_requests(is_claim)
+        .sequence()
+        .output(|| PutItemOutput::builder().build())
+        .http_status(400, Some(held))
+        .repeatedly()
+        .build();
+    let mark = mock!(DynamoDb::put_item)
+        .match_requests(|input| !is_claim(input))
+        .sequence()
+        .http_status(500, Some(INTERNAL.into()))
+        .repeatedly()
+        .build();
+    let dynamodb = mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, [&claim, &mark], |c| {
+        c.retry_config(retries())
+    });
+    let publish = mock!(aws_sdk_sns::Client::publish)
+        .then_output(|| PublishOutput::builder().message_id("m").build());
+    let sns =
+        mock_client!(aws_sdk_sns, RuleMode::MatchAny, [&publish], |c| c.retry_config(retries()));
+    let alerter = mocked_alerter(dynamodb, sns);
+    let event = sample("task-oom-killed.json");
+
+    let response =
+        alerter::handle(&alerter, invoke(event.clone())).await.expect("the publish stands");
+    assert_eq!(response["alerts"][0]["sent"], true);
+    assert_eq!(response["alerts"][0]["recorded"], false);
+    assert_eq!(publish.num_calls(), 1);
+    let attempts = ecs_events::alert::MARK_ATTEMPTS as usize * 3;
+    assert_eq!(mark.num_calls(), attempts, "the mark was retried in-process");
+
+    let error = alerter::handle(&alerter, invoke_with_deadline(event, 4)).await.expect_err("held");
+    assert!(error.is_retryable(), "{error}");
+    assert!(error.to_string().contains("is being sent by another invocation"), "{error}");
+    assert_eq!(publish.num_calls(), 1, "no second publish");
+}
+
+/// GIVEN SNS fails and releasing the claim fails too THEN the invocation reports the SNS error
+/// (retryably), and says the claim will be taken over once its lease ends.
+#[tokio::test]
+async fn given_a_failed_publish_and_a_failed_release_then_the_sns_error_is_reported() {
+    let claim = mock!(DynamoDb::put_item).then_output(|| PutItemOutput::builder().build());
+    let release = mock!(DynamoDb::delete_item)
+        .sequence()
+        .http_status(500, Some(INTERNAL.into()))
+        .repeatedly()
+        .build();
+    let dynamodb = mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, [&claim, &release], |c| {
+        c.retry_config(retries())
+    });
+    let publish = mock!(aws_sdk_sns::Client::publish)
+        .sequence()
+        .http_status(500, Some(SNS_INTERNAL.into()))
+        .repeatedly()
+        .build();
+    let sns =
+        mock_client!(aws_sdk_sns, RuleMode::Sequential, [&publish], |c| c.retry_config(retries()));
+    let error =
+        alerter::handle(&mocked_alerter(dynamodb, sns), invoke(sample("task-oom-killed.json")))
+            .await
+            .expect_err("SNS down");
+    assert!(error.is_retryable(), "{error}");
+    let text = error.to_string();
+    assert!(text.contains("publishing alert essential-container-exited#"), "{text}");
+    assert!(text.contains("InternalError"), "{text}");
+    assert!(text.contains("releasing the claim failed too"), "{text}");
+    assert_eq!(Diagnostic::from(error).error_type, "Retryable.AlertError");
 }

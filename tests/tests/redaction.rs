@@ -21,8 +21,13 @@ const PLANTED: &str = "REDACT-ME-SECRET";
 
 /// The sample with secrets, as delivered while pending and once stopped (so alerts fire).
 fn events_with_secrets() -> Vec<Value> {
-    let pending = read_json(&events_dir().join("samples/task-with-env-overrides.json"));
+    let mut pending = read_json(&events_dir().join("samples/task-with-env-overrides.json"));
     assert!(pending.to_string().contains(PLANTED), "the sample must carry the planted secrets");
+    // Secrets also hide in command overrides and in override fields ECS may add later.
+    let container = &mut pending["detail"]["overrides"]["containerOverrides"][0];
+    container["command"] = json!(["migrate", format!("--password={PLANTED}-command")]);
+    container["entryPoint"] = json!(["sh", "-c", format!("TOKEN={PLANTED}-entrypoint run")]);
+    pending["detail"]["overrides"]["someFutureOverride"] = json!(format!("{PLANTED}-future"));
     let mut stopped = pending.clone();
     stopped["id"] = json!("6c5a1f0e-0000-4000-8000-00000000abcd");
     let detail = &mut stopped["detail"];
@@ -77,6 +82,13 @@ async fn given_planted_secrets_then_no_log_item_alert_or_replay_output_contains_
     let items = dynamodb().scan().table_name(&tasks).send().await.expect("scan");
     assert_eq!(items.count(), 1);
     everything.push_str(&format!("{:?}", items.items()));
+    // The stored detail is compressed: read it as the store does.
+    for item in items.items() {
+        let stored = item.get("detail").and_then(|detail| detail.as_b().ok()).expect("detail");
+        let detail = ecs_events::state::Detail::decode(stored.as_ref()).expect("decodes");
+        assert!(detail.as_str().contains("DATABASE_PASSWORD"), "the names are kept");
+        everything.push_str(detail.as_str());
+    }
     let messages = drain(&subscribed.queue_url).await;
     assert!(!messages.is_empty(), "an alert was delivered");
     for message in messages {

@@ -469,3 +469,49 @@ async fn given_an_expired_task_when_a_late_event_arrives_then_no_ghost_is_writte
     let response = tracker.handle(invoke(fresh)).await.expect("handled");
     assert_eq!(response, json!({"outcome": "Stored"}));
 }
+
+/// GIVEN a buffered batch with records that can never be tracked WHEN the dead-letter queue
+/// is configured THEN they go there at once, with their error, and are not redelivered; when
+/// the dead-letter queue cannot take them, they are redelivered as before.
+#[tokio::test]
+async fn given_poison_records_in_a_batch_then_they_reach_the_dead_letter_queue_at_once() {
+    use state_tracker::SqsDeadLetters;
+    let dead_letters = support::sqs()
+        .create_queue()
+        .queue_name(unique("buffer-dlq"))
+        .send()
+        .await
+        .expect("queue")
+        .queue_url
+        .expect("queue URL");
+    let store = Arc::new(InMemoryStateStore::new());
+    let tracker = StateTracker::new(store.clone(), covering_retention())
+        .with_dead_letters(Arc::new(SqsDeadLetters::new(support::sqs(), dead_letters.clone())));
+    let samples = support::events_dir().join("samples");
+    let task = support::read_json(&samples.join("task-oom-killed.json")).to_string();
+    let batch = json!({"Records": [
+        sqs_record("m-1-task", &task),
+        sqs_record("m-2-broken", "{\"version\": \"0\", "),
+    ]});
+    let response = tracker.handle(invoke(batch.clone())).await.expect("batch handled");
+    assert_eq!(response["batchItemFailures"], json!([]), "nothing to redeliver");
+    let letters = support::drain(&dead_letters).await;
+    assert_eq!(letters.len(), 1);
+    assert_eq!(letters[0].body(), Some("{\"version\": \"0\", "));
+    let attributes = letters[0].message_attributes().expect("attributes");
+    let attribute = |name: &str| attributes[name].string_value().unwrap_or_default().to_owned();
+    assert_eq!(attribute("errorType"), "NonRetryable.InvalidEvent");
+    assert!(
+        attribute("errorMessage").starts_with("invalid event: invalid JSON"),
+        "{}",
+        attribute("errorMessage")
+    );
+    assert_eq!(attribute("sourceMessageId"), "m-2-broken");
+
+    // A dead-letter queue that does not exist: the poison record is redelivered instead.
+    let missing = format!("{}/111122223333/{}", support::moto().endpoint, unique("missing"));
+    let tracker = StateTracker::new(store, covering_retention())
+        .with_dead_letters(Arc::new(SqsDeadLetters::new(support::sqs(), missing)));
+    let response = tracker.handle(invoke(batch)).await.expect("batch handled");
+    assert_eq!(response["batchItemFailures"], json!([{"itemIdentifier": "m-2-broken"}]));
+}

@@ -107,3 +107,50 @@ impl AlertSink for SnsAlertSink {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::alert::{RuleSet, render};
+    use crate::event::EcsEvent;
+
+    fn deployment_with_detail_bytes(size: usize) -> Alert {
+        let mut raw: Value = serde_json::from_str(include_str!(
+            "../../../events/samples/deployment-failed-rollback.json"
+        ))
+        .expect("JSON");
+        raw["detail"]["notes"] = json!("x\"y".repeat(size / 3));
+        let event = EcsEvent::from_value(raw).expect("valid");
+        let rules = RuleSet::from_json(r#"[{"name": "any", "pattern": {"source": ["aws.ecs"]}}]"#)
+            .expect("rule");
+        render(&rules.rules()[0], &event)
+    }
+
+    #[test]
+    fn given_a_small_alert_then_the_message_holds_the_whole_document_and_text() {
+        let alert = deployment_with_detail_bytes(100);
+        let message: Value = serde_json::from_str(&structured_message(&alert)).expect("JSON");
+        assert_eq!(message["email"], alert.message);
+        let document: Value = serde_json::from_str(message["default"].as_str().expect("string"))
+            .expect("JSON document");
+        assert_eq!(document, alert.document);
+    }
+
+    #[test]
+    fn given_a_detail_too_large_for_sns_then_the_message_degrades_below_the_limit() {
+        // 200 KB of detail, escaped into the document: well over SNS's 256 KB once wrapped.
+        let alert = deployment_with_detail_bytes(200 * 1024);
+        assert!(alert.document.to_string().len() > 200 * 1024);
+        let message = structured_message(&alert);
+        assert!(message.len() <= MAX_MESSAGE_BYTES - ENVELOPE_RESERVE, "{}", message.len());
+        let message: Value = serde_json::from_str(&message).expect("JSON");
+        let document: Value = serde_json::from_str(message["default"].as_str().expect("string"))
+            .expect("JSON document");
+        assert_eq!(document.get("detail"), None);
+        assert!(document["truncated"].as_str().is_some_and(|note| note.contains("size limit")));
+        assert_eq!(document["alertKey"], alert.document["alertKey"]);
+        assert_eq!(message["email"], alert.message, "the text was small enough to keep");
+    }
+}
