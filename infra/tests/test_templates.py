@@ -1,7 +1,9 @@
 """Checks the SAM template and the synthesized CDK template: least-privilege IAM per function,
-alert rule patterns equal to the rules file, encryption, no secrets in environment variables,
-the events DLQ trusting exactly the stack's rules, the delivery and buffer alarms, state TTLs,
-and the SAM parameters' constraints. Run by scripts/test after `cdk synth` (see README)."""
+alert rule patterns equal to the rules file and each rule's input transformer naming its rule,
+encryption, no secrets in environment variables, the events DLQ trusting exactly the stack's
+rules, the delivery and buffer alarms, state TTLs, the task index's projection, the buffer's
+poison-record DLQ, and the SAM parameters' constraints. Run by scripts/test after `cdk synth`
+(see README)."""
 
 import json
 import re
@@ -15,6 +17,13 @@ SAM_TEMPLATE = ROOT / "infra" / "template.yaml"
 CDK_TEMPLATE = ROOT / "infra" / "cdk" / "cdk.out" / "EcsEvents.template.json"
 DEFAULT_RULES = ROOT / "rules" / "default.json"
 EXAMPLE_RULES = ROOT / "rules" / "examples.json"
+STATE_STORE_SOURCE = ROOT / "shared" / "src" / "state" / "dynamodb.rs"
+# EventBridge's predefined input-transformer variable for the whole event.
+EVENT_JSON = "<aws.events.event.json>"
+MAX_INPUT_TEMPLATE_CHARS = 8192
+# What the task index projects besides the keys: what listing a cluster's tasks reads.
+TASK_STATUS_INDEX = "clusterArn-lastStatus-index"
+TASK_STATUS_INDEX_ATTRIBUTES = ["version", "group", "startedAt", "stoppedAt", "stopCode", "failedContainers"]
 
 LOG_ACTIONS = {"logs:CreateLogStream", "logs:PutLogEvents"}
 DESTINATION_ACTIONS = {"sqs:SendMessage"}
@@ -47,9 +56,10 @@ ALLOWED_ENVIRONMENT = {
     "listener": set(),
     "state-tracker": {
         "TASK_TABLE", "CONTAINER_INSTANCE_TABLE", "STOPPED_TASK_RETENTION_DAYS",
-        "CONTAINER_INSTANCE_RETENTION_DAYS",
+        "CONTAINER_INSTANCE_RETENTION_DAYS", "DEAD_LETTER_QUEUE_URL",
     },
-    "alerter": {"TOPIC_ARN", "LEDGER_TABLE", "ALERT_RULES", "ALERT_CLAIM_SECONDS"},
+    # No ALERT_CLAIM_SECONDS (issue #13): a claim lasts until the invocation's deadline.
+    "alerter": {"TOPIC_ARN", "LEDGER_TABLE", "ALERT_RULES"},
 }
 
 
@@ -145,7 +155,23 @@ def assert_notifies_the_alert_topic(template, name, alarm):
     assert properties["ComparisonOperator"] == "GreaterThanThreshold", name
 
 
-def role_statements(template, role):
+def conditional(value):
+    """(condition, value) pairs of a possibly conditional value: (None, value) when it is plain,
+    one pair per non-NoValue branch of an Fn::If (the false branch as "!condition")."""
+    if isinstance(value, dict) and "Fn::If" in value:
+        condition, when_true, when_false = value["Fn::If"]
+        return [
+            (name, v)
+            for name, branch in ((condition, when_true), ("!" + condition, when_false))
+            for _, v in conditional(branch)
+        ]
+    if value == {"Ref": "AWS::NoValue"}:
+        return []
+    return [(None, value)]
+
+
+def role_statements_with_conditions(template, role):
+    """(condition, statement) of every statement granted to `role` (condition None: always)."""
     statements = []
     properties = template["Resources"][role]["Properties"]
     assert not properties.get("ManagedPolicyArns"), f"{role} has managed policies: {properties['ManagedPolicyArns']}"
@@ -154,7 +180,60 @@ def role_statements(template, role):
     for policy in resources(template, "AWS::IAM::Policy").values():
         if role in referenced(policy["Properties"].get("Roles", [])):
             statements += policy["Properties"]["PolicyDocument"]["Statement"]
-    return [s for item in statements for s in branches(item)]
+    return [pair for item in statements for pair in conditional(item)]
+
+
+def role_statements(template, role):
+    return [statement for _, statement in role_statements_with_conditions(template, role)]
+
+
+def role_of(template, function_id):
+    (role,) = referenced(template["Resources"][function_id]["Properties"]["Role"])
+    return role
+
+
+def on_failure_queue(template, function_id):
+    """The queue a function's failed async invocations go to (SAM property or CDK resource)."""
+    properties = template["Resources"][function_id]["Properties"]
+    configs = [properties.get("EventInvokeConfig")] + [
+        config["Properties"] for config in resources(template, "AWS::Lambda::EventInvokeConfig").values()
+        if function_id in referenced(config["Properties"]["FunctionName"])
+    ]
+    (queue,) = {get_att(c["DestinationConfig"]["OnFailure"]["Destination"])[0] for c in configs if c}
+    return queue
+
+
+def buffers_and_dead_letter_queues(template):
+    """{buffer queue: (its dead-letter queue, the condition both exist under)} of the tracker's
+    SQS event source mappings; empty in a direct (unbuffered) template."""
+    found = {}
+    for mapping in resources(template, "AWS::Lambda::EventSourceMapping").values():
+        (buffer, _) = get_att(mapping["Properties"]["EventSourceArn"])
+        redrive = template["Resources"][buffer]["Properties"]["RedrivePolicy"]
+        (dlq, _) = get_att(redrive["deadLetterTargetArn"])
+        found[buffer] = (dlq, mapping.get("Condition"))
+    return found
+
+
+def alert_rule_targets(template):
+    """{EventBridge rule: its targets} of the rules that invoke the alerter."""
+    alerter = functions(template)["alerter"]
+    return {
+        name: rule["Properties"]["Targets"]
+        for name, rule in resources(template, "AWS::Events::Rule").items()
+        if any(alerter in referenced(target["Arn"]) for target in rule["Properties"]["Targets"])
+    }
+
+
+def rule_name_of_input_template(input_template):
+    """The rule an alert target's input template names; asserts the payload's exact shape."""
+    assert len(input_template) <= MAX_INPUT_TEMPLATE_CHARS, input_template
+    assert input_template.count(EVENT_JSON) == 1, input_template
+    # The variable is a JSON value (unquoted): with it replaced, the template is plain JSON.
+    payload = json.loads(input_template.replace(EVENT_JSON, "{}"))
+    assert set(payload) == {"rule", "event"} and payload["event"] == {}, input_template
+    assert isinstance(payload["rule"], str), input_template
+    return payload["rule"]
 
 
 def test_every_function_role_grants_only_its_own_actions_on_its_own_resources(template):
@@ -200,6 +279,36 @@ def test_the_alert_rule_patterns_and_alert_rules_variable_equal_the_rules_file(t
     assert json.loads(variables["ALERT_RULES"]) == rules
 
 
+def assert_each_alert_rule_invokes_the_alerter_with_its_name_and_the_event(template, rules):
+    # Issue #13 (1): one invocation per (event, rule) — the alerter sends that rule's alert and
+    # matches nothing again, so two rules matching one event no longer race for the same claims.
+    deployed = {}
+    alert_rules = alert_rule_targets(template)
+    for name, targets in alert_rules.items():
+        (target,) = targets
+        transformer = target.get("InputTransformer")
+        assert transformer, f"{name}: the alerter gets the raw event"
+        assert transformer["InputPathsMap"] == {}, name
+        rule = rule_name_of_input_template(transformer["InputTemplate"])
+        assert rule not in deployed, f"{name} and {deployed.get(rule)} both name {rule!r}"
+        pattern = template["Resources"][name]["Properties"]["EventPattern"]
+        deployed[rule] = json.loads(pattern) if isinstance(pattern, str) else pattern
+    # Exactly the rules file's names, each on the EventBridge rule of its own pattern.
+    assert deployed == {rule["name"]: rule["pattern"] for rule in rules}
+    # The other rules (AllEcsEventsRule: listener, state tracker) deliver the event itself.
+    others = set(resources(template, "AWS::Events::Rule")) - set(alert_rules)
+    assert "AllEcsEventsRule" in others
+    for name in others:
+        for target in template["Resources"][name]["Properties"]["Targets"]:
+            assert not {"InputTransformer", "Input", "InputPath"} & set(target), f"{name}: {target}"
+
+
+def test_each_alert_rule_invokes_the_alerter_with_its_name_and_the_event(template):
+    path = SAM_TEMPLATE if "Transform" in template else CDK_TEMPLATE
+    assert_each_alert_rule_invokes_the_alerter_with_its_name_and_the_event(
+        template, json.loads(rules_file_of(path).read_text()))
+
+
 def test_every_target_of_every_rule_retries_and_dead_letters(template):
     for name, rule in resources(template, "AWS::Events::Rule").items():
         for target in rule["Properties"]["Targets"]:
@@ -234,15 +343,37 @@ def test_the_sam_template_is_in_sync_with_its_rules_file():
     assert result.returncode == 0, result.stderr
 
 
-def test_the_sam_template_defines_ttl_and_the_status_index_the_code_uses():
+def test_the_sam_template_defines_the_ttls_the_code_uses():
     template = load(SAM_TEMPLATE)
     tables = resources(template, "AWS::DynamoDB::Table")
     task = tables["TaskStateTable"]["Properties"]
     assert task["TimeToLiveSpecification"] == {"AttributeName": "expiresAt", "Enabled": True}
-    (index,) = task["GlobalSecondaryIndexes"]
-    assert index["IndexName"] == "clusterArn-lastStatus-index"
-    assert [k["AttributeName"] for k in index["KeySchema"]] == ["clusterArn", "lastStatus"]
     assert tables["AlertLedgerTable"]["Properties"]["TimeToLiveSpecification"]["AttributeName"] == "expiresAt"
+
+
+def code_constant_strings(name):
+    """The strings of a `const NAME: ... = "..."` or `[...]` in the Rust state store."""
+    match = re.search(rf"\b{name}\s*:[^=]*=\s*(.*?);", STATE_STORE_SOURCE.read_text(), re.DOTALL)
+    assert match, f"{name} is not in {STATE_STORE_SOURCE}"
+    return re.findall(r'"([^"]*)"', match.group(1))
+
+
+def test_the_task_status_index_projects_only_what_listing_tasks_reads(template):
+    # Issue #13 (10): ALL copied every attribute, the whole detail included, into the index (2-3x
+    # the write cost) for a query that reads six of them.
+    assert code_constant_strings("TASK_STATUS_INDEX") == [TASK_STATUS_INDEX]
+    assert code_constant_strings("TASK_STATUS_INDEX_ATTRIBUTES") == TASK_STATUS_INDEX_ATTRIBUTES
+    (task,) = [
+        table["Properties"] for table in resources(template, "AWS::DynamoDB::Table").values()
+        if table["Properties"]["KeySchema"] == [{"AttributeName": "taskArn", "KeyType": "HASH"}]
+    ]
+    (index,) = task["GlobalSecondaryIndexes"]
+    assert index["IndexName"] == TASK_STATUS_INDEX
+    assert index["KeySchema"] == [
+        {"AttributeName": "clusterArn", "KeyType": "HASH"},
+        {"AttributeName": "lastStatus", "KeyType": "RANGE"},
+    ]
+    assert index["Projection"] == {"ProjectionType": "INCLUDE", "NonKeyAttributes": TASK_STATUS_INDEX_ATTRIBUTES}
 
 
 def test_the_events_dlq_trusts_exactly_the_rules_that_dead_letter_into_it(template):
@@ -293,7 +424,9 @@ def test_sync_rules_lists_every_rule_of_a_larger_rules_file_in_the_dlq_policy_an
     generate = runpy.run_path(str(ROOT / "scripts" / "sync-rules"))["generate"]
     generated = generate(EXAMPLE_RULES, SAM_TEMPLATE.read_text())
     template = json.loads(json.dumps(cfn_yaml.loads(generated)))
-    assert len(resources(template, "AWS::Events::Rule")) == 1 + len(json.loads(EXAMPLE_RULES.read_text()))
+    rules = json.loads(EXAMPLE_RULES.read_text())
+    assert len(resources(template, "AWS::Events::Rule")) == 1 + len(rules)
+    assert_each_alert_rule_invokes_the_alerter_with_its_name_and_the_event(template, rules)
     test_the_events_dlq_trusts_exactly_the_rules_that_dead_letter_into_it(template)
     test_every_rule_alarms_on_failed_and_lost_deliveries_to_the_alert_topic(template)
 
@@ -332,6 +465,39 @@ def test_both_state_tables_expire_items_and_the_tracker_gets_both_retentions(tem
         if isinstance(value, dict):
             value = template["Parameters"][value["Ref"]]["Default"]
         assert value == "7", variable
+
+
+def test_functions_send_only_to_their_failure_queues_and_the_tracker_to_its_buffer_dlq(template):
+    # Issue #13 (8): a buffered record that can never be tracked goes to the buffer's DLQ at once,
+    # with its error, instead of five receives later: the tracker sends it there itself, only when
+    # there is a buffer. Otherwise each function may send only to its own on-failure queue.
+    buffers = buffers_and_dead_letter_queues(template)
+    if "Transform" in template:
+        assert set(buffers) == {"TrackerBufferQueue"}, "the SAM template's (conditional) buffer"
+    for function, name in functions(template).items():
+        wanted = [(None, "OnFailureDestination", ["sqs:SendMessage"], (on_failure_queue(template, name), "Arn"))]
+        if function == "state-tracker":
+            wanted += [
+                (condition, "PoisonRecordsToDeadLetterQueue", ["sqs:SendMessage"], (dlq, "Arn"))
+                for dlq, condition in buffers.values()
+            ]
+        sends = [
+            (condition, statement.get("Sid"), as_list(statement["Action"]), get_att(resource))
+            for condition, statement in role_statements_with_conditions(template, role_of(template, name))
+            if "sqs:SendMessage" in as_list(statement["Action"])
+            for resource in as_list(statement["Resource"])
+        ]
+        assert sorted(sends, key=repr) == sorted(wanted, key=repr), function
+
+
+def test_the_tracker_knows_its_buffer_dlq_exactly_when_there_is_a_buffer(template):
+    # Issue #13 (8): DEAD_LETTER_QUEUE_URL names the buffer's DLQ (Ref of a queue is its URL),
+    # under the buffer's condition; without a buffer the variable is absent.
+    variables = template["Resources"][functions(template)["state-tracker"]]["Properties"]["Environment"]["Variables"]
+    wanted = [(condition, {"Ref": dlq}) for dlq, condition in buffers_and_dead_letter_queues(template).values()]
+    assert conditional(variables.get("DEAD_LETTER_QUEUE_URL", {"Ref": "AWS::NoValue"})) == wanted
+    if "Transform" in template:
+        assert wanted == [("Buffered", {"Ref": "TrackerBufferDeadLetterQueue"})]
 
 
 RETENTION_ACCEPTED = ["1", "7", "9", "10", "99", "100", "999", "1000", "2999", "3000", "3599", "3600", "3649", "3650"]

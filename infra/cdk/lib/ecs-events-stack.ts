@@ -14,7 +14,7 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { RustFunction } from 'cargo-lambda-cdk';
 import { NagSuppressions } from 'cdk-nag';
 import { Construct } from 'constructs';
-import { AlertRule, loadAlertRules, ruleLogicalId } from './rules';
+import { AlertRule, alerterInputTemplate, loadAlertRules, ruleLogicalId } from './rules';
 
 /** infra/cdk: relative paths given as context (rulesFile) are resolved against it. */
 export const CDK_APP_DIR = path.resolve(__dirname, '..');
@@ -39,7 +39,15 @@ const EVENT_RETRY_ATTEMPTS = 185;
 const EVENT_MAX_AGE_SECONDS = 24 * 60 * 60;
 
 /** Lambda's limit on the total size of a function's environment variables. */
-const LAMBDA_ENV_LIMIT_BYTES = 4096;
+export const LAMBDA_ENV_LIMIT_BYTES = 4096;
+/** What a token-valued variable (an ARN, a name) counts for in that limit: at most about this. */
+export const TOKEN_VALUE_BYTES = 150;
+
+/**
+ * What the task index projects besides the keys: what listing a cluster's tasks reads (the state
+ * store's TASK_STATUS_INDEX_ATTRIBUTES in shared/src/state/dynamodb.rs).
+ */
+export const TASK_STATUS_INDEX_ATTRIBUTES = ['version', 'group', 'startedAt', 'stoppedAt', 'stopCode', 'failedContainers'];
 
 /**
  * Every prop may also be given as context of the same name (`-c alertEmail=ops@example.com`);
@@ -98,7 +106,12 @@ export class EcsEventsStack extends Stack {
       indexName: 'clusterArn-lastStatus-index',
       partitionKey: { name: 'clusterArn', type: dynamodb.AttributeType.STRING },
       sortKey: { name: 'lastStatus', type: dynamodb.AttributeType.STRING },
-      projectionType: dynamodb.ProjectionType.ALL,
+      // ALL copied every item, its detail included, into the index at 2-3x the write cost. A new
+      // projection replaces the index, which CloudFormation does not do in place: a stack deployed
+      // with ALL is upgraded in two deploys, first without this index, then with it; queries of it
+      // fail until it is ACTIVE again.
+      projectionType: dynamodb.ProjectionType.INCLUDE,
+      nonKeyAttributes: TASK_STATUS_INDEX_ATTRIBUTES,
     });
 
     const containerInstanceTable = new dynamodb.Table(this, 'ContainerInstanceStateTable', {
@@ -254,7 +267,6 @@ export class EcsEventsStack extends Stack {
     const alerterEnvironment = {
       TOPIC_ARN: topic.topicArn,
       LEDGER_TABLE: ledgerTable.tableName,
-      ALERT_CLAIM_SECONDS: '120',
       ALERT_RULES: alertRulesJson,
     };
     checkEnvironmentSize(alerterEnvironment, settings.rulesFile);
@@ -325,6 +337,16 @@ export class EcsEventsStack extends Stack {
           resources: [bufferQueue.queueArn],
         }),
       );
+      // A record that can never be tracked goes to the buffer's DLQ at once, with its error, rather
+      // than after five receives (dlq.grantSendMessages() would add GetQueueAttributes and GetQueueUrl).
+      stateTracker.addEnvironment('DEAD_LETTER_QUEUE_URL', bufferDlq.queueUrl);
+      stateTracker.addToRolePolicy(
+        new iam.PolicyStatement({
+          sid: 'PoisonRecordsToDeadLetterQueue',
+          actions: ['sqs:SendMessage'],
+          resources: [bufferDlq.queueArn],
+        }),
+      );
       stateTrackerTargetArn = bufferQueue.queueArn;
     }
 
@@ -333,7 +355,7 @@ export class EcsEventsStack extends Stack {
       ruleId: string,
       description: string,
       eventPattern: Record<string, unknown>,
-      targets: { id: string; arn: string }[],
+      targets: { id: string; arn: string; inputTemplate?: string }[],
     ): events.CfnRule => {
       // L1 on purpose: the pattern reaches CloudFormation exactly as written (no key renaming or merging).
       const rule = new events.CfnRule(this, ruleId, {
@@ -343,6 +365,8 @@ export class EcsEventsStack extends Stack {
         targets: targets.map((target) => ({
           id: target.id,
           arn: target.arn,
+          inputTransformer:
+            target.inputTemplate === undefined ? undefined : { inputPathsMap: {}, inputTemplate: target.inputTemplate },
           retryPolicy: {
             maximumRetryAttempts: EVENT_RETRY_ATTEMPTS,
             maximumEventAgeInSeconds: EVENT_MAX_AGE_SECONDS,
@@ -384,13 +408,16 @@ export class EcsEventsStack extends Stack {
       invokedBy(stateTracker, 'AllEcsEventsInvoke', allEcsEvents);
     }
 
-    // One EventBridge rule per alert rule, all to the alerter (rules file = single source of truth).
+    // One EventBridge rule per alert rule, all to the alerter (rules file = single source of truth),
+    // each with {"rule": <its name>, "event": <the event>}: one invocation per (event, rule), which
+    // sends that rule's alert without matching again (an event matching two rules would otherwise
+    // be alerted on by two invocations racing for the same claims).
     for (const alertRule of this.alertRules) {
       const rule = eventRule(
         ruleLogicalId(alertRule.name),
         `Alert rule ${alertRule.name}: ${alertRule.description ?? ''}`.trim(),
         alertRule.pattern,
-        [{ id: 'alerter', arn: alerter.functionArn }],
+        [{ id: 'alerter', arn: alerter.functionArn, inputTemplate: alerterInputTemplate(alertRule.name) }],
       );
       invokedBy(alerter, `${ruleLogicalId(alertRule.name)}Invoke`, rule);
     }
@@ -595,7 +622,7 @@ function checkEnvironmentSize(environment: Record<string, string>, rulesFile: st
   // Token-valued variables (ARNs, names) resolve to at most ~150 bytes each; count them at that.
   const size = Object.entries(environment).reduce(
     (total, [key, value]) =>
-      total + Buffer.byteLength(key) + (value.includes('${Token[') ? 150 : Buffer.byteLength(value)),
+      total + Buffer.byteLength(key) + (value.includes('${Token[') ? TOKEN_VALUE_BYTES : Buffer.byteLength(value)),
     0,
   );
   if (size > LAMBDA_ENV_LIMIT_BYTES) {

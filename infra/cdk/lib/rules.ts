@@ -26,6 +26,17 @@ export function ruleLogicalId(name: string): string {
   );
 }
 
+/** EventBridge's predefined input-transformer variable for the whole event (a JSON value). */
+export const EVENT_JSON = '<aws.events.event.json>';
+
+/**
+ * The alerter's input template for one rule, as scripts/sync-rules writes it: the rule's name
+ * (JSON-escaped) and the event, so the alerter sends that rule's alert without matching again.
+ */
+export function alerterInputTemplate(name: string): string {
+  return `{"rule": ${JSON.stringify(name)}, "event": ${EVENT_JSON}}`;
+}
+
 /**
  * Reads and validates a rules file: a JSON array of {"name", "description", "pattern"}.
  * Throws an Error naming the file and the offending rule on any problem.

@@ -6,7 +6,7 @@ import { after, describe, test } from 'node:test';
 import { App, Stack } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import { BUNDLING_STACKS, buildApp } from '../lib/app';
-import { EcsEventsStack } from '../lib/ecs-events-stack';
+import { EcsEventsStack, LAMBDA_ENV_LIMIT_BYTES, TOKEN_VALUE_BYTES } from '../lib/ecs-events-stack';
 
 const CDK_DIR = path.resolve(__dirname, '..');
 const DEFAULT_RULES_FILE = path.resolve(CDK_DIR, '../../rules/default.json');
@@ -93,6 +93,55 @@ function allowedActions(template: Template, roleLogicalId: string): string[] {
     .sort();
 }
 
+/**
+ * The rule an alert target's input template names. The predefined variable is a JSON value
+ * (unquoted): with it replaced, the template must be exactly {"rule": <name>, "event": {}}.
+ */
+function ruleOfInputTemplate(inputTemplate: string): string {
+  assert.ok(inputTemplate.length <= 8192, 'EventBridge input templates take at most 8192 characters');
+  assert.equal(inputTemplate.split('<aws.events.event.json>').length, 2, inputTemplate);
+  const payload = JSON.parse(inputTemplate.replace('<aws.events.event.json>', '{}'));
+  assert.deepEqual(Object.keys(payload).sort(), ['event', 'rule'], inputTemplate);
+  assert.deepEqual(payload.event, {}, inputTemplate);
+  assert.equal(typeof payload.rule, 'string', inputTemplate);
+  return payload.rule;
+}
+
+/**
+ * Each alert rule invokes the alerter with {"rule": <its name>, "event": <the event>} (issue #13:
+ * one invocation per (event, rule), no re-matching): exactly the names of `rules`, each on the
+ * EventBridge rule of its own pattern. Other rules deliver the event itself.
+ */
+function assertAlertRuleInputs(template: Template, rules: { name: string; pattern: unknown }[]) {
+  const deployed: Record<string, unknown> = {};
+  for (const [ruleId, rule] of Object.entries(resourcesOf(template, 'AWS::Events::Rule'))) {
+    for (const target of rule.Properties.Targets as any[]) {
+      if (target.Id !== 'alerter') {
+        assert.equal(target.InputTransformer, undefined, `${ruleId} → ${target.Id}`);
+        continue;
+      }
+      assert.deepEqual(target.InputTransformer?.InputPathsMap, {}, ruleId);
+      const name = ruleOfInputTemplate(target.InputTransformer.InputTemplate);
+      assert.equal(deployed[name], undefined, `two rules name ${name}`);
+      deployed[name] = rule.Properties.EventPattern;
+    }
+  }
+  assert.deepStrictEqual(deployed, Object.fromEntries(rules.map((rule) => [rule.name, rule.pattern])));
+}
+
+/** The (Sid, resource) of every sqs:SendMessage a role's policies allow. */
+function sendMessageGrants(template: Template, roleLogicalId: string): [string, unknown][] {
+  return Object.values(resourcesOf(template, 'AWS::IAM::Policy'))
+    .filter((p) => (p.Properties.Roles as any[]).some((r) => r.Ref === roleLogicalId))
+    .flatMap((p) => p.Properties.PolicyDocument.Statement as any[])
+    .filter((s) => [s.Action].flat().includes('sqs:SendMessage'))
+    .map((s): [string, unknown] => {
+      assert.equal(s.Action, 'sqs:SendMessage', `${s.Sid} grants only sqs:SendMessage`);
+      return [s.Sid, s.Resource];
+    })
+    .sort(([a], [b]) => a.localeCompare(b));
+}
+
 /** Logical ids of the EventBridge rules: the all-ECS rule and one per alert rule. */
 function ruleIdsOf(template: Template): string[] {
   return Object.keys(resourcesOf(template, 'AWS::Events::Rule')).sort();
@@ -173,8 +222,8 @@ describe('default stack (direct, rules/default.json)', () => {
     assert.equal(tracker.STOPPED_TASK_RETENTION_DAYS, '7');
     assert.equal(tracker.CONTAINER_INSTANCE_RETENTION_DAYS, '7');
     const alerter = functionBy(template, 'alerter').Properties.Environment.Variables;
-    assert.deepEqual(Object.keys(alerter).sort(), ['ALERT_CLAIM_SECONDS', 'ALERT_RULES', 'LEDGER_TABLE', 'TOPIC_ARN']);
-    assert.equal(alerter.ALERT_CLAIM_SECONDS, '120');
+    // No ALERT_CLAIM_SECONDS (issue #13): a claim lasts until the invocation's deadline.
+    assert.deepEqual(Object.keys(alerter).sort(), ['ALERT_RULES', 'LEDGER_TABLE', 'TOPIC_ARN']);
     assert.deepEqual(alerter.TOPIC_ARN, { Ref: logicalIdOf(stack, template, 'AWS::SNS::Topic', '/AlertTopic/Resource') });
     assert.deepEqual(alerter.LEDGER_TABLE, {
       Ref: logicalIdOf(stack, template, 'AWS::DynamoDB::Table', '/AlertLedgerTable/Resource'),
@@ -216,6 +265,15 @@ describe('default stack (direct, rules/default.json)', () => {
       'sns:Publish',
       'sqs:SendMessage',
     ]);
+    // Without a buffer, every function may send only to its on-failure queue.
+    const functionsDlq = logicalIdOf(stack, template, 'AWS::SQS::Queue', '/FunctionsDeadLetterQueue/Resource');
+    for (const binary of ['listener', 'state-tracker', 'alerter']) {
+      assert.deepEqual(
+        sendMessageGrants(template, roleOf(binary)),
+        [['OnFailureDestination', { 'Fn::GetAtt': [functionsDlq, 'Arn'] }]],
+        binary,
+      );
+    }
     // PutItem on the two state tables only (not their index).
     template.hasResourceProperties('AWS::IAM::Policy', {
       PolicyDocument: {
@@ -251,7 +309,7 @@ describe('default stack (direct, rules/default.json)', () => {
     }
   });
 
-  test('state tables: keys, GSI, TTL, PITR, SSE, on-demand, retained', () => {
+  test('state tables: keys, GSI projecting only what listing tasks reads, TTL, PITR, SSE, on-demand, retained', () => {
     template.resourceCountIs('AWS::DynamoDB::Table', 3);
     template.hasResource('AWS::DynamoDB::Table', {
       DeletionPolicy: 'Retain',
@@ -267,7 +325,11 @@ describe('default stack (direct, rules/default.json)', () => {
               { AttributeName: 'clusterArn', KeyType: 'HASH' },
               { AttributeName: 'lastStatus', KeyType: 'RANGE' },
             ],
-            Projection: { ProjectionType: 'ALL' },
+            // Issue #13 (10): not ALL (every attribute, the detail included, at 2-3x the write cost).
+            Projection: {
+              ProjectionType: 'INCLUDE',
+              NonKeyAttributes: ['version', 'group', 'startedAt', 'stoppedAt', 'stopCode', 'failedContainers'],
+            },
           },
         ],
         TimeToLiveSpecification: { AttributeName: 'expiresAt', Enabled: true },
@@ -363,6 +425,12 @@ describe('default stack (direct, rules/default.json)', () => {
       State: 'ENABLED',
       Targets: [target('listener', 'listener'), target('state-tracker', 'state-tracker')],
     });
+    // The listener and the state tracker get the event itself (hasResourceProperties matches objects partially).
+    const allEcsTargets = resourcesOf(template, 'AWS::Events::Rule').AllEcsEventsRule.Properties.Targets as any[];
+    assert.deepEqual(
+      allEcsTargets.map((t) => Object.keys(t).sort()),
+      [0, 1].map(() => ['Arn', 'DeadLetterConfig', 'Id', 'RetryPolicy']),
+    );
     // EventBridge may invoke the two functions, only from that rule.
     const permissions = Object.values(resourcesOf(template, 'AWS::Lambda::Permission'));
     assert.equal(permissions.length, 2 + DEFAULT_RULES.length);
@@ -394,11 +462,17 @@ describe('default stack (direct, rules/default.json)', () => {
         {
           Id: 'alerter',
           Arn: { 'Fn::GetAtt': [alerterId, 'Arn'] },
+          // Issue #13 (1): one invocation per (event, rule), for that rule only.
+          InputTransformer: {
+            InputPathsMap: {},
+            InputTemplate: `{"rule": "${rule.name}", "event": <aws.events.event.json>}`,
+          },
           RetryPolicy: { MaximumRetryAttempts: 185, MaximumEventAgeInSeconds: 86400 },
           DeadLetterConfig: { Arn: { 'Fn::GetAtt': [eventsDlq, 'Arn'] } },
         },
       ]);
     }
+    assertAlertRuleInputs(template, DEFAULT_RULES);
   });
 
   test('async invocations: 2 retries, then the functions DLQ', () => {
@@ -530,7 +604,7 @@ describe('buffered stack (useSqsBuffer=true)', () => {
     assert.ok(permissions.every((p) => p.Properties.FunctionName['Fn::GetAtt'][0] !== trackerId));
   });
 
-  test('the state tracker may consume the buffer queue (and nothing more)', () => {
+  test('the state tracker may consume the buffer queue and dead-letter into its DLQ (and nothing more)', () => {
     const trackerRole = functionBy(template, 'state-tracker').Properties.Role['Fn::GetAtt'][0];
     assert.deepEqual(allowedActions(template, trackerRole), [
       'dynamodb:PutItem',
@@ -541,6 +615,19 @@ describe('buffered stack (useSqsBuffer=true)', () => {
       'sqs:GetQueueAttributes',
       'sqs:ReceiveMessage',
       'sqs:SendMessage',
+      'sqs:SendMessage',
+    ]);
+  });
+
+  test('poison records: the state tracker sends them to the buffer DLQ it is told of, at once', () => {
+    // Issue #13 (8): not after five receives; sqs:SendMessage on exactly that queue.
+    const bufferDlqId = logicalIdOf(stack, template, 'AWS::SQS::Queue', '/TrackerBufferDeadLetterQueue/Resource');
+    const functionsDlq = logicalIdOf(stack, template, 'AWS::SQS::Queue', '/FunctionsDeadLetterQueue/Resource');
+    const tracker = functionBy(template, 'state-tracker');
+    assert.deepEqual(tracker.Properties.Environment.Variables.DEAD_LETTER_QUEUE_URL, { Ref: bufferDlqId });
+    assert.deepEqual(sendMessageGrants(template, tracker.Properties.Role['Fn::GetAtt'][0]), [
+      ['OnFailureDestination', { 'Fn::GetAtt': [functionsDlq, 'Arn'] }],
+      ['PoisonRecordsToDeadLetterQueue', { 'Fn::GetAtt': [bufferDlqId, 'Arn'] }],
     ]);
   });
 
@@ -631,6 +718,7 @@ describe('rules file (context rulesFile)', () => {
       assert.deepStrictEqual(matching[0].Properties.EventPattern, rule.pattern);
     }
     template.hasResource('AWS::Events::Rule', { Properties: { Description: 'Alert rule exit.code_nonzero:' } });
+    assertAlertRuleInputs(template, custom);
     assert.equal(functionBy(template, 'alerter').Properties.Environment.Variables.ALERT_RULES, JSON.stringify(custom));
   });
 
@@ -656,6 +744,21 @@ describe('rules file (context rulesFile)', () => {
     refused('nopattern.json', [{ name: 'nop' }], /alert rule "nop" .* "pattern"/);
     refused('notarray.json', { name: 'x' }, /must hold a JSON array/);
     assert.throws(() => synth({ rulesFile: path.join(tmpDir, 'missing.json') }), /cannot read the alert rules file/);
+  });
+
+  test('the alerter environment may hold rules up to the limit, counting ARNs and names at their most', () => {
+    // The other variables are TOPIC_ARN and LEDGER_TABLE (tokens), nothing else (no ALERT_CLAIM_SECONDS).
+    const keys = ['TOPIC_ARN', 'LEDGER_TABLE', 'ALERT_RULES'].join('').length;
+    const budget = LAMBDA_ENV_LIMIT_BYTES - 2 * TOKEN_VALUE_BYTES - keys;
+    const rulesOfSize = (bytes: number) => {
+      const rule = { name: 'big', description: '', pattern: { source: ['aws.ecs'] } };
+      const rules = [{ ...rule, description: 'x'.repeat(bytes - JSON.stringify([rule]).length) }];
+      assert.equal(Buffer.byteLength(JSON.stringify(rules)), bytes);
+      return rules;
+    };
+    const { template } = synth({ rulesFile: writeRules('fits.json', rulesOfSize(budget)) });
+    assert.equal(Buffer.byteLength(functionBy(template, 'alerter').Properties.Environment.Variables.ALERT_RULES), budget);
+    assert.throws(() => synth({ rulesFile: writeRules('over.json', rulesOfSize(budget + 1)) }), /over Lambda's 4096-byte limit/);
   });
 
   test('rules too large for the alerter environment are refused', () => {
