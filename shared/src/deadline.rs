@@ -9,6 +9,9 @@ use chrono::{DateTime, Utc};
 /// The budget when no deadline is known: the functions' timeout in the templates.
 pub const UNKNOWN_DEADLINE_BUDGET: Duration = Duration::from_secs(30);
 
+/// 2001-09-09 in epoch milliseconds: any deadline Lambda sends is later.
+const EPOCH_MILLIS_2001: u64 = 1_000_000_000_000;
+
 /// When the current invocation must have answered by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Deadline {
@@ -17,11 +20,16 @@ pub struct Deadline {
 }
 
 impl Deadline {
-    /// Lambda's deadline (`Context::deadline`: epoch milliseconds); 0, which a context built
-    /// outside Lambda has, means [`UNKNOWN_DEADLINE_BUDGET`] from now.
+    /// Lambda's deadline (`Context::deadline`: epoch milliseconds). Outside Lambda: 0 (a
+    /// context built by hand) means [`UNKNOWN_DEADLINE_BUDGET`] from now, and a value too small
+    /// to be an epoch time (`cargo lambda watch` sends its timeout, `600000`) is read as the
+    /// milliseconds left.
     pub fn from_epoch_millis(millis: u64) -> Self {
         if millis == 0 {
             return Self::after(UNKNOWN_DEADLINE_BUDGET);
+        }
+        if millis < EPOCH_MILLIS_2001 {
+            return Self::after(Duration::from_millis(millis));
         }
         let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
         let remaining = Duration::from_millis(millis).saturating_sub(now);
@@ -78,5 +86,13 @@ mod tests {
         );
         let past = Deadline::from_epoch_millis(now_ms - 1_000);
         assert_eq!(past.remaining(), Duration::ZERO);
+    }
+
+    #[test]
+    fn given_no_deadline_or_an_emulators_timeout_then_the_time_left_is_a_budget() {
+        let unknown = Deadline::from_epoch_millis(0).remaining();
+        assert!(unknown > UNKNOWN_DEADLINE_BUDGET - Duration::from_secs(1), "{unknown:?}");
+        let emulator = Deadline::from_epoch_millis(600_000).remaining();
+        assert!(emulator > Duration::from_secs(599) && emulator <= Duration::from_secs(600));
     }
 }

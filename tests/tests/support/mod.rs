@@ -62,7 +62,8 @@ macro_rules! moto_config {
     };
 }
 
-/// The builder of [`moto_config!`], to add more (an interceptor) before building.
+/// The builder of [`moto_config!`], to add more (an interceptor) before building: the
+/// shipped timeouts and retry policy ([`ecs_events::aws`]), against moto.
 macro_rules! moto_config_builder {
     ($service:ident) => {
         $service::Config::builder()
@@ -70,6 +71,8 @@ macro_rules! moto_config_builder {
             .region(Region::new("us-east-1"))
             .credentials_provider(Credentials::new("test", "test", None, None, "tests"))
             .endpoint_url(&moto().endpoint)
+            .timeout_config(ecs_events::aws::timeout_config())
+            .retry_config(ecs_events::aws::retry_config())
     };
 }
 
@@ -121,7 +124,9 @@ pub fn dynamodb() -> aws_sdk_dynamodb::Client {
 
 /// An SNS client for the moto server.
 pub fn sns() -> aws_sdk_sns::Client {
-    aws_sdk_sns::Client::from_conf(moto_config!(aws_sdk_sns))
+    aws_sdk_sns::Client::from_conf(
+        ecs_events::aws::with_sns_retries(moto_config_builder!(aws_sdk_sns)).build(),
+    )
 }
 
 /// An SQS client for the moto server.
