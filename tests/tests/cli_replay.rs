@@ -29,6 +29,24 @@ fn path(path: &Path) -> String {
     path.display().to_string()
 }
 
+/// Fresh table names on the moto server, and the replay flags that name them.
+struct Tables {
+    tasks: String,
+    instances: String,
+    ledger: String,
+}
+
+impl Tables {
+    fn new() -> Self {
+        Self { tasks: unique("tasks"), instances: unique("instances"), ledger: unique("ledger") }
+    }
+
+    fn flags(&self) -> [&str; 6] {
+        let Self { tasks, instances, ledger } = self;
+        ["--task-table", tasks, "--container-instance-table", instances, "--ledger-table", ledger]
+    }
+}
+
 fn temp_dir() -> PathBuf {
     let dir = std::env::temp_dir().join(unique("ecs-replay"));
     std::fs::create_dir_all(&dir).expect("temp dir");
@@ -229,7 +247,7 @@ fn given_the_example_rules_then_more_alerts_fire_and_text_output_shows_them() {
 async fn given_endpoint_url_at_moto_then_tables_and_the_subscribed_queue_end_like_the_embedded_replay()
  {
     let subscribed = topic_with_queue(false, None).await;
-    let (tasks, instances, ledger) = (unique("tasks"), unique("instances"), unique("ledger"));
+    let tables = Tables::new();
     // Beside the corpus, a detail DynamoDB's number and map types could not hold as such.
     let mut unusual = read_json(&events_dir().join("samples/task-ec2-running.json"));
     unusual["detail"]["taskArn"] =
@@ -241,21 +259,11 @@ async fn given_endpoint_url_at_moto_then_tables_and_the_subscribed_queue_end_lik
     let unusual_path = path(&unusual_file);
     let embedded = replay(&[&corpus, &unusual_path]);
     let endpoint = support::moto().endpoint.clone();
-    let real = replay(&[
-        "--endpoint-url",
-        &endpoint,
-        "--create-tables",
-        "--topic-arn",
-        &subscribed.topic_arn,
-        "--task-table",
-        &tasks,
-        "--container-instance-table",
-        &instances,
-        "--ledger-table",
-        &ledger,
-        &corpus,
-        &unusual_path,
-    ]);
+    let mut args = vec!["--endpoint-url", &endpoint, "--create-tables"];
+    args.extend(["--topic-arn", &subscribed.topic_arn]);
+    args.extend(tables.flags());
+    args.extend([corpus.as_str(), &unusual_path]);
+    let real = replay(&args);
     assert_eq!(real["stats"], embedded["stats"]);
     // Details round-trip through DynamoDB exactly (`0.0` stays `0.0`).
     assert_eq!(real["tasks"], embedded["tasks"]);
@@ -265,7 +273,7 @@ async fn given_endpoint_url_at_moto_then_tables_and_the_subscribed_queue_end_lik
     assert_eq!(real["rejected"], embedded["rejected"]);
 
     // The tables hold the final states.
-    let store = DynamoDbStateStore::new(dynamodb(), tasks, instances);
+    let store = DynamoDbStateStore::new(dynamodb(), tables.tasks.clone(), tables.instances.clone());
     for (list, kind, key) in [
         ("tasks", ResourceKind::Task, "taskArn"),
         ("containerInstances", ResourceKind::ContainerInstance, "containerInstanceArn"),
@@ -383,21 +391,13 @@ fn given_per_service_endpoint_variables_then_aws_mode_uses_them_and_endpoint_url
     let topic = tokio::runtime::Runtime::new()
         .expect("runtime")
         .block_on(async { topic_with_queue(false, None).await.topic_arn });
-    let (tasks, instances, ledger) = (unique("tasks"), unique("instances"), unique("ledger"));
+    let tables = Tables::new();
     let sample = path(&events_dir().join("samples/task-oom-killed.json"));
-    let tables = [
-        "--task-table",
-        &tasks,
-        "--container-instance-table",
-        &instances,
-        "--ledger-table",
-        &ledger,
-    ];
     let run = |mode: &[&str], dynamodb: &str, sns: &str| {
         Command::cargo_bin("ecs-replay")
             .expect("binary")
             .args(["run", "--json", "--create-tables", "--topic-arn", &topic])
-            .args(tables)
+            .args(tables.flags())
             .args(mode)
             .arg(&sample)
             .env("AWS_ENDPOINT_URL_DYNAMODB", dynamodb)

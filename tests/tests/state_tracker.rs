@@ -476,14 +476,7 @@ async fn given_an_expired_task_when_a_late_event_arrives_then_no_ghost_is_writte
 #[tokio::test]
 async fn given_poison_records_in_a_batch_then_they_reach_the_dead_letter_queue_at_once() {
     use state_tracker::SqsDeadLetters;
-    let dead_letters = support::sqs()
-        .create_queue()
-        .queue_name(unique("buffer-dlq"))
-        .send()
-        .await
-        .expect("queue")
-        .queue_url
-        .expect("queue URL");
+    let dead_letters = support::new_queue("buffer-dlq").await;
     let store = Arc::new(InMemoryStateStore::new());
     let tracker = StateTracker::new(store.clone(), covering_retention())
         .with_dead_letters(Arc::new(SqsDeadLetters::new(support::sqs(), dead_letters.clone())));

@@ -160,14 +160,7 @@ pub async fn subscribe_queue(
     raw: bool,
     filter_policy: Option<&str>,
 ) -> Subscribed {
-    let queue_url = sqs()
-        .create_queue()
-        .queue_name(unique("alerts-queue"))
-        .send()
-        .await
-        .expect("queue")
-        .queue_url
-        .expect("queue URL");
+    let queue_url = new_queue("alerts-queue").await;
     let queue_arn = sqs()
         .get_queue_attributes()
         .queue_url(&queue_url)
@@ -189,6 +182,18 @@ pub async fn subscribe_queue(
     }
     subscribe.send().await.expect("subscribed");
     Subscribed { topic_arn: topic_arn.to_owned(), queue_url }
+}
+
+/// A new SQS queue; its URL.
+pub async fn new_queue(prefix: &str) -> String {
+    sqs()
+        .create_queue()
+        .queue_name(unique(prefix))
+        .send()
+        .await
+        .expect("queue")
+        .queue_url
+        .expect("queue URL")
 }
 
 /// Every message waiting in a queue (drained).
