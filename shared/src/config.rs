@@ -185,10 +185,34 @@ mod tests {
         let config = AlerterConfig::from_lookup(lookup(&[
             ("TOPIC_ARN", "arn:aws:sns:us-east-1:111122223333:alerts"),
             ("LEDGER_TABLE", "ledger"),
+            ("INCIDENT_TABLE", "incidents"),
         ]))
         .expect("valid");
         assert_eq!(config.rules.rules()[0].name, "essential-container-exited");
         assert_eq!(config.ledger_retention, Duration::days(14));
+        assert_eq!(config.incident_table.as_deref(), Some("incidents"));
+        assert_eq!(config.chat_topic_arn, None);
+    }
+
+    #[test]
+    fn given_grouping_rules_without_an_incident_table_then_start_up_names_both() {
+        let error =
+            AlerterConfig::from_lookup(lookup(&[("TOPIC_ARN", "t"), ("LEDGER_TABLE", "l")]))
+                .expect_err("no incident table");
+        assert!(
+            error.to_string().starts_with(
+                "INCIDENT_TABLE: not set, and rule \"essential-container-exited\" groups its matches"
+            ),
+            "{error}"
+        );
+        let ungrouped = r#"[{"name": "each", "pattern": {"source": ["aws.ecs"]}, "group": false}]"#;
+        let config = AlerterConfig::from_lookup(lookup(&[
+            ("TOPIC_ARN", "t"),
+            ("LEDGER_TABLE", "l"),
+            ("ALERT_RULES", ungrouped),
+        ]))
+        .expect("a rule without grouping needs no incident table");
+        assert_eq!(config.incident_table, None);
     }
 
     #[test]
@@ -230,9 +254,16 @@ pub struct AlerterConfig {
     /// The rules: `ALERT_RULES` (the rules file's JSON), else the file at `ALERT_RULES_FILE`,
     /// else the default rule set.
     pub rules: RuleSet,
-    /// `ALERT_LEDGER_RETENTION_DAYS` (default 14): how long ledger entries stay. (A claim
-    /// lasts until the claiming invocation's deadline: see [`crate::alert::Alerter`].)
+    /// `ALERT_LEDGER_RETENTION_DAYS` (default 14): how long ledger and incident entries
+    /// stay. (A claim lasts until the claiming invocation's deadline: see
+    /// [`crate::alert::Alerter`].)
     pub ledger_retention: Duration,
+    /// `INCIDENT_TABLE`: where incidents are kept; required when a rule groups its matches
+    /// (rules do unless they say `"group": false`).
+    pub incident_table: Option<String>,
+    /// `CHAT_TOPIC_ARN` (optional): every alert and digest also goes there, as an Amazon Q
+    /// Developer custom notification.
+    pub chat_topic_arn: Option<String>,
 }
 
 impl AlerterConfig {
@@ -255,9 +286,24 @@ impl AlerterConfig {
             }
             (None, None) => RuleSet::default_rules(),
         };
+        let incident_table = optional(&lookup, "INCIDENT_TABLE");
+        if incident_table.is_none()
+            && let Some(rule) = rules.rules().iter().find(|rule| rule.group.is_some())
+        {
+            return Err(ConfigError::Rules {
+                name: "INCIDENT_TABLE",
+                message: format!(
+                    "not set, and rule {:?} groups its matches into incidents (set it, or give \
+                     the rule \"group\": false)",
+                    rule.name
+                ),
+            });
+        }
         Ok(Self {
             topic_arn: required(&lookup, "TOPIC_ARN")?,
             ledger_table: required(&lookup, "LEDGER_TABLE")?,
+            incident_table,
+            chat_topic_arn: optional(&lookup, "CHAT_TOPIC_ARN"),
             rules,
             ledger_retention: Duration::days(i64::from(positive(
                 &lookup,

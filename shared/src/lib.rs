@@ -6,6 +6,7 @@ pub mod config;
 pub mod deadline;
 pub mod event;
 pub mod event_log;
+pub mod incident;
 pub mod pattern;
 pub mod redact;
 mod sdk_error;

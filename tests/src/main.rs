@@ -11,13 +11,14 @@ use chrono::Duration;
 use clap::{Args, Parser, Subcommand};
 use ecs_events::alert::{
     AlertLedger, AlertSink, Alerter, CollectingSink, DEFAULT_LEDGER_RETENTION_DAYS, DynamoDbLedger,
-    InMemoryLedger, RuleSet, SnsAlertSink,
+    InMemoryLedger, RuleSet, SnsAlertSink, SnsChatSink,
 };
+use ecs_events::incident::{DynamoDbIncidentStore, InMemoryIncidentStore, IncidentStore};
 use ecs_events::state::{DynamoDbStateStore, InMemoryStateStore, Retention, StateStore};
 use ecs_replay::generate::{CorpusSpec, generate};
 use ecs_replay::input::{files, read_file};
 use ecs_replay::replay::Replayer;
-use ecs_replay::tables::{create_ledger_table, create_state_tables};
+use ecs_replay::tables::{create_incident_table, create_ledger_table, create_state_tables};
 use ecs_replay::test_pattern::{read_argument, test_pattern};
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -97,6 +98,12 @@ struct RunArgs {
     /// Alert ledger table.
     #[arg(long, default_value = "ECSAlertLedger")]
     ledger_table: String,
+    /// Incident table (alert grouping).
+    #[arg(long, default_value = "ECSIncidents")]
+    incident_table: String,
+    /// SNS topic for chat notifications (optional; with --aws or --endpoint-url).
+    #[arg(long)]
+    chat_topic_arn: Option<String>,
     /// SNS topic for alerts (required with --aws or --endpoint-url).
     #[arg(long)]
     topic_arn: Option<String>,
@@ -200,9 +207,14 @@ async fn run(args: RunArgs) -> Result<(), RunError> {
         None => RuleSet::default_rules(),
     };
     let files = files(&args.paths).map_err(anyhow::Error::from)?;
-    let (store, ledger, sink) = adapters(&args).await?;
+    let adapters = adapters(&args).await?;
     let retention = Duration::days(i64::from(DEFAULT_LEDGER_RETENTION_DAYS));
-    let alerter = Alerter::new(rules, ledger, sink, retention);
+    let mut alerter = Alerter::new(rules, adapters.ledger, adapters.sink, retention)
+        .with_incidents(adapters.incidents);
+    if let Some(chat) = adapters.chat {
+        alerter = alerter.with_chat(chat);
+    }
+    let store = adapters.store;
     let retention = Retention {
         stopped_task: Duration::days(i64::from(args.retention_days)),
         inactive_instance: Duration::days(i64::from(args.instance_retention_days)),
@@ -233,17 +245,26 @@ async fn run(args: RunArgs) -> Result<(), RunError> {
     }
 }
 
-type Adapters = (Arc<dyn StateStore>, Arc<dyn AlertLedger>, Arc<dyn AlertSink>);
+/// Where a replay keeps state, alerts and incidents.
+struct Adapters {
+    store: Arc<dyn StateStore>,
+    ledger: Arc<dyn AlertLedger>,
+    sink: Arc<dyn AlertSink>,
+    incidents: Arc<dyn IncidentStore>,
+    chat: Option<Arc<dyn AlertSink>>,
+}
 
 /// The embedded adapters, or the real ones with `--aws` / `--endpoint-url`, checked before
 /// the first event.
 async fn adapters(args: &RunArgs) -> Result<Adapters, RunError> {
     if !args.aws && args.endpoint_url.is_none() {
-        return Ok((
-            Arc::new(InMemoryStateStore::new()),
-            Arc::new(InMemoryLedger::new()),
-            Arc::new(CollectingSink::new()),
-        ));
+        return Ok(Adapters {
+            store: Arc::new(InMemoryStateStore::new()),
+            ledger: Arc::new(InMemoryLedger::new()),
+            sink: Arc::new(CollectingSink::new()),
+            incidents: Arc::new(InMemoryIncidentStore::new()),
+            chat: None,
+        });
     }
     let topic_arn =
         args.topic_arn.clone().context("--topic-arn is required with --aws or --endpoint-url")?;
@@ -261,18 +282,33 @@ async fn adapters(args: &RunArgs) -> Result<Adapters, RunError> {
             .await
             .map_err(|e| services(e.into()))?;
         create_ledger_table(&dynamodb, &args.ledger_table).await.map_err(|e| services(e.into()))?;
+        create_incident_table(&dynamodb, &args.incident_table)
+            .await
+            .map_err(|e| services(e.into()))?;
     }
-    let tables = [&args.task_table, &args.container_instance_table, &args.ledger_table];
-    check_services(&dynamodb, &sns, &tables, &topic_arn).await.map_err(services)?;
-    Ok((
-        Arc::new(DynamoDbStateStore::new(
+    let tables = [
+        &args.task_table,
+        &args.container_instance_table,
+        &args.ledger_table,
+        &args.incident_table,
+    ];
+    let topics: Vec<&str> =
+        [Some(topic_arn.as_str()), args.chat_topic_arn.as_deref()].into_iter().flatten().collect();
+    check_services(&dynamodb, &sns, &tables, &topics).await.map_err(services)?;
+    Ok(Adapters {
+        store: Arc::new(DynamoDbStateStore::new(
             dynamodb.clone(),
             args.task_table.clone(),
             args.container_instance_table.clone(),
         )),
-        Arc::new(DynamoDbLedger::new(dynamodb, args.ledger_table.clone())),
-        Arc::new(SnsAlertSink::new(sns, topic_arn)),
-    ))
+        ledger: Arc::new(DynamoDbLedger::new(dynamodb.clone(), args.ledger_table.clone())),
+        incidents: Arc::new(DynamoDbIncidentStore::new(dynamodb, args.incident_table.clone())),
+        chat: args
+            .chat_topic_arn
+            .clone()
+            .map(|chat| Arc::new(SnsChatSink::new(sns.clone(), chat)) as Arc<dyn AlertSink>),
+        sink: Arc::new(SnsAlertSink::new(sns, topic_arn)),
+    })
 }
 
 /// Reaches every table and the topic once before the first event, so a wrong region, missing
@@ -282,7 +318,7 @@ async fn check_services(
     dynamodb: &aws_sdk_dynamodb::Client,
     sns: &aws_sdk_sns::Client,
     tables: &[&String],
-    topic_arn: &str,
+    topics: &[&str],
 ) -> anyhow::Result<()> {
     const CHECK: &str = "check the region (AWS_REGION), the credentials, --endpoint-url and \
                          that the tables and the topic exist (--create-tables creates the tables)";
@@ -291,9 +327,14 @@ async fn check_services(
             anyhow::anyhow!("cannot use table {table}: {}; {CHECK}", DisplayErrorContext(&error))
         })?;
     }
-    sns.get_topic_attributes().topic_arn(topic_arn).send().await.map_err(|error| {
-        anyhow::anyhow!("cannot use topic {topic_arn}: {}; {CHECK}", DisplayErrorContext(&error))
-    })?;
+    for topic_arn in topics {
+        sns.get_topic_attributes().topic_arn(*topic_arn).send().await.map_err(|error| {
+            anyhow::anyhow!(
+                "cannot use topic {topic_arn}: {}; {CHECK}",
+                DisplayErrorContext(&error)
+            )
+        })?;
+    }
     Ok(())
 }
 

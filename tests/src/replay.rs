@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use ecs_events::alert::{Alert, Alerter};
+use ecs_events::alert::{Alert, AlertKind, Alerter, RuleResult};
 use ecs_events::deadline::Deadline;
 use ecs_events::event::ReceivedEvent;
 use ecs_events::state::{Detail, Outcome, ResourceKind, Retention, StateStore};
@@ -37,8 +37,11 @@ pub struct Stats {
     /// Events the store failed on (throttling, an unreachable endpoint, a missing table...):
     /// valid input, which a later replay may store.
     pub failed: u64,
-    /// Alerts sent.
+    /// Alerts sent (each match told on its own: the first of an incident, or of a rule that
+    /// does not group).
     pub alerts: u64,
+    /// Digests sent (one per incident window with further matches).
+    pub digests: u64,
     /// Alerts that could not be published or recorded (the topic or the ledger failed).
     pub alerts_failed: u64,
 }
@@ -71,7 +74,7 @@ pub struct Report {
     /// Container instances by cluster name and status, for the text report.
     #[serde(skip)]
     pub instance_counts: StatusCounts,
-    /// The alerts sent, in order.
+    /// The alerts and digests sent, in order.
     pub alerts: Vec<Alert>,
     /// The entries that can never be stored, in order.
     pub rejected: Vec<Rejected>,
@@ -84,7 +87,9 @@ pub struct Report {
 const ALERT_BUDGET: Duration = Duration::from_secs(30);
 
 /// Replays events one at a time, in order. Time is event time: the replay's clock is the
-/// latest envelope `time` seen, so replaying last week decides as production did then.
+/// latest envelope `time` seen, so replaying last week decides as production did then — the
+/// digests of incident windows are sent when the clock passes their end, and every window
+/// still open when the events run out is flushed by [`Replayer::finish`].
 pub struct Replayer {
     store: Arc<dyn StateStore>,
     alerter: Alerter,
@@ -125,21 +130,10 @@ impl Replayer {
             };
         self.clock = self.clock.max(received.event.time.instant());
         let deadline = Deadline::after(ALERT_BUDGET);
-        for (rule, result) in self.alerter.process(&received, deadline).await {
-            match result {
-                Ok(delivery) => {
-                    if let Some(alert) = delivery.into_published() {
-                        self.stats.alerts += 1;
-                        self.alerts.push(alert);
-                    }
-                }
-                Err(error) => {
-                    self.stats.alerts_failed += 1;
-                    let error = format!("alert {rule}: {error}");
-                    self.failed.push(Rejected { location: location.clone(), error });
-                }
-            }
-        }
+        let digests = self.alerter.flush(Some(self.clock), deadline).await;
+        self.record_alerts(&location, digests);
+        let alerts = self.alerter.process(&received, self.clock, deadline).await;
+        self.record_alerts(&location, alerts);
         if let Some((kind, key)) = ResourceKind::of(&received.event) {
             let keys = self.touched.entry(kind).or_default();
             if !keys.contains(key) {
@@ -164,13 +158,37 @@ impl Replayer {
         }
     }
 
+    fn record_alerts(&mut self, location: &str, results: Vec<RuleResult>) {
+        for (rule, result) in results {
+            match result {
+                Ok(delivery) => {
+                    if let Some(alert) = delivery.into_published() {
+                        match alert.kind {
+                            AlertKind::Alert => self.stats.alerts += 1,
+                            AlertKind::Digest => self.stats.digests += 1,
+                        }
+                        self.alerts.push(alert);
+                    }
+                }
+                Err(error) => {
+                    self.stats.alerts_failed += 1;
+                    let error = format!("alert {rule}: {error}");
+                    self.failed.push(Rejected { location: location.to_owned(), error });
+                }
+            }
+        }
+    }
+
     fn reject(&mut self, location: String, error: String) {
         self.stats.rejected += 1;
         self.rejected.push(Rejected { location, error });
     }
 
-    /// The report, with the stored state of every task and container instance touched.
-    pub async fn finish(self) -> Report {
+    /// The report, with the stored state of every task and container instance touched, after
+    /// flushing the digests of every incident window still open.
+    pub async fn finish(mut self) -> Report {
+        let digests = self.alerter.flush(None, Deadline::after(ALERT_BUDGET)).await;
+        self.record_alerts("end of replay", digests);
         let mut tasks = Vec::new();
         let mut container_instances = Vec::new();
         let mut task_counts = StatusCounts::new();

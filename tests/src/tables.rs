@@ -18,6 +18,7 @@ use aws_sdk_dynamodb::types::{
     TimeToLiveStatus,
 };
 use ecs_events::alert::LEDGER_KEY;
+use ecs_events::incident::{DUE_INDEX, INCIDENT_KEY};
 use ecs_events::state::{ResourceKind, TASK_STATUS_INDEX, TASK_STATUS_INDEX_ATTRIBUTES};
 
 /// The TTL attribute of every table.
@@ -44,22 +45,43 @@ pub async fn create_state_tables(
     task_table: &str,
     container_instance_table: &str,
 ) -> Result<(), CreateTableError> {
-    ensure_table(client, task_table, Some(ResourceKind::Task)).await?;
-    ensure_table(client, container_instance_table, Some(ResourceKind::ContainerInstance)).await
+    ensure_table(client, task_table, Table::State(ResourceKind::Task)).await?;
+    ensure_table(client, container_instance_table, Table::State(ResourceKind::ContainerInstance))
+        .await
 }
 
 /// Creates, when missing, the alert ledger table (key `alertKey`), on-demand, with TTL.
 pub async fn create_ledger_table(client: &Client, table: &str) -> Result<(), CreateTableError> {
-    ensure_table(client, table, None).await
+    ensure_table(client, table, Table::Ledger).await
 }
 
-async fn ensure_table(
-    client: &Client,
-    table: &str,
-    kind: Option<ResourceKind>,
-) -> Result<(), CreateTableError> {
+/// Creates, when missing, the incident table (key `incidentKey`, the due-digests index),
+/// on-demand, with TTL.
+pub async fn create_incident_table(client: &Client, table: &str) -> Result<(), CreateTableError> {
+    ensure_table(client, table, Table::Incidents).await
+}
+
+/// The tables the toolkit keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Table {
+    State(ResourceKind),
+    Ledger,
+    Incidents,
+}
+
+impl Table {
+    fn key(self) -> &'static str {
+        match self {
+            Self::State(kind) => kind.key_attribute(),
+            Self::Ledger => LEDGER_KEY,
+            Self::Incidents => INCIDENT_KEY,
+        }
+    }
+}
+
+async fn ensure_table(client: &Client, table: &str, kind: Table) -> Result<(), CreateTableError> {
     let error = |message: String| CreateTableError { table: table.to_owned(), message };
-    let key = kind.map_or(LEDGER_KEY, ResourceKind::key_attribute);
+    let key = kind.key();
     match client.describe_table().table_name(table).send().await {
         Ok(output) => check_key(output.table(), key).map_err(error)?,
         Err(described)
@@ -150,7 +172,7 @@ async fn enable_ttl(client: &Client, table: &str) -> Result<(), String> {
 fn create_table_request(
     client: &Client,
     table: &str,
-    kind: Option<ResourceKind>,
+    kind: Table,
 ) -> Result<aws_sdk_dynamodb::operation::create_table::builders::CreateTableFluentBuilder, BuildError>
 {
     let string_attribute = |name: &str| {
@@ -162,14 +184,34 @@ fn create_table_request(
     let key = |name: &str, key_type: KeyType| {
         KeySchemaElement::builder().attribute_name(name).key_type(key_type).build()
     };
-    let key_attribute = kind.map_or(LEDGER_KEY, ResourceKind::key_attribute);
+    let key_attribute = kind.key();
     let mut request = client
         .create_table()
         .table_name(table)
         .billing_mode(BillingMode::PayPerRequest)
         .key_schema(key(key_attribute, KeyType::Hash)?)
         .attribute_definitions(string_attribute(key_attribute)?);
-    if kind == Some(ResourceKind::Task) {
+    if kind == Table::Incidents {
+        request = request
+            .attribute_definitions(string_attribute("dueShard")?)
+            .attribute_definitions(
+                AttributeDefinition::builder()
+                    .attribute_name("dueAt")
+                    .attribute_type(ScalarAttributeType::N)
+                    .build()?,
+            )
+            .global_secondary_indexes(
+                GlobalSecondaryIndex::builder()
+                    .index_name(DUE_INDEX)
+                    .key_schema(key("dueShard", KeyType::Hash)?)
+                    .key_schema(key("dueAt", KeyType::Range)?)
+                    .projection(
+                        Projection::builder().projection_type(ProjectionType::KeysOnly).build(),
+                    )
+                    .build()?,
+            );
+    }
+    if kind == Table::State(ResourceKind::Task) {
         request = request
             .attribute_definitions(string_attribute("clusterArn")?)
             .attribute_definitions(string_attribute("lastStatus")?)

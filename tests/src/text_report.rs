@@ -3,6 +3,8 @@
 
 use std::fmt::Write as _;
 
+use ecs_events::alert::{Alert, AlertKind};
+
 use crate::replay::{Rejected, Report, StatusCounts};
 
 /// Renders `report` as text.
@@ -11,7 +13,7 @@ pub fn render(report: &Report) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "Replayed {} events: {} stored, {} duplicates, {} stale, {} ignored, {} rejected{}; {} alerts sent{}.",
+        "Replayed {} events: {} stored, {} duplicates, {} stale, {} ignored, {} rejected{}; {} alerts and {} digests sent{}.",
         stats.events,
         stats.stored,
         stats.duplicates,
@@ -20,6 +22,7 @@ pub fn render(report: &Report) -> String {
         stats.rejected,
         if stats.failed > 0 { format!(", {} failed", stats.failed) } else { String::new() },
         stats.alerts,
+        stats.digests,
         if stats.alerts_failed > 0 {
             format!(", {} could not be sent", stats.alerts_failed)
         } else {
@@ -29,7 +32,7 @@ pub fn render(report: &Report) -> String {
     by_cluster(&mut out, "Tasks", &report.task_counts);
     by_cluster(&mut out, "Container instances", &report.instance_counts);
     for alert in &report.alerts {
-        let _ = writeln!(out, "\n--- alert: {} → {}", alert.rule, alert.resource);
+        let _ = writeln!(out, "\n{}", heading(alert));
         let _ = writeln!(out, "Subject: {}\n", alert.subject);
         let _ = write!(out, "{}", alert.message);
         let attributes: Vec<String> =
@@ -39,6 +42,22 @@ pub fn render(report: &Report) -> String {
     listing(&mut out, "Rejected", &report.rejected);
     listing(&mut out, "Failed", &report.failed);
     out
+}
+
+/// `--- alert: rule → resource`, saying when an alert opens an incident and what a digest adds.
+fn heading(alert: &Alert) -> String {
+    match (alert.kind, &alert.incident) {
+        (AlertKind::Digest, Some(incident)) => format!(
+            "--- digest: {} → {incident} ({} more{})",
+            alert.rule,
+            alert.count,
+            if alert.crash_loop { ", crash loop" } else { "" }
+        ),
+        (AlertKind::Alert, Some(incident)) => {
+            format!("--- alert: {} → {} (opens incident {incident})", alert.rule, alert.resource)
+        }
+        (_, None) => format!("--- {}: {} → {}", alert.kind.as_str(), alert.rule, alert.resource),
+    }
 }
 
 fn by_cluster(out: &mut String, title: &str, counts: &StatusCounts) {

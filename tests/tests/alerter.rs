@@ -11,8 +11,10 @@ use async_trait::async_trait;
 use ecs_events::alert::{
     Alert, AlertSink, Alerter, DynamoDbLedger, RuleSet, SinkError, SnsAlertSink, render,
 };
+use ecs_events::deadline::Deadline;
 use ecs_events::event::EcsEvent;
-use ecs_replay::tables::create_ledger_table;
+use ecs_events::incident::DynamoDbIncidentStore;
+use ecs_replay::tables::{create_incident_table, create_ledger_table};
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::{Value, json};
 use support::{drain, dynamodb, events_dir, read_json, scenarios, sns, topic_with_queue, unique};
@@ -36,13 +38,16 @@ async fn ledger() -> DynamoDbLedger {
 
 /// An alerter with the default rule, a fresh DynamoDB ledger and the SNS topic on moto.
 async fn sns_alerter(topic_arn: String) -> Alerter {
+    rules_alerter(RuleSet::default_rules(), topic_arn).await
+}
+
+/// An alerter with `rules`, grouping into a fresh DynamoDB incident table, on moto.
+async fn rules_alerter(rules: RuleSet, topic_arn: String) -> Alerter {
+    let incidents = unique("incidents");
+    create_incident_table(&dynamodb(), &incidents).await.expect("incident table");
     let sink = SnsAlertSink::new(sns(), topic_arn);
-    Alerter::new(
-        RuleSet::default_rules(),
-        Arc::new(ledger().await),
-        Arc::new(sink),
-        support::ledger_retention(),
-    )
+    Alerter::new(rules, Arc::new(ledger().await), Arc::new(sink), support::ledger_retention())
+        .with_incidents(Arc::new(DynamoDbIncidentStore::new(dynamodb(), incidents)))
 }
 
 fn invoke(payload: Value) -> LambdaEvent<Value> {
@@ -143,53 +148,23 @@ async fn given_a_filter_policy_on_cluster_then_only_that_clusters_alerts_are_del
     assert!(!expected.is_empty() && expected.len() < published.len());
 }
 
-/// Keys of the alerts delivered to a queue, from the JSON documents.
-async fn delivered(queue_url: &str) -> Vec<(String, String)> {
-    let mut keys: Vec<(String, String)> = drain(queue_url)
-        .await
-        .iter()
-        .map(|message| {
-            let envelope: Value =
-                serde_json::from_str(message.body().expect("body")).expect("JSON");
-            let body: Value =
-                serde_json::from_str(envelope["Message"].as_str().expect("Message")).expect("JSON");
-            (
-                body["rule"].as_str().expect("rule").to_owned(),
-                body["taskArn"].as_str().unwrap_or_default().to_owned(),
-            )
-        })
-        .collect();
-    keys.sort();
-    keys
-}
-
-fn expected_alerts(expected: &Value) -> Vec<(String, String)> {
-    let mut keys: Vec<(String, String)> = expected["alerts"]
-        .as_array()
-        .expect("alerts")
-        .iter()
-        .map(|alert| {
-            (
-                alert["rule"].as_str().expect("rule").to_owned(),
-                alert["resource"].as_str().expect("resource").to_owned(),
-            )
-        })
-        .collect();
-    keys.sort();
-    keys
-}
-
 #[tokio::test]
-async fn given_each_scenario_in_order_then_exactly_one_alert_per_rule_and_task_reaches_sns() {
+async fn given_each_scenario_in_order_then_each_alerting_task_reaches_sns_exactly_once() {
     for scenario in scenarios() {
         let subscribed = topic_with_queue(false, None).await;
-        let alerter = sns_alerter(subscribed.topic_arn).await;
+        let alerter =
+            rules_alerter(support::scenario_rules(&scenario.expected), subscribed.topic_arn).await;
         for event in &scenario.events {
             alerter::handle(&alerter, invoke(event.clone())).await.expect("handled");
         }
+        for (_, result) in
+            alerter.flush(None, Deadline::after(std::time::Duration::from_secs(30))).await
+        {
+            result.expect("digest sent");
+        }
         assert_eq!(
-            delivered(&subscribed.queue_url).await,
-            expected_alerts(&scenario.expected),
+            support::coverage_of(&support::documents(&subscribed.queue_url).await),
+            support::expected_coverage(&scenario.expected),
             "{}",
             scenario.name
         );
@@ -213,7 +188,10 @@ async fn given_all_deliveries_of_a_storm_at_once_then_exactly_one_alert_per_rule
     for invocation in futures::future::join_all(invocations).await {
         invocation.expect("invocation finished").expect("no invocation fails");
     }
-    assert_eq!(delivered(&subscribed.queue_url).await, expected_alerts(&storm.expected));
+    assert_eq!(
+        support::coverage_of(&support::documents(&subscribed.queue_url).await),
+        support::expected_coverage(&storm.expected)
+    );
 }
 
 /// GIVEN the example rules deployed as the templates do — one EventBridge rule per alert rule,
@@ -266,6 +244,12 @@ async fn given_concurrent_per_rule_invocations_then_each_rule_and_task_is_sent_o
             document["alertKey"].as_str().expect("alertKey").to_owned()
         })
         .collect();
+    let mut seen = std::collections::BTreeMap::<&str, usize>::new();
+    for key in &sent {
+        *seen.entry(key.as_str()).or_default() += 1;
+    }
+    let repeated: Vec<_> = seen.iter().filter(|(_, count)| **count > 1).collect();
+    assert!(repeated.is_empty(), "sent more than once: {repeated:?}");
     assert_eq!(sent.len(), expected.len(), "one message per (rule, task)");
     assert_eq!(sent.into_iter().collect::<std::collections::BTreeSet<_>>(), expected);
 }

@@ -53,7 +53,9 @@ fn temp_dir() -> PathBuf {
     dir
 }
 
-/// Asserts a report holds a scenario's expected counts, final states and alerts.
+/// Asserts a report holds a scenario's expected counts, final states, messages (alerts and
+/// digests, in order, each with the fields the expectation names) and incidents, and that
+/// every alerting task is told of exactly once across alerts and digests.
 fn assert_scenario(report: &Value, scenario: &Scenario) {
     let name = &scenario.name;
     for count in ["events", "stored", "duplicates", "stale", "ignored"] {
@@ -81,21 +83,66 @@ fn assert_scenario(report: &Value, scenario: &Scenario) {
         actual.sort_by_key(|item| item.to_string());
         assert_eq!(actual, expected, "{name}: {list}");
     }
-    let alerts: Vec<Value> = report["alerts"]
-        .as_array()
-        .expect("alerts")
+    let sent = report["alerts"].as_array().expect("alerts");
+    let wanted = scenario.expected["alerts"].as_array().expect("expected alerts");
+    // Each sent message, reduced to the fields its expectation names.
+    let projected: Vec<Value> = sent
         .iter()
-        .map(|alert| json!({"rule": alert["rule"], "resource": alert["resource"]}))
+        .zip(wanted.iter().chain(std::iter::repeat(&json!({"rule": null, "resource": null}))))
+        .map(|(alert, want)| {
+            let fields = want.as_object().expect("expected alert");
+            Value::Object(fields.keys().map(|key| (key.clone(), alert[key].clone())).collect())
+        })
         .collect();
-    assert_eq!(report["stats"]["alerts"], alerts.len());
-    assert_eq!(Value::from(alerts), scenario.expected["alerts"], "{name}: alerts");
+    assert_eq!(Value::from(projected), scenario.expected["alerts"], "{name}: messages");
+    let alerts = sent.iter().filter(|alert| alert["kind"] == "alert").count();
+    let digests = sent.len() - alerts;
+    assert_eq!(report["stats"]["alerts"], alerts, "{name}");
+    assert_eq!(report["stats"]["digests"], digests, "{name}");
+    let covered = support::coverage_of(sent);
+    assert_eq!(
+        covered,
+        support::expected_coverage(&scenario.expected),
+        "{name}: told of once each"
+    );
+    if let Some(incidents) = scenario.expected["incidents"].as_object() {
+        for (key, want) in incidents {
+            let of_incident: Vec<&Value> =
+                sent.iter().filter(|alert| alert["incident"] == *key).collect();
+            let count =
+                |kind: &str| of_incident.iter().filter(|alert| alert["kind"] == kind).count();
+            let tasks: u64 =
+                of_incident.iter().map(|alert| alert["count"].as_u64().expect("count")).sum();
+            assert_eq!(
+                count("alert"),
+                want["alerts"].as_u64().expect("alerts") as usize,
+                "{name}: {key}"
+            );
+            assert_eq!(
+                count("digest"),
+                want["digests"].as_u64().expect("digests") as usize,
+                "{name}: {key}"
+            );
+            assert_eq!(tasks, want["tasks"].as_u64().expect("tasks"), "{name}: {key}");
+        }
+    }
 }
 
 #[test]
 fn given_each_scenario_folder_then_the_json_report_matches_its_expected_state() {
     for scenario in scenarios() {
-        let dir = events_dir().join("scenarios").join(&scenario.name);
-        assert_scenario(&replay(&[&path(&dir)]), &scenario);
+        let dir = path(&events_dir().join("scenarios").join(&scenario.name));
+        let report = match scenario.expected["rules"].as_str() {
+            Some(rules) => replay(&["--rules", &path(&events_dir().join("..").join(rules)), &dir]),
+            None => replay(&[&dir]),
+        };
+        assert_scenario(&report, &scenario);
+        // Every alert and digest carries a chat notification Amazon Q Developer accepts.
+        for alert in report["alerts"].as_array().expect("alerts") {
+            ecs_events::alert::chat::check_notification(&alert["chat"]).unwrap_or_else(|problem| {
+                panic!("{}: {problem}: {}", scenario.name, alert["chat"])
+            });
+        }
     }
 }
 
@@ -235,7 +282,7 @@ fn given_the_example_rules_then_more_alerts_fire_and_text_output_shows_them() {
         .output()
         .expect("ran");
     let text = String::from_utf8(output.stdout).expect("UTF-8");
-    assert!(text.starts_with("Replayed 10 events: 4 stored, 4 duplicates, 2 stale, 0 ignored, 0 rejected; 1 alerts sent."), "{text}");
+    assert!(text.starts_with("Replayed 10 events: 4 stored, 4 duplicates, 2 stale, 0 ignored, 0 rejected; 1 alerts and 0 digests sent."), "{text}");
     assert!(
         text.contains("Tasks by cluster and status:\n  prod-fargate             STOPPED 2"),
         "{text}"

@@ -3,7 +3,10 @@
 //! The templates invoke it once per (event, alert rule) EventBridge matched, with the payload
 //! `{"rule": "<name>", "event": <the event>}` (an input transformer): only that rule's alert is
 //! sent, without matching again. A bare ECS event (a local invoke) goes through every rule.
+//! Every minute a schedule invokes it with `{"flushDigests": true}` (or EventBridge's own
+//! `Scheduled Event`): it sends the digests of incident windows that have ended.
 
+use chrono::Utc;
 use ecs_events::alert::{AlertError, Alerter, Delivery, RuleResult};
 use ecs_events::deadline::Deadline;
 use ecs_events::event::{EventError, ReceivedEvent};
@@ -71,10 +74,18 @@ enum Request {
     Rule { rule: String, event: Value },
     /// A bare event: every matching rule.
     Event(Value),
+    /// Send the digests that are due (the schedule).
+    Flush,
 }
 
 impl Request {
     fn from_payload(payload: Value) -> Self {
+        let scheduled = payload.get("flushDigests") == Some(&Value::Bool(true))
+            || (payload.get("source").and_then(Value::as_str) == Some("aws.events")
+                && payload.get("detail-type").and_then(Value::as_str) == Some("Scheduled Event"));
+        if scheduled {
+            return Self::Flush;
+        }
         match payload {
             Value::Object(mut fields)
                 if fields.len() == 2
@@ -106,37 +117,46 @@ async fn process(
     deadline: Deadline,
     counts: &mut OutcomeCounts,
 ) -> Result<Value, HandlerError> {
+    let now = Utc::now();
     let (rule, raw) = match Request::from_payload(payload) {
         Request::Rule { rule, event } => (Some(rule), event),
         Request::Event(event) => (None, event),
+        Request::Flush => {
+            let results = alerter.flush(Some(now), deadline).await;
+            return report(results, counts);
+        }
     };
     let received = ReceivedEvent::new(raw).inspect_err(|_| counts.add("Rejected"))?;
     let results: Vec<RuleResult> = match rule {
         Some(rule) => {
-            let result = alerter.process_rule(&received, &rule, deadline).await;
+            let result = alerter.process_rule(&received, &rule, now, deadline).await;
             vec![(rule, result)]
         }
-        None => alerter.process(&received, deadline).await,
+        None => alerter.process(&received, now, deadline).await,
     };
     if results.is_empty() {
         counts.add("NoMatch");
     }
+    report(results, counts)
+}
+
+/// Counts every rule's result and answers `{"alerts": [...]}`, or fails naming every rule that
+/// failed.
+fn report(results: Vec<RuleResult>, counts: &mut OutcomeCounts) -> Result<Value, HandlerError> {
     let mut alerts = Vec::new();
     let mut failures = Vec::new();
     for (rule, result) in results {
         match result {
             Ok(delivery) => {
-                let (outcome, sent, recorded) = match &delivery {
-                    Delivery::Sent(_) => ("Sent", true, true),
-                    Delivery::SentUnrecorded { .. } => ("SentUnrecorded", true, false),
-                    Delivery::AlreadySent { .. } => ("AlreadySent", false, true),
-                };
-                counts.add(outcome);
+                counts.add(delivery.outcome());
+                let published = delivery.published();
                 alerts.push(json!({
                     "rule": delivery.rule(),
                     "resource": delivery.resource(),
-                    "sent": sent,
-                    "recorded": recorded,
+                    "kind": published.map(|alert| alert.kind.as_str()),
+                    "sent": published.is_some(),
+                    "recorded": !matches!(delivery, Delivery::SentUnrecorded { .. }),
+                    "counted": matches!(delivery, Delivery::Counted { .. }),
                 }));
             }
             Err(error) => {

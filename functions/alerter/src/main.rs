@@ -2,8 +2,9 @@
 
 use std::sync::Arc;
 
-use ecs_events::alert::{Alerter, DynamoDbLedger, SnsAlertSink};
+use ecs_events::alert::{Alerter, DynamoDbLedger, SnsAlertSink, SnsChatSink};
 use ecs_events::config::{AlerterConfig, or_exit};
+use ecs_events::incident::DynamoDbIncidentStore;
 use ecs_events::{aws, telemetry};
 use lambda_runtime::{LambdaEvent, service_fn};
 use serde_json::Value;
@@ -15,8 +16,15 @@ async fn main() {
     let sdk = aws::sdk_config(None).await;
     let ledger = DynamoDbLedger::new(aws::dynamodb(&sdk), config.ledger_table);
     let sink = SnsAlertSink::new(aws::sns(&sdk), config.topic_arn);
-    let alerter =
+    let mut alerter =
         Alerter::new(config.rules, Arc::new(ledger), Arc::new(sink), config.ledger_retention);
+    if let Some(table) = config.incident_table {
+        alerter = alerter
+            .with_incidents(Arc::new(DynamoDbIncidentStore::new(aws::dynamodb(&sdk), table)));
+    }
+    if let Some(topic) = config.chat_topic_arn {
+        alerter = alerter.with_chat(Arc::new(SnsChatSink::new(aws::sns(&sdk), topic)));
+    }
     let alerter = &alerter;
     let ran = lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
         alerter::handle(alerter, event)

@@ -13,19 +13,27 @@
 //!   invocation or publishes again: marking the claim sent is retried in-process, and if it
 //!   still fails the alert is reported as sent but unrecorded (logged and counted).
 //! * **A failed publish is reported as such**, even when releasing the claim fails too.
+//! * **Incidents.** For a rule that groups its matches, the claimed match is recorded in the
+//!   [`IncidentStore`]: the first of an incident is alerted at once, the others are counted
+//!   into their window (the ledger entry is then marked, so a task still counts once), and
+//!   [`Alerter::flush`] sends each ended window's digest with the same claim → publish → mark.
+//! * **Chat** gets every alert and digest after the alert topic (the commit point): a chat
+//!   failure is retried in-process, then logged and reported, never re-sending the alert.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 
+use super::digest::{render_digest, rule_of};
 use super::ledger::{AlertLedger, Claim, LedgerError, Marked};
-use super::render::{Alert, alert_target, render};
+use super::render::{Alert, alert_target, render_alert};
 use super::rules::{AlertRule, RuleSet};
 use super::sink::{AlertSink, SinkError};
 use crate::deadline::Deadline;
 use crate::event::{EcsEvent, ReceivedEvent};
+use crate::incident::{IncidentError, IncidentStore, Member, Recorded, WindowRef, incident_key};
 
 /// A lease ends this long after its holder's deadline (clocks of different hosts differ).
 pub const LEASE_GRACE: Duration = Duration::from_secs(5);
@@ -50,7 +58,23 @@ pub enum Delivery {
         /// Why it could not be recorded.
         error: String,
     },
-    /// Already published for this key: not rendered or sent again.
+    /// Published to the alert topic now, but the chat topic could not take it (logged).
+    SentWithoutChat {
+        /// The alert.
+        alert: Alert,
+        /// Why chat failed.
+        error: String,
+    },
+    /// Counted into an open incident: its window's digest will tell of it.
+    Counted {
+        /// The rule.
+        rule: String,
+        /// What the match is about.
+        resource: String,
+        /// The window it was counted into.
+        window: WindowRef,
+    },
+    /// Already published (or counted) for this key: not rendered or sent again.
     AlreadySent {
         /// The rule.
         rule: String,
@@ -62,33 +86,55 @@ pub enum Delivery {
 impl Delivery {
     /// The rule that matched.
     pub fn rule(&self) -> &str {
-        match self {
-            Self::Sent(alert) | Self::SentUnrecorded { alert, .. } => &alert.rule,
-            Self::AlreadySent { rule, .. } => rule,
+        match self.published() {
+            Some(alert) => &alert.rule,
+            None => match self {
+                Self::Counted { rule, .. } | Self::AlreadySent { rule, .. } => rule,
+                _ => "",
+            },
         }
     }
 
     /// What the alert is about.
     pub fn resource(&self) -> &str {
-        match self {
-            Self::Sent(alert) | Self::SentUnrecorded { alert, .. } => &alert.resource,
-            Self::AlreadySent { resource, .. } => resource,
+        match self.published() {
+            Some(alert) => &alert.resource,
+            None => match self {
+                Self::Counted { resource, .. } | Self::AlreadySent { resource, .. } => resource,
+                _ => "",
+            },
         }
     }
 
     /// The alert, when this invocation published it.
     pub fn into_published(self) -> Option<Alert> {
         match self {
-            Self::Sent(alert) | Self::SentUnrecorded { alert, .. } => Some(alert),
-            Self::AlreadySent { .. } => None,
+            Self::Sent(alert)
+            | Self::SentUnrecorded { alert, .. }
+            | Self::SentWithoutChat { alert, .. } => Some(alert),
+            Self::Counted { .. } | Self::AlreadySent { .. } => None,
         }
     }
 
     /// The alert, when this invocation published it.
     pub fn published(&self) -> Option<&Alert> {
         match self {
-            Self::Sent(alert) | Self::SentUnrecorded { alert, .. } => Some(alert),
-            Self::AlreadySent { .. } => None,
+            Self::Sent(alert)
+            | Self::SentUnrecorded { alert, .. }
+            | Self::SentWithoutChat { alert, .. } => Some(alert),
+            Self::Counted { .. } | Self::AlreadySent { .. } => None,
+        }
+    }
+
+    /// The name it is counted under in metrics.
+    pub fn outcome(&self) -> &'static str {
+        match self {
+            Self::Sent(alert) if alert.kind == super::AlertKind::Digest => "DigestSent",
+            Self::Sent(_) => "Sent",
+            Self::SentUnrecorded { .. } => "SentUnrecorded",
+            Self::SentWithoutChat { .. } => "ChatFailed",
+            Self::Counted { .. } => "Counted",
+            Self::AlreadySent { .. } => "AlreadySent",
         }
     }
 }
@@ -117,6 +163,9 @@ pub enum AlertError {
         /// When the other claim's lease ends (epoch seconds).
         lease_until: i64,
     },
+    /// The incident store failed before anything was published; the claim was released.
+    #[error(transparent)]
+    Incident(#[from] IncidentError),
     /// The invocation names a rule the alerter does not have: the EventBridge rules and the
     /// alerter's rules were deployed from different files.
     #[error(
@@ -145,6 +194,7 @@ impl AlertError {
             Self::Ledger(error) => error.retryable,
             Self::Sink { error, .. } => error.retryable,
             Self::InProgress { .. } => true,
+            Self::Incident(error) => error.retryable,
             Self::UnknownRule { .. } => false,
         }
     }
@@ -160,6 +210,8 @@ pub struct Alerter {
     sink: Arc<dyn AlertSink>,
     retention: chrono::Duration,
     claims: AtomicU64,
+    incidents: Option<Arc<dyn IncidentStore>>,
+    chat: Option<Arc<dyn AlertSink>>,
 }
 
 impl Alerter {
@@ -171,38 +223,126 @@ impl Alerter {
         sink: Arc<dyn AlertSink>,
         retention: chrono::Duration,
     ) -> Self {
-        Self { rules, ledger, sink, retention, claims: AtomicU64::new(0) }
+        Self {
+            rules,
+            ledger,
+            sink,
+            retention,
+            claims: AtomicU64::new(0),
+            incidents: None,
+            chat: None,
+        }
+    }
+
+    /// Groups the matches of rules that group them into incidents kept in `incidents`
+    /// (without a store, every match is alerted on its own).
+    pub fn with_incidents(mut self, incidents: Arc<dyn IncidentStore>) -> Self {
+        self.incidents = Some(incidents);
+        self
+    }
+
+    /// Also sends every alert and digest to `chat` (after the alert topic).
+    pub fn with_chat(mut self, chat: Arc<dyn AlertSink>) -> Self {
+        self.chat = Some(chat);
+        self
+    }
+
+    /// The rules.
+    pub fn rules(&self) -> &RuleSet {
+        &self.rules
     }
 
     /// Sends the alert of the one rule EventBridge matched `received` against (the event is
     /// not matched again).
+    /// (`now` is the wall clock in Lambda, the event clock in a replay: it places the match in
+    /// its incident's windows).
     pub async fn process_rule(
         &self,
         received: &ReceivedEvent,
         rule: &str,
+        now: DateTime<Utc>,
         deadline: Deadline,
     ) -> Result<Delivery, AlertError> {
         let Some(rule) = self.rules.rules().iter().find(|candidate| candidate.name == rule) else {
             return Err(AlertError::UnknownRule { rule: rule.to_owned() });
         };
-        self.deliver(rule, &received.event, deadline).await
+        self.deliver(rule, &received.event, now, deadline).await
     }
 
     /// Sends the alerts of every rule whose pattern matches the event as delivered, and
     /// reports each rule's result (a failed rule does not hide the others).
-    pub async fn process(&self, received: &ReceivedEvent, deadline: Deadline) -> Vec<RuleResult> {
+    pub async fn process(
+        &self,
+        received: &ReceivedEvent,
+        now: DateTime<Utc>,
+        deadline: Deadline,
+    ) -> Vec<RuleResult> {
         let mut results = Vec::new();
         for rule in self.rules.matching(&received.raw) {
-            let result = self.deliver(rule, &received.event, deadline).await;
+            let result = self.deliver(rule, &received.event, now, deadline).await;
             results.push((rule.name.clone(), result));
         }
         results
+    }
+
+    /// Sends the digest of every incident window that is due by `now` (every window with
+    /// further matches, ended or not, when `now` is `None`: the end of a replay). A digest is
+    /// sent once, like an alert; one that fails stays due for the next flush.
+    pub async fn flush(&self, now: Option<DateTime<Utc>>, deadline: Deadline) -> Vec<RuleResult> {
+        let Some(incidents) = &self.incidents else { return Vec::new() };
+        let due = match incidents.due(now.map(|now| now.timestamp())).await {
+            Ok(due) => due,
+            Err(error) => return vec![(String::new(), Err(error.into()))],
+        };
+        let mut results = Vec::new();
+        for window in due {
+            let rule = rule_of(&window.key).to_owned();
+            let result = self.send_digest(incidents.as_ref(), &window, deadline).await;
+            results.push((rule, result));
+        }
+        results
+    }
+
+    async fn send_digest(
+        &self,
+        incidents: &dyn IncidentStore,
+        window: &WindowRef,
+        deadline: Deadline,
+    ) -> Result<Delivery, AlertError> {
+        let key = format!("digest#{}", window.id());
+        let rule_name = rule_of(&window.key);
+        let rule = self.rules.rules().iter().find(|rule| rule.name == rule_name);
+        let (Some(rule), Some(content)) = (rule, incidents.window(window).await?) else {
+            // A rule removed since, or a window gone (TTL): nothing to tell.
+            incidents.digested(window).await?;
+            return Ok(Delivery::AlreadySent {
+                rule: rule_name.to_owned(),
+                resource: window.key.clone(),
+            });
+        };
+        let token = self.token();
+        let expires_at = (Utc::now() + self.retention).timestamp();
+        if !self.claim(&key, &token, expires_at, deadline).await? {
+            incidents.digested(window).await?;
+            return Ok(Delivery::AlreadySent {
+                rule: rule.name.clone(),
+                resource: window.key.clone(),
+            });
+        }
+        let digest = render_digest(rule, &content);
+        let delivery = self.publish(digest, &key, &token, expires_at, deadline).await?;
+        if let Err(error) = incidents.digested(window).await {
+            // The digest is marked sent in the ledger: the next flush finds it so.
+            tracing::warn!(window = %window.id(), error = %error, "digest sent, window still due");
+        }
+        Ok(delivery)
     }
 
     async fn deliver(
         &self,
         rule: &AlertRule,
         event: &EcsEvent,
+        now: DateTime<Utc>,
         deadline: Deadline,
     ) -> Result<Delivery, AlertError> {
         let (resource, key) = alert_target(rule, event);
@@ -212,7 +352,47 @@ impl Alerter {
             tracing::info!(alert_key = %key, "alert already sent");
             return Ok(Delivery::AlreadySent { rule: rule.name.clone(), resource });
         }
-        let alert = render(rule, event);
+        let incident = match (&self.incidents, rule.group) {
+            (Some(incidents), Some(settings)) => {
+                let incident = incident_key(&rule.name, event);
+                let member = Member::of(event);
+                let expires = (now + self.retention).timestamp();
+                let recorded = incidents
+                    .record(&incident, settings, now.timestamp(), &member, &key, expires)
+                    .await;
+                match recorded {
+                    Ok(Recorded::Opened { key: incident }) => Some(incident),
+                    Ok(Recorded::Counted { window, .. } | Recorded::AlreadyCounted { window }) => {
+                        // Counted: its digest tells of it. Marked, so it never counts twice.
+                        if let Err(error) = self.mark(&key, &token, expires_at, deadline).await {
+                            tracing::warn!(alert_key = %key, error = %error, "counted, not marked: a retry counts it once");
+                        }
+                        tracing::info!(alert_key = %key, incident = %window.id(), "counted into incident");
+                        return Ok(Delivery::Counted { rule: rule.name.clone(), resource, window });
+                    }
+                    Err(error) => {
+                        let _ = self.ledger.release(&key, &token).await;
+                        return Err(error.into());
+                    }
+                }
+            }
+            _ => None,
+        };
+        let alert = render_alert(rule, event, incident.as_deref());
+        self.publish(alert, &key, &token, expires_at, deadline).await
+    }
+
+    /// Publishes a claimed alert or digest: the alert topic (the commit point), then the
+    /// ledger mark, then chat.
+    async fn publish(
+        &self,
+        alert: Alert,
+        key: &str,
+        token: &str,
+        expires_at: i64,
+        deadline: Deadline,
+    ) -> Result<Delivery, AlertError> {
+        let key = key.to_owned();
         let budget = deadline.remaining_less(RELEASE_RESERVE);
         let published = match tokio::time::timeout(budget, self.sink.publish(&alert)).await {
             Ok(published) => published,
@@ -226,28 +406,48 @@ impl Alerter {
             }),
         };
         if let Err(error) = published {
-            let release = self.ledger.release(&key, &token).await.err();
+            let release = self.ledger.release(&key, token).await.err();
             if let Some(release) = &release {
                 tracing::error!(alert_key = %key, error = %release, "claim not released");
             }
             return Err(AlertError::Sink { error, release });
         }
         // The publish is the commit point: from here on, nothing fails the invocation.
-        Ok(match self.mark(&key, &token, expires_at, deadline).await {
-            Ok(Marked::Sent) => {
-                tracing::info!(alert_key = %key, subject = %alert.subject, "alert sent");
-                Delivery::Sent(alert)
-            }
+        let unrecorded = match self.mark(&key, token, expires_at, deadline).await {
+            Ok(Marked::Sent) => None,
             Ok(Marked::NotHeld) => {
-                let error = "the claim's lease ended before it was marked sent".to_owned();
-                tracing::warn!(alert_key = %key, "alert sent; {error}");
-                Delivery::SentUnrecorded { alert, error }
+                Some("the claim's lease ended before it was marked sent".to_owned())
             }
+            Err(error) => Some(error.to_string()),
+        };
+        if let Some(error) = unrecorded {
+            tracing::error!(alert_key = %key, error = %error, "alert sent but not recorded");
+            return Ok(Delivery::SentUnrecorded { alert, error });
+        }
+        tracing::info!(alert_key = %key, subject = %alert.subject, kind = alert.kind.as_str(), "alert sent");
+        match self.send_chat(&alert, deadline).await {
+            Ok(()) => Ok(Delivery::Sent(alert)),
             Err(error) => {
-                tracing::error!(alert_key = %key, error = %error, "alert sent but not recorded");
-                Delivery::SentUnrecorded { alert, error: error.to_string() }
+                tracing::error!(alert_key = %key, error = %error, "alert sent; chat failed");
+                Ok(Delivery::SentWithoutChat { alert, error: error.to_string() })
             }
-        })
+        }
+    }
+
+    /// Sends `alert` to chat, if configured, retrying a retryable failure twice.
+    async fn send_chat(&self, alert: &Alert, deadline: Deadline) -> Result<(), SinkError> {
+        let Some(chat) = &self.chat else { return Ok(()) };
+        let mut pause = FIRST_WAIT_PAUSE;
+        for _ in 1..MARK_ATTEMPTS {
+            match chat.publish(alert).await {
+                Err(error) if error.retryable && deadline.remaining() > pause => {
+                    tokio::time::sleep(pause).await;
+                    pause *= 2;
+                }
+                result => return result,
+            }
+        }
+        chat.publish(alert).await
     }
 
     /// Claims `key`, waiting while another invocation holds it (up to the deadline): `true`

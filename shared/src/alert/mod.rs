@@ -2,6 +2,8 @@
 //! ([`AlertLedger`]) and sinks ([`AlertSink`]), tied together by the [`Alerter`].
 
 mod alerter;
+pub mod chat;
+mod digest;
 mod dynamodb_ledger;
 mod ledger;
 mod render;
@@ -12,12 +14,15 @@ mod sns;
 pub use alerter::{
     AlertError, Alerter, Delivery, LEASE_GRACE, MARK_ATTEMPTS, RELEASE_RESERVE, RuleResult,
 };
+pub use digest::{MAX_LISTED, render_digest};
 pub use dynamodb_ledger::{DynamoDbLedger, LEDGER_KEY};
 pub use ledger::{AlertLedger, Claim, InMemoryLedger, LedgerError, Marked};
-pub use render::{Alert, MAX_ATTRIBUTES, MAX_SUBJECT_CHARS, alert_target, render};
+pub use render::{
+    Alert, AlertKind, MAX_ATTRIBUTES, MAX_SUBJECT_CHARS, alert_target, render, render_alert,
+};
 pub use rules::{AlertRule, DEFAULT_RULES_JSON, MAX_RULE_NAME_LEN, RuleError, RuleSet};
 pub use sink::{AlertSink, CollectingSink, SinkError};
-pub use sns::{MAX_MESSAGE_BYTES, SnsAlertSink, structured_message};
+pub use sns::{MAX_MESSAGE_BYTES, SnsAlertSink, SnsChatSink, structured_message};
 
 /// How long ledger entries stay before TTL deletes them, unless configured.
 pub const DEFAULT_LEDGER_RETENTION_DAYS: u16 = 14;
@@ -45,9 +50,9 @@ mod tests {
             chrono::Duration::days(i64::from(DEFAULT_LEDGER_RETENTION_DAYS)),
         );
         let deadline = Deadline::after(Duration::from_secs(10));
-        let first = alerter.process(&received, deadline).await;
+        let first = alerter.process(&received, chrono::Utc::now(), deadline).await;
         assert!(matches!(first.as_slice(), [(_, Ok(Delivery::Sent(_)))]));
-        let again = alerter.process(&received, deadline).await;
+        let again = alerter.process(&received, chrono::Utc::now(), deadline).await;
         assert!(matches!(again.as_slice(), [(_, Ok(Delivery::AlreadySent { .. }))]));
         let alerts = sink.alerts();
         assert_eq!(alerts.len(), 1);

@@ -1,6 +1,7 @@
 //! Rendering: an event and the rule it matched become an [`Alert`] a person can act on — a
-//! subject, a plain-text body, a JSON document for programs, and SNS message attributes for
-//! subscription filter policies.
+//! subject, a plain-text body, a JSON document for programs, SNS message attributes for
+//! subscription filter policies, and a chat notification ([`super::chat`]). Digests of an
+//! incident's window are rendered by [`super::digest`] into the same shape.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -9,14 +10,38 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::AlertRule;
+use super::chat::{ChatContent, notification};
 use crate::event::{EcsDetail, EcsEvent, TaskStateChange, TaskStatus};
 
 /// SNS subjects must be shorter than 100 characters.
 pub const MAX_SUBJECT_CHARS: usize = 99;
 
-/// A rendered alert, ready for any sink.
+/// What a message is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AlertKind {
+    /// One match, sent at once (the first of an incident, or of a rule without grouping).
+    Alert,
+    /// The further matches of one window of an incident.
+    Digest,
+}
+
+impl AlertKind {
+    /// `alert` or `digest`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Alert => "alert",
+            Self::Digest => "digest",
+        }
+    }
+}
+
+/// A rendered alert or digest, ready for any sink.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Alert {
+    /// Alert or digest.
+    pub kind: AlertKind,
     /// The rule that fired.
     pub rule: String,
     /// What the alert is about: the task ARN for task events, else the event's first resource
@@ -32,8 +57,20 @@ pub struct Alert {
     /// The JSON document for programs (SQS, Lambda, HTTPS subscribers).
     #[serde(skip)]
     pub document: Value,
-    /// Message attributes: strings, and numbers (`exitCode`).
+    /// Message attributes: strings, and numbers (`exitCode`, `count`).
     pub attributes: BTreeMap<String, Value>,
+    /// The incident key, when the rule groups its matches.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub incident: Option<String>,
+    /// How many matches the message tells of: 1 for an alert, the window's count for a digest.
+    pub count: u64,
+    /// Whether the incident is a crash loop.
+    pub crash_loop: bool,
+    /// Every resource a digest groups (an alert's one resource is `resource`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub resources: Vec<String>,
+    /// The Amazon Q Developer custom notification for chat.
+    pub chat: Value,
 }
 
 /// What an alert is about and its idempotency key: `rule#taskArn` for task events (one alert
@@ -50,15 +87,28 @@ pub fn alert_target(rule: &AlertRule, event: &EcsEvent) -> (String, String) {
     }
 }
 
-/// Renders the alert `rule` raises for `event`.
+/// Renders the alert `rule` raises for `event`, on its own (no incident).
 pub fn render(rule: &AlertRule, event: &EcsEvent) -> Alert {
-    match &event.detail {
-        EcsDetail::Task(task) => render_task(rule, event, task),
-        _ => render_other(rule, event),
-    }
+    render_alert(rule, event, None)
 }
 
-fn render_task(rule: &AlertRule, event: &EcsEvent, task: &TaskStateChange) -> Alert {
+/// Renders the alert `rule` raises for `event`, the first of the incident `incident` when the
+/// rule groups its matches.
+pub fn render_alert(rule: &AlertRule, event: &EcsEvent, incident: Option<&str>) -> Alert {
+    let draft = match &event.detail {
+        EcsDetail::Task(task) => render_task(rule, event, task),
+        _ => render_other(rule, event),
+    };
+    let common = json!({
+        "eventId": event.id,
+        "time": event.time,
+        "region": event.region,
+        "account": event.account,
+    });
+    assemble(rule, Draft { incident: incident.map(str::to_owned), ..draft }, common)
+}
+
+fn render_task(rule: &AlertRule, event: &EcsEvent, task: &TaskStateChange) -> Draft {
     let target = alert_target(rule, event);
     let cluster = task.cluster_name();
     let service = task.service_name();
@@ -178,10 +228,77 @@ fn render_task(rule: &AlertRule, event: &EcsEvent, task: &TaskStateChange) -> Al
             })).collect::<Vec<_>>(),
             "consoleUrl": console,
     });
-    assemble(rule, event, target, subject, text, attributes, fields)
+    let mut chat_lines = vec![format!(
+        "*{}*{}",
+        task.stopped_reason.as_deref().unwrap_or(state.as_str()),
+        task.stop_code.as_ref().map_or_else(String::new, |code| format!(" (`{code}`)"))
+    )];
+    chat_lines.push(format!(
+        "*Cluster:* {cluster}   *{}:* {}   *Task:* <{console}|{}>",
+        if service.is_some() { "Service" } else { "Group" },
+        service.or(task.group.as_deref()).unwrap_or("-"),
+        task.task_id()
+    ));
+    let failed: Vec<String> = containers
+        .iter()
+        .filter(|container| container.failed())
+        .map(|container| {
+            let exit = container
+                .exit_code
+                .map_or("no exit code".to_owned(), |code| format!("exit {code}"));
+            let reason = container.reason.as_deref().map_or_else(String::new, |r| format!(": {r}"));
+            format!("• `{}` {exit}{reason}", container.name)
+        })
+        .collect();
+    if !failed.is_empty() {
+        chat_lines.push(format!("*Failed containers:*\n{}", failed.join("\n")));
+    }
+    let chat = ChatContent {
+        title: subject.clone(),
+        lines: chat_lines,
+        next_steps: next_steps(task, &console),
+        keywords: [Some(cluster), service, task.stop_code.as_ref().map(|c| c.as_str())]
+            .into_iter()
+            .flatten()
+            .map(str::to_owned)
+            .collect(),
+        related: vec![task.task_arn.clone()],
+        event_type: "ECSTaskStopped",
+    };
+    Draft::alert(target, subject, text, attributes, fields, chat)
 }
 
-fn render_other(rule: &AlertRule, event: &EcsEvent) -> Alert {
+/// What a person should look at first, from how the task stopped.
+fn next_steps(task: &TaskStateChange, console: &str) -> Vec<String> {
+    let mut steps = Vec::new();
+    for container in task.containers_most_telling_first().into_iter().filter(|c| c.failed()) {
+        let name = &container.name;
+        let step = match container.reason.as_deref() {
+            Some(reason) if reason.starts_with("OutOfMemoryError") => {
+                format!(
+                    "Raise the memory limit of `{name}` or look for a leak: it was killed for memory"
+                )
+            }
+            Some(reason) if reason.starts_with("CannotPullContainerError") => format!(
+                "Check `{name}`'s image name and tag, and that the execution role can pull it"
+            ),
+            Some(reason) if reason.starts_with("ResourceInitializationError") => {
+                "Check the task's secrets, log configuration and network access to them".to_owned()
+            }
+            _ => format!("Read `{name}`'s logs around the stop"),
+        };
+        if !steps.contains(&step) {
+            steps.push(step);
+        }
+        if steps.len() == 2 {
+            break;
+        }
+    }
+    steps.push(format!("Open the task in the console: <{console}|task details>"));
+    steps
+}
+
+fn render_other(rule: &AlertRule, event: &EcsEvent) -> Draft {
     let (resource, dedup_key) = alert_target(rule, event);
     let resource_name = resource.clone();
     // Service ARNs read `...:service/<cluster>/<service>`; instance ARNs likewise.
@@ -232,7 +349,27 @@ fn render_other(rule: &AlertRule, event: &EcsEvent) -> Alert {
         "resource": resource_name,
         "detail": detail,
     });
-    assemble(rule, event, (resource, dedup_key), subject, text, attributes, fields)
+    let mut chat_lines = vec![format!("*{}*", reason.as_deref().unwrap_or(&what))];
+    chat_lines.push(format!("*Cluster:* {cluster}   *Resource:* `{name}`"));
+    if let Some(deployment) = text_field("deploymentId") {
+        chat_lines.push(format!("*Deployment:* `{deployment}`"));
+    }
+    let chat = ChatContent {
+        title: subject.clone(),
+        lines: chat_lines,
+        next_steps: vec![format!(
+            "Look at the service's events in the console ({})",
+            event.detail_type
+        )],
+        keywords: [cluster.as_str(), name]
+            .into_iter()
+            .filter(|k| !k.is_empty())
+            .map(str::to_owned)
+            .collect(),
+        related: vec![resource.clone()],
+        event_type: "ECSServiceEvent",
+    };
+    Draft::alert((resource, dedup_key), subject, text, attributes, fields, chat)
 }
 
 /// Writes `label value` on a line of its own when there is a value.
@@ -246,37 +383,102 @@ fn labelled(text: &mut String, label: &str, value: Option<&str>) {
 /// for a raw-delivery SQS subscription.
 pub const MAX_ATTRIBUTES: usize = 10;
 
-/// The alert, with its idempotency key as the `alertKey` attribute and field (subscribers
-/// drop the rare second copy with it) and a JSON document for programs: what every alert has,
-/// its message attributes (SNS does not deliver them with `MessageStructure=json`), then
-/// `fields`.
-fn assemble(
-    rule: &AlertRule,
-    event: &EcsEvent,
-    (resource, dedup_key): (String, String),
-    subject: String,
-    text: String,
-    mut attributes: BTreeMap<String, Value>,
-    fields: Value,
-) -> Alert {
+/// What a renderer produces; [`assemble`] makes the message of it.
+pub(super) struct Draft {
+    pub(super) kind: AlertKind,
+    /// What the message is about, and its idempotency key.
+    pub(super) target: (String, String),
+    pub(super) subject: String,
+    pub(super) text: String,
+    pub(super) attributes: BTreeMap<String, Value>,
+    /// The fields of the JSON document particular to this kind of message.
+    pub(super) fields: Value,
+    pub(super) chat: ChatContent,
+    pub(super) incident: Option<String>,
+    pub(super) count: u64,
+    pub(super) crash_loop: bool,
+    pub(super) resources: Vec<String>,
+}
+
+impl Draft {
+    fn alert(
+        target: (String, String),
+        subject: String,
+        text: String,
+        attributes: BTreeMap<String, Value>,
+        fields: Value,
+        chat: ChatContent,
+    ) -> Self {
+        Self {
+            kind: AlertKind::Alert,
+            target,
+            subject,
+            text,
+            attributes,
+            fields,
+            chat,
+            incident: None,
+            count: 1,
+            crash_loop: false,
+            resources: Vec::new(),
+        }
+    }
+}
+
+/// The message, with its idempotency key as the `alertKey` attribute and field (subscribers
+/// drop the rare second copy with it), its kind and crash-loop flag as attributes, a JSON
+/// document for programs — what every message has, `common`, its message attributes (SNS does
+/// not deliver them with `MessageStructure=json`), then the draft's fields — and the chat
+/// notification.
+pub(super) fn assemble(rule: &AlertRule, draft: Draft, common: Value) -> Alert {
+    let Draft {
+        kind,
+        target: (resource, dedup_key),
+        subject,
+        text,
+        mut attributes,
+        fields,
+        chat,
+        incident,
+        count,
+        crash_loop,
+        resources,
+    } = draft;
     attributes.insert("alertKey".to_owned(), json!(dedup_key));
+    attributes.insert("kind".to_owned(), json!(kind.as_str()));
+    attributes.insert("crashLoop".to_owned(), json!(if crash_loop { "true" } else { "false" }));
     debug_assert!(attributes.len() <= MAX_ATTRIBUTES, "{attributes:?}");
     let mut document = json!({
+        "kind": kind,
         "alertKey": dedup_key,
         "rule": rule.name,
         "ruleDescription": rule.description,
         "subject": subject,
         "text": text,
-        "eventId": event.id,
-        "time": event.time,
-        "region": event.region,
-        "account": event.account,
+        "incident": incident,
+        "count": count,
+        "crashLoop": crash_loop,
         "attributes": attributes,
     });
-    if let (Some(document), Value::Object(fields)) = (document.as_object_mut(), fields) {
-        document.extend(fields);
+    for extra in [common, fields] {
+        if let (Some(document), Value::Object(extra)) = (document.as_object_mut(), extra) {
+            document.extend(extra);
+        }
     }
+    let thread = incident.clone().unwrap_or_else(|| dedup_key.clone());
+    let chat = notification(
+        &chat,
+        &thread,
+        &[
+            ("rule", rule.name.as_str()),
+            ("alertKey", dedup_key.as_str()),
+            ("kind", kind.as_str()),
+            ("count", &count.to_string()),
+            ("crashLoop", if crash_loop { "true" } else { "false" }),
+        ],
+    );
     Alert {
+        kind,
         rule: rule.name.clone(),
         resource,
         dedup_key,
@@ -284,6 +486,11 @@ fn assemble(
         message: text,
         document,
         attributes,
+        incident,
+        count,
+        crash_loop,
+        resources,
+        chat,
     }
 }
 
@@ -301,7 +508,7 @@ fn describe(rule: &AlertRule) -> String {
 
 /// One line within SNS's subject limits: control characters become spaces, runs of spaces
 /// fold, and a long line is cut with `...`.
-fn subject_line(text: &str) -> String {
+pub(super) fn subject_line(text: &str) -> String {
     let clean: String = text.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
     let folded = clean.split_whitespace().collect::<Vec<_>>().join(" ");
     if folded.chars().count() <= MAX_SUBJECT_CHARS {

@@ -1,14 +1,19 @@
 //! Alert rules: named EventBridge patterns, read from a JSON file and compiled once.
 //!
-//! The file is an array of `{"name": ..., "description": ..., "pattern": {...}}`. The same file
-//! drives the EventBridge rules the templates deploy and the matching inside the alerter and
-//! local replay.
+//! The file is an array of `{"name": ..., "description": ..., "pattern": {...}, "group": ...}`.
+//! The same file drives the EventBridge rules the templates deploy and the matching inside the
+//! alerter and local replay. `group` says how a rule's matches become incidents (see
+//! [`crate::incident`]): absent, the defaults (10-minute windows, a crash loop at 5 stops);
+//! `{"window": "15m", "crashLoopAfter": 3}` to change them; `false` for one message per task.
 
 use serde::Deserialize;
 use serde_json::Value;
 use serde_json::value::RawValue;
 
+use std::time::Duration;
+
 use crate::event::without_bom;
+use crate::incident::GroupSettings;
 use crate::pattern::{Pattern, PatternError};
 
 /// The default rule set: the AWS ECS guide's stopped-task rule, `essential-container-exited`.
@@ -27,6 +32,8 @@ pub struct AlertRule {
     pub description: String,
     /// The compiled pattern.
     pub pattern: Pattern,
+    /// How matches are grouped into incidents; `None`: one message per task.
+    pub group: Option<GroupSettings>,
 }
 
 /// Why a rules file cannot be used. Every case names the rule (by position and name).
@@ -58,6 +65,16 @@ pub enum RuleError {
         /// The name.
         name: String,
     },
+    /// A rule's `group` setting is invalid.
+    #[error("rule #{index} {name:?}: group: {message}")]
+    Group {
+        /// 1-based position in the file.
+        index: usize,
+        /// The rule's name.
+        name: String,
+        /// What is wrong.
+        message: String,
+    },
     /// A rule's pattern is invalid.
     #[error("rule #{index} {name:?}: pattern {source}")]
     Pattern {
@@ -77,6 +94,83 @@ struct RuleFile {
     #[serde(default)]
     description: String,
     pattern: Box<RawValue>,
+    /// `false`, `true` or `{"window": "10m", "crashLoopAfter": 5}`.
+    #[serde(default)]
+    group: Option<Value>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct GroupFile {
+    #[serde(default)]
+    window: Option<String>,
+    #[serde(default)]
+    crash_loop_after: Option<u32>,
+}
+
+/// The shortest and longest window: digests are flushed every minute, and an incident that
+/// stays open for a day is better told again.
+const WINDOW_RANGE: (Duration, Duration) = (Duration::from_secs(60), Duration::from_secs(86_400));
+
+/// The group settings a rule asks for, or what is wrong with them.
+fn group_settings(spec: Option<Value>) -> Result<Option<GroupSettings>, String> {
+    let defaults = GroupSettings::default();
+    let file: GroupFile = match spec {
+        None | Some(Value::Bool(true)) => return Ok(Some(defaults)),
+        Some(Value::Bool(false)) => return Ok(None),
+        Some(object @ Value::Object(_)) => {
+            serde_json::from_value(object).map_err(|error| error.to_string())?
+        }
+        Some(other) => {
+            return Err(format!(
+                "expected false, true or {{\"window\": ..., \"crashLoopAfter\": ...}}, found {other}"
+            ));
+        }
+    };
+    let window = match file.window {
+        None => defaults.window,
+        Some(text) => parse_duration(&text).ok_or_else(|| {
+            format!("window {text:?} is not a duration such as \"90s\", \"10m\" or \"1h\"")
+        })?,
+    };
+    if window < WINDOW_RANGE.0 || window > WINDOW_RANGE.1 {
+        return Err(format!(
+            "window {}s is out of range: from 1 minute to 24 hours",
+            window.as_secs()
+        ));
+    }
+    let crash_loop_after = file.crash_loop_after.unwrap_or(defaults.crash_loop_after);
+    if !(2..=10_000).contains(&crash_loop_after) {
+        return Err(format!("crashLoopAfter {crash_loop_after} is out of range: from 2 to 10000"));
+    }
+    Ok(Some(GroupSettings { window, crash_loop_after }))
+}
+
+/// `90s`, `10m`, `1h`, `1h30m`: whole numbers of hours, minutes and seconds, in that order.
+fn parse_duration(text: &str) -> Option<Duration> {
+    let mut seconds = 0_u64;
+    let mut rest = text.trim();
+    let mut last_unit = u64::MAX;
+    if rest.is_empty() {
+        return None;
+    }
+    while !rest.is_empty() {
+        let digits = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
+        let value: u64 = rest[..digits].parse().ok()?;
+        let unit = match rest[digits..].chars().next()? {
+            'h' => 3_600,
+            'm' => 60,
+            's' => 1,
+            _ => return None,
+        };
+        if unit >= last_unit {
+            return None;
+        }
+        last_unit = unit;
+        seconds = seconds.checked_add(value.checked_mul(unit)?)?;
+        rest = &rest[digits + 1..];
+    }
+    Some(Duration::from_secs(seconds))
 }
 
 /// The rules an alerter applies, in file order.
@@ -111,7 +205,17 @@ impl RuleSet {
             }
             let pattern = Pattern::from_json(entry.pattern.get())
                 .map_err(|source| RuleError::Pattern { index, name: entry.name.clone(), source })?;
-            rules.push(AlertRule { name: entry.name, description: entry.description, pattern });
+            let group = group_settings(entry.group).map_err(|message| RuleError::Group {
+                index,
+                name: entry.name.clone(),
+                message,
+            })?;
+            rules.push(AlertRule {
+                name: entry.name,
+                description: entry.description,
+                pattern,
+                group,
+            });
         }
         Ok(Self { rules })
     }
@@ -216,5 +320,51 @@ mod tests {
             error.to_string().starts_with("rule #1 \"tiny\": pattern detail.cpu: number 1E-325"),
             "{error}"
         );
+    }
+
+    #[test]
+    fn given_group_settings_then_each_rule_groups_as_it_says() {
+        let rules = RuleSet::from_json(
+            r#"[{"name": "a", "pattern": {"source": ["aws.ecs"]}},
+                {"name": "b", "pattern": {"source": ["aws.ecs"]}, "group": false},
+                {"name": "c", "pattern": {"source": ["aws.ecs"]},
+                 "group": {"window": "1h30m", "crashLoopAfter": 3}}]"#,
+        )
+        .expect("rules");
+        let [a, b, c] = rules.rules() else { panic!("three rules") };
+        assert_eq!(a.group, Some(GroupSettings::default()));
+        assert_eq!(b.group, None);
+        assert_eq!(
+            c.group,
+            Some(GroupSettings { window: Duration::from_secs(5_400), crash_loop_after: 3 })
+        );
+    }
+
+    #[test]
+    fn given_invalid_group_settings_then_the_error_names_the_rule_and_the_value() {
+        for (group, expected) in [
+            (r#"{"window": "10 minutes"}"#, "group: window \"10 minutes\" is not a duration"),
+            (r#"{"window": "30s"}"#, "group: window 30s is out of range"),
+            (r#"{"window": "25h"}"#, "group: window 90000s is out of range"),
+            (r#"{"crashLoopAfter": 1}"#, "group: crashLoopAfter 1 is out of range"),
+            (r#"{"windw": "10m"}"#, "unknown field"),
+            (r#""yes""#, "group: expected false, true or"),
+        ] {
+            let text = format!(
+                r#"[{{"name": "g", "pattern": {{"source": ["aws.ecs"]}}, "group": {group}}}]"#
+            );
+            let error = RuleSet::from_json(&text).expect_err(group).to_string();
+            assert!(error.contains(expected), "{group}: {error}");
+        }
+    }
+
+    #[test]
+    fn given_durations_then_they_parse_in_hours_minutes_seconds_order() {
+        assert_eq!(parse_duration("10m"), Some(Duration::from_secs(600)));
+        assert_eq!(parse_duration("90s"), Some(Duration::from_secs(90)));
+        assert_eq!(parse_duration("1h5m10s"), Some(Duration::from_secs(3_910)));
+        for bad in ["", "m", "10", "10x", "5m1h", "-1m", "1.5h"] {
+            assert_eq!(parse_duration(bad), None, "{bad}");
+        }
     }
 }

@@ -108,6 +108,45 @@ impl AlertSink for SnsAlertSink {
     }
 }
 
+/// Publishes each alert's chat notification ([`super::chat`]) to the chat topic, which Amazon
+/// Q Developer in chat applications is subscribed to: the JSON document as a plain message (no
+/// `MessageStructure`), checked against the schema first — the service drops a message that
+/// does not match it without an error, so one that does not is refused here, loudly.
+#[derive(Debug, Clone)]
+pub struct SnsChatSink {
+    client: Client,
+    topic_arn: String,
+}
+
+impl SnsChatSink {
+    /// A sink publishing to the chat topic `topic_arn`.
+    pub fn new(client: Client, topic_arn: String) -> Self {
+        Self { client, topic_arn }
+    }
+}
+
+#[async_trait]
+impl AlertSink for SnsChatSink {
+    async fn publish(&self, alert: &Alert) -> Result<(), SinkError> {
+        let failed = |message: String, retryable: bool| SinkError {
+            key: alert.dedup_key.clone(),
+            message,
+            retryable,
+        };
+        super::chat::check_notification(&alert.chat).map_err(|problem| {
+            failed(format!("chat notification off the schema: {problem}"), false)
+        })?;
+        self.client
+            .publish()
+            .topic_arn(&self.topic_arn)
+            .message(alert.chat.to_string())
+            .send()
+            .await
+            .map_err(|error| failed(describe(&error), is_retryable(&error)))?;
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;

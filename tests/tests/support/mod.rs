@@ -14,8 +14,9 @@ use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
 use ecs_events::state::Retention;
 use serde_json::Value;
 
-/// A moto server on a free loopback port. It stops when the test binary exits: it runs under a
-/// shell that waits on our stdin, which closes when this process ends.
+/// A moto server on a free loopback port, serving one request at a time. It stops when the
+/// test binary exits: it runs under a shell that waits on our stdin, which closes when this
+/// process ends.
 pub struct Moto {
     pub endpoint: String,
     _child: Child,
@@ -32,9 +33,12 @@ fn start_moto() -> Moto {
         .and_then(|listener| listener.local_addr())
         .expect("a free port")
         .port();
+    // moto's own WSGI application, one request at a time: conditional writes are then as
+    // atomic as DynamoDB's (see the script).
+    let launcher = Path::new(env!("CARGO_MANIFEST_DIR")).join("moto/serialized_moto.py");
     let script = format!(
-        "python3 -m moto.server -H 127.0.0.1 -p {port} >/dev/null 2>&1 & pid=$!; \
-         read -r _; kill $pid"
+        "python3 {} {port} >/dev/null 2>&1 & pid=$!; read -r _; kill $pid",
+        launcher.display()
     );
     let child = Command::new("sh")
         .args(["-c", &script])
@@ -184,6 +188,19 @@ pub async fn subscribe_queue(
     Subscribed { topic_arn: topic_arn.to_owned(), queue_url }
 }
 
+/// The JSON documents delivered to a (non-raw) queue subscribed to an alert topic (drained).
+pub async fn documents(queue_url: &str) -> Vec<Value> {
+    drain(queue_url)
+        .await
+        .iter()
+        .map(|message| {
+            let envelope: Value =
+                serde_json::from_str(message.body().expect("body")).expect("JSON");
+            serde_json::from_str(envelope["Message"].as_str().expect("Message")).expect("JSON")
+        })
+        .collect()
+}
+
 /// A new SQS queue; its URL.
 pub async fn new_queue(prefix: &str) -> String {
     sqs()
@@ -323,4 +340,65 @@ pub fn covering_retention() -> Retention {
 /// How long alert ledger entries stay (the alerter's default).
 pub fn ledger_retention() -> chrono::Duration {
     chrono::Duration::days(i64::from(ecs_events::alert::DEFAULT_LEDGER_RETENTION_DAYS))
+}
+
+/// The rules a scenario is replayed with: its `_expected.json`'s `rules` file, else the
+/// default rule set.
+pub fn scenario_rules(expected: &Value) -> ecs_events::alert::RuleSet {
+    match expected["rules"].as_str() {
+        Some(file) => {
+            let text =
+                std::fs::read_to_string(events_dir().join("..").join(file)).expect("rules file");
+            ecs_events::alert::RuleSet::from_json(&text).expect("rules")
+        }
+        None => ecs_events::alert::RuleSet::default_rules(),
+    }
+}
+
+/// Every (rule, resource) a scenario's messages must tell of, each exactly once: the resource
+/// of each alert and every resource of each digest, sorted.
+pub fn expected_coverage(expected: &Value) -> Vec<(String, String)> {
+    let mut covered: Vec<(String, String)> = expected["alerts"]
+        .as_array()
+        .expect("alerts")
+        .iter()
+        .flat_map(|alert| {
+            let rule = alert["rule"].as_str().expect("rule").to_owned();
+            let resources: Vec<String> = match alert["kind"].as_str() {
+                Some("digest") => alert["resources"]
+                    .as_array()
+                    .expect("a digest lists its resources")
+                    .iter()
+                    .map(|resource| resource.as_str().expect("resource").to_owned())
+                    .collect(),
+                _ => vec![alert["resource"].as_str().expect("resource").to_owned()],
+            };
+            resources.into_iter().map(move |resource| (rule.clone(), resource))
+        })
+        .collect();
+    covered.sort();
+    covered
+}
+
+/// What a list of sent messages (report entries or JSON documents: `kind`, `rule`, `resource`
+/// or `taskArn`, and a digest's `resources` or `tasks`) tells of, sorted, duplicates kept.
+pub fn coverage_of(messages: &[Value]) -> Vec<(String, String)> {
+    let mut covered = Vec::new();
+    for message in messages {
+        let rule = message["rule"].as_str().expect("rule").to_owned();
+        if message["kind"] == "digest" {
+            let listed =
+                message.get("resources").or_else(|| message.get("tasks")).expect("digest list");
+            for entry in listed.as_array().expect("list") {
+                let id = entry.as_str().or_else(|| entry["id"].as_str()).expect("resource");
+                covered.push((rule.clone(), id.to_owned()));
+            }
+        } else {
+            let resource =
+                message.get("taskArn").or_else(|| message.get("resource")).expect("resource");
+            covered.push((rule, resource.as_str().expect("resource").to_owned()));
+        }
+    }
+    covered.sort();
+    covered
 }
