@@ -13,7 +13,7 @@ pub fn render(report: &Report) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "Replayed {} events: {} stored, {} duplicates, {} stale, {} ignored, {} rejected{}; {} alerts and {} digests sent{}.",
+        "Replayed {} events: {} stored, {} duplicates, {} stale, {} ignored, {} rejected{}; {} and {} sent{}.",
         stats.events,
         stats.stored,
         stats.duplicates,
@@ -21,8 +21,8 @@ pub fn render(report: &Report) -> String {
         stats.ignored,
         stats.rejected,
         if stats.failed > 0 { format!(", {} failed", stats.failed) } else { String::new() },
-        stats.alerts,
-        stats.digests,
+        counted(stats.alerts, "alert"),
+        counted(stats.digests, "digest"),
         if stats.alerts_failed > 0 {
             format!(", {} could not be sent", stats.alerts_failed)
         } else {
@@ -42,6 +42,11 @@ pub fn render(report: &Report) -> String {
     listing(&mut out, "Rejected", &report.rejected);
     listing(&mut out, "Failed", &report.failed);
     out
+}
+
+/// `1 alert`, `2 alerts`.
+fn counted(count: u64, noun: &str) -> String {
+    if count == 1 { format!("1 {noun}") } else { format!("{count} {noun}s") }
 }
 
 /// `--- alert: rule → resource`, saying when an alert opens an incident and what a digest adds.

@@ -129,16 +129,18 @@ fn group_settings(spec: Option<Value>) -> Result<Option<GroupSettings>, String> 
     };
     let window = match file.window {
         None => defaults.window,
-        Some(text) => parse_duration(&text).ok_or_else(|| {
-            format!("window {text:?} is not a duration such as \"90s\", \"10m\" or \"1h\"")
-        })?,
+        Some(text) => {
+            let window = parse_duration(&text).ok_or_else(|| {
+                format!("window {text:?} is not a duration such as \"90s\", \"10m\" or \"1h\"")
+            })?;
+            if window < WINDOW_RANGE.0 || window > WINDOW_RANGE.1 {
+                return Err(format!(
+                    "window {text:?} is out of range: from 1 minute (\"1m\") to 24 hours (\"24h\")"
+                ));
+            }
+            window
+        }
     };
-    if window < WINDOW_RANGE.0 || window > WINDOW_RANGE.1 {
-        return Err(format!(
-            "window {}s is out of range: from 1 minute to 24 hours",
-            window.as_secs()
-        ));
-    }
     let crash_loop_after = file.crash_loop_after.unwrap_or(defaults.crash_loop_after);
     if !(2..=10_000).contains(&crash_loop_after) {
         return Err(format!("crashLoopAfter {crash_loop_after} is out of range: from 2 to 10000"));
@@ -344,8 +346,8 @@ mod tests {
     fn given_invalid_group_settings_then_the_error_names_the_rule_and_the_value() {
         for (group, expected) in [
             (r#"{"window": "10 minutes"}"#, "group: window \"10 minutes\" is not a duration"),
-            (r#"{"window": "30s"}"#, "group: window 30s is out of range"),
-            (r#"{"window": "25h"}"#, "group: window 90000s is out of range"),
+            (r#"{"window": "30s"}"#, "group: window \"30s\" is out of range"),
+            (r#"{"window": "25h"}"#, "group: window \"25h\" is out of range"),
             (r#"{"crashLoopAfter": 1}"#, "group: crashLoopAfter 1 is out of range"),
             (r#"{"windw": "10m"}"#, "unknown field"),
             (r#""yes""#, "group: expected false, true or"),
