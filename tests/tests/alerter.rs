@@ -5,19 +5,18 @@
 mod support;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 
-use async_trait::async_trait;
-use ecs_events::alert::{
-    Alert, AlertSink, Alerter, DynamoDbLedger, RuleSet, SinkError, SnsAlertSink, render,
-};
+use ecs_events::alert::{Alert, AlertSink, Alerter, DynamoDbLedger, RuleSet, SnsAlertSink, render};
 use ecs_events::deadline::Deadline;
 use ecs_events::event::EcsEvent;
 use ecs_events::incident::DynamoDbIncidentStore;
 use ecs_replay::tables::{create_incident_table, create_ledger_table};
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::{Value, json};
-use support::{drain, dynamodb, events_dir, read_json, scenarios, sns, topic_with_queue, unique};
+use support::{
+    FlakySink, drain, dynamodb, events_dir, read_json, scenarios, sns, topic_with_queue, unique,
+};
 
 fn sample(name: &str) -> Value {
     read_json(&events_dir().join("samples").join(name))
@@ -267,36 +266,11 @@ async fn given_an_invocation_for_an_unknown_rule_then_it_fails_non_retryably_nam
     assert!(drain(&subscribed.queue_url).await.is_empty());
 }
 
-/// Fails the first `failures` publishes with a retryable error, then publishes for real.
-struct FlakySink {
-    inner: SnsAlertSink,
-    failures: usize,
-    calls: AtomicUsize,
-}
-
-#[async_trait]
-impl AlertSink for FlakySink {
-    async fn publish(&self, alert: &Alert) -> Result<(), SinkError> {
-        if self.calls.fetch_add(1, Ordering::SeqCst) < self.failures {
-            return Err(SinkError {
-                key: alert.dedup_key.clone(),
-                message: "injected: Throttling: Rate exceeded".into(),
-                retryable: true,
-            });
-        }
-        self.inner.publish(alert).await
-    }
-}
-
 #[tokio::test]
 async fn given_an_sns_failure_then_the_invocation_fails_retryably_and_the_retry_sends_exactly_one()
 {
     let subscribed = topic_with_queue(false, None).await;
-    let sink = Arc::new(FlakySink {
-        inner: SnsAlertSink::new(sns(), subscribed.topic_arn),
-        failures: 1,
-        calls: AtomicUsize::new(0),
-    });
+    let sink = Arc::new(FlakySink::new(SnsAlertSink::new(sns(), subscribed.topic_arn), 1, None));
     let alerter = Alerter::new(
         RuleSet::default_rules(),
         Arc::new(ledger().await),

@@ -6,13 +6,11 @@
 mod support;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use async_trait::async_trait;
 use ecs_events::alert::chat::check_notification;
 use ecs_events::alert::{
-    Alert, AlertSink, Alerter, DynamoDbLedger, RuleSet, SinkError, SnsAlertSink, SnsChatSink,
+    AlertKind, AlertSink, Alerter, DynamoDbLedger, RuleSet, SnsAlertSink, SnsChatSink,
 };
 use ecs_events::deadline::Deadline;
 use ecs_events::incident::{
@@ -22,7 +20,7 @@ use ecs_events::incident::{
 use ecs_replay::tables::{create_incident_table, create_ledger_table};
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::{Value, json};
-use support::{drain, dynamodb, events_dir, read_json, sns, topic_with_queue, unique};
+use support::{FlakySink, drain, dynamodb, events_dir, read_json, sns, topic_with_queue, unique};
 
 fn member(id: &str, at: i64) -> Member {
     Member { id: id.into(), at, cause: "exit 1".into(), stop_code: None, failed_containers: None }
@@ -187,39 +185,13 @@ async fn given_concurrent_invocations_into_one_incident_then_no_task_is_lost_and
     assert_eq!(digest["attributes"]["kind"], "digest");
 }
 
-/// Fails the first `failures` publishes of digests, then publishes for real.
-struct FailingDigests {
-    inner: SnsAlertSink,
-    failures: usize,
-    calls: AtomicUsize,
-}
-
-#[async_trait]
-impl AlertSink for FailingDigests {
-    async fn publish(&self, alert: &Alert) -> Result<(), SinkError> {
-        if alert.document["kind"] == "digest"
-            && self.calls.fetch_add(1, Ordering::SeqCst) < self.failures
-        {
-            return Err(SinkError {
-                key: alert.dedup_key.clone(),
-                message: "injected: InternalError".into(),
-                retryable: true,
-            });
-        }
-        self.inner.publish(alert).await
-    }
-}
-
 /// GIVEN SNS failing on a digest THEN the flush reports it, the window stays due, and the next
 /// flush sends the digest — once.
 #[tokio::test]
 async fn given_an_sns_failure_on_a_digest_then_it_is_retried_and_sent_once() {
     let subscribed = topic_with_queue(false, None).await;
-    let sink = FailingDigests {
-        inner: SnsAlertSink::new(sns(), subscribed.topic_arn),
-        failures: 1,
-        calls: AtomicUsize::new(0),
-    };
+    let sink =
+        FlakySink::new(SnsAlertSink::new(sns(), subscribed.topic_arn), 1, Some(AlertKind::Digest));
     let alerter = grouping_alerter(Arc::new(sink)).await;
     for event in stopped_tasks(3) {
         alerter::handle(&alerter, invoke(event)).await.expect("handled");

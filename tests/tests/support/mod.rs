@@ -402,3 +402,41 @@ pub fn coverage_of(messages: &[Value]) -> Vec<(String, String)> {
     covered.sort();
     covered
 }
+
+/// Fails the first `failures` publishes (of `only` kind when set: alerts or digests) with a
+/// retryable error, then publishes through `inner`; `calls` counts the publishes it saw.
+pub struct FlakySink {
+    pub inner: ecs_events::alert::SnsAlertSink,
+    pub failures: usize,
+    pub only: Option<ecs_events::alert::AlertKind>,
+    pub calls: AtomicUsize,
+}
+
+impl FlakySink {
+    /// Fails the first `failures` publishes of `only` kind (or of any) on `inner`.
+    pub fn new(
+        inner: ecs_events::alert::SnsAlertSink,
+        failures: usize,
+        only: Option<ecs_events::alert::AlertKind>,
+    ) -> Self {
+        Self { inner, failures, only, calls: AtomicUsize::new(0) }
+    }
+}
+
+#[async_trait::async_trait]
+impl ecs_events::alert::AlertSink for FlakySink {
+    async fn publish(
+        &self,
+        alert: &ecs_events::alert::Alert,
+    ) -> Result<(), ecs_events::alert::SinkError> {
+        let targeted = self.only.is_none_or(|kind| alert.kind == kind);
+        if targeted && self.calls.fetch_add(1, Ordering::SeqCst) < self.failures {
+            return Err(ecs_events::alert::SinkError {
+                key: alert.dedup_key.clone(),
+                message: "injected: Throttling: Rate exceeded".into(),
+                retryable: true,
+            });
+        }
+        self.inner.publish(alert).await
+    }
+}
