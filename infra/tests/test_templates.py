@@ -2,8 +2,10 @@
 alert rule patterns equal to the rules file and each rule's input transformer naming its rule,
 encryption, no secrets in environment variables, the events DLQ trusting exactly the stack's
 rules, the delivery and buffer alarms, state TTLs, the task index's projection, the buffer's
-poison-record DLQ, and the SAM parameters' constraints. Run by scripts/test after `cdk synth`
-(see README)."""
+poison-record DLQ, the incident table and the alerter's grants on it, the digest flush schedule,
+the optional chat topic and channel configurations (the SAM template's conditions evaluated for
+several parameter sets), and the SAM parameters' constraints. Run by scripts/test after
+`cdk synth` (see README)."""
 
 import json
 import re
@@ -18,6 +20,7 @@ CDK_TEMPLATE = ROOT / "infra" / "cdk" / "cdk.out" / "EcsEvents.template.json"
 DEFAULT_RULES = ROOT / "rules" / "default.json"
 EXAMPLE_RULES = ROOT / "rules" / "examples.json"
 STATE_STORE_SOURCE = ROOT / "shared" / "src" / "state" / "dynamodb.rs"
+INCIDENT_STORE_SOURCE = ROOT / "shared" / "src" / "incident" / "dynamodb.rs"
 # EventBridge's predefined input-transformer variable for the whole event.
 EVENT_JSON = "<aws.events.event.json>"
 MAX_INPUT_TEMPLATE_CHARS = 8192
@@ -37,13 +40,15 @@ ALLOWED_ACTIONS = {
     "alerter": LOG_ACTIONS | DESTINATION_ACTIONS | {
         "dynamodb:PutItem", "dynamodb:DeleteItem", "sns:Publish", "kms:Decrypt",
         "kms:GenerateDataKey*",
+        # Incidents (issue #14): GetItem/PutItem/UpdateItem on the table, Query on its due-index.
+        "dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:Query",
     },
 }
 # The table keys each function may write to.
 ALLOWED_TABLE_KEYS = {
     "listener": set(),
     "state-tracker": {"taskArn", "containerInstanceArn"},
-    "alerter": {"alertKey"},
+    "alerter": {"alertKey", "incidentKey"},
 }
 RESOURCE_TYPE_OF_SERVICE = {
     "logs": "AWS::Logs::LogGroup",
@@ -59,7 +64,35 @@ ALLOWED_ENVIRONMENT = {
         "CONTAINER_INSTANCE_RETENTION_DAYS", "DEAD_LETTER_QUEUE_URL",
     },
     # No ALERT_CLAIM_SECONDS (issue #13): a claim lasts until the invocation's deadline.
-    "alerter": {"TOPIC_ARN", "LEDGER_TABLE", "ALERT_RULES"},
+    "alerter": {"TOPIC_ARN", "LEDGER_TABLE", "ALERT_RULES", "INCIDENT_TABLE", "CHAT_TOPIC_ARN"},
+}
+# Issue #14: the incident table as shared/src/incident/dynamodb.rs uses it.
+INCIDENT_KEY_SCHEMA = [{"AttributeName": "incidentKey", "KeyType": "HASH"}]
+INCIDENT_ATTRIBUTES = [
+    {"AttributeName": "incidentKey", "AttributeType": "S"},
+    {"AttributeName": "dueShard", "AttributeType": "S"},
+    {"AttributeName": "dueAt", "AttributeType": "N"},
+]
+DUE_INDEX = "due-index"
+DUE_INDEX_DEFINITION = {
+    "IndexName": DUE_INDEX,
+    "KeySchema": [
+        {"AttributeName": "dueShard", "KeyType": "HASH"},
+        {"AttributeName": "dueAt", "KeyType": "RANGE"},
+    ],
+    "Projection": {"ProjectionType": "KEYS_ONLY"},
+}
+# What the schedule sends the alerter, and how long EventBridge keeps trying one tick.
+FLUSH_DIGESTS = {"flushDigests": True}
+FLUSH_RETRY_POLICY = {"MaximumRetryAttempts": 2, "MaximumEventAgeInSeconds": 120}
+CHAT_RESOURCE_TYPES = {
+    "AWS::Chatbot::SlackChannelConfiguration", "AWS::Chatbot::MicrosoftTeamsChannelConfiguration",
+}
+SLACK_IDS = {"SlackWorkspaceId": "T0123ABCD", "SlackChannelId": "C0123ABCD"}
+TEAMS_IDS = {
+    "TeamsTenantId": "01234567-89ab-cdef-0123-456789abcdef",
+    "TeamsTeamId": "fedcba98-7654-3210-fedc-ba9876543210",
+    "TeamsChannelId": "19%3a0123456789abcdef0123456789abcdef%40thread.tacv2",
 }
 
 
@@ -135,8 +168,111 @@ def get_att(value):
 
 
 def the_alert_topic(template):
-    (topic,) = resources(template, "AWS::SNS::Topic")
+    """The topic the alerter's TOPIC_ARN names (the alarms' topic; the chat topic is another)."""
+    variables = template["Resources"][functions(template)["alerter"]]["Properties"]["Environment"]["Variables"]
+    (topic,) = referenced(variables["TOPIC_ARN"])
+    assert template["Resources"][topic]["Type"] == "AWS::SNS::Topic", topic
     return topic
+
+
+def pattern_rules(template):
+    """EventBridge rules on an event pattern (the all-ECS rule, one per alert rule)."""
+    return {name: rule for name, rule in resources(template, "AWS::Events::Rule").items()
+            if "EventPattern" in rule["Properties"]}
+
+
+def schedule_rules(template):
+    """EventBridge rules on a schedule (the digest flush)."""
+    found = {name: rule for name, rule in resources(template, "AWS::Events::Rule").items()
+             if "ScheduleExpression" in rule["Properties"]}
+    assert set(found).isdisjoint(pattern_rules(template)), "a rule with both a pattern and a schedule"
+    return found
+
+
+def render(value):
+    """A Ref / GetAtt / Sub / Join as text, for comparing ARNs built either way:
+    {"Fn::Sub": "${T.Arn}/index/x"} and {"Fn::Join": ["", [{"Fn::GetAtt": ["T", "Arn"]}, "/index/x"]]}
+    both render as "${T.Arn}/index/x". Logical ids are kept as they are; AWS::Partition is "aws"."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict) and "Ref" in value:
+        return "aws" if value["Ref"] == "AWS::Partition" else "${" + value["Ref"] + "}"
+    if get_att(value):
+        return "${%s.%s}" % get_att(value)
+    if isinstance(value, dict) and "Fn::Sub" in value and isinstance(value["Fn::Sub"], str):
+        return value["Fn::Sub"].replace("${AWS::Partition}", "aws")
+    if isinstance(value, dict) and "Fn::Join" in value:
+        separator, parts = value["Fn::Join"]
+        return separator.join(render(part) for part in parts)
+    raise AssertionError(f"cannot render {value}")
+
+
+def evaluate(value, parameters, conditions):
+    """A condition expression's truth value, or a parameter's value, for `parameters`."""
+    if isinstance(value, dict):
+        (function, argument), = value.items()
+        if function == "Fn::Equals":
+            left, right = (evaluate(item, parameters, conditions) for item in argument)
+            return str(left) == str(right)
+        if function == "Fn::Not":
+            return not evaluate(argument[0], parameters, conditions)
+        if function == "Fn::And":
+            return all(evaluate(item, parameters, conditions) for item in argument)
+        if function == "Fn::Or":
+            return any(evaluate(item, parameters, conditions) for item in argument)
+        if function == "Condition":
+            return evaluate(conditions[argument], parameters, conditions)
+        if function == "Ref" and argument in parameters:
+            return parameters[argument]
+        raise AssertionError(f"cannot evaluate {value}")
+    return value
+
+
+def parameter_values(template, overrides=None):
+    """Every parameter's value: its default, or the override (unknown names refused)."""
+    declared = template.get("Parameters", {})
+    assert set(overrides or {}) <= set(declared), set(overrides or {}) - set(declared)
+    return {name: str(definition.get("Default", "")) for name, definition in declared.items()} | dict(overrides or {})
+
+
+def deployed(template, overrides=None):
+    """The template as CloudFormation would deploy it with these parameter values: resources and
+    outputs whose condition is false dropped, every Fn::If replaced by its branch, NoValue items
+    and properties removed. (The CDK template has no conditions: it comes back unchanged.)"""
+    parameters = parameter_values(template, overrides)
+    conditions = template.get("Conditions", {})
+    holds = {name: evaluate(expression, parameters, conditions) for name, expression in conditions.items()}
+    no_value = object()
+
+    def resolve(value):
+        if isinstance(value, dict) and set(value) == {"Fn::If"}:
+            condition, when_true, when_false = value["Fn::If"]
+            return resolve(when_true if holds[condition] else when_false)
+        if value == {"Ref": "AWS::NoValue"}:
+            return no_value
+        if isinstance(value, dict):
+            resolved = {key: resolve(item) for key, item in value.items()}
+            return {key: item for key, item in resolved.items() if item is not no_value}
+        if isinstance(value, list):
+            return [item for item in (resolve(item) for item in value) if item is not no_value]
+        return value
+
+    result = dict(template)
+    for section in ("Resources", "Outputs"):
+        result[section] = {
+            name: resolve(body) for name, body in template.get(section, {}).items()
+            if "Condition" not in body or holds[body["Condition"]]
+        }
+    return result
+
+
+def rules_refusing(template, overrides):
+    """The names of the template's Rules whose assertions fail for these parameter values."""
+    parameters = parameter_values(template, overrides)
+    return {
+        name for name, rule in template.get("Rules", {}).items()
+        if not all(evaluate(assertion["Assert"], parameters, {}) for assertion in rule["Assertions"])
+    }
 
 
 def alarms_on(template, namespace, metric, dimension=None):
@@ -216,11 +352,11 @@ def buffers_and_dead_letter_queues(template):
 
 
 def alert_rule_targets(template):
-    """{EventBridge rule: its targets} of the rules that invoke the alerter."""
+    """{EventBridge rule: its targets} of the pattern rules that invoke the alerter."""
     alerter = functions(template)["alerter"]
     return {
         name: rule["Properties"]["Targets"]
-        for name, rule in resources(template, "AWS::Events::Rule").items()
+        for name, rule in pattern_rules(template).items()
         if any(alerter in referenced(target["Arn"]) for target in rule["Properties"]["Targets"])
     }
 
@@ -267,14 +403,15 @@ def test_the_alert_rule_patterns_and_alert_rules_variable_equal_the_rules_file(t
     path = SAM_TEMPLATE if "Transform" in template else CDK_TEMPLATE
     rules = json.loads(rules_file_of(path).read_text())
     alerter = functions(template)["alerter"]
-    deployed = []
-    for rule in resources(template, "AWS::Events::Rule").values():
+    patterns = []
+    for rule in pattern_rules(template).values():
         targets = rule["Properties"]["Targets"]
         if any(alerter in referenced(target["Arn"]) for target in targets):
             pattern = rule["Properties"]["EventPattern"]
-            deployed.append(json.loads(pattern) if isinstance(pattern, str) else pattern)
+            patterns.append(json.loads(pattern) if isinstance(pattern, str) else pattern)
     key = lambda pattern: json.dumps(pattern, sort_keys=True)
-    assert sorted(deployed, key=key) == sorted((r["pattern"] for r in rules), key=key)
+    # The pattern exactly: a rule's "group" setting (issue #14) is the alerter's, not EventBridge's.
+    assert sorted(patterns, key=key) == sorted((r["pattern"] for r in rules), key=key)
     variables = template["Resources"][alerter]["Properties"]["Environment"]["Variables"]
     assert json.loads(variables["ALERT_RULES"]) == rules
 
@@ -295,8 +432,8 @@ def assert_each_alert_rule_invokes_the_alerter_with_its_name_and_the_event(templ
         deployed[rule] = json.loads(pattern) if isinstance(pattern, str) else pattern
     # Exactly the rules file's names, each on the EventBridge rule of its own pattern.
     assert deployed == {rule["name"]: rule["pattern"] for rule in rules}
-    # The other rules (AllEcsEventsRule: listener, state tracker) deliver the event itself.
-    others = set(resources(template, "AWS::Events::Rule")) - set(alert_rules)
+    # The other pattern rules (AllEcsEventsRule: listener, state tracker) deliver the event itself.
+    others = set(pattern_rules(template)) - set(alert_rules)
     assert "AllEcsEventsRule" in others
     for name in others:
         for target in template["Resources"][name]["Properties"]["Targets"]:
@@ -310,10 +447,16 @@ def test_each_alert_rule_invokes_the_alerter_with_its_name_and_the_event(templat
 
 
 def test_every_target_of_every_rule_retries_and_dead_letters(template):
-    for name, rule in resources(template, "AWS::Events::Rule").items():
+    for name, rule in pattern_rules(template).items():
         for target in rule["Properties"]["Targets"]:
             assert target.get("RetryPolicy", {}).get("MaximumRetryAttempts", 0) > 0, f"{name}: no retry policy"
             assert "DeadLetterConfig" in target, f"{name}: no dead-letter queue"
+    # The digest flush schedule alone has no DLQ, on purpose: a tick carries nothing, the flush is
+    # idempotent and the next tick sends what a failed one left; it retries only briefly.
+    for name, rule in schedule_rules(template).items():
+        for target in rule["Properties"]["Targets"]:
+            assert target.get("RetryPolicy") == FLUSH_RETRY_POLICY, name
+            assert "DeadLetterConfig" not in target, f"{name}: a tick would be dead-lettered"
 
 
 def test_tables_topic_and_queues_are_encrypted_and_tables_recoverable(template):
@@ -351,10 +494,10 @@ def test_the_sam_template_defines_the_ttls_the_code_uses():
     assert tables["AlertLedgerTable"]["Properties"]["TimeToLiveSpecification"]["AttributeName"] == "expiresAt"
 
 
-def code_constant_strings(name):
-    """The strings of a `const NAME: ... = "..."` or `[...]` in the Rust state store."""
-    match = re.search(rf"\b{name}\s*:[^=]*=\s*(.*?);", STATE_STORE_SOURCE.read_text(), re.DOTALL)
-    assert match, f"{name} is not in {STATE_STORE_SOURCE}"
+def code_constant_strings(name, source=STATE_STORE_SOURCE):
+    """The strings of a `const NAME: ... = "..."` or `[...]` in a Rust source (the state store's)."""
+    match = re.search(rf"\b{name}\s*:[^=]*=\s*(.*?);", source.read_text(), re.DOTALL)
+    assert match, f"{name} is not in {source}"
     return re.findall(r'"([^"]*)"', match.group(1))
 
 
@@ -381,6 +524,8 @@ def test_the_events_dlq_trusts_exactly_the_rules_that_dead_letter_into_it(templa
     senders = {}
     for name, rule in resources(template, "AWS::Events::Rule").items():
         for target in rule["Properties"]["Targets"]:
+            if "DeadLetterConfig" not in target:
+                continue  # the digest flush schedule (see above): trusted by no queue
             queue, attribute = get_att(target["DeadLetterConfig"]["Arn"])
             assert attribute == "Arn", f"{name}: {target['DeadLetterConfig']}"
             senders.setdefault(queue, set()).add(name)
@@ -405,17 +550,26 @@ def test_the_events_dlq_trusts_exactly_the_rules_that_dead_letter_into_it(templa
 
 
 def test_every_rule_alarms_on_failed_and_lost_deliveries_to_the_alert_topic(template):
-    # Issue #12 (7): EventBridge reports undelivered events per rule, nowhere else.
+    # Issue #12 (7): EventBridge reports undelivered events per rule, nowhere else. The digest
+    # flush schedule (issue #14) has no DLQ, so only its FailedInvocations can go off.
     rules = resources(template, "AWS::Events::Rule")
-    for metric in ("FailedInvocations", "InvocationsFailedToBeSentToDlq"):
-        for rule in rules:
+    watched = {
+        "FailedInvocations": set(rules),
+        "InvocationsFailedToBeSentToDlq": {
+            name for name, rule in rules.items()
+            if all("DeadLetterConfig" in target for target in rule["Properties"]["Targets"])
+        },
+    }
+    assert watched["InvocationsFailedToBeSentToDlq"] == set(pattern_rules(template))
+    for metric, rule_names in watched.items():
+        for rule in rule_names:
             alarms = alarms_on(template, "AWS/Events", metric, {"Name": "RuleName", "Value": {"Ref": rule}})
             assert len(alarms) == 1, f"{rule}: {metric} alarms {sorted(alarms)}"
             for name, alarm in alarms.items():
                 assert_notifies_the_alert_topic(template, name, alarm)
                 assert alarm["Properties"]["Statistic"] == "Sum", name
                 assert alarm["Properties"]["Threshold"] == 0, name
-        assert len(alarms_on(template, "AWS/Events", metric)) == len(rules)
+        assert len(alarms_on(template, "AWS/Events", metric)) == len(rule_names)
 
 
 def test_sync_rules_lists_every_rule_of_a_larger_rules_file_in_the_dlq_policy_and_alarms():
@@ -425,7 +579,8 @@ def test_sync_rules_lists_every_rule_of_a_larger_rules_file_in_the_dlq_policy_an
     generated = generate(EXAMPLE_RULES, SAM_TEMPLATE.read_text())
     template = json.loads(json.dumps(cfn_yaml.loads(generated)))
     rules = json.loads(EXAMPLE_RULES.read_text())
-    assert len(resources(template, "AWS::Events::Rule")) == 1 + len(rules)
+    assert len(pattern_rules(template)) == 1 + len(rules)
+    assert list(schedule_rules(template)) == ["DigestFlushSchedule"]
     assert_each_alert_rule_invokes_the_alerter_with_its_name_and_the_event(template, rules)
     test_the_events_dlq_trusts_exactly_the_rules_that_dead_letter_into_it(template)
     test_every_rule_alarms_on_failed_and_lost_deliveries_to_the_alert_topic(template)
@@ -528,3 +683,307 @@ def test_alert_email_takes_an_email_address_or_nothing():
         assert re.fullmatch(pattern, value), f"AlertEmail refuses {value!r}"
     for value in ["not-an-email", "ops@example", "@example.com", "ops @example.com", "ops@example.com "]:
         assert not re.fullmatch(pattern, value), f"AlertEmail accepts {value!r}"
+
+
+# ---------------------------------------------------------------- issue #14: incidents, digests, chat
+
+
+def incident_table(template):
+    (name,) = [
+        name for name, table in resources(template, "AWS::DynamoDB::Table").items()
+        if table["Properties"]["KeySchema"] == INCIDENT_KEY_SCHEMA
+    ]
+    return name
+
+
+def test_the_incident_table_is_keyed_indexed_and_expires_as_the_code_uses_it(template):
+    assert code_constant_strings("INCIDENT_KEY", INCIDENT_STORE_SOURCE) == ["incidentKey"]
+    assert code_constant_strings("DUE_INDEX", INCIDENT_STORE_SOURCE) == [DUE_INDEX]
+    name = incident_table(template)
+    table = template["Resources"][name]
+    properties = table["Properties"]
+    assert properties["BillingMode"] == "PAY_PER_REQUEST"
+    assert sorted(properties["AttributeDefinitions"], key=repr) == sorted(INCIDENT_ATTRIBUTES, key=repr)
+    # Exactly one index, keys only: the flush lists due windows and reads each from the table.
+    assert properties["GlobalSecondaryIndexes"] == [DUE_INDEX_DEFINITION]
+    assert "LocalSecondaryIndexes" not in properties
+    assert properties["TimeToLiveSpecification"] == {"AttributeName": "expiresAt", "Enabled": True}
+    assert properties["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+    assert properties["SSESpecification"] == {"SSEEnabled": True}
+    # Hardened and short-lived like the ledger: same policies, no fixed name.
+    ledger = next(
+        table for table in resources(template, "AWS::DynamoDB::Table").values()
+        if table["Properties"]["KeySchema"] == [{"AttributeName": "alertKey", "KeyType": "HASH"}]
+    )
+    assert table.get("DeletionPolicy") == ledger.get("DeletionPolicy") == "Delete"
+    assert table.get("UpdateReplacePolicy") == ledger.get("UpdateReplacePolicy") == "Delete"
+    assert "TableName" not in properties and "Condition" not in table
+
+
+def test_the_alerter_gets_the_incident_table_and_exactly_its_incident_grants(template):
+    name = incident_table(template)
+    found = functions(template)
+    variables = template["Resources"][found["alerter"]]["Properties"]["Environment"]["Variables"]
+    assert variables["INCIDENT_TABLE"] == {"Ref": name}
+    grants = set()
+    for statement in role_statements(template, role_of(template, found["alerter"])):
+        for resource in as_list(statement["Resource"]):
+            if name in referenced(resource):
+                grants |= {(action, render(resource)) for action in as_list(statement["Action"])}
+    table_arn, index_arn = "${%s.Arn}" % name, "${%s.Arn}/index/%s" % (name, DUE_INDEX)
+    # GetItem (consistent reads), PutItem, UpdateItem on the table; Query on the due-index only.
+    # No Scan, no DeleteItem (items expire by TTL), no other index, no `index/*`.
+    assert grants == {
+        ("dynamodb:GetItem", table_arn), ("dynamodb:PutItem", table_arn),
+        ("dynamodb:UpdateItem", table_arn), ("dynamodb:Query", index_arn),
+    }
+    for function, function_id in found.items():
+        if function != "alerter":
+            for statement in role_statements(template, role_of(template, function_id)):
+                assert name not in referenced(statement["Resource"]), function
+
+
+def test_the_digest_flush_schedule_invokes_the_alerter_every_minute(template):
+    alerter = functions(template)["alerter"]
+    ((name, rule),) = schedule_rules(template).items()
+    properties = rule["Properties"]
+    assert properties["ScheduleExpression"] == "rate(1 minute)"
+    assert properties.get("State", "ENABLED") == "ENABLED"
+    (target,) = properties["Targets"]
+    assert get_att(target["Arn"]) == (alerter, "Arn")
+    assert json.loads(target["Input"]) == FLUSH_DIGESTS
+    assert not {"InputTransformer", "InputPath"} & set(target), target
+    assert target["RetryPolicy"] == FLUSH_RETRY_POLICY
+    assert "DeadLetterConfig" not in target
+    # EventBridge may invoke the alerter from this rule, by its exact ARN.
+    permissions = [
+        permission["Properties"] for permission in resources(template, "AWS::Lambda::Permission").values()
+        if get_att(permission["Properties"].get("SourceArn")) == (name, "Arn")
+    ]
+    assert permissions == [{
+        "Action": "lambda:InvokeFunction",
+        "FunctionName": permissions[0]["FunctionName"],
+        "Principal": "events.amazonaws.com",
+        "SourceArn": {"Fn::GetAtt": [name, "Arn"]},
+    }]
+    assert referenced(permissions[0]["FunctionName"]) == {alerter}
+    # It is trusted by no dead-letter queue (it sends none there).
+    for policy in resources(template, "AWS::SQS::QueuePolicy").values():
+        assert name not in referenced(policy["Properties"]["PolicyDocument"]), policy
+
+
+def test_rule_group_settings_reach_the_alerter_unchanged_and_never_the_pattern(tmp_path):
+    # The alerter reads "group" from ALERT_RULES; EventBridge must get the pattern alone.
+    import runpy
+    sync_rules = runpy.run_path(str(ROOT / "scripts" / "sync-rules"))
+    generate = sync_rules["generate"]
+    generate.__globals__["ROOT"] = tmp_path  # the rules file's path is written relative to it
+    rules = [
+        {"name": "grouped", "description": "Grouped with settings.",
+         "pattern": {"source": ["aws.ecs"], "detail-type": ["ECS Task State Change"]},
+         "group": {"window": "15m", "crashLoopAfter": 3}},
+        {"name": "each-task", "pattern": {"source": ["aws.ecs"], "detail": {"lastStatus": ["STOPPED"]}},
+         "group": False},
+        {"name": "defaults", "pattern": {"source": ["aws.ecs"], "detail-type": ["ECS Service Action"]},
+         "group": True},
+    ]
+    rules_file = tmp_path / "grouped.json"
+    rules_file.write_text(json.dumps(rules))
+    template = json.loads(json.dumps(cfn_yaml.loads(generate(rules_file, SAM_TEMPLATE.read_text()))))
+    variables = template["Resources"][functions(template)["alerter"]]["Properties"]["Environment"]["Variables"]
+    assert json.loads(variables["ALERT_RULES"]) == rules
+    assert_each_alert_rule_invokes_the_alerter_with_its_name_and_the_event(template, rules)
+
+
+@pytest.mark.parametrize("group, problem", [
+    ('"yes"', "group must be false, true or an object"),
+    ("5", "group must be false, true or an object"),
+    ('{"windw": "10m"}', "unknown field 'windw'"),
+    ('{"window": 10}', "group.window must be a string"),
+    ('{"crashLoopAfter": "5"}', "group.crashLoopAfter must be a whole number"),
+    ('{"crashLoopAfter": 2.5}', "group.crashLoopAfter must be a whole number"),
+    ('{"crashLoopAfter": true}', "group.crashLoopAfter must be a whole number"),
+])
+def test_sync_rules_refuses_a_misshapen_group_naming_the_rule(group, problem):
+    import runpy
+    validate = runpy.run_path(str(ROOT / "scripts" / "sync-rules"))["validate"]
+    rules = json.loads(f'[{{"name": "r", "pattern": {{"source": ["aws.ecs"]}}, "group": {group}}}]')
+    with pytest.raises(SystemExit, match=re.escape(problem)) as refused:
+        validate(rules, "rules.json")
+    assert "rule #1 'r'" in str(refused.value)
+    # The shapes the alerter takes pass (their values are the alerter's to check).
+    for good in ("false", "true", "null", '{}', '{"window": "10m", "crashLoopAfter": 5}'):
+        validate(json.loads(f'[{{"name": "r", "pattern": {{"source": ["aws.ecs"]}}, "group": {good}}}]'), "ok.json")
+    with pytest.raises(SystemExit, match="unknown field 'grup'"):
+        validate([{"name": "r", "pattern": {"source": ["aws.ecs"]}, "grup": False}], "rules.json")
+
+
+def chat_topics(template):
+    """Topics other than the alert topic: the chat topic, when there is one."""
+    alert_topic = the_alert_topic(template)
+    return {name: topic for name, topic in resources(template, "AWS::SNS::Topic").items() if name != alert_topic}
+
+
+def publish_grants(template):
+    """The topics the alerter may publish to."""
+    role = role_of(template, functions(template)["alerter"])
+    return {
+        target
+        for statement in role_statements(template, role) if "sns:Publish" in as_list(statement["Action"])
+        for resource in as_list(statement["Resource"]) for target in referenced(resource)
+    }
+
+
+def test_by_default_there_is_no_chat(template):
+    # The synthesized CDK template is the default variant; the SAM template with its defaults.
+    stack = deployed(template)
+    alerter = stack["Resources"][functions(stack)["alerter"]]
+    assert alerter["Properties"]["Environment"]["Variables"]["CHAT_TOPIC_ARN"] == ""
+    assert chat_topics(stack) == {}
+    assert not [r for r in stack["Resources"].values() if r["Type"] in CHAT_RESOURCE_TYPES]
+    assert not [
+        r for r in resources(stack, "AWS::IAM::Role").values()
+        if "chatbot.amazonaws.com" in json.dumps(r["Properties"]["AssumeRolePolicyDocument"])
+    ]
+    assert publish_grants(stack) == {the_alert_topic(stack)}
+    assert "ChatTopicArn" not in stack.get("Outputs", {})
+
+
+def assert_the_chat_topic_is_the_alerters(stack):
+    """One chat topic: encrypted with the alert topic's key, HTTPS only, named to the alerter,
+    which may publish to it (and use the key); returns its logical id."""
+    ((chat, topic),) = chat_topics(stack).items()
+    alert_topic = stack["Resources"][the_alert_topic(stack)]
+    assert topic["Properties"]["KmsMasterKeyId"] == alert_topic["Properties"]["KmsMasterKeyId"]
+    (key,) = referenced(topic["Properties"]["KmsMasterKeyId"])
+    variables = stack["Resources"][functions(stack)["alerter"]]["Properties"]["Environment"]["Variables"]
+    assert variables["CHAT_TOPIC_ARN"] == {"Ref": chat}
+    assert publish_grants(stack) == {the_alert_topic(stack), chat}
+    role = role_of(stack, functions(stack)["alerter"])
+    assert any(
+        {"kms:Decrypt", "kms:GenerateDataKey*"} <= set(as_list(statement["Action"]))
+        and key in referenced(statement["Resource"])
+        for statement in role_statements(stack, role)
+    ), "the alerter cannot use the chat topic's key"
+    (policy,) = [p["Properties"] for p in resources(stack, "AWS::SNS::TopicPolicy").values()
+                 if {"Ref": chat} in p["Properties"]["Topics"]]
+    assert any(
+        statement["Effect"] == "Deny" and statement["Action"] == "sns:Publish"
+        and statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+        for statement in policy["PolicyDocument"]["Statement"]
+    )
+    assert not [s for s in policy["PolicyDocument"]["Statement"] if s["Effect"] == "Allow"], "only the alerter's role publishes"
+    assert stack["Outputs"]["ChatTopicArn"]["Value"] == {"Ref": chat}
+    return chat
+
+
+def assert_chat_channel(stack, kind, chat_topic, ids):
+    """The one channel configuration of `kind`: subscribed to the chat topic, read-only, logging
+    errors, with the given ids; its role trusts the service and only reads CloudWatch."""
+    ((name, configuration),) = resources(stack, kind).items()
+    properties = configuration["Properties"]
+    for key, value in ids.items():
+        assert properties[key] == value, key
+    assert properties["SnsTopicArns"] == [{"Ref": chat_topic}]
+    assert [render(arn) for arn in properties["GuardrailPolicies"]] == ["arn:aws:iam::aws:policy/ReadOnlyAccess"]
+    assert properties["LoggingLevel"] == "ERROR"
+    assert properties["UserRoleRequired"] is False
+    name_value = properties["ConfigurationName"]
+    rendered = render(name_value)
+    assert rendered.endswith("-slack" if "Slack" in kind else "-teams"), rendered
+    assert re.fullmatch(r"[A-Za-z0-9_${}:.-]+", rendered), rendered
+    (role,) = referenced(properties["IamRoleArn"])
+    role_properties = stack["Resources"][role]["Properties"]
+    assert role_properties["AssumeRolePolicyDocument"]["Statement"] == [
+        {"Effect": "Allow", "Principal": {"Service": "chatbot.amazonaws.com"}, "Action": "sts:AssumeRole"},
+    ]
+    assert [render(arn) for arn in role_properties["ManagedPolicyArns"]] == [
+        "arn:aws:iam::aws:policy/CloudWatchReadOnlyAccess",
+    ]
+    assert "Policies" not in role_properties
+    assert not [p for p in resources(stack, "AWS::IAM::Policy").values() if role in referenced(p["Properties"]["Roles"])]
+    return name
+
+
+def test_sam_chat_topic_alone_when_asked_for():
+    stack = deployed(load(SAM_TEMPLATE), {"ChatTopic": "true"})
+    assert_the_chat_topic_is_the_alerters(stack)
+    assert not [r for r in stack["Resources"].values() if r["Type"] in CHAT_RESOURCE_TYPES]
+    assert "ChatChannelRole" not in stack["Resources"]
+
+
+def test_sam_slack_ids_create_the_topic_and_a_read_only_slack_channel():
+    stack = deployed(load(SAM_TEMPLATE), SLACK_IDS)
+    chat = assert_the_chat_topic_is_the_alerters(stack)
+    assert_chat_channel(stack, "AWS::Chatbot::SlackChannelConfiguration", chat, SLACK_IDS | {
+        "SlackWorkspaceId": {"Ref": "SlackWorkspaceId"}, "SlackChannelId": {"Ref": "SlackChannelId"},
+    })
+    assert resources(stack, "AWS::Chatbot::MicrosoftTeamsChannelConfiguration") == {}
+    configuration = stack["Resources"]["SlackChannelConfiguration"]["Properties"]
+    assert configuration["ConfigurationName"] == {"Fn::Sub": "${AWS::StackName}-${AWS::Region}-slack"}
+
+
+def test_sam_teams_ids_create_the_topic_and_a_read_only_teams_channel():
+    stack = deployed(load(SAM_TEMPLATE), TEAMS_IDS)
+    chat = assert_the_chat_topic_is_the_alerters(stack)
+    assert_chat_channel(stack, "AWS::Chatbot::MicrosoftTeamsChannelConfiguration", chat, {
+        "TeamsTenantId": {"Ref": "TeamsTenantId"}, "TeamId": {"Ref": "TeamsTeamId"},
+        "TeamsChannelId": {"Ref": "TeamsChannelId"},
+    })
+    assert resources(stack, "AWS::Chatbot::SlackChannelConfiguration") == {}
+    # Slack and Teams together share the topic and the role.
+    both = deployed(load(SAM_TEMPLATE), SLACK_IDS | TEAMS_IDS)
+    chat = assert_the_chat_topic_is_the_alerters(both)
+    assert_chat_channel(both, "AWS::Chatbot::SlackChannelConfiguration", chat, {})
+    assert_chat_channel(both, "AWS::Chatbot::MicrosoftTeamsChannelConfiguration", chat, {})
+
+
+def test_sam_every_chat_resource_exists_only_under_a_chat_condition():
+    template = load(SAM_TEMPLATE)
+    chat_conditions = {"HasChatTopic", "HasChatChannel", "HasSlackChannel", "HasTeamsChannel"}
+    for name, resource in template["Resources"].items():
+        if resource["Type"] in CHAT_RESOURCE_TYPES or name.startswith("Chat"):
+            assert resource.get("Condition") in chat_conditions, name
+    default = deployed(template)
+    assert not {name for name in default["Resources"] if name.startswith("Chat")}
+
+
+@pytest.mark.parametrize("overrides, refused", [
+    ({}, set()),
+    (SLACK_IDS, set()),
+    (TEAMS_IDS, set()),
+    (SLACK_IDS | TEAMS_IDS, set()),
+    ({"SlackWorkspaceId": "T0123ABCD"}, {"SlackIdsTogether"}),
+    ({"SlackChannelId": "C0123ABCD"}, {"SlackIdsTogether"}),
+    ({"TeamsTenantId": TEAMS_IDS["TeamsTenantId"]}, {"TeamsIdsTogether"}),
+    ({"TeamsTenantId": TEAMS_IDS["TeamsTenantId"], "TeamsTeamId": TEAMS_IDS["TeamsTeamId"]}, {"TeamsIdsTogether"}),
+])
+def test_sam_half_a_chat_channel_is_refused_at_deploy_time(overrides, refused):
+    assert rules_refusing(load(SAM_TEMPLATE), overrides) == refused
+
+
+CHAT_PARAMETER_VALUES = {
+    "SlackWorkspaceId": (["", "T0123ABCD", "T01ABCDEFGH", "E0123ABCD"],
+                         ["t0123abcd", "alerts", "#alerts", "T0123ABCD ", "https://app.slack.com/client/T0123ABCD"]),
+    "SlackChannelId": (["", "C0123ABCD", "G0123ABCD", "C01ABCDEFGH"],
+                       ["general", "#general", "C0123ABCD/", "c0123abcd"]),
+    "TeamsTenantId": (["", TEAMS_IDS["TeamsTenantId"], TEAMS_IDS["TeamsTenantId"].upper()],
+                      ["0123456789abcdef0123456789abcdef", "not-a-guid", TEAMS_IDS["TeamsTenantId"] + "0"]),
+    "TeamsTeamId": (["", TEAMS_IDS["TeamsTeamId"]], ["{" + TEAMS_IDS["TeamsTeamId"] + "}"]),
+    "TeamsChannelId": (["", TEAMS_IDS["TeamsChannelId"], "19%3A0123abcd%40thread.skype"],
+                       ["19:0123abcd@thread.tacv2", "General", "19%3a0123 abcd%40thread.tacv2"]),
+}
+
+
+@pytest.mark.parametrize("parameter", sorted(CHAT_PARAMETER_VALUES))
+def test_sam_chat_parameters_take_their_ids_or_nothing(parameter):
+    definition = load(SAM_TEMPLATE)["Parameters"][parameter]
+    assert definition["Type"] == "String" and definition["Default"] == ""
+    assert definition["ConstraintDescription"]
+    accepted, refused = CHAT_PARAMETER_VALUES[parameter]
+    for value in accepted:
+        assert re.fullmatch(definition["AllowedPattern"], value), f"{parameter} refuses {value!r}"
+        assert len(value) <= definition.get("MaxLength", 36)
+    for value in refused:
+        assert not re.fullmatch(definition["AllowedPattern"], value), f"{parameter} accepts {value!r}"
+    assert load(SAM_TEMPLATE)["Parameters"]["ChatTopic"]["AllowedValues"] == ["true", "false"]

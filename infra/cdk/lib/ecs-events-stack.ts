@@ -1,5 +1,6 @@
 import * as path from 'node:path';
-import { CfnOutput, Duration, RemovalPolicy, Stack, StackProps } from 'aws-cdk-lib';
+import { CfnOutput, Duration, RemovalPolicy, Stack, StackProps, Token } from 'aws-cdk-lib';
+import * as chatbot from 'aws-cdk-lib/aws-chatbot';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
@@ -49,6 +50,25 @@ export const TOKEN_VALUE_BYTES = 150;
  */
 export const TASK_STATUS_INDEX_ATTRIBUTES = ['version', 'group', 'startedAt', 'stoppedAt', 'stopCode', 'failedContainers'];
 
+/** The incident table's index of windows whose digest is due (shared/src/incident/dynamodb.rs DUE_INDEX). */
+export const INCIDENT_DUE_INDEX = 'due-index';
+/** What the digest flush schedule sends the alerter (the SAM template's Input, byte for byte). */
+export const FLUSH_DIGESTS_INPUT = '{"flushDigests": true}';
+
+/**
+ * Chat ids, as the SAM parameters accept them (empty: none). Slack: the CloudFormation schema's
+ * charset in upper case (so a channel *name* is refused); Teams: GUIDs and the URL-encoded
+ * channel id of the channel's link.
+ */
+export const SLACK_ID = /^[A-Z0-9]{1,255}$/;
+export const TEAMS_GUID = /^[0-9A-Fa-f]{8}(-[0-9A-Fa-f]{4}){3}-[0-9A-Fa-f]{12}$/;
+export const TEAMS_CHANNEL_ID = /^[A-Za-z0-9_=+/.,-]*%3[aA][A-Za-z0-9_=+/.,-]*%40[A-Za-z0-9_=+/.,-]*$/;
+/** What channel members may do: read-only (the guardrail caps the channel role). */
+export const CHAT_GUARDRAIL_POLICY = 'ReadOnlyAccess';
+export const CHAT_CHANNEL_ROLE_POLICY = 'CloudWatchReadOnlyAccess';
+/** Chatbot configuration names: 1 to 128 of A-Z a-z 0-9 - _, unique in the account (all regions). */
+const CHAT_CONFIGURATION_NAME_MAX = 128;
+
 /**
  * Every prop may also be given as context of the same name (`-c alertEmail=ops@example.com`);
  * a prop wins over context, context over the default.
@@ -73,6 +93,21 @@ export interface EcsEventsStackProps extends StackProps {
   readonly containerInstanceRetentionDays?: number;
   /** Days the functions' logs are kept. Context `logRetentionDays`. @default 30 */
   readonly logRetentionDays?: number;
+  /**
+   * Create the chat topic even without a Slack or Teams channel (subscribe your own chat
+   * configuration to it); Slack or Teams ids create it anyway. Context `chatTopic`. @default false
+   */
+  readonly chatTopic?: boolean;
+  /** Slack workspace id (T0123ABCD), with slackChannelId. Context `slackWorkspaceId`. @default "" (no Slack) */
+  readonly slackWorkspaceId?: string;
+  /** Slack channel id (C0123ABCD), with slackWorkspaceId. Context `slackChannelId`. @default "" (no Slack) */
+  readonly slackChannelId?: string;
+  /** Microsoft Teams tenant id (GUID), with the team and channel. Context `teamsTenantId`. @default "" (no Teams) */
+  readonly teamsTenantId?: string;
+  /** Microsoft Teams team id (GUID). Context `teamsTeamId`. @default "" (no Teams) */
+  readonly teamsTeamId?: string;
+  /** Microsoft Teams channel id (URL-encoded, from its link). Context `teamsChannelId`. @default "" (no Teams) */
+  readonly teamsChannelId?: string;
 }
 
 /**
@@ -135,9 +170,28 @@ export class EcsEventsStack extends Stack {
       removalPolicy: RemovalPolicy.DESTROY,
     });
 
+    // Incidents (shared/src/incident/dynamodb.rs): a head item per incident key and an item per
+    // window; a window whose digest is due carries dueShard/dueAt, which the due-index lists (keys
+    // only: the flush reads each window from the table, consistently). Short-lived like the
+    // ledger (TTL on expiresAt): deleted with the stack, as in the SAM template.
+    const incidentTable = new dynamodb.Table(this, 'IncidentTable', {
+      partitionKey: { name: 'incidentKey', type: dynamodb.AttributeType.STRING },
+      billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
+      timeToLiveAttribute: 'expiresAt',
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      encryption: dynamodb.TableEncryption.AWS_MANAGED,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    incidentTable.addGlobalSecondaryIndex({
+      indexName: INCIDENT_DUE_INDEX,
+      partitionKey: { name: 'dueShard', type: dynamodb.AttributeType.STRING },
+      sortKey: { name: 'dueAt', type: dynamodb.AttributeType.NUMBER },
+      projectionType: dynamodb.ProjectionType.KEYS_ONLY,
+    });
+
     // ------------------------------------------------------------ alert topic
     const topicKey = new kms.Key(this, 'AlertTopicKey', {
-      description: 'Encrypts the ecs-events alert topic.',
+      description: 'Encrypts the ecs-events alert topic (and the chat topic).',
       enableKeyRotation: true,
       removalPolicy: RemovalPolicy.RETAIN,
     });
@@ -168,6 +222,66 @@ export class EcsEventsStack extends Stack {
     );
     if (settings.alertEmail !== '') {
       topic.addSubscription(new subscriptions.EmailSubscription(settings.alertEmail));
+    }
+
+    // ------------------------------------------------------------ chat (optional)
+    // Amazon Q Developer in chat applications custom notifications; the alerter is the only
+    // publisher the stack grants. Encrypted with the alert topic's key: the alerter's grant on that
+    // key covers both topics, and SNS decrypts for the service's HTTPS delivery itself (only
+    // publishers need it).
+    const chatTopic = settings.chatTopic
+      ? new sns.Topic(this, 'ChatNotificationTopic', {
+          displayName: 'ECS alerts (chat)',
+          masterKey: topicKey,
+          enforceSSL: true,
+        })
+      : undefined;
+    if (chatTopic && (settings.slack || settings.teams)) {
+      // What channel members can do from the channel: read CloudWatch, within a read-only
+      // guardrail (GuardrailPolicies), so nothing can be changed from chat.
+      const chatRole = new iam.Role(this, 'ChatChannelRole', {
+        assumedBy: new iam.ServicePrincipal('chatbot.amazonaws.com'),
+        description: 'ecs-events chat channel (Amazon Q Developer in chat applications), read-only',
+        managedPolicies: [iam.ManagedPolicy.fromAwsManagedPolicyName(CHAT_CHANNEL_ROLE_POLICY)],
+      });
+      NagSuppressions.addResourceSuppressions(chatRole, [
+        {
+          id: 'AwsSolutions-IAM4',
+          reason:
+            'The chat channel role of Amazon Q Developer in chat applications: CloudWatchReadOnlyAccess is the ' +
+            'AWS managed read-only policy that service documents for channel roles (metric graphs, read-only ' +
+            'commands), and the ReadOnlyAccess guardrail caps it; the SAM template attaches the same. It is no ' +
+            'function role (those have no managed policies).',
+          appliesTo: [`Policy::arn:<AWS::Partition>:iam::aws:policy/${CHAT_CHANNEL_ROLE_POLICY}`],
+        },
+      ]);
+      const guardrail = iam.ManagedPolicy.fromAwsManagedPolicyName(CHAT_GUARDRAIL_POLICY);
+      if (settings.slack) {
+        new chatbot.SlackChannelConfiguration(this, 'SlackChannelConfiguration', {
+          slackChannelConfigurationName: this.chatConfigurationName('slack'),
+          slackWorkspaceId: settings.slack.workspaceId,
+          slackChannelId: settings.slack.channelId,
+          role: chatRole,
+          notificationTopics: [chatTopic],
+          guardrailPolicies: [guardrail],
+          loggingLevel: chatbot.LoggingLevel.ERROR,
+          userRoleRequired: false,
+        });
+      }
+      if (settings.teams) {
+        // No L2 construct for Teams (aws-cdk-lib 2.276): the L1, with the Slack one's settings.
+        new chatbot.CfnMicrosoftTeamsChannelConfiguration(this, 'TeamsChannelConfiguration', {
+          configurationName: this.chatConfigurationName('teams'),
+          teamsTenantId: settings.teams.tenantId,
+          teamId: settings.teams.teamId,
+          teamsChannelId: settings.teams.channelId,
+          iamRoleArn: chatRole.roleArn,
+          snsTopicArns: [chatTopic.topicArn],
+          guardrailPolicies: [guardrail.managedPolicyArn],
+          loggingLevel: 'ERROR',
+          userRoleRequired: false,
+        });
+      }
     }
 
     // ------------------------------------------------------------ dead-letter queues
@@ -267,12 +381,15 @@ export class EcsEventsStack extends Stack {
     const alerterEnvironment = {
       TOPIC_ARN: topic.topicArn,
       LEDGER_TABLE: ledgerTable.tableName,
+      INCIDENT_TABLE: incidentTable.tableName,
+      // Empty: no chat (the alerter treats an empty value as unset), as in the SAM template.
+      CHAT_TOPIC_ARN: chatTopic?.topicArn ?? '',
       ALERT_RULES: alertRulesJson,
     };
     checkEnvironmentSize(alerterEnvironment, settings.rulesFile);
     const alerter = rustFunction(
       'alerter',
-      'Sends one readable SNS alert per (rule, task) for events matching the alert rules.',
+      'Sends one readable SNS alert per incident (rule, cluster, service or family), then digests of what followed.',
       Duration.seconds(30),
       alerterEnvironment,
     );
@@ -283,8 +400,25 @@ export class EcsEventsStack extends Stack {
         resources: [ledgerTable.tableArn],
       }),
     );
-    // Exactly sns:Publish on the topic plus kms:Decrypt and kms:GenerateDataKey* on its key.
+    // table.grant*() would add the indexes (`table/index/*`), BatchGetItem, Scan, DeleteItem...:
+    // consistent GetItem and conditional PutItem/UpdateItem on the table, Query on the one index.
+    alerter.addToRolePolicy(
+      new iam.PolicyStatement({
+        sid: 'Incidents',
+        actions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
+        resources: [incidentTable.tableArn],
+      }),
+    );
+    alerter.addToRolePolicy(
+      new iam.PolicyStatement({
+        sid: 'DueIncidents',
+        actions: ['dynamodb:Query'],
+        resources: [`${incidentTable.tableArn}/index/${INCIDENT_DUE_INDEX}`],
+      }),
+    );
+    // Exactly sns:Publish on the topics plus kms:Decrypt and kms:GenerateDataKey* on their key.
     topic.grantPublish(alerter);
+    chatTopic?.grantPublish(alerter);
     NagSuppressions.addResourceSuppressions(
       alerter.role!.node.findChild('DefaultPolicy'),
       [
@@ -422,6 +556,28 @@ export class EcsEventsStack extends Stack {
       invokedBy(alerter, `${ruleLogicalId(alertRule.name)}Invoke`, rule);
     }
 
+    // Due digests: every minute the alerter sends the digests of incident windows that have ended.
+    // No dead-letter queue, on purpose: a tick carries nothing (the constant input), the flush is
+    // idempotent, and the next tick sends whatever a failed one left, so a dead-lettered tick would
+    // be an empty message in the events DLQ, one a minute while something is wrong. Hence also no
+    // InvocationsFailedToBeSentToDlq alarm and no place in the events DLQ's policy (it is not in
+    // `rules`); its FailedInvocations alarm is below. (EventBridge invokes Lambda asynchronously: a
+    // tick the alerter fails follows its async config, two retries then the functions DLQ.)
+    const flushSchedule = new events.CfnRule(this, 'DigestFlushSchedule', {
+      description: 'Every minute, the alerter sends the digests of incident windows that have ended.',
+      scheduleExpression: 'rate(1 minute)',
+      state: 'ENABLED',
+      targets: [
+        {
+          id: 'flush-digests',
+          arn: alerter.functionArn,
+          input: FLUSH_DIGESTS_INPUT,
+          retryPolicy: { maximumRetryAttempts: 2, maximumEventAgeInSeconds: 120 },
+        },
+      ],
+    });
+    invokedBy(alerter, 'DigestFlushScheduleInvoke', flushSchedule);
+
     // Only this stack's rules may dead-letter into the events DLQ, each by its exact ARN (as in the SAM template).
     eventsDlq.addToResourcePolicy(
       new iam.PolicyStatement({
@@ -505,6 +661,20 @@ export class EcsEventsStack extends Stack {
           '(check the events DLQ and its policy).',
       ],
     ];
+    // The schedule's only delivery alarm (it has no DLQ): EventBridge could not invoke the alerter
+    // within the tick's retries (permission, throttling). One missed tick only delays digests.
+    alarm(
+      'DigestFlushScheduleFailedInvocationsAlarm',
+      'EventBridge could not invoke the alerter for the digest flush schedule (DigestFlushSchedule): ' +
+        'due digests wait for a tick that gets through.',
+      new cloudwatch.Metric({
+        namespace: 'AWS/Events',
+        metricName: 'FailedInvocations',
+        dimensionsMap: { RuleName: flushSchedule.ref },
+        period: fiveMinutes,
+        statistic: 'Sum',
+      }),
+    );
     for (const [ruleId, rule] of rules) {
       for (const [metricName, suffix, description] of deliveryAlarms) {
         alarm(
@@ -531,10 +701,21 @@ export class EcsEventsStack extends Stack {
       description: 'Alert idempotency ledger table.',
       value: ledgerTable.tableName,
     });
+    new CfnOutput(this, 'IncidentTableName', {
+      description: 'Incident table (alerts grouped per incident, due digests).',
+      value: incidentTable.tableName,
+    });
     new CfnOutput(this, 'AlertTopicArn', {
       description: 'SNS topic of the alerts (subscribe more endpoints here).',
       value: topic.topicArn,
     });
+    if (chatTopic) {
+      new CfnOutput(this, 'ChatTopicArn', {
+        description:
+          'SNS topic of the chat notifications (Amazon Q Developer in chat applications custom notifications).',
+        value: chatTopic.topicArn,
+      });
+    }
     new CfnOutput(this, 'EventsDeadLetterQueueUrl', {
       description: 'Events EventBridge could not deliver.',
       value: eventsDlq.queueUrl,
@@ -549,6 +730,19 @@ export class EcsEventsStack extends Stack {
         value: bufferDlq.queueUrl,
       });
     }
+  }
+
+  /**
+   * A chat channel configuration's name: `<stack>-<region>-<channel>`. Names are account-wide (their
+   * ARN has no region), so the stack name and region keep two deployments apart; the stack name is
+   * cut to fit the 128 characters allowed (stack names and regions use only allowed characters).
+   */
+  private chatConfigurationName(channel: 'slack' | 'teams'): string {
+    // A region not known at synth (no env) resolves at deploy time: leave room for the longest.
+    const region = Token.isUnresolved(this.region) ? 'x'.repeat(20) : this.region;
+    const tail = `-${region}-${channel}`;
+    const stack = this.stackName.slice(0, CHAT_CONFIGURATION_NAME_MAX - tail.length);
+    return `${stack}-${this.region}-${channel}`;
   }
 
   /** A DLQ: SQS-managed encryption, HTTPS only, messages kept 14 days (the maximum). */
@@ -583,8 +777,39 @@ export class EcsEventsStack extends Stack {
     if (!LOG_RETENTION_DAYS.includes(logRetentionDays)) {
       throw new Error(`logRetentionDays must be one of ${LOG_RETENTION_DAYS.join(', ')}; got ${logRetentionDays}`);
     }
+    const chat = (key: keyof EcsEventsStackProps, pattern: RegExp, example: string): string => {
+      const value = ((props[key] as string | undefined) ?? stringSetting(context(key), key) ?? '').trim();
+      if (value !== '' && !pattern.test(value)) {
+        throw new Error(`${key} "${value}" is not ${example} (leave it empty for none)`);
+      }
+      return value;
+    };
+    const slackIds = {
+      workspaceId: chat('slackWorkspaceId', SLACK_ID, 'a Slack workspace id such as T0123ABCD'),
+      channelId: chat('slackChannelId', SLACK_ID, 'a Slack channel id such as C0123ABCD (not its name)'),
+    };
+    const teamsIds = {
+      tenantId: chat('teamsTenantId', TEAMS_GUID, 'a Microsoft Teams tenant id (a GUID)'),
+      teamId: chat('teamsTeamId', TEAMS_GUID, 'a Microsoft Teams team id (a GUID)'),
+      channelId: chat('teamsChannelId', TEAMS_CHANNEL_ID, "a Microsoft Teams channel id as in the channel's link (19%3a...%40thread.tacv2)"),
+    };
+    // Half a channel is a typo, not a choice (the SAM template's Rules refuse it too).
+    const given = (ids: Record<string, string>) => Object.values(ids).filter((id) => id !== '').length;
+    if (given(slackIds) === 1) {
+      throw new Error('give both slackWorkspaceId and slackChannelId, or neither');
+    }
+    if (given(teamsIds) !== 0 && given(teamsIds) !== 3) {
+      throw new Error('give all of teamsTenantId, teamsTeamId and teamsChannelId, or none');
+    }
+    const slack = given(slackIds) === 2 ? slackIds : undefined;
+    const teams = given(teamsIds) === 3 ? teamsIds : undefined;
+    const chatTopic = props.chatTopic ?? booleanSetting(context('chatTopic'), 'chatTopic') ?? false;
     return {
       rulesFile: path.resolve(CDK_APP_DIR, rulesFileSetting),
+      // Created when asked for, or when a channel needs it (the SAM HasChatTopic condition).
+      chatTopic: chatTopic || slack !== undefined || teams !== undefined,
+      slack,
+      teams,
       alertEmail,
       useSqsBuffer: props.useSqsBuffer ?? booleanSetting(context('useSqsBuffer'), 'useSqsBuffer') ?? false,
       taskTableName: props.taskTableName ?? stringSetting(context('taskTableName'), 'taskTableName') ?? 'ECSTaskState',

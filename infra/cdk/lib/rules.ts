@@ -1,12 +1,25 @@
 import * as fs from 'node:fs';
 
+/** How a rule's matches become incidents: `false` one message per task, `true` or absent the defaults. */
+export type AlertRuleGroup = boolean | { readonly window?: string; readonly crashLoopAfter?: number };
+
 /** One alert rule of the rules file (rules/default.json): the same file the alerter reads. */
 export interface AlertRule {
   readonly name: string;
   readonly description?: string;
   /** An EventBridge event pattern, passed to EventBridge unchanged. */
   readonly pattern: Record<string, unknown>;
+  /**
+   * Grouping into incidents, for the alerter only (no part of the pattern). Checked here by shape;
+   * the alerter checks the values (durations, ranges) at start-up.
+   */
+  readonly group?: AlertRuleGroup | null;
 }
+
+/** The fields of a rule the alerter reads; it refuses any other at start-up. */
+export const RULE_FIELDS = ['name', 'description', 'pattern', 'group'];
+/** The fields of a rule's "group" object, and their JSON types. */
+const GROUP_FIELDS: Record<string, 'string' | 'integer'> = { window: 'string', crashLoopAfter: 'integer' };
 
 /** Rule names become logical ids, descriptions and alert keys: keep them short and plain. */
 export const RULE_NAME = /^[A-Za-z0-9._-]{1,40}$/;
@@ -38,7 +51,7 @@ export function alerterInputTemplate(name: string): string {
 }
 
 /**
- * Reads and validates a rules file: a JSON array of {"name", "description", "pattern"}.
+ * Reads and validates a rules file: a JSON array of {"name", "description", "pattern", "group"}.
  * Throws an Error naming the file and the offending rule on any problem.
  *
  * Returns the parsed array as it is in the file (no field renamed, dropped or added), so that
@@ -99,8 +112,38 @@ export function validateAlertRules(parsed: unknown, source: string): AlertRule[]
     if (!isObject(rule.pattern) || Object.keys(rule.pattern).length === 0) {
       throw new Error(`alert rule "${name}" in ${source} needs a non-empty "pattern" object (an EventBridge event pattern)`);
     }
+    const unknown = Object.keys(rule).filter((field) => !RULE_FIELDS.includes(field));
+    if (unknown.length > 0) {
+      throw new Error(
+        `alert rule "${name}" in ${source} has an unknown field "${unknown[0]}" (known: ${RULE_FIELDS.join(', ')})`,
+      );
+    }
+    const problem = groupProblem(rule.group);
+    if (problem !== undefined) {
+      throw new Error(`alert rule "${name}" in ${source}: ${problem}`);
+    }
   });
   return parsed as AlertRule[];
+}
+
+/** What is wrong with a rule's "group" setting, by shape only (undefined/null: the defaults). */
+function groupProblem(group: unknown): string | undefined {
+  if (group === undefined || group === null || typeof group === 'boolean') return undefined;
+  if (!isObject(group)) {
+    return `"group" must be false, true or an object such as {"window": "10m", "crashLoopAfter": 5}, not ${JSON.stringify(group)}`;
+  }
+  for (const [field, value] of Object.entries(group)) {
+    const wanted = GROUP_FIELDS[field];
+    if (wanted === undefined) {
+      return `"group" has an unknown field "${field}" (known: ${Object.keys(GROUP_FIELDS).join(', ')})`;
+    }
+    if (value === null) continue;
+    const fits = wanted === 'string' ? typeof value === 'string' : Number.isInteger(value);
+    if (!fits) {
+      return `"group.${field}" must be a ${wanted === 'string' ? 'string' : 'whole number'}, not ${JSON.stringify(value)}`;
+    }
+  }
+  return undefined;
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {

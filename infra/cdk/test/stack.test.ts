@@ -6,7 +6,7 @@ import { after, describe, test } from 'node:test';
 import { App, Stack } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import { BUNDLING_STACKS, buildApp } from '../lib/app';
-import { EcsEventsStack, LAMBDA_ENV_LIMIT_BYTES, TOKEN_VALUE_BYTES } from '../lib/ecs-events-stack';
+import { EcsEventsStack, FLUSH_DIGESTS_INPUT, LAMBDA_ENV_LIMIT_BYTES, TOKEN_VALUE_BYTES } from '../lib/ecs-events-stack';
 
 const CDK_DIR = path.resolve(__dirname, '..');
 const DEFAULT_RULES_FILE = path.resolve(CDK_DIR, '../../rules/default.json');
@@ -115,6 +115,7 @@ function ruleOfInputTemplate(inputTemplate: string): string {
 function assertAlertRuleInputs(template: Template, rules: { name: string; pattern: unknown }[]) {
   const deployed: Record<string, unknown> = {};
   for (const [ruleId, rule] of Object.entries(resourcesOf(template, 'AWS::Events::Rule'))) {
+    if (rule.Properties.ScheduleExpression !== undefined) continue; // the digest flush (constant input)
     for (const target of rule.Properties.Targets as any[]) {
       if (target.Id !== 'alerter') {
         assert.equal(target.InputTransformer, undefined, `${ruleId} → ${target.Id}`);
@@ -142,17 +143,34 @@ function sendMessageGrants(template: Template, roleLogicalId: string): [string, 
     .sort(([a], [b]) => a.localeCompare(b));
 }
 
-/** Logical ids of the EventBridge rules: the all-ECS rule and one per alert rule. */
+/** Logical ids of the EventBridge rules on an event pattern: the all-ECS rule and one per alert rule. */
 function ruleIdsOf(template: Template): string[] {
-  return Object.keys(resourcesOf(template, 'AWS::Events::Rule')).sort();
+  return Object.entries(resourcesOf(template, 'AWS::Events::Rule'))
+    .filter(([, rule]) => rule.Properties.EventPattern !== undefined)
+    .map(([id]) => id)
+    .sort();
 }
 
-/** Every rule has a FailedInvocations and an InvocationsFailedToBeSentToDlq alarm on its RuleName, to the topic. */
+/** Logical ids of the EventBridge rules on a schedule: the digest flush (issue #14). */
+function scheduleRuleIdsOf(template: Template): string[] {
+  return Object.entries(resourcesOf(template, 'AWS::Events::Rule'))
+    .filter(([, rule]) => rule.Properties.ScheduleExpression !== undefined)
+    .map(([id]) => id)
+    .sort();
+}
+
+/**
+ * Every pattern rule has a FailedInvocations and an InvocationsFailedToBeSentToDlq alarm on its
+ * RuleName, to the topic; the digest flush schedule (no DLQ) its FailedInvocations alarm only.
+ */
 function assertDeliveryAlarms(stack: Stack, template: Template) {
   const topicId = logicalIdOf(stack, template, 'AWS::SNS::Topic', '/AlertTopic/Resource');
   const ruleIds = ruleIdsOf(template);
-  for (const ruleId of ruleIds) {
-    for (const metric of ['FailedInvocations', 'InvocationsFailedToBeSentToDlq']) {
+  const scheduleIds = scheduleRuleIdsOf(template);
+  assert.deepEqual(scheduleIds, ['DigestFlushSchedule']);
+  for (const ruleId of [...ruleIds, ...scheduleIds]) {
+    const metrics = scheduleIds.includes(ruleId) ? ['FailedInvocations'] : ['FailedInvocations', 'InvocationsFailedToBeSentToDlq'];
+    for (const metric of metrics) {
       template.hasResourceProperties('AWS::CloudWatch::Alarm', {
         Namespace: 'AWS/Events',
         MetricName: metric,
@@ -167,7 +185,13 @@ function assertDeliveryAlarms(stack: Stack, template: Template) {
   const eventsAlarms = Object.values(resourcesOf(template, 'AWS::CloudWatch::Alarm')).filter(
     (a) => a.Properties.Namespace === 'AWS/Events',
   );
-  assert.equal(eventsAlarms.length, 2 * ruleIds.length);
+  assert.equal(eventsAlarms.length, 2 * ruleIds.length + scheduleIds.length);
+  assert.ok(
+    !eventsAlarms.some(
+      (a) => a.Properties.MetricName === 'InvocationsFailedToBeSentToDlq' && scheduleIds.includes(a.Properties.Dimensions[0].Value.Ref),
+    ),
+    'the schedule has no DLQ to fail into',
+  );
 }
 
 describe('default stack (direct, rules/default.json)', () => {
@@ -223,7 +247,18 @@ describe('default stack (direct, rules/default.json)', () => {
     assert.equal(tracker.CONTAINER_INSTANCE_RETENTION_DAYS, '7');
     const alerter = functionBy(template, 'alerter').Properties.Environment.Variables;
     // No ALERT_CLAIM_SECONDS (issue #13): a claim lasts until the invocation's deadline.
-    assert.deepEqual(Object.keys(alerter).sort(), ['ALERT_RULES', 'LEDGER_TABLE', 'TOPIC_ARN']);
+    assert.deepEqual(Object.keys(alerter).sort(), [
+      'ALERT_RULES',
+      'CHAT_TOPIC_ARN',
+      'INCIDENT_TABLE',
+      'LEDGER_TABLE',
+      'TOPIC_ARN',
+    ]);
+    assert.deepEqual(alerter.INCIDENT_TABLE, {
+      Ref: logicalIdOf(stack, template, 'AWS::DynamoDB::Table', '/IncidentTable/Resource'),
+    });
+    // No chat by default: empty, which the alerter treats as unset (the SAM template's !If).
+    assert.equal(alerter.CHAT_TOPIC_ARN, '');
     assert.deepEqual(alerter.TOPIC_ARN, { Ref: logicalIdOf(stack, template, 'AWS::SNS::Topic', '/AlertTopic/Resource') });
     assert.deepEqual(alerter.LEDGER_TABLE, {
       Ref: logicalIdOf(stack, template, 'AWS::DynamoDB::Table', '/AlertLedgerTable/Resource'),
@@ -257,7 +292,11 @@ describe('default stack (direct, rules/default.json)', () => {
     ]);
     assert.deepEqual(allowedActions(template, roleOf('alerter')), [
       'dynamodb:DeleteItem',
+      'dynamodb:GetItem',
       'dynamodb:PutItem',
+      'dynamodb:PutItem',
+      'dynamodb:Query',
+      'dynamodb:UpdateItem',
       'kms:Decrypt',
       'kms:GenerateDataKey*',
       'logs:CreateLogStream',
@@ -310,7 +349,7 @@ describe('default stack (direct, rules/default.json)', () => {
   });
 
   test('state tables: keys, GSI projecting only what listing tasks reads, TTL, PITR, SSE, on-demand, retained', () => {
-    template.resourceCountIs('AWS::DynamoDB::Table', 3);
+    template.resourceCountIs('AWS::DynamoDB::Table', 4);
     template.hasResource('AWS::DynamoDB::Table', {
       DeletionPolicy: 'Retain',
       UpdateReplacePolicy: 'Retain',
@@ -433,7 +472,7 @@ describe('default stack (direct, rules/default.json)', () => {
     );
     // EventBridge may invoke the two functions, only from that rule.
     const permissions = Object.values(resourcesOf(template, 'AWS::Lambda::Permission'));
-    assert.equal(permissions.length, 2 + DEFAULT_RULES.length);
+    assert.equal(permissions.length, 2 + DEFAULT_RULES.length + 1);
     for (const permission of permissions) {
       assert.equal(permission.Properties.Principal, 'events.amazonaws.com');
       assert.ok(permission.Properties.SourceArn['Fn::GetAtt'], 'scoped to a rule ARN');
@@ -451,7 +490,7 @@ describe('default stack (direct, rules/default.json)', () => {
 
   test('one EventBridge rule per alert rule, pattern exactly as in the rules file, to the alerter', () => {
     const rules = Object.values(resourcesOf(template, 'AWS::Events::Rule'));
-    assert.equal(rules.length, 1 + DEFAULT_RULES.length);
+    assert.equal(rules.length, 1 + DEFAULT_RULES.length + 1);
     const alerterId = logicalIdOf(stack, template, 'AWS::Lambda::Function', '/AlerterFunction/Resource');
     const eventsDlq = logicalIdOf(stack, template, 'AWS::SQS::Queue', '/EventsDeadLetterQueue/Resource');
     for (const rule of DEFAULT_RULES) {
@@ -486,7 +525,7 @@ describe('default stack (direct, rules/default.json)', () => {
   });
 
   test('alarms: Errors and Throttles per function, visible messages per DLQ, all to the topic', () => {
-    template.resourceCountIs('AWS::CloudWatch::Alarm', 8 + 2 * (1 + DEFAULT_RULES.length));
+    template.resourceCountIs('AWS::CloudWatch::Alarm', 8 + 2 * (1 + DEFAULT_RULES.length) + 1);
     const topicId = logicalIdOf(stack, template, 'AWS::SNS::Topic', '/AlertTopic/Resource');
     template.allResourcesProperties('AWS::CloudWatch::Alarm', {
       AlarmActions: [{ Ref: topicId }],
@@ -534,8 +573,12 @@ describe('default stack (direct, rules/default.json)', () => {
       'ContainerInstanceTableName',
       'EventsDeadLetterQueueUrl',
       'FunctionsDeadLetterQueueUrl',
+      'IncidentTableName',
       'TaskTableName',
     ]);
+    assert.deepEqual(outputs.IncidentTableName.Value, {
+      Ref: logicalIdOf(stack, template, 'AWS::DynamoDB::Table', '/IncidentTable/Resource'),
+    });
     assert.deepEqual(outputs.TaskTableName.Value, {
       Ref: logicalIdOf(stack, template, 'AWS::DynamoDB::Table', '/TaskStateTable/Resource'),
     });
@@ -600,7 +643,7 @@ describe('buffered stack (useSqsBuffer=true)', () => {
       },
     });
     const permissions = Object.values(resourcesOf(template, 'AWS::Lambda::Permission'));
-    assert.equal(permissions.length, 1 + DEFAULT_RULES.length);
+    assert.equal(permissions.length, 1 + DEFAULT_RULES.length + 1);
     assert.ok(permissions.every((p) => p.Properties.FunctionName['Fn::GetAtt'][0] !== trackerId));
   });
 
@@ -653,7 +696,7 @@ describe('buffered stack (useSqsBuffer=true)', () => {
   });
 
   test('buffer DLQ alarm and output', () => {
-    template.resourceCountIs('AWS::CloudWatch::Alarm', 10 + 2 * (1 + DEFAULT_RULES.length));
+    template.resourceCountIs('AWS::CloudWatch::Alarm', 10 + 2 * (1 + DEFAULT_RULES.length) + 1);
     template.hasResourceProperties('AWS::CloudWatch::Alarm', {
       MetricName: 'ApproximateNumberOfMessagesVisible',
       Dimensions: [
@@ -710,7 +753,7 @@ describe('rules file (context rulesFile)', () => {
   test('every rule becomes an EventBridge rule with its pattern unchanged, and ALERT_RULES is the file', () => {
     const { stack, template } = synth({ rulesFile: writeRules('custom.json', custom) });
     assertDeliveryAlarms(stack, template);
-    const rules = Object.values(resourcesOf(template, 'AWS::Events::Rule'));
+    const rules = Object.values(resourcesOf(template, 'AWS::Events::Rule')).filter((r) => r.Properties.EventPattern);
     assert.equal(rules.length, 1 + custom.length);
     for (const rule of custom) {
       const matching = rules.filter((r) => r.Properties.Description?.startsWith(`Alert rule ${rule.name}:`));
@@ -724,7 +767,7 @@ describe('rules file (context rulesFile)', () => {
 
   test('an empty rules file means no alert rules', () => {
     const { template } = synth({ rulesFile: writeRules('empty.json', []) });
-    template.resourceCountIs('AWS::Events::Rule', 1);
+    assert.deepEqual(ruleIdsOf(template), ['AllEcsEventsRule']);
     assert.equal(functionBy(template, 'alerter').Properties.Environment.Variables.ALERT_RULES, '[]');
   });
 
@@ -747,9 +790,10 @@ describe('rules file (context rulesFile)', () => {
   });
 
   test('the alerter environment may hold rules up to the limit, counting ARNs and names at their most', () => {
-    // The other variables are TOPIC_ARN and LEDGER_TABLE (tokens), nothing else (no ALERT_CLAIM_SECONDS).
-    const keys = ['TOPIC_ARN', 'LEDGER_TABLE', 'ALERT_RULES'].join('').length;
-    const budget = LAMBDA_ENV_LIMIT_BYTES - 2 * TOKEN_VALUE_BYTES - keys;
+    // The other variables are TOPIC_ARN, LEDGER_TABLE and INCIDENT_TABLE (tokens) and CHAT_TOPIC_ARN
+    // (empty without chat), nothing else (no ALERT_CLAIM_SECONDS).
+    const keys = ['TOPIC_ARN', 'LEDGER_TABLE', 'INCIDENT_TABLE', 'CHAT_TOPIC_ARN', 'ALERT_RULES'].join('').length;
+    const budget = LAMBDA_ENV_LIMIT_BYTES - 3 * TOKEN_VALUE_BYTES - keys;
     const rulesOfSize = (bytes: number) => {
       const rule = { name: 'big', description: '', pattern: { source: ['aws.ecs'] } };
       const rules = [{ ...rule, description: 'x'.repeat(bytes - JSON.stringify([rule]).length) }];
@@ -759,6 +803,12 @@ describe('rules file (context rulesFile)', () => {
     const { template } = synth({ rulesFile: writeRules('fits.json', rulesOfSize(budget)) });
     assert.equal(Buffer.byteLength(functionBy(template, 'alerter').Properties.Environment.Variables.ALERT_RULES), budget);
     assert.throws(() => synth({ rulesFile: writeRules('over.json', rulesOfSize(budget + 1)) }), /over Lambda's 4096-byte limit/);
+    // The chat topic's ARN counts too.
+    assert.throws(
+      () => synth({ rulesFile: writeRules('fits.json', rulesOfSize(budget)), chatTopic: 'true' }),
+      /over Lambda's 4096-byte limit/,
+    );
+    synth({ rulesFile: writeRules('chat.json', rulesOfSize(budget - TOKEN_VALUE_BYTES)), chatTopic: 'true' });
   });
 
   test('rules too large for the alerter environment are refused', () => {
@@ -809,5 +859,297 @@ describe('other settings', () => {
       const app = new App({ context: { ...CDK_JSON_CONTEXT, skipBundling: 'true' } });
       assert.throws(() => new EcsEventsStack(app, 'Props', { [key]: 0.5 }), range);
     }
+  });
+});
+
+describe('incidents and digests (issue #14)', () => {
+  const { stack, template } = synth();
+  const incidentTableId = () => logicalIdOf(stack, template, 'AWS::DynamoDB::Table', '/IncidentTable/Resource');
+  const alerterId = () => logicalIdOf(stack, template, 'AWS::Lambda::Function', '/AlerterFunction/Resource');
+
+  test('incident table: key incidentKey, due-index (dueShard, dueAt) keys only, TTL, hardened like the ledger', () => {
+    const table = resourcesOf(template, 'AWS::DynamoDB::Table')[incidentTableId()];
+    assert.equal(table.DeletionPolicy, 'Delete');
+    assert.equal(table.UpdateReplacePolicy, 'Delete');
+    assert.deepEqual(table.Properties, {
+      AttributeDefinitions: [
+        { AttributeName: 'incidentKey', AttributeType: 'S' },
+        { AttributeName: 'dueShard', AttributeType: 'S' },
+        { AttributeName: 'dueAt', AttributeType: 'N' },
+      ],
+      BillingMode: 'PAY_PER_REQUEST',
+      KeySchema: [{ AttributeName: 'incidentKey', KeyType: 'HASH' }],
+      GlobalSecondaryIndexes: [
+        {
+          IndexName: 'due-index',
+          KeySchema: [
+            { AttributeName: 'dueShard', KeyType: 'HASH' },
+            { AttributeName: 'dueAt', KeyType: 'RANGE' },
+          ],
+          Projection: { ProjectionType: 'KEYS_ONLY' },
+        },
+      ],
+      TimeToLiveSpecification: { AttributeName: 'expiresAt', Enabled: true },
+      PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+      SSESpecification: { SSEEnabled: true },
+    });
+  });
+
+  test('the alerter may GetItem/PutItem/UpdateItem the incident table and Query its due-index, nothing more', () => {
+    const tableArn = { 'Fn::GetAtt': [incidentTableId(), 'Arn'] };
+    const statements = Object.values(resourcesOf(template, 'AWS::IAM::Policy'))
+      .flatMap((p) => p.Properties.PolicyDocument.Statement as any[])
+      .filter((s) => JSON.stringify(s.Resource).includes(`"${incidentTableId()}"`));
+    assert.deepEqual(statements, [
+      {
+        Sid: 'Incidents',
+        Effect: 'Allow',
+        Action: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
+        Resource: tableArn,
+      },
+      {
+        Sid: 'DueIncidents',
+        Effect: 'Allow',
+        Action: 'dynamodb:Query',
+        Resource: { 'Fn::Join': ['', [tableArn, '/index/due-index']] },
+      },
+    ]);
+    const alerterRole = functionBy(template, 'alerter').Properties.Role['Fn::GetAtt'][0];
+    template.hasResourceProperties('AWS::IAM::Policy', {
+      Roles: [{ Ref: alerterRole }],
+      PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Sid: 'DueIncidents' })]) },
+    });
+  });
+
+  test('every minute the schedule invokes the alerter with {"flushDigests": true}, briefly retried, no DLQ', () => {
+    const [scheduleId] = scheduleRuleIdsOf(template);
+    const rule = resourcesOf(template, 'AWS::Events::Rule')[scheduleId];
+    assert.deepEqual(rule.Properties, {
+      Description: rule.Properties.Description,
+      ScheduleExpression: 'rate(1 minute)',
+      State: 'ENABLED',
+      Targets: [
+        {
+          Id: 'flush-digests',
+          Arn: { 'Fn::GetAtt': [alerterId(), 'Arn'] },
+          Input: FLUSH_DIGESTS_INPUT,
+          RetryPolicy: { MaximumRetryAttempts: 2, MaximumEventAgeInSeconds: 120 },
+        },
+      ],
+    });
+    assert.deepEqual(JSON.parse(rule.Properties.Targets[0].Input), { flushDigests: true });
+    // EventBridge may invoke the alerter from this rule, by its exact ARN.
+    const permissions = Object.values(resourcesOf(template, 'AWS::Lambda::Permission')).filter(
+      (p) => p.Properties.SourceArn['Fn::GetAtt']?.[0] === scheduleId,
+    );
+    assert.deepEqual(
+      permissions.map((p) => p.Properties),
+      [
+        {
+          Action: 'lambda:InvokeFunction',
+          FunctionName: { 'Fn::GetAtt': [alerterId(), 'Arn'] },
+          Principal: 'events.amazonaws.com',
+          SourceArn: { 'Fn::GetAtt': [scheduleId, 'Arn'] },
+        },
+      ],
+    );
+    // It dead-letters nowhere, so no queue trusts it.
+    for (const policy of Object.values(resourcesOf(template, 'AWS::SQS::QueuePolicy'))) {
+      assert.doesNotMatch(JSON.stringify(policy), new RegExp(`"${scheduleId}"`));
+    }
+  });
+});
+
+describe('chat (issue #14)', () => {
+  const SLACK = { slackWorkspaceId: 'T0123ABCD', slackChannelId: 'C0123ABCD' };
+  const TEAMS = {
+    teamsTenantId: '01234567-89ab-cdef-0123-456789abcdef',
+    teamsTeamId: 'fedcba98-7654-3210-fedc-ba9876543210',
+    teamsChannelId: '19%3a0123456789abcdef0123456789abcdef%40thread.tacv2',
+  };
+  const CHAT_TYPES = ['AWS::Chatbot::SlackChannelConfiguration', 'AWS::Chatbot::MicrosoftTeamsChannelConfiguration'];
+  const partitionArn = (policy: string) => ({
+    'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, `:iam::aws:policy/${policy}`]],
+  });
+
+  function assertNagClean(stack: Stack) {
+    assert.deepEqual(Annotations.fromStack(stack).findError('*', Match.stringLikeRegexp('AwsSolutions-.*')), []);
+    assert.deepEqual(Annotations.fromStack(stack).findWarning('*', Match.stringLikeRegexp('AwsSolutions-.*')), []);
+    assert.deepEqual(Annotations.fromStack(stack).findError('*', Match.anyValue()), []);
+  }
+
+  /** The chat topic: encrypted with the alert topic's key, HTTPS only, the alerter's to publish to. */
+  function assertChatTopic(stack: Stack, template: Template): string {
+    const chatId = logicalIdOf(stack, template, 'AWS::SNS::Topic', '/ChatNotificationTopic/Resource');
+    const keyId = logicalIdOf(stack, template, 'AWS::KMS::Key', '/AlertTopicKey/Resource');
+    assert.deepEqual(resourcesOf(template, 'AWS::SNS::Topic')[chatId].Properties.KmsMasterKeyId, {
+      'Fn::GetAtt': [keyId, 'Arn'],
+    });
+    const [policy] = Object.values(resourcesOf(template, 'AWS::SNS::TopicPolicy')).filter(
+      (p) => p.Properties.Topics[0].Ref === chatId,
+    );
+    assert.deepEqual(
+      (policy.Properties.PolicyDocument.Statement as any[]).map((s) => [s.Effect, s.Action, s.Condition]),
+      [['Deny', 'sns:Publish', { Bool: { 'aws:SecureTransport': 'false' } }]],
+    );
+    assert.deepEqual(functionBy(template, 'alerter').Properties.Environment.Variables.CHAT_TOPIC_ARN, { Ref: chatId });
+    const alerterRole = functionBy(template, 'alerter').Properties.Role['Fn::GetAtt'][0];
+    const statements = Object.values(resourcesOf(template, 'AWS::IAM::Policy'))
+      .filter((p) => (p.Properties.Roles as any[]).some((r) => r.Ref === alerterRole))
+      .flatMap((p) => p.Properties.PolicyDocument.Statement as any[]);
+    const publish = statements.filter((s) => s.Action === 'sns:Publish');
+    assert.deepEqual(
+      publish.flatMap((s) => [s.Resource].flat()),
+      [{ Ref: logicalIdOf(stack, template, 'AWS::SNS::Topic', '/AlertTopic/Resource') }, { Ref: chatId }],
+    );
+    assert.ok(
+      statements.some(
+        (s) => JSON.stringify(s.Action) === JSON.stringify(['kms:Decrypt', 'kms:GenerateDataKey*']) &&
+          JSON.stringify(s.Resource) === JSON.stringify({ 'Fn::GetAtt': [keyId, 'Arn'] }),
+      ),
+    );
+    assert.deepEqual(template.findOutputs('ChatTopicArn').ChatTopicArn.Value, { Ref: chatId });
+    return chatId;
+  }
+
+  /** The chat channel role: trusted by the service, CloudWatch read-only, no inline policy. */
+  function assertChatRole(template: Template, roleArn: any) {
+    const roleId = roleArn['Fn::GetAtt'][0];
+    const role = resourcesOf(template, 'AWS::IAM::Role')[roleId];
+    assert.deepEqual(role.Properties.AssumeRolePolicyDocument.Statement, [
+      { Action: 'sts:AssumeRole', Effect: 'Allow', Principal: { Service: 'chatbot.amazonaws.com' } },
+    ]);
+    assert.deepEqual(role.Properties.ManagedPolicyArns, [partitionArn('CloudWatchReadOnlyAccess')]);
+    assert.equal(role.Properties.Policies, undefined);
+    assert.ok(
+      !Object.values(resourcesOf(template, 'AWS::IAM::Policy')).some((p) =>
+        (p.Properties.Roles as any[]).some((r) => r.Ref === roleId),
+      ),
+    );
+  }
+
+  test('by default: no chat topic, no channel, CHAT_TOPIC_ARN empty, no output', () => {
+    const { template } = synth();
+    template.resourceCountIs('AWS::SNS::Topic', 1);
+    for (const type of CHAT_TYPES) template.resourceCountIs(type, 0);
+    assert.equal(functionBy(template, 'alerter').Properties.Environment.Variables.CHAT_TOPIC_ARN, '');
+    assert.deepEqual(template.findOutputs('ChatTopicArn'), {});
+  });
+
+  test('chatTopic=true: the topic alone, for a chat configuration of your own', () => {
+    const { stack, template } = synth({ chatTopic: 'true' });
+    assertNagClean(stack);
+    assertChatTopic(stack, template);
+    for (const type of CHAT_TYPES) template.resourceCountIs(type, 0);
+    template.resourceCountIs('AWS::IAM::Role', 3);
+  });
+
+  test('Slack ids: the topic and a read-only Slack channel subscribed to it', () => {
+    const { stack, template } = synth(SLACK);
+    assertNagClean(stack);
+    const chatId = assertChatTopic(stack, template);
+    const [slack] = Object.values(resourcesOf(template, 'AWS::Chatbot::SlackChannelConfiguration'));
+    assert.deepEqual(slack.Properties, {
+      ConfigurationName: 'EcsEvents-us-east-1-slack',
+      SlackWorkspaceId: 'T0123ABCD',
+      SlackChannelId: 'C0123ABCD',
+      IamRoleArn: slack.Properties.IamRoleArn,
+      SnsTopicArns: [{ Ref: chatId }],
+      GuardrailPolicies: [partitionArn('ReadOnlyAccess')],
+      LoggingLevel: 'ERROR',
+      UserRoleRequired: false,
+    });
+    assertChatRole(template, slack.Properties.IamRoleArn);
+    template.resourceCountIs('AWS::Chatbot::SlackChannelConfiguration', 1);
+    template.resourceCountIs('AWS::Chatbot::MicrosoftTeamsChannelConfiguration', 0);
+  });
+
+  test('Teams ids: the topic and a read-only Teams channel; with Slack too, one topic and one role', () => {
+    const { stack, template } = synth(TEAMS);
+    assertNagClean(stack);
+    const chatId = assertChatTopic(stack, template);
+    const [teams] = Object.values(resourcesOf(template, 'AWS::Chatbot::MicrosoftTeamsChannelConfiguration'));
+    assert.deepEqual(teams.Properties, {
+      ConfigurationName: 'EcsEvents-us-east-1-teams',
+      TeamsTenantId: TEAMS.teamsTenantId,
+      TeamId: TEAMS.teamsTeamId,
+      TeamsChannelId: TEAMS.teamsChannelId,
+      IamRoleArn: teams.Properties.IamRoleArn,
+      SnsTopicArns: [{ Ref: chatId }],
+      GuardrailPolicies: [partitionArn('ReadOnlyAccess')],
+      LoggingLevel: 'ERROR',
+      UserRoleRequired: false,
+    });
+    assertChatRole(template, teams.Properties.IamRoleArn);
+    template.resourceCountIs('AWS::Chatbot::SlackChannelConfiguration', 0);
+
+    const both = synth({ ...SLACK, ...TEAMS });
+    assertNagClean(both.stack);
+    assertChatTopic(both.stack, both.template);
+    for (const type of CHAT_TYPES) both.template.resourceCountIs(type, 1);
+    both.template.resourceCountIs('AWS::IAM::Role', 4);
+  });
+
+  test('configuration names fit in 128 characters whatever the stack name', () => {
+    const app = new App({ context: { ...CDK_JSON_CONTEXT, [BUNDLING_STACKS]: [] } });
+    const name = 'S' + 'x'.repeat(127);
+    const stack = new EcsEventsStack(app, name, {
+      env: { account: '111111111111', region: 'ap-southeast-1' },
+      slackWorkspaceId: SLACK.slackWorkspaceId,
+      slackChannelId: SLACK.slackChannelId,
+    });
+    const [slack] = Object.values(resourcesOf(Template.fromStack(stack), 'AWS::Chatbot::SlackChannelConfiguration'));
+    const configurationName = slack.Properties.ConfigurationName as string;
+    assert.equal(configurationName.length, 128);
+    assert.match(configurationName, /^Sx+-ap-southeast-1-slack$/);
+  });
+
+  test('half a channel, malformed ids and a non-boolean chatTopic are refused', () => {
+    assert.throws(() => synth({ slackWorkspaceId: 'T0123ABCD' }), /give both slackWorkspaceId and slackChannelId/);
+    assert.throws(() => synth({ slackChannelId: 'C0123ABCD' }), /give both slackWorkspaceId and slackChannelId/);
+    assert.throws(
+      () => synth({ teamsTenantId: TEAMS.teamsTenantId, teamsTeamId: TEAMS.teamsTeamId }),
+      /give all of teamsTenantId, teamsTeamId and teamsChannelId/,
+    );
+    assert.throws(() => synth({ ...SLACK, slackChannelId: 'alerts' }), /slackChannelId "alerts" is not a Slack channel id/);
+    assert.throws(() => synth({ ...SLACK, slackWorkspaceId: 't0123abcd' }), /slackWorkspaceId "t0123abcd" is not/);
+    assert.throws(() => synth({ ...TEAMS, teamsTenantId: 'tenant' }), /teamsTenantId "tenant" is not/);
+    assert.throws(() => synth({ ...TEAMS, teamsChannelId: '19:abc@thread.tacv2' }), /teamsChannelId .* is not/);
+    assert.throws(() => synth({ chatTopic: 'yes' }), /chatTopic must be true or false/);
+  });
+});
+
+describe('rules file: group settings (issue #14)', () => {
+  test('"group" reaches the alerter in ALERT_RULES unchanged and never the EventBridge pattern', () => {
+    const rules = [
+      {
+        name: 'grouped',
+        description: 'Grouped with settings.',
+        pattern: { source: ['aws.ecs'], 'detail-type': ['ECS Task State Change'] },
+        group: { window: '15m', crashLoopAfter: 3 },
+      },
+      { name: 'each-task', pattern: { source: ['aws.ecs'], detail: { lastStatus: ['STOPPED'] } }, group: false },
+      { name: 'defaults', pattern: { source: ['aws.ecs'], 'detail-type': ['ECS Service Action'] }, group: true },
+    ];
+    const { template } = synth({ rulesFile: writeRules('grouped.json', rules) });
+    assert.equal(functionBy(template, 'alerter').Properties.Environment.Variables.ALERT_RULES, JSON.stringify(rules));
+    assertAlertRuleInputs(template, rules);
+  });
+
+  test('a misshapen "group" or an unknown field is refused, naming the rule', () => {
+    const refused = (group: unknown, message: RegExp) =>
+      assert.throws(
+        () => synth({ rulesFile: writeRules('badgroup.json', [{ name: 'g', pattern: { source: ['aws.ecs'] }, group }]) }),
+        message,
+      );
+    refused('yes', /alert rule "g" .*"group" must be false, true or an object/);
+    refused({ windw: '10m' }, /alert rule "g" .*"group" has an unknown field "windw"/);
+    refused({ window: 10 }, /alert rule "g" .*"group.window" must be a string/);
+    refused({ crashLoopAfter: 2.5 }, /alert rule "g" .*"group.crashLoopAfter" must be a whole number/);
+    refused({ crashLoopAfter: '5' }, /alert rule "g" .*"group.crashLoopAfter" must be a whole number/);
+    assert.throws(
+      () => synth({ rulesFile: writeRules('unknown.json', [{ name: 'u', pattern: { source: ['aws.ecs'] }, grup: false }]) }),
+      /alert rule "u" .* unknown field "grup"/,
+    );
   });
 });
