@@ -50,6 +50,16 @@ pub fn redact_detail(detail: &mut Value) {
     }
 }
 
+/// Whether [`redact_detail`] would change `detail` (its `overrides` hold a value to redact).
+pub fn redaction_changes(detail: &Value) -> bool {
+    let Some(overrides) = detail.get("overrides") else {
+        return false;
+    };
+    let mut redacted = serde_json::json!({ "overrides": overrides.clone() });
+    redact_detail(&mut redacted);
+    redacted["overrides"] != *overrides
+}
+
 fn redact_container_override(container: &mut Value) {
     let Value::Object(fields) = container else {
         return redact_value(container);

@@ -5,11 +5,15 @@
 use std::fs;
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use ecs_events::event::UTF8_BOM;
+use ecs_events::event::{Delivered, ReceivedEvent};
 use ecs_events::event_log::logged_event;
 use serde_json::Value;
 use serde_json::value::RawValue;
+
+use crate::parallel::ordered_map;
 
 /// Extensions read when walking a folder (files named on the command line are always read).
 pub const EVENT_FILE_EXTENSIONS: [&str; 4] = ["json", "jsonl", "ndjson", "log"];
@@ -29,13 +33,13 @@ impl std::fmt::Display for Location {
     }
 }
 
-/// One entry read: an event (as JSON) or why it could not be read.
+/// One entry read: an event (checked and typed) or why it could not be read.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Entry {
     /// Where it came from.
     pub location: Location,
     /// The event, or what was wrong.
-    pub event: Result<Value, String>,
+    pub event: Result<ReceivedEvent, String>,
 }
 
 /// A path on the command line cannot be read at all.
@@ -90,35 +94,78 @@ fn walk(dir: &Path, found: &mut Vec<PathBuf>) -> Result<(), InputError> {
     Ok(())
 }
 
-/// Reads every entry of one file, in order, lazily: JSON Lines and log files are streamed line
-/// by line, so a large capture never has to fit in memory; a single document (an event, an
-/// array, `filter-log-events` output) is read whole.
-pub fn read_file(file: &Path) -> Result<impl Iterator<Item = Entry>, InputError> {
+/// Reads, checks and types every entry of one file, in order, lazily. JSON Lines and log files
+/// are streamed: a reader thread cuts them into chunks of lines, `workers` threads parse the
+/// chunks, and the entries come back in file order to be typed on the calling thread (which
+/// balances the work of a replay on two cores), so a large capture never has to fit in memory. A single document (an event, an array,
+/// `filter-log-events` output) is read whole.
+pub fn read_file(
+    file: &Path,
+    workers: usize,
+) -> Result<Box<dyn Iterator<Item = Entry>>, InputError> {
     let opened =
         fs::File::open(file).map_err(|source| InputError { path: file.to_owned(), source })?;
-    let path = file.to_owned();
-    Ok(read(BufReader::new(opened))
-        .map(move |(line, event)| Entry { location: Location { file: path.clone(), line }, event }))
+    let path: Arc<Path> = Arc::from(file);
+    let typed = move |(line, delivered): Numbered<Delivered>| Entry {
+        location: Location { file: path.to_path_buf(), line },
+        event: delivered.and_then(|delivered| {
+            ReceivedEvent::from_delivered(delivered).map_err(|error| error.to_string())
+        }),
+    };
+    Ok(match open(BufReader::with_capacity(1 << 20, opened)) {
+        Capture::Document(entries) => Box::new(entries.into_iter().map(typed)),
+        Capture::Lines(lines) => {
+            let chunks = chunked(lines, CHUNK_BYTES);
+            let parsed = ordered_map(chunks, workers, |chunk: Vec<RawLine>| {
+                chunk.into_iter().flat_map(raw_line_entries).collect::<Vec<_>>()
+            });
+            Box::new(parsed.flatten().map(typed))
+        }
+    })
 }
+
+/// The bytes of lines handed to a parsing thread at a time: small enough that the parsed
+/// chunks in flight take a few megabytes, large enough that handing over costs nothing.
+const CHUNK_BYTES: usize = 256 * 1024;
 
 /// Lambda platform lines that appear in captured logs and are not events.
 const PLATFORM_LINE_PREFIXES: [&str; 5] =
     ["START RequestId:", "END RequestId:", "REPORT RequestId:", "INIT_START", "EXTENSION"];
 
-type Numbered = (usize, Result<Value, String>);
+/// An entry's 1-based starting line, and what was read there.
+type Numbered<T = Value> = (usize, Result<T, String>);
+
+/// One line of content with its number, or why it could not be read.
+type RawLine = (usize, Result<String, String>);
 
 /// Reads the entries of a capture, each with its 1-based starting line.
-pub fn read(mut reader: impl BufRead + 'static) -> Box<dyn Iterator<Item = Numbered>> {
-    // Look at the first line with content to tell one-document-per-line from a single document.
+pub fn read(reader: impl BufRead + Send + 'static) -> Box<dyn Iterator<Item = Numbered>> {
+    let as_value = |(line, delivered): Numbered<Delivered>| (line, delivered.map(|d| d.value));
+    match open(reader) {
+        Capture::Document(entries) => Box::new(entries.into_iter().map(as_value)),
+        Capture::Lines(lines) => Box::new(lines.flat_map(raw_line_entries).map(as_value)),
+    }
+}
+
+/// A capture, told apart by its first line with content.
+enum Capture {
+    /// One document per line (events, log lines): its lines, streamed.
+    Lines(Box<dyn Iterator<Item = RawLine> + Send>),
+    /// A single document, read whole: its entries.
+    Document(Vec<Numbered<Delivered>>),
+}
+
+/// Looks at the first line with content to tell one-document-per-line from a single document.
+fn open(mut reader: impl BufRead + Send + 'static) -> Capture {
     let mut head = Vec::new();
     let mut line = Vec::new();
     let mut number = 0;
     let first = loop {
         number += 1;
         let complete = match read_line(&mut reader, &mut line, false) {
-            Ok(None) => return Box::new(std::iter::empty()),
+            Ok(None) => return Capture::Document(Vec::new()),
             Ok(Some(complete)) => complete,
-            Err(error) => return Box::new(std::iter::once((number, Err(error.to_string())))),
+            Err(error) => return Capture::Document(vec![(number, Err(error.to_string()))]),
         };
         if number == 1 && line.starts_with(UTF8_BOM.as_bytes()) {
             line.drain(..UTF8_BOM.len());
@@ -130,17 +177,43 @@ pub fn read(mut reader: impl BufRead + 'static) -> Box<dyn Iterator<Item = Numbe
         match std::str::from_utf8(&line) {
             Ok(text) if is_content(text) => break Some(text.to_owned()),
             Ok(_) if head.len() as u64 <= MAX_DOCUMENT_BYTES => {}
-            Ok(_) => return Box::new(std::iter::once((number, Err(document_too_large())))),
-            Err(_) => return Box::new(std::iter::once((number, Err("invalid UTF-8".to_owned())))),
+            Ok(_) => return Capture::Document(vec![(number, Err(document_too_large()))]),
+            Err(_) => return Capture::Document(vec![(number, Err("invalid UTF-8".to_owned()))]),
         }
     };
     match first {
         Some(first) if !first.trim_start().starts_with('[') && parse_line(&first).is_ok() => {
-            let first_entries = line_entries(number, &first);
-            let rest = Lines { reader, buffer: line, number, pending: Vec::new().into_iter() };
-            Box::new(first_entries.into_iter().chain(rest))
+            let rest = Lines { reader, buffer: line, number };
+            Capture::Lines(Box::new(std::iter::once((number, Ok(first))).chain(rest)))
         }
-        _ => Box::new(read_whole(reader, head, number).into_iter()),
+        _ => Capture::Document(read_whole(reader, head, number)),
+    }
+}
+
+/// Groups lines into chunks of about `bytes` bytes.
+fn chunked(
+    mut lines: impl Iterator<Item = RawLine> + Send + 'static,
+    bytes: usize,
+) -> impl Iterator<Item = Vec<RawLine>> + Send + 'static {
+    std::iter::from_fn(move || {
+        let mut chunk = Vec::new();
+        let mut size = 0;
+        for line in lines.by_ref() {
+            size += line.1.as_ref().map_or(0, String::len);
+            chunk.push(line);
+            if size >= bytes {
+                break;
+            }
+        }
+        (!chunk.is_empty()).then_some(chunk)
+    })
+}
+
+/// The entries of one line read, or the error reading it.
+fn raw_line_entries((number, line): RawLine) -> Vec<Numbered<Delivered>> {
+    match line {
+        Ok(text) => line_entries(number, &text),
+        Err(error) => vec![(number, Err(error))],
     }
 }
 
@@ -196,7 +269,7 @@ fn read_line(
 }
 
 /// Reads the rest of a single-document file (up to [`MAX_DOCUMENT_BYTES`]) after `head`.
-fn read_whole(reader: impl BufRead, mut head: Vec<u8>, number: usize) -> Vec<Numbered> {
+fn read_whole(reader: impl BufRead, mut head: Vec<u8>, number: usize) -> Vec<Numbered<Delivered>> {
     let budget = MAX_DOCUMENT_BYTES.saturating_sub(head.len() as u64) + 1;
     if let Err(error) = reader.take(budget).read_to_end(&mut head) {
         return vec![(number, Err(error.to_string()))];
@@ -210,22 +283,18 @@ fn read_whole(reader: impl BufRead, mut head: Vec<u8>, number: usize) -> Vec<Num
     }
 }
 
-/// The entries of the remaining lines, read with one reused buffer.
+/// The remaining lines with content, read with one reused buffer.
 struct Lines<R> {
     reader: R,
     buffer: Vec<u8>,
     number: usize,
-    pending: std::vec::IntoIter<Numbered>,
 }
 
 impl<R: BufRead> Iterator for Lines<R> {
-    type Item = Numbered;
+    type Item = RawLine;
 
-    fn next(&mut self) -> Option<Numbered> {
+    fn next(&mut self) -> Option<RawLine> {
         loop {
-            if let Some(entry) = self.pending.next() {
-                return Some(entry);
-            }
             self.number += 1;
             match read_line(&mut self.reader, &mut self.buffer, true) {
                 Ok(None) => return None,
@@ -236,9 +305,7 @@ impl<R: BufRead> Iterator for Lines<R> {
                 Err(error) => return Some((self.number, Err(error.to_string()))),
             }
             match std::str::from_utf8(&self.buffer) {
-                Ok(text) if is_content(text) => {
-                    self.pending = line_entries(self.number, text).into_iter();
-                }
+                Ok(text) if is_content(text) => return Some((self.number, Ok(text.to_owned()))),
                 Ok(_) => {}
                 Err(_) => return Some((self.number, Err("invalid UTF-8".to_owned()))),
             }
@@ -254,20 +321,22 @@ fn is_content(line: &str) -> bool {
 
 /// The entries of one line: an event, a listener log line, or (compact) `filter-log-events`
 /// output.
-fn line_entries(number: usize, line: &str) -> Vec<Numbered> {
+fn line_entries(number: usize, line: &str) -> Vec<Numbered<Delivered>> {
     match parse_line(line) {
-        Ok(value) if value.get("events").is_some_and(Value::is_array) => log_events(line.trim())
-            .unwrap_or_else(|| vec![(number, Ok(value))])
-            .into_iter()
-            .map(|(_, entry)| (number, entry))
-            .collect(),
+        Ok(parsed) if parsed.value.get("events").is_some_and(Value::is_array) => {
+            log_events(line.trim())
+                .unwrap_or_else(|| vec![(number, Ok(parsed))])
+                .into_iter()
+                .map(|(_, entry)| (number, entry))
+                .collect()
+        }
         parsed => vec![(number, parsed.map(unwrap_logged))],
     }
 }
 
 /// The entries of a whole document: an array of events, `filter-log-events` output, or one
 /// event.
-fn read_document(text: &str) -> Vec<Numbered> {
+fn read_document(text: &str) -> Vec<Numbered<Delivered>> {
     let start = line_of(text, text.trim_start());
     if text.trim_start().starts_with('[') {
         return match serde_json::from_str::<Vec<&RawValue>>(text) {
@@ -278,7 +347,7 @@ fn read_document(text: &str) -> Vec<Numbered> {
             Err(error) => vec![(error.line().max(start), Err(json_error(&error)))],
         };
     }
-    match serde_json::from_str::<Value>(text) {
+    match Delivered::parse(text.as_bytes()) {
         Ok(whole) => log_events(text).unwrap_or_else(|| {
             let event = if text.trim().len() > MAX_EVENT_BYTES {
                 Err(event_too_large(text.trim().len()))
@@ -288,18 +357,27 @@ fn read_document(text: &str) -> Vec<Numbered> {
             vec![(start, event)]
         }),
         // JSON Lines whose first line is broken: read it line by line after all.
-        Err(_) if text.lines().any(|line| matches!(parse_line(line), Ok(Value::Object(_)))) => text
-            .lines()
-            .enumerate()
-            .filter(|(_, line)| is_content(line))
-            .flat_map(|(index, line)| line_entries(index + 1, line))
-            .collect(),
-        Err(error) => vec![(error.line().max(start), Err(json_error(&error)))],
+        Err(_)
+            if text
+                .lines()
+                .any(|line| parse_line(line).is_ok_and(|line| line.value.is_object())) =>
+        {
+            text.lines()
+                .enumerate()
+                .filter(|(_, line)| is_content(line))
+                .flat_map(|(index, line)| line_entries(index + 1, line))
+                .collect()
+        }
+        Err(_) => {
+            let error = serde_json::from_str::<Value>(text).err();
+            let line = error.as_ref().map_or(start, |error| error.line().max(start));
+            vec![(line, Err(error.map_or_else(|| "invalid JSON".to_owned(), |e| json_error(&e))))]
+        }
     }
 }
 
 /// The entries of `aws logs filter-log-events` output: each event's `message` is a log line.
-fn log_events(text: &str) -> Option<Vec<Numbered>> {
+fn log_events(text: &str) -> Option<Vec<Numbered<Delivered>>> {
     #[derive(serde::Deserialize)]
     struct Output<'a> {
         #[serde(borrow)]
@@ -321,7 +399,7 @@ fn log_events(text: &str) -> Option<Vec<Numbered>> {
 }
 
 /// Parses one log line: JSON, or JSON after a prefix (a timestamp, a request id).
-fn parse_line(line: &str) -> Result<Value, String> {
+fn parse_line(line: &str) -> Result<Delivered, String> {
     if line.len() > MAX_EVENT_BYTES {
         return Err(event_too_large(line.len()));
     }
@@ -333,15 +411,19 @@ fn parse_line(line: &str) -> Result<Value, String> {
 }
 
 /// Parses one event's JSON, refusing one over [`MAX_EVENT_BYTES`].
-fn parse_event(text: &str) -> Result<Value, String> {
+fn parse_event(text: &str) -> Result<Delivered, String> {
     if text.len() > MAX_EVENT_BYTES {
         return Err(event_too_large(text.len()));
     }
     parse(text).map(unwrap_logged)
 }
 
-fn parse(text: &str) -> Result<Value, String> {
-    serde_json::from_str(text).map_err(|error| json_error(&error))
+/// Parses JSON text, keeping its detail's text ([`Delivered`]); the error is serde_json's.
+fn parse(text: &str) -> Result<Delivered, String> {
+    Delivered::parse(text.as_bytes()).map_err(|_| match serde_json::from_str::<Value>(text) {
+        Err(error) => json_error(&error),
+        Ok(_) => "invalid JSON".to_owned(),
+    })
 }
 
 fn json_error(error: &serde_json::Error) -> String {
@@ -349,10 +431,10 @@ fn json_error(error: &serde_json::Error) -> String {
 }
 
 /// The event of a listener log line, or the value itself.
-fn unwrap_logged(value: Value) -> Value {
-    match logged_event(&value) {
-        Some(event) => event.clone(),
-        None => value,
+fn unwrap_logged(parsed: Delivered) -> Delivered {
+    match logged_event(&parsed.value) {
+        Some(event) => Delivered::from_value(event.clone()),
+        None => parsed,
     }
 }
 

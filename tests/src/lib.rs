@@ -2,6 +2,7 @@
 
 pub mod generate;
 pub mod input;
+pub mod parallel;
 pub mod replay;
 pub mod tables;
 pub mod test_pattern;

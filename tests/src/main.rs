@@ -223,7 +223,7 @@ async fn run(args: RunArgs) -> Result<(), RunError> {
 
     let progress = progress_bar(&files);
     for file in &files {
-        for entry in read_file(file).map_err(anyhow::Error::from)? {
+        for entry in read_file(file, parsing_threads()).map_err(anyhow::Error::from)? {
             replayer.replay(entry).await;
         }
         progress.inc(std::fs::metadata(file).map(|m| m.len()).unwrap_or_default());
@@ -336,6 +336,13 @@ async fn check_services(
         })?;
     }
     Ok(())
+}
+
+/// Threads that parse events while this one types and applies them: one per other core
+/// (measured on two cores: one parsing thread 0.62 s, two 0.68 s: more threads
+/// than cores only add cross-thread frees).
+fn parsing_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |cores| cores.get().saturating_sub(1).max(1))
 }
 
 /// A byte-based progress bar on stderr, shown only for large inputs on a terminal.

@@ -1,7 +1,7 @@
 //! Replays entries through the same state-tracker and alerter code the Lambdas run, and
 //! builds the report.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -9,7 +9,6 @@ use chrono::{DateTime, Utc};
 
 use ecs_events::alert::{Alert, AlertKind, Alerter, RuleResult};
 use ecs_events::deadline::Deadline;
-use ecs_events::event::ReceivedEvent;
 use ecs_events::state::{Detail, Outcome, ResourceKind, Retention, StateStore};
 use ecs_events::tracker::{TrackError, track};
 use serde::Serialize;
@@ -95,7 +94,7 @@ pub struct Replayer {
     alerter: Alerter,
     retention: Retention,
     stats: Stats,
-    touched: BTreeMap<ResourceKind, BTreeSet<String>>,
+    touched: BTreeMap<ResourceKind, HashSet<String>>,
     alerts: Vec<Alert>,
     rejected: Vec<Rejected>,
     failed: Vec<Rejected>,
@@ -123,11 +122,10 @@ impl Replayer {
     pub async fn replay(&mut self, entry: Entry) {
         self.stats.events += 1;
         let location = entry.location.to_string();
-        let received =
-            match entry.event.and_then(|raw| ReceivedEvent::new(raw).map_err(|e| e.to_string())) {
-                Ok(received) => received,
-                Err(error) => return self.reject(location, error),
-            };
+        let received = match entry.event {
+            Ok(received) => received,
+            Err(error) => return self.reject(location, error),
+        };
         self.clock = self.clock.max(received.event.time.instant());
         let deadline = Deadline::after(ALERT_BUDGET);
         let digests = self.alerter.flush(Some(self.clock), deadline).await;
@@ -194,8 +192,12 @@ impl Replayer {
         let mut task_counts = StatusCounts::new();
         let mut instance_counts = StatusCounts::new();
         let mut failed = self.failed;
-        let touched =
-            self.touched.iter().flat_map(|(kind, keys)| keys.iter().map(move |key| (kind, key)));
+        let mut touched: Vec<(&ResourceKind, &String)> = self
+            .touched
+            .iter()
+            .flat_map(|(kind, keys)| keys.iter().map(move |key| (kind, key)))
+            .collect();
+        touched.sort_unstable();
         for (kind, key) in touched {
             match self.store.get(*kind, key).await {
                 Ok(Some(record)) => match kind {
@@ -275,7 +277,8 @@ mod tests {
     fn entry(raw: &str) -> Entry {
         Entry {
             location: Location { file: PathBuf::from("night.jsonl"), line: 7 },
-            event: serde_json::from_str(raw).map_err(|error| error.to_string()),
+            event: ecs_events::event::ReceivedEvent::from_slice(raw.as_bytes())
+                .map_err(|error| error.to_string()),
         }
     }
 

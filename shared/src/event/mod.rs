@@ -7,16 +7,20 @@
 
 mod arn;
 mod container_instance;
+mod delivered;
 mod service;
 mod status;
 mod task;
 mod timestamp;
+
+use std::sync::Arc;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};
 
 pub use arn::{ArnKind, check_arn};
 pub use container_instance::{ContainerInstanceStateChange, Resource, VersionInfo};
+pub use delivered::Delivered;
 pub use service::{DeploymentStateChange, ServiceAction};
 pub use status::{
     Connectivity, ContainerInstanceStatus, DeploymentEventName, HealthStatus, LaunchType,
@@ -137,24 +141,44 @@ impl Serialize for EcsDetail {
 
 /// An event as delivered and its typed view, parsed once: `raw` is what patterns match and
 /// what the state tracker stores, `event` is what the code reads.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct ReceivedEvent {
     /// The event exactly as delivered.
     pub raw: Value,
     /// Its typed view.
     pub event: EcsEvent,
+    /// `raw["detail"]` as the compact text it arrived as, when it did.
+    detail_json: Option<Arc<str>>,
+}
+
+impl PartialEq for ReceivedEvent {
+    /// The same event: the text kept of its detail is a copy of `raw["detail"]`.
+    fn eq(&self, other: &Self) -> bool {
+        self.raw == other.raw && self.event == other.event
+    }
 }
 
 impl ReceivedEvent {
     /// Checks and types an event as delivered.
     pub fn new(raw: Value) -> Result<Self, EventError> {
         let event = EcsEvent::from_raw(&raw)?;
-        Ok(Self { raw, event })
+        Ok(Self { raw, event, detail_json: None })
+    }
+
+    /// Checks and types an event parsed with [`Delivered::parse`], keeping its detail's text.
+    pub fn from_delivered(delivered: Delivered) -> Result<Self, EventError> {
+        let (raw, detail_json) = delivered.into_parts();
+        Ok(Self { detail_json, ..Self::new(raw)? })
     }
 
     /// Parses an event from JSON bytes.
     pub fn from_slice(bytes: &[u8]) -> Result<Self, EventError> {
-        Self::new(parse_json(bytes)?)
+        Self::from_delivered(Delivered::parse(bytes)?)
+    }
+
+    /// The parts: the event as delivered, its typed view and its detail's delivered text.
+    pub(crate) fn into_parts(self) -> (Value, EcsEvent, Option<Arc<str>>) {
+        (self.raw, self.event, self.detail_json)
     }
 }
 

@@ -32,6 +32,11 @@ impl Detail {
         Self(Arc::from(value.to_string()))
     }
 
+    /// The detail's compact JSON text as it was delivered ([`crate::event::Delivered`]).
+    pub(crate) fn from_delivered(text: Arc<str>) -> Self {
+        Self(text)
+    }
+
     /// A detail from compact JSON text already known to be valid (read back from a store).
     fn from_json(text: String) -> Result<Self, String> {
         serde_json::from_str::<&RawValue>(&text)

@@ -1,7 +1,8 @@
 //! The in-memory state store: the embedded default for local replay and unit tests, with the
 //! same semantics as the DynamoDB adapter.
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use async_trait::async_trait;
@@ -11,7 +12,7 @@ use super::{Create, PutResult, ResourceKind, StateRecord, StateStore, StoreError
 /// Records in a map behind a mutex: each write is checked and applied atomically.
 #[derive(Debug, Default)]
 pub struct InMemoryStateStore {
-    records: Mutex<BTreeMap<(ResourceKind, String), StateRecord>>,
+    records: Mutex<HashMap<(ResourceKind, String), StateRecord>>,
 }
 
 impl InMemoryStateStore {
@@ -20,7 +21,7 @@ impl InMemoryStateStore {
         Self::default()
     }
 
-    fn lock(&self) -> MutexGuard<'_, BTreeMap<(ResourceKind, String), StateRecord>> {
+    fn lock(&self) -> MutexGuard<'_, HashMap<(ResourceKind, String), StateRecord>> {
         // A panic while holding the lock cannot leave a half-written record: inserts are whole.
         self.records.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -34,16 +35,19 @@ impl StateStore for InMemoryStateStore {
         create: Create,
     ) -> Result<PutResult, StoreError> {
         let mut records = self.lock();
-        let key = (record.kind, record.key.clone());
         // The same condition as the DynamoDB write: no item (when creating is allowed), or an
         // older one.
-        match records.get(&key) {
-            Some(stored) if stored.version >= record.version => {
-                Ok(PutResult::Kept { stored_version: stored.version })
+        match records.entry((record.kind, record.key.clone())) {
+            Entry::Occupied(stored) if stored.get().version >= record.version => {
+                Ok(PutResult::Kept { stored_version: stored.get().version })
             }
-            None if create == Create::OnlyUpdate => Ok(PutResult::NotCreated),
-            _ => {
-                records.insert(key, record);
+            Entry::Occupied(mut stored) => {
+                stored.insert(record);
+                Ok(PutResult::Written)
+            }
+            Entry::Vacant(_) if create == Create::OnlyUpdate => Ok(PutResult::NotCreated),
+            Entry::Vacant(vacant) => {
+                vacant.insert(record);
                 Ok(PutResult::Written)
             }
         }
@@ -58,7 +62,7 @@ impl StateStore for InMemoryStateStore {
         cluster_arn: &str,
         last_status: &str,
     ) -> Result<Vec<TaskSummary>, StoreError> {
-        Ok(self
+        let mut tasks: Vec<TaskSummary> = self
             .lock()
             .values()
             .filter(|record| {
@@ -67,6 +71,8 @@ impl StateStore for InMemoryStateStore {
                     && record.status == last_status
             })
             .map(TaskSummary::of)
-            .collect())
+            .collect();
+        tasks.sort_by(|a, b| a.task_arn.cmp(&b.task_arn));
+        Ok(tasks)
     }
 }

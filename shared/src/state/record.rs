@@ -6,7 +6,7 @@ use super::detail::Detail;
 use crate::event::{
     ContainerInstanceStatus, EcsDetail, EcsEvent, ReceivedEvent, TaskStatus, Timestamp,
 };
-use crate::redact::redact_detail;
+use crate::redact::{redact_detail, redaction_changes};
 
 /// DynamoDB's item size limit (400 KB), in bytes.
 pub const MAX_ITEM_BYTES: usize = 400 * 1024;
@@ -149,7 +149,7 @@ impl StateRecord {
         received: ReceivedEvent,
         retention: Retention,
     ) -> Result<Option<Self>, RecordError> {
-        let ReceivedEvent { mut raw, event } = received;
+        let (mut raw, event, detail_json) = received.into_parts();
         let EcsEvent { id, time, detail: typed, .. } = event;
         let (kind, key, version, cluster_arn, status, expires_at, facts) = match typed {
             EcsDetail::Task(task) => {
@@ -201,7 +201,14 @@ impl StateRecord {
             }
         };
         let mut detail = raw.get_mut("detail").map(serde_json::Value::take).unwrap_or_default();
-        redact_detail(&mut detail);
+        let detail = match detail_json {
+            // As delivered, when redaction would leave it as it is.
+            Some(text) if !redaction_changes(&detail) => Detail::from_delivered(text),
+            _ => {
+                redact_detail(&mut detail);
+                Detail::from_value(&detail)
+            }
+        };
         let record = Self {
             kind,
             key,
@@ -212,7 +219,7 @@ impl StateRecord {
             event_time: time,
             expires_at,
             facts,
-            detail: Detail::from_value(&detail),
+            detail,
         };
         record.check_size()?;
         Ok(Some(record))
@@ -409,5 +416,29 @@ mod tests {
         let stored = record.detail.to_value();
         assert_eq!(stored["metrics"], extra["metrics"]);
         assert_eq!(stored["deep"], extra["deep"]);
+    }
+
+    #[test]
+    fn given_compact_bytes_then_the_detail_is_stored_as_delivered_unless_it_needs_redaction() {
+        let plain = r#"{"version":"0","id":"e-1","detail-type":"ECS Task State Change","source":"aws.ecs","account":"111122223333","time":"2024-05-02T10:00:05Z","region":"us-east-1","resources":[],"detail":{"taskArn":"arn:aws:ecs:us-east-1:111122223333:task/prod/abc","clusterArn":"arn:aws:ecs:us-east-1:111122223333:cluster/prod","lastStatus":"RUNNING","version":2,"overrides":{"containerOverrides":[{"name":"app"}]},"cpu":"256"}}"#;
+        let record = StateRecord::from_event(
+            ReceivedEvent::from_slice(plain.as_bytes()).expect("valid"),
+            Retention::default(),
+        );
+        let record = record.expect("fits").expect("a task");
+        let delivered = &plain[plain.find(r#""detail":"#).expect("detail") + 9..plain.len() - 1];
+        assert_eq!(record.detail.as_str(), delivered);
+
+        let secret = plain.replace(
+            r#"{"name":"app"}"#,
+            r#"{"name":"app","environment":[{"name":"TOKEN","value":"hunter2"}]}"#,
+        );
+        let record = StateRecord::from_event(
+            ReceivedEvent::from_slice(secret.as_bytes()).expect("valid"),
+            Retention::default(),
+        );
+        let text = record.expect("fits").expect("a task").detail;
+        assert!(!text.as_str().contains("hunter2"), "{}", text.as_str());
+        assert!(text.as_str().contains("TOKEN"), "{}", text.as_str());
     }
 }
