@@ -115,12 +115,12 @@ pub fn check_pattern_match(data: &[u8]) {
     }
 }
 
-/// `replay_reader`: any bytes → `ecs_replay::input::read`, read to the end: no panic, and every
+/// `replay_reader`: any bytes → `ecs_events_cli::input::read`, read to the end: no panic, and every
 /// entry's line is between 1 and the number of lines + 1.
 pub fn check_replay_reader(data: &[u8]) {
     let newlines = data.iter().filter(|&&byte| byte == b'\n').count();
     let lines = newlines + usize::from(data.last().is_some_and(|&byte| byte != b'\n'));
-    for (line, _) in ecs_replay::input::read(std::io::Cursor::new(data.to_vec())) {
+    for (line, _) in ecs_events_cli::input::read(std::io::Cursor::new(data.to_vec())) {
         assert!(
             (1..=lines + 1).contains(&line),
             "entry at line {line}, but the input has {lines} lines"

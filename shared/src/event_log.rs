@@ -1,4 +1,4 @@
-//! The listener's log line: one JSON object per ECS event, which `ecs-replay` reads back.
+//! The listener's log line: one JSON object per ECS event, which `ecs-events` reads back.
 //!
 //! ```json
 //! {"kind":"ecs-event","id":"<envelope id>","detailType":"ECS Task State Change","resources":[...],"event":{<the whole event, secrets redacted>}}

@@ -24,7 +24,7 @@ pub const METRICS_NAMESPACE: &str = "EcsEvents";
 
 /// The toolkit's crates: the only ones whose logs may be more verbose than INFO.
 const OWN_TARGETS: [&str; 6] =
-    ["ecs_events", "state_tracker", "alerter", "listener", "reconciler", "ecs_replay"];
+    ["ecs_events", "state_tracker", "alerter", "listener", "reconciler", "ecs_events_cli"];
 
 /// The log level the environment asks for: `AWS_LAMBDA_LOG_LEVEL`, else `RUST_LOG` (a level),
 /// else INFO.

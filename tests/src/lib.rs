@@ -1,9 +1,3 @@
-//! The `ecs-replay` tool's library: replay captured ECS events through the functions' code.
-
-pub mod generate;
-pub mod input;
-pub mod parallel;
-pub mod replay;
-pub mod tables;
-pub mod test_pattern;
-pub mod text_report;
+//! The workspace's integration tests (in `tests/`): the functions and the library against a
+//! moto server, SDK failure paths with aws-smithy-mocks, ordering, fuzz corpus regressions.
+//! This crate holds no code of its own.

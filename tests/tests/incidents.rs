@@ -17,7 +17,7 @@ use ecs_events::incident::{
     DynamoDbIncidentStore, GroupSettings, InMemoryIncidentStore, IncidentStore, Member, Recorded,
     WindowRef,
 };
-use ecs_replay::tables::{create_incident_table, create_ledger_table};
+use ecs_events_cli::tables::{create_incident_table, create_ledger_table};
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::{Value, json};
 use support::{FlakySink, drain, dynamodb, events_dir, read_json, sns, topic_with_queue, unique};

@@ -5,7 +5,7 @@
 mod support;
 
 use ecs_events::alert::{AlertLedger, Claim, DynamoDbLedger, InMemoryLedger, Marked};
-use ecs_replay::tables::create_ledger_table;
+use ecs_events_cli::tables::create_ledger_table;
 use support::{dynamodb, unique};
 
 async fn ledger_contract(ledger: &dyn AlertLedger) {

@@ -11,7 +11,7 @@ use ecs_events::event::Timestamp;
 use ecs_events::state::{
     Create, Detail, DynamoDbStateStore, PutResult, ResourceKind, StateRecord, StateStore, TaskFacts,
 };
-use ecs_replay::tables::create_state_tables;
+use ecs_events_cli::tables::create_state_tables;
 use proptest::prelude::*;
 use serde_json::json;
 use support::{dynamodb, unique};

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use ecs_events::alert::{Alerter, DynamoDbLedger, RuleSet, SnsAlertSink};
 use ecs_events::state::DynamoDbStateStore;
-use ecs_replay::tables::{create_ledger_table, create_state_tables};
+use ecs_events_cli::tables::{create_ledger_table, create_state_tables};
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::Value;
 use state_tracker::StateTracker;

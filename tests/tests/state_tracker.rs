@@ -13,7 +13,7 @@ use ecs_events::state::{
     Create, Detail, DynamoDbStateStore, InMemoryStateStore, Outcome, PutResult, ResourceKind,
     Retention, StateRecord, StateStore, TaskFacts, TaskSummary,
 };
-use ecs_replay::tables::create_state_tables;
+use ecs_events_cli::tables::create_state_tables;
 use lambda_runtime::{Context, LambdaEvent};
 use proptest::prelude::*;
 use serde_json::{Value, json};

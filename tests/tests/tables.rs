@@ -7,7 +7,7 @@ use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
     TimeToLiveStatus,
 };
-use ecs_replay::tables::{TTL_ATTRIBUTE, create_ledger_table, create_state_tables};
+use ecs_events_cli::tables::{TTL_ATTRIBUTE, create_ledger_table, create_state_tables};
 use support::{dynamodb, unique};
 
 async fn ttl_status(table: &str) -> Option<TimeToLiveStatus> {

@@ -35,7 +35,7 @@ fn start_moto() -> Moto {
         .port();
     // moto's own WSGI application, one request at a time: conditional writes are then as
     // atomic as DynamoDB's (see the script).
-    let launcher = Path::new(env!("CARGO_MANIFEST_DIR")).join("moto/serialized_moto.py");
+    let launcher = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/moto/serialized_moto.py");
     let script = format!(
         "python3 {} {port} >/dev/null 2>&1 & pid=$!; read -r _; kill $pid",
         launcher.display()

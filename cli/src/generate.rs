@@ -1,4 +1,4 @@
-//! `ecs-replay generate`: a large, realistic, deterministic corpus of task lifecycles as JSON
+//! `ecs-events generate`: a large, realistic, deterministic corpus of task lifecycles as JSON
 //! Lines, for benchmarks. Each task follows the shape of the Fargate lifecycle in
 //! `events/scenarios/fargate-lifecycle` (PROVISIONING → ... → STOPPED, versions 1 to 9) with its
 //! own task id and event ids; tasks overlap in time; a share of deliveries is duplicated and a

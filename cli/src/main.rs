@@ -1,4 +1,4 @@
-//! `ecs-replay`: replay captured ECS events through the functions' code, and test patterns.
+//! `ecs-events`: replay captured ECS events through the functions' code, and test patterns.
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
@@ -15,16 +15,16 @@ use ecs_events::alert::{
 };
 use ecs_events::incident::{DynamoDbIncidentStore, InMemoryIncidentStore, IncidentStore};
 use ecs_events::state::{DynamoDbStateStore, InMemoryStateStore, Retention, StateStore};
-use ecs_replay::generate::{CorpusSpec, generate};
-use ecs_replay::input::{files, read_file};
-use ecs_replay::replay::Replayer;
-use ecs_replay::tables::{create_incident_table, create_ledger_table, create_state_tables};
-use ecs_replay::test_pattern::{read_argument, test_pattern};
+use ecs_events_cli::generate::{CorpusSpec, generate};
+use ecs_events_cli::input::{files, read_file};
+use ecs_events_cli::replay::Replayer;
+use ecs_events_cli::tables::{create_incident_table, create_ledger_table, create_state_tables};
+use ecs_events_cli::test_pattern::{read_argument, test_pattern};
 use indicatif::{ProgressBar, ProgressStyle};
 
 /// Replay captured ECS events through the toolkit's functions, locally or against AWS APIs.
 #[derive(Parser)]
-#[command(name = "ecs-replay", version, about)]
+#[command(name = "ecs-events", version, about)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -33,7 +33,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Replay events (files and folders, in order) through the state tracker and the alerter.
-    Run(RunArgs),
+    Replay(RunArgs),
     /// Write a deterministic benchmark corpus of task lifecycles as JSON Lines.
     Generate {
         /// Number of tasks (9 events each).
@@ -151,10 +151,10 @@ impl From<std::io::Error> for RunError {
 #[tokio::main]
 async fn main() -> ExitCode {
     match Cli::parse().command {
-        Command::Run(args) => match run(args).await {
+        Command::Replay(args) => match run(args).await {
             Ok(()) => ExitCode::SUCCESS,
             Err(error) => {
-                eprintln!("ecs-replay run: {error}");
+                eprintln!("ecs-events replay: {error}");
                 ExitCode::from(match error {
                     RunError::Input(_) => INVALID_INPUT,
                     RunError::Services(_) | RunError::Failed(_) => SERVICES_FAILED,
@@ -170,11 +170,11 @@ async fn main() -> ExitCode {
             };
             match written {
                 Ok(lines) => {
-                    eprintln!("ecs-replay generate: {lines} events");
+                    eprintln!("ecs-events generate: {lines} events");
                     ExitCode::SUCCESS
                 }
                 Err(error) => {
-                    eprintln!("ecs-replay generate: {error}");
+                    eprintln!("ecs-events generate: {error}");
                     ExitCode::from(INVALID_INPUT)
                 }
             }
@@ -189,7 +189,7 @@ async fn main() -> ExitCode {
                     ExitCode::SUCCESS
                 }
                 Err(error) => {
-                    eprintln!("ecs-replay test-pattern: {error}");
+                    eprintln!("ecs-events test-pattern: {error}");
                     ExitCode::from(INVALID_INPUT)
                 }
             }
@@ -237,7 +237,9 @@ async fn run(args: RunArgs) -> Result<(), RunError> {
         writeln!(out)?;
         out.flush()?;
     } else {
-        std::io::stdout().lock().write_all(ecs_replay::text_report::render(&report).as_bytes())?;
+        std::io::stdout()
+            .lock()
+            .write_all(ecs_events_cli::text_report::render(&report).as_bytes())?;
     }
     match report.failed.len() {
         0 => Ok(()),

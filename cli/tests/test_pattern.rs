@@ -1,6 +1,7 @@
-//! `ecs-replay test-pattern` end to end: the exact output of `aws events test-event-pattern`,
+//! `ecs-events test-pattern` end to end: the exact output of `aws events test-event-pattern`,
 //! and exit status 2 with a message naming the problem.
 
+#[path = "../../tests/tests/support/mod.rs"]
 mod support;
 
 use assert_cmd::Command;
@@ -9,7 +10,7 @@ use support::events_dir;
 const GUIDE_RULE: &str = r#"{"source":["aws.ecs"],"detail-type":["ECS Task State Change"],"detail":{"lastStatus":["STOPPED"],"stoppedReason":["Essential container in task exited"]}}"#;
 
 fn test_pattern(pattern: &str, event: &str) -> assert_cmd::assert::Assert {
-    Command::cargo_bin("ecs-replay")
+    Command::cargo_bin("ecs-events")
         .expect("binary built")
         .args(["test-pattern", "--pattern", pattern, "--event", event])
         .assert()

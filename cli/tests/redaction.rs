@@ -2,6 +2,7 @@
 //! path (listener logs, the functions' own logs, the DynamoDB item, the SNS alert, replay text
 //! and JSON output) THEN no secret appears anywhere.
 
+#[path = "../../tests/tests/support/mod.rs"]
 mod support;
 
 use std::sync::Arc;
@@ -9,7 +10,7 @@ use std::sync::Arc;
 use assert_cmd::Command;
 use ecs_events::alert::{Alerter, DynamoDbLedger, RuleSet, SnsAlertSink};
 use ecs_events::state::DynamoDbStateStore;
-use ecs_replay::tables::{create_ledger_table, create_state_tables};
+use ecs_events_cli::tables::{create_ledger_table, create_state_tables};
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::{Value, json};
 use state_tracker::StateTracker;
@@ -101,8 +102,8 @@ async fn given_planted_secrets_then_no_log_item_alert_or_replay_output_contains_
         .expect("written");
     let rules = events_dir().join("../rules/examples.json");
     for json in [false, true] {
-        let mut command = Command::cargo_bin("ecs-replay").expect("binary");
-        command.args(["run", "--rules"]).arg(&rules).arg(&file);
+        let mut command = Command::cargo_bin("ecs-events").expect("binary");
+        command.args(["replay", "--rules"]).arg(&rules).arg(&file);
         if json {
             command.arg("--json");
         }

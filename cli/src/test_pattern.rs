@@ -1,4 +1,4 @@
-//! `ecs-replay test-pattern`: does an event match a pattern, as `aws events test-event-pattern`
+//! `ecs-events test-pattern`: does an event match a pattern, as `aws events test-event-pattern`
 //! answers it.
 
 use std::path::Path;

@@ -57,7 +57,7 @@ pub struct Rejected {
 /// Counts by cluster name, then by status.
 pub type StatusCounts = BTreeMap<String, BTreeMap<String, usize>>;
 
-/// The replay's result (`ecs-replay run --json` prints it).
+/// The replay's result (`ecs-events replay --json` prints it).
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Report {

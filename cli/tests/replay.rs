@@ -1,7 +1,8 @@
-//! `ecs-replay run` end to end over `events/`: JSON report counts and final states per
+//! `ecs-events replay` end to end over `events/`: JSON report counts and final states per
 //! scenario, bad input reported by location, the same replay against moto, and the listener's
 //! own logs replayed.
 
+#[path = "../../tests/tests/support/mod.rs"]
 mod support;
 
 use std::path::{Path, PathBuf};
@@ -15,9 +16,9 @@ use support::{
 };
 
 fn replay(args: &[&str]) -> Value {
-    let output = Command::cargo_bin("ecs-replay")
+    let output = Command::cargo_bin("ecs-events")
         .expect("binary built")
-        .args(["run", "--json"])
+        .args(["replay", "--json"])
         .args(args)
         .output()
         .expect("ran");
@@ -48,7 +49,7 @@ impl Tables {
 }
 
 fn temp_dir() -> PathBuf {
-    let dir = std::env::temp_dir().join(unique("ecs-replay"));
+    let dir = std::env::temp_dir().join(unique("ecs-events"));
     std::fs::create_dir_all(&dir).expect("temp dir");
     dir
 }
@@ -261,18 +262,18 @@ fn given_each_bad_input_file_then_it_gets_its_specific_error_and_nothing_stored_
 
 #[test]
 fn given_a_missing_path_or_an_invalid_rules_file_then_the_replay_cannot_run_and_says_why() {
-    Command::cargo_bin("ecs-replay")
+    Command::cargo_bin("ecs-events")
         .expect("binary")
-        .args(["run", "/nonexistent/events"])
+        .args(["replay", "/nonexistent/events"])
         .assert()
         .code(2)
         .stderr(predicates::str::contains("cannot read /nonexistent/events"));
     let rules = temp_dir().join("rules.json");
     std::fs::write(&rules, r#"[{"name": "x", "pattern": {"detail": {"lastStatus": "STOPPED"}}}]"#)
         .expect("written");
-    Command::cargo_bin("ecs-replay")
+    Command::cargo_bin("ecs-events")
         .expect("binary")
-        .args(["run", "--rules", &path(&rules), &path(&events_dir())])
+        .args(["replay", "--rules", &path(&rules), &path(&events_dir())])
         .assert()
         .code(2)
         .stderr(predicates::str::contains("rule #1 \"x\": pattern detail.lastStatus"));
@@ -290,9 +291,9 @@ fn given_the_example_rules_then_more_alerts_fire_and_text_output_shows_them() {
         .collect();
     assert_eq!(fired.len(), 6, "every example rule fires on the samples: {fired:?}");
 
-    let output = Command::cargo_bin("ecs-replay")
+    let output = Command::cargo_bin("ecs-events")
         .expect("binary")
-        .args(["run", &path(&events_dir().join("scenarios/stopped-task-storm"))])
+        .args(["replay", &path(&events_dir().join("scenarios/stopped-task-storm"))])
         .output()
         .expect("ran");
     let text = String::from_utf8(output.stdout).expect("UTF-8");
@@ -369,7 +370,7 @@ async fn given_endpoint_url_at_moto_then_tables_and_the_subscribed_queue_end_lik
 #[test]
 fn given_the_listeners_log_output_then_replaying_it_reproduces_the_events_it_logged() {
     let corpus = events_dir();
-    let files: Vec<PathBuf> = ecs_replay::input::files(std::slice::from_ref(&corpus))
+    let files: Vec<PathBuf> = ecs_events_cli::input::files(std::slice::from_ref(&corpus))
         .expect("files")
         .into_iter()
         .filter(|file| !file.to_string_lossy().contains("/bad-input/"))
@@ -411,9 +412,9 @@ fn given_an_endpoint_that_is_down_then_the_replay_stops_before_the_first_event_w
     let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("port");
     let endpoint = format!("http://{}", closed.local_addr().expect("address"));
     drop(closed);
-    let output = Command::cargo_bin("ecs-replay")
+    let output = Command::cargo_bin("ecs-events")
         .expect("binary")
-        .args(["run", "--json", "--endpoint-url", &endpoint, "--topic-arn"])
+        .args(["replay", "--json", "--endpoint-url", &endpoint, "--topic-arn"])
         .arg("arn:aws:sns:us-east-1:111122223333:alerts")
         .arg(path(&events_dir()))
         .output()
@@ -422,7 +423,7 @@ fn given_an_endpoint_that_is_down_then_the_replay_stops_before_the_first_event_w
     assert!(output.stdout.is_empty(), "no report: nothing was replayed");
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
-    assert!(stderr.starts_with("ecs-replay run: cannot use table ECSTaskState: "), "{stderr}");
+    assert!(stderr.starts_with("ecs-events replay: cannot use table ECSTaskState: "), "{stderr}");
     assert!(
         stderr.contains("check the region (AWS_REGION), the credentials, --endpoint-url"),
         "{stderr}"
@@ -432,9 +433,9 @@ fn given_an_endpoint_that_is_down_then_the_replay_stops_before_the_first_event_w
 #[test]
 fn given_aws_without_a_region_then_the_replay_says_so_before_the_first_event() {
     let home = temp_dir();
-    Command::cargo_bin("ecs-replay")
+    Command::cargo_bin("ecs-events")
         .expect("binary")
-        .args(["run", "--aws", "--topic-arn", "arn:aws:sns:us-east-1:111122223333:alerts"])
+        .args(["replay", "--aws", "--topic-arn", "arn:aws:sns:us-east-1:111122223333:alerts"])
         .arg(path(&events_dir()))
         .env_remove("AWS_REGION")
         .env_remove("AWS_DEFAULT_REGION")
@@ -455,9 +456,9 @@ fn given_per_service_endpoint_variables_then_aws_mode_uses_them_and_endpoint_url
     let tables = Tables::new();
     let sample = path(&events_dir().join("samples/task-oom-killed.json"));
     let run = |mode: &[&str], dynamodb: &str, sns: &str| {
-        Command::cargo_bin("ecs-replay")
+        Command::cargo_bin("ecs-events")
             .expect("binary")
-            .args(["run", "--json", "--create-tables", "--topic-arn", &topic])
+            .args(["replay", "--json", "--create-tables", "--topic-arn", &topic])
             .args(tables.flags())
             .args(mode)
             .arg(&sample)

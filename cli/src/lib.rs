@@ -1,0 +1,9 @@
+//! The `ecs-events` tool's library: replay captured ECS events through the functions' code.
+
+pub mod generate;
+pub mod input;
+pub mod parallel;
+pub mod replay;
+pub mod tables;
+pub mod test_pattern;
+pub mod text_report;
