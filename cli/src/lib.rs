@@ -5,5 +5,6 @@ pub mod input;
 pub mod parallel;
 pub mod replay;
 pub mod tables;
+pub mod tasks;
 pub mod test_pattern;
 pub mod text_report;

@@ -1,4 +1,5 @@
-//! `ecs-events`: replay captured ECS events through the functions' code, and test patterns.
+//! `ecs-events`: replay captured ECS events through the functions' code, test patterns, read
+//! the state table.
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
@@ -19,6 +20,9 @@ use ecs_events_cli::generate::{CorpusSpec, generate};
 use ecs_events_cli::input::{files, read_file};
 use ecs_events_cli::replay::Replayer;
 use ecs_events_cli::tables::{create_incident_table, create_ledger_table, create_state_tables};
+use ecs_events_cli::tasks::{
+    TasksError, detail, details, list, render as render_tasks, resolve_cluster,
+};
 use ecs_events_cli::test_pattern::{read_argument, test_pattern};
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -52,6 +56,15 @@ enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// List a cluster's tasks from the state table (DynamoDB: --endpoint-url or --aws).
+    Tasks(TasksArgs),
+    /// Print one task's stored detail from the state table.
+    Task {
+        /// The task ARN.
+        arn: String,
+        #[command(flatten)]
+        state: StateTableArgs,
+    },
     /// Test an event against an EventBridge pattern: prints {"Result":true} or {"Result":false},
     /// as `aws events test-event-pattern` does.
     TestPattern {
@@ -82,19 +95,8 @@ struct RunArgs {
     /// Days a deregistered container instance's state is kept (its TTL).
     #[arg(long, default_value_t = 7, value_parser = clap::value_parser!(u16).range(1..=3650))]
     instance_retention_days: u16,
-    /// Use the real DynamoDB and SNS adapters against the usual AWS environment.
-    #[arg(long)]
-    aws: bool,
-    /// Use the real adapters against this endpoint (moto, DynamoDB Local...); implies --aws.
-    /// Without credentials in the environment, dummy ones are used.
-    #[arg(long)]
-    endpoint_url: Option<String>,
-    /// Task table.
-    #[arg(long, default_value = "ECSTaskState")]
-    task_table: String,
-    /// Container instance table.
-    #[arg(long, default_value = "ECSCtrInstanceState")]
-    container_instance_table: String,
+    #[command(flatten)]
+    state: StateTableArgs,
     /// Alert ledger table.
     #[arg(long, default_value = "ECSAlertLedger")]
     ledger_table: String,
@@ -110,6 +112,42 @@ struct RunArgs {
     /// Create the tables first (for a fresh local endpoint).
     #[arg(long)]
     create_tables: bool,
+}
+
+/// Where the state tables are: the real DynamoDB adapters and the table names.
+#[derive(Args)]
+struct StateTableArgs {
+    /// Use the real DynamoDB (and SNS) adapters against the usual AWS environment.
+    #[arg(long)]
+    aws: bool,
+    /// Use the real adapters against this endpoint (moto, DynamoDB Local...); implies --aws.
+    /// Without credentials in the environment, dummy ones are used.
+    #[arg(long)]
+    endpoint_url: Option<String>,
+    /// Task table.
+    #[arg(long, default_value = "ECSTaskState")]
+    task_table: String,
+    /// Container instance table.
+    #[arg(long, default_value = "ECSCtrInstanceState")]
+    container_instance_table: String,
+}
+
+#[derive(Args)]
+struct TasksArgs {
+    /// The cluster: its name or ARN.
+    #[arg(long)]
+    cluster: String,
+    /// Only tasks whose last status is this (RUNNING, STOPPED...).
+    #[arg(long)]
+    status: Option<String>,
+    /// Only tasks of this service.
+    #[arg(long)]
+    service: Option<String>,
+    /// Print a JSON array of the stored task details instead of a table.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    state: StateTableArgs,
 }
 
 // Replay allocates many small JSON nodes: mimalloc is markedly faster at that than glibc's.
@@ -151,16 +189,9 @@ impl From<std::io::Error> for RunError {
 #[tokio::main]
 async fn main() -> ExitCode {
     match Cli::parse().command {
-        Command::Replay(args) => match run(args).await {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(error) => {
-                eprintln!("ecs-events replay: {error}");
-                ExitCode::from(match error {
-                    RunError::Input(_) => INVALID_INPUT,
-                    RunError::Services(_) | RunError::Failed(_) => SERVICES_FAILED,
-                })
-            }
-        },
+        Command::Replay(args) => report("replay", run(args).await),
+        Command::Tasks(args) => report("tasks", tasks(args).await),
+        Command::Task { arn, state } => report("task", task(&arn, &state).await),
         Command::Generate { tasks, seed, duplicates, reordered, out } => {
             let spec = CorpusSpec { tasks, seed, duplicates, reordered };
             let written = match out {
@@ -195,6 +226,79 @@ async fn main() -> ExitCode {
             }
         }
     }
+}
+
+/// The exit status of a command's result, its error printed.
+fn report(command: &str, result: Result<(), RunError>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("ecs-events {command}: {error}");
+            ExitCode::from(match error {
+                RunError::Input(_) => INVALID_INPUT,
+                RunError::Services(_) | RunError::Failed(_) => SERVICES_FAILED,
+            })
+        }
+    }
+}
+
+/// `ecs-events tasks`.
+async fn tasks(args: TasksArgs) -> Result<(), RunError> {
+    let store = state_store(&args.state).await?;
+    let cluster = resolve_cluster(&store, &args.cluster).await.map_err(tasks_error)?;
+    let listed = list(&store, &cluster, args.status.as_deref(), args.service.as_deref())
+        .await
+        .map_err(tasks_error)?;
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    if args.json {
+        let details = details(&store, &listed).await.map_err(tasks_error)?;
+        serde_json::to_writer(&mut out, &details).map_err(std::io::Error::from)?;
+        writeln!(out)?;
+    } else {
+        out.write_all(render_tasks(&listed).as_bytes())?;
+    }
+    out.flush()?;
+    Ok(())
+}
+
+/// `ecs-events task ARN`.
+async fn task(arn: &str, state: &StateTableArgs) -> Result<(), RunError> {
+    let store = state_store(state).await?;
+    let detail = detail(&store, arn).await.map_err(tasks_error)?;
+    let mut out = std::io::stdout().lock();
+    serde_json::to_writer_pretty(&mut out, &detail.to_value()).map_err(std::io::Error::from)?;
+    writeln!(out)?;
+    Ok(())
+}
+
+/// A bad cluster or task argument is invalid input; a missing task or a store failure is not.
+fn tasks_error(error: TasksError) -> RunError {
+    match error {
+        TasksError::UnknownCluster(_) | TasksError::InvalidTask(_) => RunError::Input(error.into()),
+        TasksError::NotFound(_) | TasksError::Store(_) => RunError::Services(error.into()),
+    }
+}
+
+/// The DynamoDB state store of `--endpoint-url` or `--aws`, its task table checked.
+async fn state_store(args: &StateTableArgs) -> Result<DynamoDbStateStore, RunError> {
+    if !args.aws && args.endpoint_url.is_none() {
+        return Err(RunError::Input(anyhow::anyhow!(
+            "the state is read from DynamoDB: give --endpoint-url URL (a local endpoint) or --aws"
+        )));
+    }
+    let config = ecs_events::aws::sdk_config(args.endpoint_url.as_deref()).await;
+    if config.region().is_none() {
+        return Err(RunError::Services(anyhow::anyhow!(
+            "no AWS region is configured: set AWS_REGION (or a region in your AWS profile)"
+        )));
+    }
+    let dynamodb = ecs_events::aws::dynamodb(&config);
+    check_tables(&dynamodb, &[&args.task_table]).await.map_err(RunError::Services)?;
+    Ok(DynamoDbStateStore::new(
+        dynamodb,
+        args.task_table.clone(),
+        args.container_instance_table.clone(),
+    ))
 }
 
 async fn run(args: RunArgs) -> Result<(), RunError> {
@@ -259,7 +363,7 @@ struct Adapters {
 /// The embedded adapters, or the real ones with `--aws` / `--endpoint-url`, checked before
 /// the first event.
 async fn adapters(args: &RunArgs) -> Result<Adapters, RunError> {
-    if !args.aws && args.endpoint_url.is_none() {
+    if !args.state.aws && args.state.endpoint_url.is_none() {
         return Ok(Adapters {
             store: Arc::new(InMemoryStateStore::new()),
             ledger: Arc::new(InMemoryLedger::new()),
@@ -271,7 +375,7 @@ async fn adapters(args: &RunArgs) -> Result<Adapters, RunError> {
     let topic_arn =
         args.topic_arn.clone().context("--topic-arn is required with --aws or --endpoint-url")?;
     let services = |error: anyhow::Error| RunError::Services(error);
-    let config = ecs_events::aws::sdk_config(args.endpoint_url.as_deref()).await;
+    let config = ecs_events::aws::sdk_config(args.state.endpoint_url.as_deref()).await;
     if config.region().is_none() {
         return Err(services(anyhow::anyhow!(
             "no AWS region is configured: set AWS_REGION (or a region in your AWS profile)"
@@ -280,17 +384,21 @@ async fn adapters(args: &RunArgs) -> Result<Adapters, RunError> {
     let dynamodb = ecs_events::aws::dynamodb(&config);
     let sns = ecs_events::aws::sns(&config);
     if args.create_tables {
-        create_state_tables(&dynamodb, &args.task_table, &args.container_instance_table)
-            .await
-            .map_err(|e| services(e.into()))?;
+        create_state_tables(
+            &dynamodb,
+            &args.state.task_table,
+            &args.state.container_instance_table,
+        )
+        .await
+        .map_err(|e| services(e.into()))?;
         create_ledger_table(&dynamodb, &args.ledger_table).await.map_err(|e| services(e.into()))?;
         create_incident_table(&dynamodb, &args.incident_table)
             .await
             .map_err(|e| services(e.into()))?;
     }
     let tables = [
-        &args.task_table,
-        &args.container_instance_table,
+        &args.state.task_table,
+        &args.state.container_instance_table,
         &args.ledger_table,
         &args.incident_table,
     ];
@@ -300,8 +408,8 @@ async fn adapters(args: &RunArgs) -> Result<Adapters, RunError> {
     Ok(Adapters {
         store: Arc::new(DynamoDbStateStore::new(
             dynamodb.clone(),
-            args.task_table.clone(),
-            args.container_instance_table.clone(),
+            args.state.task_table.clone(),
+            args.state.container_instance_table.clone(),
         )),
         ledger: Arc::new(DynamoDbLedger::new(dynamodb.clone(), args.ledger_table.clone())),
         incidents: Arc::new(DynamoDbIncidentStore::new(dynamodb, args.incident_table.clone())),
@@ -313,6 +421,24 @@ async fn adapters(args: &RunArgs) -> Result<Adapters, RunError> {
     })
 }
 
+/// What to check when a table or topic cannot be used.
+const CHECK: &str = "check the region (AWS_REGION), the credentials, --endpoint-url and \
+                     that the tables and the topic exist (--create-tables creates the tables)";
+
+/// Reaches each table once (DescribeTable), so a wrong region, missing credentials, an
+/// endpoint that is down or a missing table is one clear message.
+async fn check_tables(
+    dynamodb: &aws_sdk_dynamodb::Client,
+    tables: &[&String],
+) -> anyhow::Result<()> {
+    for table in tables {
+        dynamodb.describe_table().table_name(*table).send().await.map_err(|error| {
+            anyhow::anyhow!("cannot use table {table}: {}; {CHECK}", DisplayErrorContext(&error))
+        })?;
+    }
+    Ok(())
+}
+
 /// Reaches every table and the topic once before the first event, so a wrong region, missing
 /// credentials, an endpoint that is down or a missing table is one clear message rather than
 /// a failure per event.
@@ -322,13 +448,7 @@ async fn check_services(
     tables: &[&String],
     topics: &[&str],
 ) -> anyhow::Result<()> {
-    const CHECK: &str = "check the region (AWS_REGION), the credentials, --endpoint-url and \
-                         that the tables and the topic exist (--create-tables creates the tables)";
-    for table in tables {
-        dynamodb.describe_table().table_name(*table).send().await.map_err(|error| {
-            anyhow::anyhow!("cannot use table {table}: {}; {CHECK}", DisplayErrorContext(&error))
-        })?;
-    }
+    check_tables(dynamodb, tables).await?;
     for topic_arn in topics {
         sns.get_topic_attributes().topic_arn(*topic_arn).send().await.map_err(|error| {
             anyhow::anyhow!(

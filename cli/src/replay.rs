@@ -269,7 +269,15 @@ mod tests {
             Ok(None)
         }
 
-        async fn list_tasks(&self, _: &str, _: &str) -> Result<Vec<TaskSummary>, StoreError> {
+        async fn list_tasks(
+            &self,
+            _: &str,
+            _: Option<&str>,
+        ) -> Result<Vec<TaskSummary>, StoreError> {
+            Ok(Vec::new())
+        }
+
+        async fn cluster_arns(&self) -> Result<Vec<String>, StoreError> {
             Ok(Vec::new())
         }
     }

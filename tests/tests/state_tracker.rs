@@ -111,12 +111,24 @@ async fn store_contract(store: &dyn StateStore) {
         store.put_if_newer(record.clone(), Create::Allowed).await.expect("put");
     }
     let stopped = store
-        .list_tasks("arn:aws:ecs:us-east-1:111122223333:cluster/prod", "STOPPED")
+        .list_tasks("arn:aws:ecs:us-east-1:111122223333:cluster/prod", Some("STOPPED"))
         .await
         .expect("list");
     assert_eq!(stopped, vec![TaskSummary::of(&other), TaskSummary::of(&newer)]);
     assert_eq!(stopped[1].facts.failed_containers.as_deref(), Some("app:137 log-router:143"));
     assert_eq!(store.get(ResourceKind::Task, "arn:missing").await.expect("get"), None);
+    // WHEN listed by cluster alone THEN every status, in ARN order.
+    let all = store
+        .list_tasks("arn:aws:ecs:us-east-1:111122223333:cluster/prod", None)
+        .await
+        .expect("list");
+    let expected = [&other, &newer, &running].map(TaskSummary::of);
+    assert_eq!(all, expected);
+    // The clusters of the stored tasks (container instances do not count).
+    assert_eq!(
+        store.cluster_arns().await.expect("clusters"),
+        ["dev", "prod"].map(|name| format!("arn:aws:ecs:us-east-1:111122223333:cluster/{name}"))
+    );
 
     // GIVEN an old event (older than the retention) THEN it updates a record that exists and
     // never creates one: a record that expired by TTL is not brought back.
@@ -408,7 +420,7 @@ async fn given_a_stopped_task_event_then_the_dynamodb_item_has_a_ttl_and_the_gsi
     .await
     .expect("tracked");
     assert_eq!(outcome, Outcome::Stored);
-    let listed = store.list_tasks(&task.cluster_arn, "STOPPED").await.expect("query GSI");
+    let listed = store.list_tasks(&task.cluster_arn, Some("STOPPED")).await.expect("query GSI");
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0].facts.failed_containers.as_deref(), Some("resizer:137"));
     let record = store.get(ResourceKind::Task, &task.task_arn).await.expect("get").expect("stored");

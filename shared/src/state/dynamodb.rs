@@ -275,21 +275,24 @@ impl StateStore for DynamoDbStateStore {
     async fn list_tasks(
         &self,
         cluster_arn: &str,
-        last_status: &str,
+        last_status: Option<&str>,
     ) -> Result<Vec<TaskSummary>, StoreError> {
         let kind = ResourceKind::Task;
-        let mut pages = self
+        let query = self
             .client
             .query()
             .table_name(self.table(kind))
             .index_name(TASK_STATUS_INDEX)
-            .key_condition_expression("#cluster = :cluster AND #status = :status")
             .expression_attribute_names("#cluster", "clusterArn")
-            .expression_attribute_names("#status", "lastStatus")
-            .expression_attribute_values(":cluster", AttributeValue::S(cluster_arn.to_owned()))
-            .expression_attribute_values(":status", AttributeValue::S(last_status.to_owned()))
-            .into_paginator()
-            .send();
+            .expression_attribute_values(":cluster", AttributeValue::S(cluster_arn.to_owned()));
+        let query = match last_status {
+            Some(status) => query
+                .key_condition_expression("#cluster = :cluster AND #status = :status")
+                .expression_attribute_names("#status", "lastStatus")
+                .expression_attribute_values(":status", AttributeValue::S(status.to_owned())),
+            None => query.key_condition_expression("#cluster = :cluster"),
+        };
+        let mut pages = query.into_paginator().send();
         let mut tasks = Vec::new();
         while let Some(page) = pages.next().await {
             let page = page.map_err(|error| self.request_error("Query", kind, error))?;
@@ -298,9 +301,11 @@ impl StateStore for DynamoDbStateStore {
                     .ok_or_else(|| self.malformed(kind, "?", missing("taskArn")))?;
                 let version = number(&item, "version")
                     .ok_or_else(|| self.malformed(kind, &task_arn, missing("version")))?;
+                let last_status = text(&mut item, kind.status_attribute())
+                    .ok_or_else(|| self.malformed(kind, &task_arn, missing("lastStatus")))?;
                 tasks.push(TaskSummary {
                     cluster_arn: cluster_arn.to_owned(),
-                    last_status: last_status.to_owned(),
+                    last_status,
                     version,
                     facts: facts(&mut item),
                     task_arn,
@@ -309,5 +314,30 @@ impl StateStore for DynamoDbStateStore {
         }
         tasks.sort_by(|a, b| a.task_arn.cmp(&b.task_arn));
         Ok(tasks)
+    }
+
+    async fn cluster_arns(&self) -> Result<Vec<String>, StoreError> {
+        // The index holds a small entry per task: scanning it reads no detail.
+        let kind = ResourceKind::Task;
+        let mut pages = self
+            .client
+            .scan()
+            .table_name(self.table(kind))
+            .index_name(TASK_STATUS_INDEX)
+            .projection_expression("#cluster")
+            .expression_attribute_names("#cluster", "clusterArn")
+            .into_paginator()
+            .send();
+        let mut clusters = std::collections::BTreeSet::new();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|error| self.request_error("Scan", kind, error))?;
+            clusters.extend(
+                page.items
+                    .unwrap_or_default()
+                    .iter_mut()
+                    .filter_map(|item| text(item, "clusterArn")),
+            );
+        }
+        Ok(clusters.into_iter().collect())
     }
 }

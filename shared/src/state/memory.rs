@@ -60,7 +60,7 @@ impl StateStore for InMemoryStateStore {
     async fn list_tasks(
         &self,
         cluster_arn: &str,
-        last_status: &str,
+        last_status: Option<&str>,
     ) -> Result<Vec<TaskSummary>, StoreError> {
         let mut tasks: Vec<TaskSummary> = self
             .lock()
@@ -68,11 +68,21 @@ impl StateStore for InMemoryStateStore {
             .filter(|record| {
                 record.kind == ResourceKind::Task
                     && record.cluster_arn == cluster_arn
-                    && record.status == last_status
+                    && last_status.is_none_or(|status| record.status == status)
             })
             .map(TaskSummary::of)
             .collect();
         tasks.sort_by(|a, b| a.task_arn.cmp(&b.task_arn));
         Ok(tasks)
+    }
+
+    async fn cluster_arns(&self) -> Result<Vec<String>, StoreError> {
+        let clusters: std::collections::BTreeSet<String> = self
+            .lock()
+            .values()
+            .filter(|record| record.kind == ResourceKind::Task)
+            .map(|record| record.cluster_arn.clone())
+            .collect();
+        Ok(clusters.into_iter().collect())
     }
 }

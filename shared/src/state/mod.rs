@@ -180,12 +180,16 @@ pub trait StateStore: Send + Sync {
     /// The stored record of a task or container instance.
     async fn get(&self, kind: ResourceKind, key: &str) -> Result<Option<StateRecord>, StoreError>;
 
-    /// The tasks of a cluster whose last status is `last_status`, in task ARN order.
+    /// The tasks of a cluster (whose last status is `last_status`, when given), in task ARN
+    /// order.
     async fn list_tasks(
         &self,
         cluster_arn: &str,
-        last_status: &str,
+        last_status: Option<&str>,
     ) -> Result<Vec<TaskSummary>, StoreError>;
+
+    /// The ARNs of the clusters the stored tasks belong to, sorted.
+    async fn cluster_arns(&self) -> Result<Vec<String>, StoreError>;
 }
 
 #[cfg(test)]

@@ -1,0 +1,172 @@
+//! `ecs-events tasks` and `ecs-events task` against moto, after `ecs-events replay` stored the
+//! bundled events there: what they list, and their exit codes and messages for a missing
+//! table, an unknown cluster, a task that is not stored and bad flags.
+
+#[path = "../../tests/tests/support/mod.rs"]
+mod support;
+
+use std::sync::OnceLock;
+
+use assert_cmd::Command;
+use serde_json::Value;
+use support::{events_dir, topic_with_queue, unique};
+
+/// The task table the bundled events were replayed into (once for all tests), and the
+/// replay's report.
+fn replayed() -> &'static (String, Value) {
+    static REPLAYED: OnceLock<(String, Value)> = OnceLock::new();
+    REPLAYED.get_or_init(|| {
+        let endpoint = support::moto().endpoint.clone();
+        let topic = tokio::runtime::Runtime::new()
+            .expect("runtime")
+            .block_on(async { topic_with_queue(false, None).await.topic_arn });
+        let table = unique("tasks");
+        let output = Command::cargo_bin("ecs-events")
+            .expect("binary")
+            .args(["replay", "--json", "--create-tables", "--endpoint-url", &endpoint])
+            .args(["--topic-arn", &topic, "--task-table", &table])
+            .args(["--container-instance-table", &unique("instances")])
+            .args(["--ledger-table", &unique("ledger")])
+            .arg(events_dir())
+            .output()
+            .expect("ran");
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        (table, serde_json::from_slice(&output.stdout).expect("report"))
+    })
+}
+
+/// `ecs-events <args> --endpoint-url <moto> --task-table <the replayed table>`.
+fn against_moto(args: &[&str]) -> std::process::Output {
+    let (table, _) = replayed();
+    Command::cargo_bin("ecs-events")
+        .expect("binary")
+        .args(args)
+        .args(["--endpoint-url", &support::moto().endpoint, "--task-table", table])
+        .output()
+        .expect("ran")
+}
+
+/// The report's task details of a cluster (by name) and status, in ARN order.
+fn reported(cluster: &str, status: &str) -> Vec<Value> {
+    let (_, report) = replayed();
+    let suffix = format!(":cluster/{cluster}");
+    report["tasks"]
+        .as_array()
+        .expect("tasks")
+        .iter()
+        .filter(|task| {
+            task["clusterArn"].as_str().is_some_and(|arn| arn.ends_with(&suffix))
+                && task["lastStatus"] == status
+        })
+        .cloned()
+        .collect()
+}
+
+#[test]
+fn given_a_replay_against_moto_then_tasks_lists_what_it_stored_by_cluster_name_and_status() {
+    let expected = reported("prod-fargate", "STOPPED");
+    assert!(expected.len() >= 10, "{}", expected.len());
+    let output = against_moto(&["tasks", "--cluster", "prod-fargate", "--status", "STOPPED"]);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let text = String::from_utf8(output.stdout).expect("UTF-8");
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(lines[0].starts_with("TASK ") && lines[0].contains("STOP CODE"), "{text}");
+    assert_eq!(lines.len(), expected.len() + 2, "{text}");
+    assert_eq!(lines.last().copied(), Some(format!("{} tasks", expected.len()).as_str()));
+    for (line, task) in lines[1..].iter().zip(&expected) {
+        let id = task["taskArn"].as_str().and_then(|arn| arn.rsplit('/').next()).expect("id");
+        assert!(line.starts_with(id), "{line} should list {id}");
+        assert!(line.contains("STOPPED"), "{line}");
+        let code = task["stopCode"].as_str().unwrap_or("-");
+        assert!(line.contains(code), "{line} should name {code}");
+    }
+
+    let output =
+        against_moto(&["tasks", "--cluster", "prod-fargate", "--status", "STOPPED", "--json"]);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let listed: Vec<Value> = serde_json::from_slice(&output.stdout).expect("JSON array");
+    assert_eq!(listed, expected, "the stored details, as the replay reported them");
+}
+
+#[test]
+fn given_a_cluster_arn_and_no_status_then_every_task_of_the_cluster_is_listed() {
+    let (_, report) = replayed();
+    let cluster =
+        reported("prod-ec2", "STOPPED")[0]["clusterArn"].as_str().expect("arn").to_owned();
+    let expected = report["tasks"]
+        .as_array()
+        .expect("tasks")
+        .iter()
+        .filter(|task| task["clusterArn"] == cluster.as_str())
+        .count();
+    let output = against_moto(&["tasks", "--cluster", &cluster, "--json"]);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let listed: Vec<Value> = serde_json::from_slice(&output.stdout).expect("JSON array");
+    assert_eq!(listed.len(), expected);
+    let statuses: std::collections::BTreeSet<&str> =
+        listed.iter().filter_map(|task| task["lastStatus"].as_str()).collect();
+    assert!(statuses.len() >= 2, "{statuses:?}");
+}
+
+#[test]
+fn given_a_stored_task_then_task_prints_its_detail_and_an_unknown_one_is_an_error() {
+    let task = &reported("prod-fargate", "STOPPED")[0];
+    let arn = task["taskArn"].as_str().expect("arn");
+    let output = against_moto(&["task", arn]);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let printed: Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    assert_eq!(&printed, task);
+
+    let (cluster_part, _) = arn.rsplit_once('/').expect("task id");
+    let missing = format!("{cluster_part}/00000000000000000000000000000000");
+    let output = against_moto(&["task", &missing]);
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(stderr.trim(), format!("ecs-events task: no stored state for task {missing}"));
+
+    let output = against_moto(&["task", "arn:aws:ecs:us-east-1:111122223333:cluster/prod"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).starts_with("ecs-events task: "));
+}
+
+#[test]
+fn given_an_unknown_cluster_then_tasks_exits_2_naming_it_and_the_clusters_there_are() {
+    let output = against_moto(&["tasks", "--cluster", "staging"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(output.stdout.is_empty());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr
+            .starts_with("ecs-events tasks: no stored task belongs to a cluster named \"staging\""),
+        "{stderr}"
+    );
+    assert!(stderr.contains("prod-fargate") && stderr.contains("prod-ec2"), "{stderr}");
+}
+
+#[test]
+fn given_a_missing_table_then_tasks_exits_1_with_one_message() {
+    let output = Command::cargo_bin("ecs-events")
+        .expect("binary")
+        .args(["tasks", "--cluster", "prod-fargate", "--endpoint-url", &support::moto().endpoint])
+        .args(["--task-table", &unique("absent")])
+        .output()
+        .expect("ran");
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.starts_with("ecs-events tasks: cannot use table absent-"), "{stderr}");
+}
+
+#[test]
+fn given_bad_flags_then_tasks_exits_2_saying_what_is_wrong() {
+    let run = |args: &[&str]| Command::cargo_bin("ecs-events").expect("binary").args(args).output();
+    let no_cluster = run(&["tasks", "--endpoint-url", "http://127.0.0.1:1"]).expect("ran");
+    assert_eq!(no_cluster.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&no_cluster.stderr).contains("--cluster <CLUSTER>"));
+    let no_table = run(&["tasks", "--cluster", "prod"]).expect("ran");
+    assert_eq!(no_table.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&no_table.stderr).trim(),
+        "ecs-events tasks: the state is read from DynamoDB: give --endpoint-url URL (a local endpoint) or --aws"
+    );
+}
