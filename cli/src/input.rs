@@ -95,10 +95,10 @@ fn walk(dir: &Path, found: &mut Vec<PathBuf>) -> Result<(), InputError> {
 }
 
 /// Reads, checks and types every entry of one file, in order, lazily. JSON Lines and log files
-/// are streamed: a reader thread cuts them into chunks of lines, `workers` threads parse the
-/// chunks, and the entries come back in file order to be typed on the calling thread (which
-/// balances the work of a replay on two cores), so a large capture never has to fit in memory. A single document (an event, an array,
-/// `filter-log-events` output) is read whole.
+/// are streamed, so a large capture never has to fit in memory: a reader thread cuts them into
+/// chunks of lines, `workers` threads parse the chunks, and the entries come back in file
+/// order to be typed on the calling thread (which balances a replay's work on two cores). A
+/// single document (an event, an array, `filter-log-events` output) is read whole.
 pub fn read_file(
     file: &Path,
     workers: usize,

@@ -34,63 +34,67 @@ pub fn redact_event(event: &mut Value) {
 }
 
 /// Redacts the secrets of an event's `detail`: everything in `overrides` but the allowed
-/// fields (see the module documentation).
-pub fn redact_detail(detail: &mut Value) {
+/// fields (see the module documentation). Says whether anything changed.
+pub fn redact_detail(detail: &mut Value) -> bool {
     let Some(Value::Object(overrides)) = detail.get_mut("overrides") else {
-        return;
-    };
-    for (name, value) in overrides.iter_mut() {
-        match (name.as_str(), value) {
-            ("containerOverrides", Value::Array(containers)) => {
-                containers.iter_mut().for_each(redact_container_override);
-            }
-            (name, _) if SAFE_TASK_OVERRIDES.contains(&name) => {}
-            (_, value) => redact_value(value),
-        }
-    }
-}
-
-/// Whether [`redact_detail`] would change `detail` (its `overrides` hold a value to redact).
-pub fn redaction_changes(detail: &Value) -> bool {
-    let Some(overrides) = detail.get("overrides") else {
         return false;
     };
-    let mut redacted = serde_json::json!({ "overrides": overrides.clone() });
-    redact_detail(&mut redacted);
-    redacted["overrides"] != *overrides
+    let mut changed = false;
+    for (name, value) in overrides.iter_mut() {
+        changed |= match (name.as_str(), value) {
+            ("containerOverrides", Value::Array(containers)) => containers
+                .iter_mut()
+                .fold(false, |changed, c| redact_container_override(c) | changed),
+            (name, _) if SAFE_TASK_OVERRIDES.contains(&name) => false,
+            (_, value) => redact_value(value),
+        };
+    }
+    changed
 }
 
-fn redact_container_override(container: &mut Value) {
+fn redact_container_override(container: &mut Value) -> bool {
     let Value::Object(fields) = container else {
         return redact_value(container);
     };
+    let mut changed = false;
     for (name, value) in fields.iter_mut() {
-        match (name.as_str(), value) {
-            (name, _) if SAFE_CONTAINER_OVERRIDES.contains(&name) => {}
+        changed |= match (name.as_str(), value) {
+            (name, _) if SAFE_CONTAINER_OVERRIDES.contains(&name) => false,
             ("environment", Value::Array(variables)) => {
-                for variable in variables {
-                    match variable {
+                variables.iter_mut().fold(false, |changed, variable| {
+                    let redacted = match variable {
                         Value::Object(entry) => entry
                             .iter_mut()
                             .filter(|(key, _)| key.as_str() != "name")
-                            .for_each(|(_, value)| redact_value(value)),
+                            .fold(false, |changed, (_, value)| redact_value(value) | changed),
                         other => redact_value(other),
-                    }
-                }
+                    };
+                    redacted | changed
+                })
             }
             (_, value) => redact_value(value),
-        }
+        };
     }
+    changed
 }
 
 /// Replaces every string, number and boolean in `value` by [`REDACTED`], keeping the shape of
-/// arrays (so `command` shows how many arguments there were) and the keys of objects.
-fn redact_value(value: &mut Value) {
+/// arrays (so `command` shows how many arguments there were) and the keys of objects. Says
+/// whether anything changed (a value already redacted stays as it is).
+fn redact_value(value: &mut Value) -> bool {
     match value {
-        Value::Array(items) => items.iter_mut().for_each(redact_value),
-        Value::Object(fields) => fields.values_mut().for_each(redact_value),
-        Value::Null => {}
-        other => *other = Value::String(REDACTED.to_owned()),
+        Value::Array(items) => {
+            items.iter_mut().fold(false, |changed, item| redact_value(item) | changed)
+        }
+        Value::Object(fields) => {
+            fields.values_mut().fold(false, |changed, field| redact_value(field) | changed)
+        }
+        Value::Null => false,
+        Value::String(text) if text == REDACTED => false,
+        other => {
+            *other = Value::String(REDACTED.to_owned());
+            true
+        }
     }
 }
 
@@ -148,5 +152,19 @@ mod tests {
             redact_detail(&mut detail);
             assert_eq!(detail, before);
         }
+    }
+
+    #[test]
+    fn given_a_detail_then_redaction_says_whether_it_changed_anything() {
+        let mut plain = json!({"overrides": {"containerOverrides": [{"name": "app", "cpu": 256}]}});
+        assert!(!redact_detail(&mut plain));
+        let mut secret = json!({"overrides": {"containerOverrides": [
+            {"name": "app", "command": ["--token=abc"]}
+        ]}});
+        assert!(redact_detail(&mut secret));
+        assert_eq!(secret["overrides"]["containerOverrides"][0]["command"], json!([REDACTED]));
+        // Redacted once, it is left as it is.
+        assert!(!redact_detail(&mut secret));
+        assert!(!redact_detail(&mut json!({"lastStatus": "RUNNING"})));
     }
 }

@@ -6,7 +6,7 @@ use super::detail::Detail;
 use crate::event::{
     ContainerInstanceStatus, EcsDetail, EcsEvent, ReceivedEvent, TaskStatus, Timestamp,
 };
-use crate::redact::{redact_detail, redaction_changes};
+use crate::redact::redact_detail;
 
 /// DynamoDB's item size limit (400 KB), in bytes.
 pub const MAX_ITEM_BYTES: usize = 400 * 1024;
@@ -201,13 +201,11 @@ impl StateRecord {
             }
         };
         let mut detail = raw.get_mut("detail").map(serde_json::Value::take).unwrap_or_default();
+        let redacted = redact_detail(&mut detail);
         let detail = match detail_json {
-            // As delivered, when redaction would leave it as it is.
-            Some(text) if !redaction_changes(&detail) => Detail::from_delivered(text),
-            _ => {
-                redact_detail(&mut detail);
-                Detail::from_value(&detail)
-            }
+            // As delivered, when redaction left it as it was.
+            Some(text) if !redacted => Detail::from_delivered(text),
+            _ => Detail::from_value(&detail),
         };
         let record = Self {
             kind,
