@@ -76,6 +76,31 @@ pub fn dynamodb(config: &SdkConfig) -> aws_sdk_dynamodb::Client {
     aws_sdk_dynamodb::Client::new(config)
 }
 
+/// Attempts per ECS call: the reconciler shares the account's ECS request rate (20 a second
+/// for list and describe calls) with everything else in it, so throttling is waited out longer.
+pub const ECS_MAX_ATTEMPTS: u32 = 6;
+
+/// An ECS client for the reconciler: standard retries with [`ECS_MAX_ATTEMPTS`] attempts and
+/// backoff from 500 ms up to 20 s; 10 s per attempt (a `DescribeTasks` of 100 tasks is a few
+/// hundred KB), 90 s per call.
+pub fn ecs(config: &SdkConfig) -> aws_sdk_ecs::Client {
+    let builder = aws_sdk_ecs::config::Builder::from(config)
+        .retry_config(
+            RetryConfig::standard()
+                .with_max_attempts(ECS_MAX_ATTEMPTS)
+                .with_initial_backoff(Duration::from_millis(500))
+                .with_max_backoff(Duration::from_secs(20)),
+        )
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(CONNECT_TIMEOUT)
+                .operation_attempt_timeout(Duration::from_secs(10))
+                .operation_timeout(Duration::from_secs(90))
+                .build(),
+        );
+    aws_sdk_ecs::Client::from_conf(builder.build())
+}
+
 /// An SNS client that also retries [`SNS_THROTTLING_CODES`].
 pub fn sns(config: &SdkConfig) -> aws_sdk_sns::Client {
     aws_sdk_sns::Client::from_conf(with_sns_retries(config.into()).build())

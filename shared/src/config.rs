@@ -3,6 +3,7 @@
 use chrono::Duration;
 
 use crate::alert::{DEFAULT_LEDGER_RETENTION_DAYS, RuleSet};
+use crate::reconcile::{DEFAULT_MAX_API_CALLS, ReconcileSettings};
 use crate::state::Retention;
 
 /// A variable is missing or invalid. The message names it.
@@ -77,6 +78,51 @@ impl StateTrackerConfig {
     }
 }
 
+/// The reconciler's settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReconcilerConfig {
+    /// `TASK_TABLE`: the task table.
+    pub task_table: String,
+    /// `CONTAINER_INSTANCE_TABLE`: the container instance table.
+    pub container_instance_table: String,
+    /// `RECONCILE_CLUSTERS` (names or ARNs, comma-separated; every cluster when unset),
+    /// `RECONCILE_MAX_API_CALLS` (1 to 65535, default 2000) and the state tracker's retention
+    /// variables (a task marked missing expires as a stopped task does).
+    pub settings: ReconcileSettings,
+}
+
+impl ReconcilerConfig {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads variables through `lookup` (the environment, or a map in tests).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let tables = StateTrackerConfig::from_lookup(&lookup)?;
+        let clusters = optional(&lookup, "RECONCILE_CLUSTERS")
+            .map(|list| {
+                list.split(',').map(str::trim).filter(|c| !c.is_empty()).map(String::from).collect()
+            })
+            .unwrap_or_default();
+        let default_cap = u16::try_from(DEFAULT_MAX_API_CALLS).unwrap_or(u16::MAX);
+        Ok(Self {
+            task_table: tables.task_table,
+            container_instance_table: tables.container_instance_table,
+            settings: ReconcileSettings {
+                clusters,
+                max_api_calls: u64::from(positive(
+                    &lookup,
+                    "RECONCILE_MAX_API_CALLS",
+                    default_cap,
+                )?),
+                dry_run: false,
+                retention: tables.retention,
+            },
+        })
+    }
+}
+
 /// The most days a retention may be (the templates' parameters allow the same range).
 pub const MAX_RETENTION_DAYS: u16 = 3650;
 
@@ -119,6 +165,36 @@ mod tests {
         let vars: HashMap<String, String> =
             vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
         move |name| vars.get(name).cloned()
+    }
+
+    #[test]
+    fn given_the_reconcilers_variables_then_clusters_and_cap_are_read_and_checked() {
+        let tables = [("TASK_TABLE", "T"), ("CONTAINER_INSTANCE_TABLE", "I")];
+        let config = ReconcilerConfig::from_lookup(lookup(&tables)).expect("valid");
+        assert_eq!(config.settings.clusters, Vec::<String>::new(), "every cluster");
+        assert_eq!(config.settings.max_api_calls, DEFAULT_MAX_API_CALLS);
+        let config = ReconcilerConfig::from_lookup(lookup(&[
+            tables[0],
+            tables[1],
+            ("RECONCILE_CLUSTERS", " prod, arn:aws:ecs:us-east-1:1:cluster/edge ,,"),
+            ("RECONCILE_MAX_API_CALLS", "50"),
+            ("STOPPED_TASK_RETENTION_DAYS", "3"),
+        ]))
+        .expect("valid");
+        assert_eq!(config.settings.clusters, ["prod", "arn:aws:ecs:us-east-1:1:cluster/edge"]);
+        assert_eq!(config.settings.max_api_calls, 50);
+        assert_eq!(config.settings.retention.stopped_task, Duration::days(3));
+        let error = ReconcilerConfig::from_lookup(lookup(&[
+            tables[0],
+            tables[1],
+            ("RECONCILE_MAX_API_CALLS", "0"),
+        ]))
+        .expect_err("zero calls");
+        assert!(error.to_string().contains("RECONCILE_MAX_API_CALLS"), "{error}");
+        assert_eq!(
+            ReconcilerConfig::from_lookup(lookup(&tables[..1])),
+            Err(ConfigError::Missing("CONTAINER_INSTANCE_TABLE"))
+        );
     }
 
     #[test]

@@ -8,6 +8,7 @@ pub mod event;
 pub mod event_log;
 pub mod incident;
 pub mod pattern;
+pub mod reconcile;
 pub mod redact;
 mod sdk_error;
 pub mod state;

@@ -95,10 +95,7 @@ pub fn outcome_counts_emf<'a>(
     function: &str,
     counts: impl IntoIterator<Item = (&'a str, u64)>,
 ) -> Vec<Value> {
-    let timestamp = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|elapsed| elapsed.as_millis())
-        .unwrap_or_default();
+    let timestamp = now_millis();
     let function = function_dimension(function);
     let level = metric_level();
     counts
@@ -120,6 +117,36 @@ pub fn outcome_counts_emf<'a>(
             })
         })
         .collect()
+}
+
+/// One EMF document for `function` (a name, or the deployed name in Lambda) holding each of
+/// `counts` as a metric of its own name, dimension `Function`: a run's figures in one line.
+pub fn counts_emf(function: &str, counts: &[(&str, u64)]) -> Value {
+    let metrics: Vec<Value> =
+        counts.iter().map(|(name, _)| json!({"Name": name, "Unit": "Count"})).collect();
+    let mut document = json!({
+        "_aws": {
+            "Timestamp": now_millis(),
+            "CloudWatchMetrics": [{
+                "Namespace": METRICS_NAMESPACE,
+                "Dimensions": [["Function"]],
+                "Metrics": metrics
+            }]
+        },
+        "level": metric_level(),
+        "Function": function_dimension(function),
+    });
+    if let Some(fields) = document.as_object_mut() {
+        fields.extend(counts.iter().map(|(name, count)| ((*name).to_owned(), json!(count))));
+    }
+    document
+}
+
+fn now_millis() -> u128 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|elapsed| elapsed.as_millis())
+        .unwrap_or_default()
 }
 
 /// Counts outcomes by name, in name order.
@@ -171,6 +198,19 @@ mod tests {
         assert!(
             ["INFO", "WARN", "ERROR", "FATAL"].contains(&docs[1]["level"].as_str().unwrap_or(""))
         );
+    }
+
+    #[test]
+    fn given_a_runs_counts_then_they_are_one_emf_document_with_a_metric_each() {
+        let doc = counts_emf("reconciler", &[("Written", 3), ("Throttles", 0)]);
+        let directive = &doc["_aws"]["CloudWatchMetrics"][0];
+        assert_eq!(directive["Dimensions"], json!([["Function"]]));
+        assert_eq!(
+            directive["Metrics"],
+            json!([{"Name": "Written", "Unit": "Count"}, {"Name": "Throttles", "Unit": "Count"}])
+        );
+        assert_eq!((doc["Written"].clone(), doc["Throttles"].clone()), (json!(3), json!(0)));
+        assert_eq!(doc["Function"], "reconciler");
     }
 
     #[test]

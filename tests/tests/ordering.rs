@@ -9,7 +9,8 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use ecs_events::event::Timestamp;
 use ecs_events::state::{
-    Create, Detail, DynamoDbStateStore, PutResult, ResourceKind, StateRecord, StateStore, TaskFacts,
+    Create, Detail, DynamoDbStateStore, PutResult, ResourceKind, Source, StateRecord, StateStore,
+    TaskFacts,
 };
 use ecs_events_cli::tables::create_state_tables;
 use proptest::prelude::*;
@@ -25,6 +26,8 @@ fn record(arn: &str, version: u64) -> StateRecord {
         status: "RUNNING".into(),
         event_id: format!("e-{version}"),
         event_time: Timestamp::parse("2024-05-02T10:00:00Z").expect("timestamp"),
+        source: Source::Event,
+        missing_since: None,
         expires_at: None,
         facts: TaskFacts::default(),
         detail: Detail::from_value(&json!({"taskArn": arn, "version": version})),

@@ -11,7 +11,7 @@ use chrono::Duration;
 use ecs_events::event::{ReceivedEvent, Timestamp};
 use ecs_events::state::{
     Create, Detail, DynamoDbStateStore, InMemoryStateStore, Outcome, PutResult, ResourceKind,
-    Retention, StateRecord, StateStore, TaskFacts, TaskSummary,
+    Retention, Source, StateRecord, StateStore, TaskFacts, TaskSummary,
 };
 use ecs_events_cli::tables::create_state_tables;
 use lambda_runtime::{Context, LambdaEvent};
@@ -37,6 +37,8 @@ fn task_record(key: &str, version: u64, status: &str, event_id: &str) -> StateRe
         status: status.into(),
         event_id: event_id.into(),
         event_time: Timestamp::parse("2024-05-02T10:00:00Z").expect("timestamp"),
+        source: Source::Event,
+        missing_since: None,
         expires_at: (status == "STOPPED").then_some(1_715_000_000),
         facts: TaskFacts {
             group: Some("service:web".into()),
@@ -150,6 +152,40 @@ async fn store_contract(store: &dyn StateStore) {
         PutResult::Kept { stored_version: 6 }
     );
     assert_eq!(store.get(ResourceKind::Task, arn).await.expect("get"), Some(newest));
+
+    // GIVEN a running task WHEN the reconciler marks it missing at its version THEN the mark
+    // and its expiry are stored and listed; a second mark, or one at another version, does
+    // nothing.
+    let task = &running.key;
+    let (since, expires) = (1_730_000_000, 1_730_604_800);
+    assert!(!store.mark_missing(ResourceKind::Task, task, 2, since, expires).await.expect("mark"));
+    assert!(store.mark_missing(ResourceKind::Task, task, 1, since, expires).await.expect("mark"));
+    assert!(!store.mark_missing(ResourceKind::Task, task, 1, since + 60, 0).await.expect("mark"));
+    let marked = store.get(ResourceKind::Task, task).await.expect("get").expect("kept");
+    assert_eq!((marked.missing_since, marked.expires_at), (Some(since), Some(expires)));
+    assert_eq!(marked.detail, running.detail, "marking changes nothing else");
+    let listed = store.list_tasks(&running.cluster_arn, Some("RUNNING")).await.expect("list");
+    assert_eq!(listed[0].missing_since, Some(since));
+    // WHEN ECS lists it again at the same version THEN the mark and the expiry go.
+    assert!(!store.clear_missing(ResourceKind::Task, task, 2).await.expect("clear"));
+    assert!(store.clear_missing(ResourceKind::Task, task, 1).await.expect("clear"));
+    assert!(!store.clear_missing(ResourceKind::Task, task, 1).await.expect("clear"));
+    assert_eq!(store.get(ResourceKind::Task, task).await.expect("get"), Some(running.clone()));
+    // WHEN a newer version is written over a mark THEN the new record has none.
+    store.mark_missing(ResourceKind::Task, task, 1, since, expires).await.expect("mark");
+    let mut reconciled = task_record(task, 2, "RUNNING", "reconcile:2024-11-01T00:00:00Z");
+    reconciled.source = Source::Reconcile;
+    assert_eq!(
+        store.put_if_newer(reconciled.clone(), Create::Allowed).await.expect("put"),
+        PutResult::Written
+    );
+    assert_eq!(store.get(ResourceKind::Task, task).await.expect("get"), Some(reconciled));
+    // A record nobody stored is never marked (nor created).
+    let nobody = "arn:aws:ecs:us-east-1:111122223333:task/prod/nobody";
+    assert!(
+        !store.mark_missing(ResourceKind::Task, nobody, 1, since, expires).await.expect("mark")
+    );
+    assert_eq!(store.get(ResourceKind::Task, nobody).await.expect("get"), None);
 }
 
 #[tokio::test]

@@ -6,12 +6,15 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
 
 use super::detail::Detail;
 use super::record::{TaskFacts, number_size};
-use super::{Create, PutResult, ResourceKind, StateRecord, StateStore, StoreError, TaskSummary};
+use super::{
+    Create, PutResult, ResourceKind, Source, StateRecord, StateStore, StoreError, TaskSummary,
+};
 use crate::event::Timestamp;
 use crate::sdk_error::{describe, is_retryable};
 
@@ -20,15 +23,16 @@ pub const TASK_STATUS_INDEX: &str = "clusterArn-lastStatus-index";
 
 /// The attributes the index projects besides its keys and the table's key: what listing a
 /// cluster's tasks shows, so it reads nothing else (and each write to the index stays small).
-pub const TASK_STATUS_INDEX_ATTRIBUTES: [&str; 6] =
-    ["version", "group", "startedAt", "stoppedAt", "stopCode", "failedContainers"];
+pub const TASK_STATUS_INDEX_ATTRIBUTES: [&str; 7] =
+    ["version", "group", "startedAt", "stoppedAt", "stopCode", "failedContainers", "missingSince"];
 
 /// Stores records in two DynamoDB tables: tasks keyed by `taskArn`, container instances by
 /// `containerInstanceArn`.
 ///
 /// Item attributes: the key, `version` (N), `clusterArn`, `lastStatus` (tasks) or `status`
-/// (instances), `eventId`, `eventTime`, `expiresAt` (N, epoch seconds, for DynamoDB's TTL:
-/// stopped tasks and deregistered instances only), a task's facts (`group`, `startedAt`,
+/// (instances), `eventId`, `eventTime`, `source` (`event` or `reconcile`), `expiresAt` (N,
+/// epoch seconds, for DynamoDB's TTL: stopped tasks, deregistered instances and tasks marked
+/// missing), `missingSince` (N, epoch seconds, set by the reconciler), a task's facts (`group`, `startedAt`,
 /// `stoppedAt`, `stopCode`, `failedContainers`, when known) and `detail` (B: the whole detail,
 /// compressed; see [`Detail`]).
 #[derive(Debug, Clone)]
@@ -102,6 +106,13 @@ impl DynamoDbStateStore {
             .map_err(|error| malformed(format!("eventTime {event_time:?}: {error}")))?;
         let version = number(&item, "version").ok_or_else(|| malformed(missing("version")))?;
         let expires_at = number(&item, "expiresAt");
+        // Items written before the reconciler existed have no source: events wrote them.
+        let source = match text(&mut item, "source") {
+            None => Source::Event,
+            Some(source) => Source::parse(&source)
+                .ok_or_else(|| malformed(format!("source {source:?} is not event or reconcile")))?,
+        };
+        let missing_since = number(&item, "missingSince");
         let facts = facts(&mut item);
         let detail = match item.remove("detail") {
             Some(AttributeValue::B(bytes)) => Detail::decode(bytes.as_ref()).map_err(malformed)?,
@@ -115,6 +126,8 @@ impl DynamoDbStateStore {
             status,
             event_id,
             event_time,
+            source,
+            missing_since,
             expires_at,
             facts,
             detail,
@@ -163,10 +176,14 @@ pub fn record_to_item(record: &StateRecord) -> Result<HashMap<String, AttributeV
         (record.kind.status_attribute().to_owned(), AttributeValue::S(record.status.clone())),
         ("eventId".to_owned(), AttributeValue::S(record.event_id.clone())),
         ("eventTime".to_owned(), AttributeValue::S(record.event_time.as_str().to_owned())),
+        ("source".to_owned(), AttributeValue::S(record.source.as_str().to_owned())),
         ("detail".to_owned(), AttributeValue::B(Blob::new(detail))),
     ]);
-    if let Some(expires_at) = record.expires_at {
-        item.insert("expiresAt".to_owned(), AttributeValue::N(expires_at.to_string()));
+    for (name, value) in [("expiresAt", record.expires_at), ("missingSince", record.missing_since)]
+    {
+        if let Some(value) = value {
+            item.insert(name.to_owned(), AttributeValue::N(value.to_string()));
+        }
     }
     let TaskFacts { group, started_at, stopped_at, stop_code, failed_containers } = &record.facts;
     for (name, value) in [
@@ -307,6 +324,7 @@ impl StateStore for DynamoDbStateStore {
                     cluster_arn: cluster_arn.to_owned(),
                     last_status,
                     version,
+                    missing_since: number(&item, "missingSince"),
                     facts: facts(&mut item),
                     task_arn,
                 });
@@ -339,5 +357,83 @@ impl StateStore for DynamoDbStateStore {
             );
         }
         Ok(clusters.into_iter().collect())
+    }
+
+    async fn mark_missing(
+        &self,
+        kind: ResourceKind,
+        key: &str,
+        version: u64,
+        since: i64,
+        expires_at: i64,
+    ) -> Result<bool, StoreError> {
+        self.update_mark(
+            kind,
+            key,
+            version,
+            "SET #missing = :since, #expires = :expires",
+            "#version = :version AND attribute_not_exists(#missing)",
+            [(":since", since), (":expires", expires_at)],
+        )
+        .await
+    }
+
+    async fn clear_missing(
+        &self,
+        kind: ResourceKind,
+        key: &str,
+        version: u64,
+    ) -> Result<bool, StoreError> {
+        self.update_mark(
+            kind,
+            key,
+            version,
+            "REMOVE #missing, #expires",
+            "#version = :version AND attribute_exists(#missing)",
+            [],
+        )
+        .await
+    }
+}
+
+impl DynamoDbStateStore {
+    /// One conditional `UpdateItem` of the missing mark of a record at `version`: says whether
+    /// the condition held (`false`: the record changed, is gone, or is already as asked).
+    async fn update_mark<const N: usize>(
+        &self,
+        kind: ResourceKind,
+        key: &str,
+        version: u64,
+        update: &str,
+        condition: &str,
+        numbers: [(&str, i64); N],
+    ) -> Result<bool, StoreError> {
+        let mut request = self
+            .client
+            .update_item()
+            .table_name(self.table(kind))
+            .key(kind.key_attribute(), AttributeValue::S(key.to_owned()))
+            .update_expression(update)
+            .condition_expression(condition)
+            .expression_attribute_names("#version", "version")
+            .expression_attribute_names("#missing", "missingSince")
+            .expression_attribute_names("#expires", "expiresAt")
+            .expression_attribute_values(":version", AttributeValue::N(version.to_string()));
+        for (name, value) in numbers {
+            request =
+                request.expression_attribute_values(name, AttributeValue::N(value.to_string()));
+        }
+        match request.send().await {
+            Ok(_) => Ok(true),
+            Err(error)
+                if matches!(
+                    error.as_service_error(),
+                    Some(UpdateItemError::ConditionalCheckFailedException(_))
+                ) =>
+            {
+                Ok(false)
+            }
+            Err(error) => Err(self.request_error("UpdateItem", kind, error)),
+        }
     }
 }

@@ -85,4 +85,40 @@ impl StateStore for InMemoryStateStore {
             .collect();
         Ok(clusters.into_iter().collect())
     }
+
+    async fn mark_missing(
+        &self,
+        kind: ResourceKind,
+        key: &str,
+        version: u64,
+        since: i64,
+        expires_at: i64,
+    ) -> Result<bool, StoreError> {
+        let mut records = self.lock();
+        match records.get_mut(&(kind, key.to_owned())) {
+            Some(record) if record.version == version && record.missing_since.is_none() => {
+                record.missing_since = Some(since);
+                record.expires_at = Some(expires_at);
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    async fn clear_missing(
+        &self,
+        kind: ResourceKind,
+        key: &str,
+        version: u64,
+    ) -> Result<bool, StoreError> {
+        let mut records = self.lock();
+        match records.get_mut(&(kind, key.to_owned())) {
+            Some(record) if record.version == version && record.missing_since.is_some() => {
+                record.missing_since = None;
+                record.expires_at = None;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
 }

@@ -23,7 +23,9 @@ pub use dynamodb::{
     DynamoDbStateStore, TASK_STATUS_INDEX, TASK_STATUS_INDEX_ATTRIBUTES, item_size, record_to_item,
 };
 pub use memory::InMemoryStateStore;
-pub use record::{MAX_ITEM_BYTES, RecordError, ResourceKind, Retention, StateRecord, TaskFacts};
+pub use record::{
+    MAX_ITEM_BYTES, RecordError, ResourceKind, Retention, Source, StateRecord, TaskFacts,
+};
 
 /// What happened to one event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -112,6 +114,8 @@ pub struct TaskSummary {
     pub version: u64,
     /// Group, times, stop code and failed containers.
     pub facts: TaskFacts,
+    /// Since when (epoch seconds) the reconciler has found the task missing from ECS.
+    pub missing_since: Option<i64>,
 }
 
 impl TaskSummary {
@@ -123,6 +127,7 @@ impl TaskSummary {
             last_status: record.status.clone(),
             version: record.version,
             facts: record.facts.clone(),
+            missing_since: record.missing_since,
         }
     }
 }
@@ -190,6 +195,26 @@ pub trait StateStore: Send + Sync {
 
     /// The ARNs of the clusters the stored tasks belong to, sorted.
     async fn cluster_arns(&self) -> Result<Vec<String>, StoreError>;
+
+    /// Marks the record missing from ECS since `since` (epoch seconds), expiring at
+    /// `expires_at`, if it still has `version` and is not marked yet. Says whether it marked.
+    async fn mark_missing(
+        &self,
+        kind: ResourceKind,
+        key: &str,
+        version: u64,
+        since: i64,
+        expires_at: i64,
+    ) -> Result<bool, StoreError>;
+
+    /// Clears the mark (and the expiry it set) of a record that still has `version`: ECS
+    /// lists the task again. Says whether it cleared one.
+    async fn clear_missing(
+        &self,
+        kind: ResourceKind,
+        key: &str,
+        version: u64,
+    ) -> Result<bool, StoreError>;
 }
 
 #[cfg(test)]

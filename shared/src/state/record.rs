@@ -77,6 +77,35 @@ impl ResourceKind {
     }
 }
 
+/// Where a record's state came from.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum Source {
+    /// An ECS event (the state tracker, a replay).
+    #[default]
+    Event,
+    /// The ECS API, read by the reconciler ([`crate::reconcile`]).
+    Reconcile,
+}
+
+impl Source {
+    /// The `source` attribute's value: `event` or `reconcile`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Event => "event",
+            Self::Reconcile => "reconcile",
+        }
+    }
+
+    /// The source an attribute value names (`None` for anything else).
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "event" => Some(Self::Event),
+            "reconcile" => Some(Self::Reconcile),
+            _ => None,
+        }
+    }
+}
+
 /// What operators ask of a task without reading its detail, kept as plain attributes (and
 /// projected into the cluster/status index, so listing a cluster reads nothing else).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -106,10 +135,16 @@ pub struct StateRecord {
     pub cluster_arn: String,
     /// `lastStatus` of a task, `status` of a container instance.
     pub status: String,
-    /// Envelope `id` of the event.
+    /// Envelope `id` of the event (`reconcile:<run time>` for a record the reconciler wrote).
     pub event_id: String,
-    /// Envelope `time` of the event, as sent.
+    /// Envelope `time` of the event, as sent (when the reconciler read the API, for its
+    /// records).
     pub event_time: Timestamp,
+    /// Whether an event or the reconciler wrote the record.
+    pub source: Source,
+    /// Epoch seconds since which the reconciler has found the task missing from ECS while the
+    /// record says it is not stopped (see [`crate::reconcile`]); a newer write clears it.
+    pub missing_since: Option<i64>,
     /// Epoch seconds after which DynamoDB's TTL may delete the record (stopped tasks and
     /// deregistered container instances only).
     pub expires_at: Option<i64>,
@@ -215,6 +250,8 @@ impl StateRecord {
             status,
             event_id: id,
             event_time: time,
+            source: Source::Event,
+            missing_since: None,
             expires_at,
             facts,
             detail,
@@ -235,6 +272,8 @@ impl StateRecord {
             + text(self.kind.status_attribute(), &self.status)
             + text("eventId", &self.event_id)
             + text("eventTime", self.event_time.as_str())
+            + text("source", self.source.as_str())
+            + self.missing_since.map_or(0, |at| number("missingSince", at.to_string()))
             + self.expires_at.map_or(0, |at| number("expiresAt", at.to_string()))
             + optional("group", &self.facts.group)
             + optional("startedAt", &self.facts.started_at)

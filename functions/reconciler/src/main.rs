@@ -1,0 +1,28 @@
+//! Lambda entry point of the reconciler.
+
+use std::sync::Arc;
+
+use ecs_events::config::{ReconcilerConfig, or_exit};
+use ecs_events::reconcile::Reconciler;
+use ecs_events::state::DynamoDbStateStore;
+use ecs_events::{aws, telemetry};
+use lambda_runtime::{LambdaEvent, service_fn};
+use serde_json::Value;
+
+#[tokio::main]
+async fn main() {
+    telemetry::init_logging();
+    let config = or_exit(reconciler::FUNCTION_NAME, ReconcilerConfig::from_env());
+    let sdk = aws::sdk_config(None).await;
+    let store = DynamoDbStateStore::new(
+        aws::dynamodb(&sdk),
+        config.task_table,
+        config.container_instance_table,
+    );
+    let reconciler = Reconciler::new(&aws::ecs(&sdk), Arc::new(store), config.settings);
+    let reconciler = &reconciler;
+    let ran = lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
+        reconciler::handle(reconciler, event)
+    }));
+    or_exit(reconciler::FUNCTION_NAME, ran.await);
+}

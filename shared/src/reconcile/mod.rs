@@ -1,0 +1,459 @@
+//! The reconciler: keeps the state table true to the ECS API, for what events cannot tell.
+//!
+//! Events get lost before they reach the state tracker (an instance that dies before its agent
+//! reports a task STOPPED; a delivery that exhausts its retries), and an event's detail lacks
+//! what only the API returns (`healthStatus` of the task, tags). For each cluster a run:
+//!
+//! 1. reads what the table holds of the cluster's tasks (the cluster/status index);
+//! 2. lists the cluster's tasks with `ListTasks`, desired status RUNNING and STOPPED (every
+//!    page; ECS lists stopped tasks for about an hour), and describes them with
+//!    `DescribeTasks` in batches of 100, with their tags;
+//! 3. writes each described task whose version is newer than the stored one through the same
+//!    conditional write as an event (newer wins, equal or older changes nothing), as a record
+//!    whose `source` is `reconcile` and whose detail has the event detail's shape
+//!    ([`task_detail`]); a task the index already holds at that version or newer costs no
+//!    write (the index may lag the table, never lead it);
+//! 4. **marks** a task the table holds as not STOPPED that ECS lists in neither state:
+//!    `missingSince`, and an expiry after the stopped-task retention. It never deletes it nor
+//!    invents a STOPPED state; a newer write (event or reconcile) replaces the mark, and a run
+//!    that finds the task listed again at the same version clears it;
+//! 5. does the same for container instances (`ListContainerInstances`,
+//!    `DescribeContainerInstances`), without the mark: the instance table has no index by
+//!    cluster.
+//!
+//! Calls are counted (every attempt) and capped per run; the SDK retries throttled calls with
+//! backoff. A run cut short by the cap or the deadline keeps what it wrote and says so.
+
+mod api_detail;
+mod ecs_api;
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_sdk_ecs::types::DesiredStatus;
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::Serialize;
+use serde_json::{Value, json};
+
+pub use api_detail::{container_instance_detail, task_detail};
+pub use ecs_api::{DESCRIBE_BATCH, EcsApi, EcsApiError};
+
+use crate::deadline::Deadline;
+use crate::event::{CONTAINER_INSTANCE_STATE_CHANGE, ECS_SOURCE, ReceivedEvent, TASK_STATE_CHANGE};
+use crate::state::{
+    Create, PutResult, ResourceKind, Retention, Source, StateRecord, StateStore, StoreError,
+    TaskSummary,
+};
+
+/// API calls a run may make by default: a cluster of 1,000 tasks takes about 25.
+pub const DEFAULT_MAX_API_CALLS: u64 = 2_000;
+/// Time kept back from the deadline to report and return.
+const DEADLINE_RESERVE: Duration = Duration::from_secs(5);
+
+/// What a run reconciles and how.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReconcileSettings {
+    /// Clusters by name or ARN; every cluster of the account and region when empty.
+    pub clusters: Vec<String>,
+    /// The most ECS API attempts the run may make.
+    pub max_api_calls: u64,
+    /// Report the drift without writing.
+    pub dry_run: bool,
+    /// How long marked tasks stay (their expiry), as stopped tasks do.
+    pub retention: Retention,
+}
+
+impl Default for ReconcileSettings {
+    fn default() -> Self {
+        Self {
+            clusters: Vec::new(),
+            max_api_calls: DEFAULT_MAX_API_CALLS,
+            dry_run: false,
+            retention: Retention::default(),
+        }
+    }
+}
+
+/// One difference between the table and ECS, and what the run did (or, dry, would do).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Drift {
+    /// `task` or `container-instance`.
+    pub kind: &'static str,
+    /// Its ARN.
+    pub arn: String,
+    /// What the table holds: `STATUS@version`, or none.
+    pub stored: Option<String>,
+    /// What ECS says: `STATUS@version`, or none (not listed).
+    pub ecs: Option<String>,
+    /// `write`, `mark missing` or `clear mark`.
+    pub action: &'static str,
+}
+
+/// What a run did. Serialised as the CLI's `--json` and the function's response.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReconcileReport {
+    /// Whether nothing was written.
+    pub dry_run: bool,
+    /// The clusters reconciled in full (ARNs).
+    pub clusters: Vec<String>,
+    /// Tasks and container instances described by the API.
+    pub described: u64,
+    /// Records written (dry run: that would be).
+    pub written: u64,
+    /// Described resources the table already held at that version or newer.
+    pub unchanged: u64,
+    /// Tasks marked missing (dry run: that would be).
+    pub marked_missing: u64,
+    /// Marks cleared: the task was listed again.
+    pub cleared: u64,
+    /// ECS API attempts, retries included.
+    pub api_calls: u64,
+    /// Attempts ECS throttled.
+    pub throttles: u64,
+    /// Why the run stopped early, when it did (what it wrote stays).
+    pub cut_short: Option<String>,
+    /// What failed: a cluster ECS does not know or refused, a resource that cannot be a
+    /// record.
+    pub failures: Vec<String>,
+    /// Every difference found, in the order found.
+    pub drift: Vec<Drift>,
+}
+
+impl ReconcileReport {
+    /// The run's EMF metric line: one document with every count as a metric (namespace
+    /// `EcsEvents`, dimension `Function`).
+    pub fn emf(&self, function: &str) -> Value {
+        let counts = [
+            ("Described", self.described),
+            ("Written", self.written),
+            ("Unchanged", self.unchanged),
+            ("MarkedMissing", self.marked_missing),
+            ("ApiCalls", self.api_calls),
+            ("Throttles", self.throttles),
+        ];
+        crate::telemetry::counts_emf(function, &counts)
+    }
+}
+
+/// Why a run could not go on.
+#[derive(Debug, thiserror::Error)]
+pub enum ReconcileError {
+    /// The state table failed: nothing more can be written.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Listing the clusters failed.
+    #[error("cannot list the clusters: {0}")]
+    Clusters(EcsApiError),
+}
+
+/// Why one cluster's reconciliation stopped.
+enum Stop {
+    /// The API failed for this cluster: the next may still work.
+    Api(EcsApiError),
+    /// The cap or the deadline: the run ends here.
+    CutShort(String),
+    /// The table failed.
+    Store(StoreError),
+}
+
+impl From<EcsApiError> for Stop {
+    fn from(error: EcsApiError) -> Self {
+        match error {
+            EcsApiError::CapReached { .. } => Self::CutShort(error.to_string()),
+            other => Self::Api(other),
+        }
+    }
+}
+
+impl From<StoreError> for Stop {
+    fn from(error: StoreError) -> Self {
+        Self::Store(error)
+    }
+}
+
+/// Reconciles the state table with the ECS API.
+pub struct Reconciler {
+    ecs: EcsApi,
+    store: Arc<dyn StateStore>,
+    settings: ReconcileSettings,
+}
+
+impl Reconciler {
+    /// A reconciler over `client` and `store`.
+    pub fn new(
+        client: &aws_sdk_ecs::Client,
+        store: Arc<dyn StateStore>,
+        settings: ReconcileSettings,
+    ) -> Self {
+        Self { ecs: EcsApi::new(client, settings.max_api_calls), store, settings }
+    }
+
+    /// One run, which must end by `deadline`. A store failure ends it with an error (what was
+    /// written stays); an API failure is reported per cluster.
+    pub async fn run(&self, deadline: Deadline) -> Result<ReconcileReport, ReconcileError> {
+        let mut run = Run {
+            ecs: &self.ecs,
+            store: self.store.as_ref(),
+            settings: &self.settings,
+            deadline,
+            now: Utc::now(),
+            report: ReconcileReport { dry_run: self.settings.dry_run, ..Default::default() },
+        };
+        let result = run.all_clusters().await;
+        run.report.api_calls = self.ecs.calls();
+        run.report.throttles = self.ecs.throttles();
+        result.map(|()| run.report)
+    }
+}
+
+/// The state of one run.
+struct Run<'a> {
+    ecs: &'a EcsApi,
+    store: &'a dyn StateStore,
+    settings: &'a ReconcileSettings,
+    deadline: Deadline,
+    now: DateTime<Utc>,
+    report: ReconcileReport,
+}
+
+impl Run<'_> {
+    async fn all_clusters(&mut self) -> Result<(), ReconcileError> {
+        let clusters = if self.settings.clusters.is_empty() {
+            match self.ecs.list_clusters().await {
+                Ok(clusters) => clusters,
+                Err(error @ EcsApiError::CapReached { .. }) => {
+                    self.report.cut_short = Some(error.to_string());
+                    return Ok(());
+                }
+                Err(error) => return Err(ReconcileError::Clusters(error)),
+            }
+        } else {
+            match self.ecs.describe_clusters(&self.settings.clusters).await {
+                Ok((found, unknown)) => {
+                    self.report.failures.extend(
+                        unknown.into_iter().map(|(arn, why)| format!("cluster {arn}: {why}")),
+                    );
+                    found
+                }
+                Err(error) => return Err(ReconcileError::Clusters(error)),
+            }
+        };
+        for (index, cluster) in clusters.iter().enumerate() {
+            match self.cluster(cluster).await {
+                Ok(()) => self.report.clusters.push(cluster.clone()),
+                Err(Stop::Api(error)) => {
+                    self.report.failures.push(format!("cluster {cluster}: {error}"));
+                }
+                Err(Stop::CutShort(why)) => {
+                    let left = clusters.len() - index;
+                    self.report.cut_short = Some(format!(
+                        "{why}: stopped in cluster {cluster}, {left} cluster(s) not reconciled in full"
+                    ));
+                    return Ok(());
+                }
+                Err(Stop::Store(error)) => return Err(error.into()),
+            }
+        }
+        Ok(())
+    }
+
+    fn check_deadline(&self) -> Result<(), Stop> {
+        if self.deadline.remaining_less(DEADLINE_RESERVE).is_zero() {
+            return Err(Stop::CutShort("the invocation's deadline is near".into()));
+        }
+        Ok(())
+    }
+
+    async fn cluster(&mut self, cluster: &str) -> Result<(), Stop> {
+        let stored: HashMap<String, TaskSummary> = self
+            .store
+            .list_tasks(cluster, None)
+            .await?
+            .into_iter()
+            .map(|task| (task.task_arn.clone(), task))
+            .collect();
+        let mut listed = self.ecs.list_tasks(cluster, DesiredStatus::Running).await?;
+        listed.extend(self.ecs.list_tasks(cluster, DesiredStatus::Stopped).await?);
+        let mut seen = HashSet::new();
+        listed.retain(|arn| seen.insert(arn.clone()));
+        for batch in listed.chunks(DESCRIBE_BATCH) {
+            self.check_deadline()?;
+            for task in self.ecs.describe_tasks(cluster, batch).await? {
+                self.report.described += 1;
+                let detail = task_detail(&task);
+                let arn = task.task_arn.unwrap_or_default();
+                let Some(version) = self.versioned(ResourceKind::Task, &arn, task.version) else {
+                    continue;
+                };
+                let status = task.last_status.unwrap_or_default();
+                self.task(&arn, &status, version, detail, stored.get(&arn)).await?;
+            }
+        }
+        self.check_deadline()?;
+        let missing = stored.values().filter(|task| {
+            task.last_status != "STOPPED"
+                && task.missing_since.is_none()
+                && !seen.contains(&task.task_arn)
+        });
+        for task in missing {
+            self.mark_missing(task).await?;
+        }
+        self.container_instances(cluster).await
+    }
+
+    /// The version the API gave, or `None` (reported) when it gave none: without it the
+    /// write could not be ordered against events (moto's ECS keeps no versions).
+    fn versioned(&mut self, kind: ResourceKind, arn: &str, version: i64) -> Option<u64> {
+        let version = u64::try_from(version).ok().filter(|version| *version > 0);
+        if version.is_none() {
+            let failure = format!("{} {arn}: ECS gave no version, not written", kind_name(kind));
+            self.report.failures.push(failure);
+        }
+        version
+    }
+
+    /// One described task against what the index holds of it.
+    async fn task(
+        &mut self,
+        arn: &str,
+        status: &str,
+        version: u64,
+        detail: Value,
+        stored: Option<&TaskSummary>,
+    ) -> Result<(), StoreError> {
+        let ecs = Some(format!("{status}@{version}"));
+        if let Some(stored) = stored.filter(|stored| stored.version >= version) {
+            self.report.unchanged += 1;
+            if stored.version == version && stored.missing_since.is_some() {
+                self.drift(ResourceKind::Task, arn, Some(stored), ecs, "clear mark");
+                if self.settings.dry_run
+                    || self.store.clear_missing(ResourceKind::Task, arn, version).await?
+                {
+                    self.report.cleared += 1;
+                }
+            }
+            return Ok(());
+        }
+        self.write(ResourceKind::Task, arn, detail, stored, ecs).await
+    }
+
+    async fn mark_missing(&mut self, task: &TaskSummary) -> Result<(), StoreError> {
+        self.drift(ResourceKind::Task, &task.task_arn, Some(task), None, "mark missing");
+        let since = self.now.timestamp();
+        let expires_at = (self.now + self.settings.retention.stopped_task).timestamp();
+        if self.settings.dry_run
+            || self
+                .store
+                .mark_missing(ResourceKind::Task, &task.task_arn, task.version, since, expires_at)
+                .await?
+        {
+            self.report.marked_missing += 1;
+        }
+        Ok(())
+    }
+
+    async fn container_instances(&mut self, cluster: &str) -> Result<(), Stop> {
+        let listed = self.ecs.list_container_instances(cluster).await?;
+        for batch in listed.chunks(DESCRIBE_BATCH) {
+            self.check_deadline()?;
+            for instance in self.ecs.describe_container_instances(cluster, batch).await? {
+                let detail = container_instance_detail(&instance, cluster);
+                let arn = instance.container_instance_arn.unwrap_or_default();
+                self.report.described += 1;
+                if self.versioned(ResourceKind::ContainerInstance, &arn, instance.version).is_none()
+                {
+                    continue;
+                }
+                let ecs =
+                    Some(format!("{}@{}", instance.status.unwrap_or_default(), instance.version));
+                self.write(ResourceKind::ContainerInstance, &arn, detail, None, ecs).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The conditional write of a described resource (dry run: counted, not written).
+    async fn write(
+        &mut self,
+        kind: ResourceKind,
+        arn: &str,
+        detail: Value,
+        stored: Option<&TaskSummary>,
+        ecs: Option<String>,
+    ) -> Result<(), StoreError> {
+        let record = match self.record(kind, detail) {
+            Ok(record) => record,
+            Err(error) => {
+                self.report.failures.push(format!("{} {arn}: {error}", kind_name(kind)));
+                return Ok(());
+            }
+        };
+        if self.settings.dry_run {
+            self.report.written += 1;
+            self.drift(kind, arn, stored, ecs, "write");
+            return Ok(());
+        }
+        match self.store.put_if_newer(record, Create::Allowed).await? {
+            PutResult::Written => {
+                self.report.written += 1;
+                self.drift(kind, arn, stored, ecs, "write");
+            }
+            PutResult::Kept { .. } | PutResult::NotCreated => self.report.unchanged += 1,
+        }
+        Ok(())
+    }
+
+    /// The record of a described resource: its detail through the same typing, checks and
+    /// redaction as an event's, from the reconciler.
+    fn record(&self, kind: ResourceKind, detail: Value) -> Result<StateRecord, String> {
+        let arn = detail[kind.key_attribute()].as_str().unwrap_or_default();
+        // arn:aws:ecs:<region>:<account>:...
+        let mut parts = arn.split(':').skip(3);
+        let (region, account) =
+            (parts.next().unwrap_or_default(), parts.next().unwrap_or_default());
+        let time = self.now.to_rfc3339_opts(SecondsFormat::Millis, true);
+        let detail_type = match kind {
+            ResourceKind::Task => TASK_STATE_CHANGE,
+            ResourceKind::ContainerInstance => CONTAINER_INSTANCE_STATE_CHANGE,
+        };
+        let event = json!({
+            "version": "0", "id": format!("reconcile:{time}"), "detail-type": detail_type,
+            "source": ECS_SOURCE, "account": account, "time": time, "region": region,
+            "resources": [arn], "detail": detail
+        });
+        let received = ReceivedEvent::new(event).map_err(|error| error.to_string())?;
+        let record = StateRecord::from_event(received, self.settings.retention)
+            .map_err(|error| error.to_string())?;
+        let mut record = record.ok_or("not a task or container instance")?;
+        record.source = Source::Reconcile;
+        Ok(record)
+    }
+
+    fn drift(
+        &mut self,
+        kind: ResourceKind,
+        arn: &str,
+        stored: Option<&TaskSummary>,
+        ecs: Option<String>,
+        action: &'static str,
+    ) {
+        let stored = stored.map(|task| format!("{}@{}", task.last_status, task.version));
+        self.report.drift.push(Drift {
+            kind: kind_name(kind),
+            arn: arn.to_owned(),
+            stored,
+            ecs,
+            action,
+        });
+    }
+}
+
+fn kind_name(kind: ResourceKind) -> &'static str {
+    match kind {
+        ResourceKind::Task => "task",
+        ResourceKind::ContainerInstance => "container-instance",
+    }
+}
