@@ -41,9 +41,11 @@ impl Fields {
     }
 }
 
-/// `2024-05-02T10:15:30.123Z`, as ECS events spell times.
-pub(crate) fn timestamp(time: &DateTime) -> Option<String> {
-    let instant = chrono::DateTime::<Utc>::from_timestamp(time.secs(), time.subsec_nanos())?;
+/// `2024-05-02T10:15:30.123Z`, as ECS events spell times: to the nearest millisecond (the
+/// wire's epoch seconds, `1557134011.644`, arrive as a float a few nanoseconds off).
+fn timestamp(time: &DateTime) -> Option<String> {
+    let millis = i64::try_from((time.as_nanos() + 500_000).div_euclid(1_000_000)).ok()?;
+    let instant = chrono::DateTime::<Utc>::from_timestamp_millis(millis)?;
     Some(instant.to_rfc3339_opts(SecondsFormat::Millis, true))
 }
 

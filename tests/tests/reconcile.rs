@@ -1,0 +1,437 @@
+//! The reconciler against the real ECS SDK client answered by aws-smithy-mocks, with responses
+//! on the wire as the ECS API reference documents them (awsJson 1.1, epoch-second timestamps):
+//! pagination, throttling, a task newer than stored, an older one, one ECS no longer lists, one
+//! only ECS knows, a container instance; marks and their clearing; dry runs; the call cap; a
+//! cluster ECS does not know. The Lambda handler answers with the run's report.
+
+use std::sync::Arc;
+use std::time::Duration as StdDuration;
+
+use aws_sdk_ecs::Client as Ecs;
+use aws_sdk_ecs::config::retry::RetryConfig;
+use aws_sdk_ecs::types::DesiredStatus;
+use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
+use chrono::Utc;
+use ecs_events::deadline::Deadline;
+use ecs_events::event::ReceivedEvent;
+use ecs_events::reconcile::{ReconcileReport, ReconcileSettings, Reconciler};
+use ecs_events::state::{
+    Create, InMemoryStateStore, ResourceKind, Retention, Source, StateRecord, StateStore,
+};
+use lambda_runtime::{Context, LambdaEvent};
+use serde_json::{Value, json};
+
+const CLUSTER: &str = "arn:aws:ecs:us-west-2:123456789012:cluster/MyCluster";
+const INSTANCE: &str = "arn:aws:ecs:us-west-2:123456789012:container-instance/MyCluster/f9cc75bb0c9446b9bf6d49d320bc1551";
+const THROTTLED: &str = r#"{"__type":"ThrottlingException","message":"Rate exceeded"}"#;
+
+fn task_arn(id: &str) -> String {
+    format!("arn:aws:ecs:us-west-2:123456789012:task/MyCluster/{id}")
+}
+
+/// A task as `DescribeTasks` answers on the wire (the API reference's Fargate example).
+fn api_task(id: &str, status: &str, version: u64) -> Value {
+    let mut task = json!({
+        "taskArn": task_arn(id),
+        "clusterArn": CLUSTER,
+        "taskDefinitionArn": "arn:aws:ecs:us-west-2:123456789012:task-definition/sample-fargate:2",
+        "overrides": {"containerOverrides": [{"name": "fargate-app"}]},
+        "lastStatus": status,
+        "desiredStatus": if status == "STOPPED" { "STOPPED" } else { "RUNNING" },
+        "cpu": "256",
+        "memory": "512",
+        "containers": [{
+            "containerArn": format!("arn:aws:ecs:us-west-2:123456789012:container/MyCluster/{id}/a1b2c3d4"),
+            "taskArn": task_arn(id),
+            "name": "fargate-app",
+            "lastStatus": status,
+            "networkBindings": [],
+            "networkInterfaces": [{"attachmentId": "a1b2c3d4-5678-90ab-cdef-22222EXAMPLE", "privateIpv4Address": "10.0.0.4"}],
+            "healthStatus": "HEALTHY",
+            "cpu": "0"
+        }],
+        "startedBy": "ecs-svc/1234567890123456789",
+        "version": version,
+        "connectivity": "CONNECTED",
+        "connectivityAt": 1557134016.971,
+        "pullStartedAt": 1557134025.379,
+        "pullStoppedAt": 1557134033.379,
+        "createdAt": 1557134011.644,
+        "startedAt": 1557134035.379,
+        "group": "service:fargate-service",
+        "launchType": "FARGATE",
+        "platformVersion": "1.3.0",
+        "attachments": [{
+            "id": "a1b2c3d4-5678-90ab-cdef-33333EXAMPLE",
+            "type": "ElasticNetworkInterface",
+            "status": "ATTACHED",
+            "details": [{"name": "subnetId", "value": "subnet-12344321"}]
+        }],
+        "healthStatus": "HEALTHY",
+        "tags": [{"key": "team", "value": "payments"}]
+    });
+    if status == "STOPPED" {
+        task["stopCode"] = json!("EssentialContainerExited");
+        task["stoppedReason"] = json!("Essential container in task exited");
+        task["stoppingAt"] = json!(1557137000.5);
+        task["stoppedAt"] = json!(1557137010.25);
+        task["containers"][0]["exitCode"] = json!(137);
+        task["containers"][0]["reason"] =
+            json!("OutOfMemoryError: Container killed due to memory usage");
+    }
+    task
+}
+
+/// The API reference's `DescribeContainerInstances` example, in this cluster.
+fn api_instance(version: u64) -> Value {
+    json!({
+        "agentConnected": true,
+        "attributes": [{"name": "com.amazonaws.ecs.capability.ecr-auth"}],
+        "containerInstanceArn": INSTANCE,
+        "ec2InstanceId": "i-042f39dc",
+        "pendingTasksCount": 0,
+        "registeredAt": 1557130000.123,
+        "registeredResources": [
+            {"doubleValue": 0, "integerValue": 1024, "longValue": 0, "name": "CPU", "type": "INTEGER"},
+            {"doubleValue": 0, "integerValue": 0, "longValue": 0, "name": "PORTS",
+             "stringSetValue": ["22", "2376", "2375", "51678"], "type": "STRINGSET"}
+        ],
+        "remainingResources": [
+            {"doubleValue": 0, "integerValue": 1024, "longValue": 0, "name": "CPU", "type": "INTEGER"}
+        ],
+        "runningTasksCount": 0,
+        "status": "ACTIVE",
+        "version": version,
+        "versionInfo": {"agentHash": "0931217", "agentVersion": "1.9.0", "dockerVersion": "DockerVersion: 1.9.1"}
+    })
+}
+
+/// A stored task record, as the state tracker writes it from an event.
+fn stored(id: &str, status: &str, version: u64) -> StateRecord {
+    let mut detail = api_task(id, status, version);
+    for field in ["connectivityAt", "pullStartedAt", "pullStoppedAt", "createdAt", "startedAt"] {
+        detail[field] = json!("2019-05-06T09:13:31.644Z");
+    }
+    for field in ["stoppingAt", "stoppedAt"] {
+        if detail.get(field).is_some() {
+            detail[field] = json!("2019-05-06T10:03:30.250Z");
+        }
+    }
+    detail.as_object_mut().map(|fields| fields.remove("tags"));
+    let event = ReceivedEvent::new(json!({
+        "version": "0", "id": format!("event-{id}-{version}"), "detail-type": "ECS Task State Change",
+        "source": "aws.ecs", "account": "123456789012", "time": "2019-05-06T10:00:00Z",
+        "region": "us-west-2", "resources": [task_arn(id)], "detail": detail
+    }))
+    .expect("valid event");
+    StateRecord::from_event(event, Retention::default()).expect("fits").expect("a task")
+}
+
+fn body(value: &Value) -> Option<String> {
+    Some(value.to_string())
+}
+
+/// The cluster's answers: `DescribeClusters`, `ListTasks` (RUNNING in two pages, then
+/// STOPPED), `DescribeTasks` (throttled once when `throttle`), and its one container instance.
+fn cluster_rules(running: &[&Value], stopped: &[&Value], throttle: bool) -> Vec<Rule> {
+    let arns = |tasks: &[&Value]| tasks.iter().map(|t| t["taskArn"].clone()).collect::<Vec<_>>();
+    let (running_arns, stopped_arns) = (arns(running), arns(stopped));
+    let (first, second) = running_arns.split_at(running_arns.len().min(1));
+    let described: Vec<Value> = running.iter().chain(stopped).map(|t| (*t).clone()).collect();
+    let clusters = json!({"clusters": [{"clusterArn": CLUSTER, "clusterName": "MyCluster", "status": "ACTIVE"}], "failures": []});
+    let describe = mock!(Ecs::describe_tasks).sequence();
+    let describe =
+        if throttle { describe.http_status(400, Some(THROTTLED.into())) } else { describe };
+    vec![
+        mock!(Ecs::describe_clusters)
+            .sequence()
+            .http_status(200, body(&clusters))
+            .repeatedly()
+            .build(),
+        mock!(Ecs::list_tasks)
+            .match_requests(|r| {
+                r.desired_status() == Some(&DesiredStatus::Running) && r.next_token().is_none()
+            })
+            .sequence()
+            .http_status(200, body(&json!({"taskArns": first, "nextToken": "page-2"})))
+            .repeatedly()
+            .build(),
+        mock!(Ecs::list_tasks)
+            .match_requests(|r| r.next_token() == Some("page-2"))
+            .sequence()
+            .http_status(200, body(&json!({"taskArns": second})))
+            .repeatedly()
+            .build(),
+        mock!(Ecs::list_tasks)
+            .match_requests(|r| r.desired_status() == Some(&DesiredStatus::Stopped))
+            .sequence()
+            .http_status(200, body(&json!({"taskArns": stopped_arns})))
+            .repeatedly()
+            .build(),
+        describe
+            .http_status(200, body(&json!({"tasks": described, "failures": []})))
+            .repeatedly()
+            .build(),
+        mock!(Ecs::list_container_instances)
+            .sequence()
+            .http_status(200, body(&json!({"containerInstanceArns": [INSTANCE]})))
+            .repeatedly()
+            .build(),
+        mock!(Ecs::describe_container_instances)
+            .sequence()
+            .http_status(
+                200,
+                body(&json!({"containerInstances": [api_instance(850)], "failures": []})),
+            )
+            .repeatedly()
+            .build(),
+    ]
+}
+
+/// The SDK's standard retries, with a short first backoff so the test runs fast.
+fn client(rules: &[Rule]) -> Ecs {
+    let retries = RetryConfig::standard()
+        .with_max_attempts(3)
+        .with_initial_backoff(StdDuration::from_millis(5));
+    mock_client!(aws_sdk_ecs, RuleMode::MatchAny, rules.iter(), |c| c.retry_config(retries.clone()))
+}
+
+fn settings(dry_run: bool, max_api_calls: u64) -> ReconcileSettings {
+    ReconcileSettings {
+        clusters: vec!["MyCluster".into()],
+        max_api_calls,
+        dry_run,
+        retention: Retention::default(),
+    }
+}
+
+/// The table before the run: what events told.
+async fn store_before() -> Arc<InMemoryStateStore> {
+    let store = Arc::new(InMemoryStateStore::new());
+    for record in [
+        stored("newer", "RUNNING", 3),
+        stored("older", "STOPPED", 6),
+        stored("same", "RUNNING", 2),
+        stored("gone", "RUNNING", 7),
+        stored("stopped-gone", "STOPPED", 9),
+    ] {
+        store.put_if_newer(record, Create::Allowed).await.expect("put");
+    }
+    store
+}
+
+async fn get(store: &InMemoryStateStore, id: &str) -> StateRecord {
+    store.get(ResourceKind::Task, &task_arn(id)).await.expect("get").expect("stored")
+}
+
+fn ecs_today() -> (Value, Value, Value, Value) {
+    (
+        api_task("newer", "RUNNING", 4),
+        api_task("same", "RUNNING", 2),
+        api_task("older", "STOPPED", 5),
+        api_task("lost", "STOPPED", 5),
+    )
+}
+
+#[tokio::test]
+async fn given_drift_then_a_run_writes_newer_versions_marks_the_missing_and_reports_it() {
+    let store = store_before().await;
+    let before_older = get(&store, "older").await;
+    let (newer, same, older, lost) = ecs_today();
+    let rules = cluster_rules(&[&newer, &same], &[&older, &lost], true);
+    let reconciler = Reconciler::new(&client(&rules), store.clone(), settings(false, 100));
+    let started = Utc::now().timestamp();
+
+    let response = reconciler::handle(&reconciler, LambdaEvent::new(json!({}), Context::default()))
+        .await
+        .expect("a run without failures");
+    let report: ReconcileReport = response;
+
+    // Four tasks and the container instance described; the newer task, the lost one and the
+    // instance written; the same and the older version changed nothing.
+    assert_eq!(report.clusters, [CLUSTER]);
+    assert_eq!(
+        (report.described, report.written, report.unchanged, report.marked_missing),
+        (5, 3, 2, 1)
+    );
+    // DescribeClusters, ListTasks ×3 (two RUNNING pages, one STOPPED), DescribeTasks ×2 (the
+    // first throttled, retried by the SDK), ListContainerInstances, DescribeContainerInstances.
+    assert_eq!((report.api_calls, report.throttles), (8, 1));
+    assert_eq!(rules[2].num_calls(), 1, "the second RUNNING page was asked for with its token");
+    assert_eq!(report.cut_short, None);
+    assert!(report.failures.is_empty(), "{:?}", report.failures);
+
+    // The newer task: the API's version, and what only the API has, in the event's shape.
+    let written = get(&store, "newer").await;
+    assert_eq!((written.version, written.source), (4, Source::Reconcile));
+    assert!(written.event_id.starts_with("reconcile:"), "{}", written.event_id);
+    let detail = written.detail.to_value();
+    assert_eq!(detail["healthStatus"], "HEALTHY");
+    assert_eq!(detail["tags"], json!([{"key": "team", "value": "payments"}]));
+    assert_eq!(detail["createdAt"], "2019-05-06T09:13:31.644Z", "epoch seconds as event text");
+    assert_eq!(detail["containers"][0]["networkInterfaces"][0]["privateIpv4Address"], "10.0.0.4");
+    assert_eq!(detail["overrides"]["containerOverrides"][0]["name"], "fargate-app");
+    // The STOPPED state whose event was lost: stored with its facts and expiry.
+    let lost_record = get(&store, "lost").await;
+    assert_eq!((lost_record.status.as_str(), lost_record.version), ("STOPPED", 5));
+    assert_eq!(lost_record.facts.failed_containers.as_deref(), Some("fargate-app:137"));
+    assert_eq!(lost_record.facts.stop_code.as_deref(), Some("EssentialContainerExited"));
+    assert_eq!(lost_record.expires_at, Some(1_557_137_010 + 7 * 86_400));
+    // Older in ECS than stored: untouched.
+    assert_eq!(get(&store, "older").await, before_older);
+    // Not listed, stored as running: marked, never deleted or stopped.
+    let gone = get(&store, "gone").await;
+    assert_eq!((gone.status.as_str(), gone.version, gone.source), ("RUNNING", 7, Source::Event));
+    let since = gone.missing_since.expect("marked");
+    assert!(since >= started && since <= Utc::now().timestamp());
+    assert_eq!(gone.expires_at, Some(since + 7 * 86_400));
+    // Not listed but stopped: nothing to correct.
+    assert_eq!(get(&store, "stopped-gone").await.missing_since, None);
+    // The container instance, with the cluster the API leaves out.
+    let instance =
+        store.get(ResourceKind::ContainerInstance, INSTANCE).await.expect("get").expect("written");
+    assert_eq!((instance.status.as_str(), instance.version), ("ACTIVE", 850));
+    let detail = instance.detail.to_value();
+    assert_eq!(detail["clusterArn"], CLUSTER);
+    assert_eq!(
+        detail["registeredResources"][0],
+        json!({"name": "CPU", "type": "INTEGER", "integerValue": 1024})
+    );
+    assert_eq!(detail["registeredAt"], "2019-05-06T08:06:40.123Z");
+
+    // The run's EMF line carries every figure.
+    let emf = report.emf("reconciler");
+    for (metric, value) in [
+        ("Described", 5),
+        ("Written", 3),
+        ("Unchanged", 2),
+        ("MarkedMissing", 1),
+        ("ApiCalls", 8),
+        ("Throttles", 1),
+    ] {
+        assert_eq!(emf[metric], value, "{metric}");
+    }
+    let actions: Vec<(&str, &str)> =
+        report.drift.iter().map(|d| (d.arn.rsplit('/').next().unwrap_or(""), d.action)).collect();
+    assert_eq!(
+        actions,
+        [
+            ("newer", "write"),
+            ("lost", "write"),
+            ("gone", "mark missing"),
+            ("f9cc75bb0c9446b9bf6d49d320bc1551", "write")
+        ]
+    );
+
+    // WHEN ECS lists the marked task again at the same version THEN the mark goes, and the
+    // expiry it set with it; a run that changes nothing writes nothing.
+    let gone_again = api_task("gone", "RUNNING", 7);
+    let rules = cluster_rules(&[&newer, &same, &gone_again], &[&older, &lost], false);
+    let reconciler = Reconciler::new(&client(&rules), store.clone(), settings(false, 100));
+    let second = reconciler.run(Deadline::after(StdDuration::from_secs(30))).await.expect("runs");
+    assert_eq!((second.cleared, second.written, second.marked_missing), (1, 0, 0));
+    assert_eq!(second.unchanged, 6, "five tasks and the instance");
+    let gone = get(&store, "gone").await;
+    assert_eq!((gone.missing_since, gone.expires_at), (None, None));
+}
+
+#[tokio::test]
+async fn given_a_dry_run_then_the_drift_is_reported_and_nothing_is_written() {
+    let store = store_before().await;
+    let (newer, same, older, lost) = ecs_today();
+    let rules = cluster_rules(&[&newer, &same], &[&older, &lost], false);
+    let reconciler = Reconciler::new(&client(&rules), store.clone(), settings(true, 100));
+    let report = reconciler.run(Deadline::after(StdDuration::from_secs(30))).await.expect("runs");
+    assert!(report.dry_run);
+    assert_eq!((report.written, report.marked_missing), (3, 1), "what a real run would do");
+    assert_eq!(get(&store, "newer").await.version, 3);
+    assert_eq!(get(&store, "gone").await.missing_since, None);
+    assert!(store.get(ResourceKind::Task, &task_arn("lost")).await.expect("get").is_none());
+    assert!(store.get(ResourceKind::ContainerInstance, INSTANCE).await.expect("get").is_none());
+    let newer_drift = &report.drift[0];
+    assert_eq!(
+        (newer_drift.stored.as_deref(), newer_drift.ecs.as_deref()),
+        (Some("RUNNING@3"), Some("RUNNING@4"))
+    );
+}
+
+#[tokio::test]
+async fn given_the_call_cap_then_the_run_stops_keeps_its_writes_and_marks_nothing_unlisted() {
+    let (newer, same, older, lost) = ecs_today();
+    // Cap 3: DescribeClusters and both RUNNING pages; the STOPPED list is never asked for, so
+    // no task may be judged missing.
+    let store = store_before().await;
+    let rules = cluster_rules(&[&newer, &same], &[&older, &lost], false);
+    let reconciler = Reconciler::new(&client(&rules), store.clone(), settings(false, 3));
+    let report = reconciler.run(Deadline::after(StdDuration::from_secs(30))).await.expect("runs");
+    let why = report.cut_short.expect("cut short");
+    assert!(why.contains("cap of 3 ECS API calls") && why.contains("MyCluster"), "{why}");
+    assert_eq!((report.api_calls, report.written, report.marked_missing), (3, 0, 0));
+    assert!(report.clusters.is_empty(), "the cluster was not reconciled in full");
+    assert_eq!(rules[3].num_calls(), 0);
+    assert_eq!(get(&store, "gone").await.missing_since, None);
+
+    // Cap 6: the tasks are described, written and judged; the container instances are not.
+    let store = store_before().await;
+    let rules = cluster_rules(&[&newer, &same], &[&older, &lost], false);
+    let reconciler = Reconciler::new(&client(&rules), store.clone(), settings(false, 6));
+    let report = reconciler.run(Deadline::after(StdDuration::from_secs(30))).await.expect("runs");
+    assert!(report.cut_short.is_some());
+    assert_eq!((report.written, report.marked_missing), (2, 1));
+    assert_eq!(get(&store, "newer").await.version, 4, "written before the cap stays");
+    assert!(store.get(ResourceKind::ContainerInstance, INSTANCE).await.expect("get").is_none());
+}
+
+#[tokio::test]
+async fn given_a_cluster_ecs_does_not_know_then_the_invocation_fails_and_names_it() {
+    let missing = json!({"clusters": [], "failures": [
+        {"arn": "arn:aws:ecs:us-west-2:123456789012:cluster/nope", "reason": "MISSING"}
+    ]});
+    let rules = [mock!(Ecs::describe_clusters)
+        .sequence()
+        .http_status(200, body(&missing))
+        .repeatedly()
+        .build()];
+    let store = store_before().await;
+    let settings = ReconcileSettings { clusters: vec!["nope".into()], ..settings(false, 100) };
+    let reconciler = Reconciler::new(&client(&rules), store, settings);
+    let error = reconciler::handle(&reconciler, LambdaEvent::new(json!({}), Context::default()))
+        .await
+        .expect_err("fails");
+    let message = format!("{error:?}");
+    assert!(message.contains("cluster/nope: MISSING"), "{message}");
+    assert!(message.starts_with("ReconcileFailures"), "{message}");
+}
+
+#[tokio::test]
+async fn given_ecs_refusing_one_cluster_then_the_others_are_still_reconciled() {
+    let denied = r#"{"__type":"AccessDeniedException","message":"User is not authorized to perform: ecs:ListTasks"}"#;
+    let (newer, same, older, lost) = ecs_today();
+    let mut rules = vec![
+        mock!(Ecs::list_clusters)
+            .sequence()
+            .http_status(200, body(&json!({"clusterArns": ["arn:aws:ecs:us-west-2:123456789012:cluster/locked", CLUSTER]})))
+            .repeatedly()
+            .build(),
+        mock!(Ecs::list_tasks)
+            .match_requests(|r| r.cluster() == Some("arn:aws:ecs:us-west-2:123456789012:cluster/locked"))
+            .sequence()
+            .http_status(400, Some(denied.into()))
+            .repeatedly()
+            .build(),
+    ];
+    rules.extend(cluster_rules(&[&newer, &same], &[&older, &lost], false));
+    let store = store_before().await;
+    let settings = ReconcileSettings { clusters: Vec::new(), ..settings(false, 100) };
+    let reconciler = Reconciler::new(&client(&rules), store.clone(), settings);
+    let report = reconciler.run(Deadline::after(StdDuration::from_secs(30))).await.expect("runs");
+    assert_eq!(report.clusters, [CLUSTER]);
+    assert_eq!(report.failures.len(), 1, "{:?}", report.failures);
+    assert!(
+        report.failures[0].contains("cluster/locked: ListTasks failed"),
+        "{:?}",
+        report.failures
+    );
+    assert!(report.failures[0].contains("not authorized"), "{:?}", report.failures);
+    assert_eq!(get(&store, "newer").await.version, 4);
+}
