@@ -280,6 +280,26 @@ mod tests {
         async fn cluster_arns(&self) -> Result<Vec<String>, StoreError> {
             Ok(Vec::new())
         }
+
+        async fn mark_missing(
+            &self,
+            _: ResourceKind,
+            _: &str,
+            _: u64,
+            _: i64,
+            _: i64,
+        ) -> Result<bool, StoreError> {
+            Ok(false)
+        }
+
+        async fn clear_missing(
+            &self,
+            _: ResourceKind,
+            _: &str,
+            _: u64,
+        ) -> Result<bool, StoreError> {
+            Ok(false)
+        }
     }
 
     fn entry(raw: &str) -> Entry {
