@@ -1,8 +1,11 @@
-//! The `ecs-events` tool's library: replay captured ECS events through the functions' code.
+//! The `ecs-events` tool's library: replay captured ECS events through the functions' code, read
+//! the state table, reconcile it with ECS.
 
+pub mod columns;
 pub mod generate;
 pub mod input;
 pub mod parallel;
+pub mod reconcile;
 pub mod replay;
 pub mod tables;
 pub mod tasks;

@@ -1,5 +1,5 @@
 //! `ecs-events`: replay captured ECS events through the functions' code, test patterns, read
-//! the state table.
+//! the state table and reconcile it with ECS.
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::Context as _;
+use aws_config::SdkConfig;
 use aws_sdk_dynamodb::error::DisplayErrorContext;
 use chrono::Duration;
 use clap::{Args, Parser, Subcommand};
@@ -14,7 +15,9 @@ use ecs_events::alert::{
     AlertLedger, AlertSink, Alerter, CollectingSink, DEFAULT_LEDGER_RETENTION_DAYS, DynamoDbLedger,
     InMemoryLedger, RuleSet, SnsAlertSink, SnsChatSink,
 };
+use ecs_events::deadline::Deadline;
 use ecs_events::incident::{DynamoDbIncidentStore, InMemoryIncidentStore, IncidentStore};
+use ecs_events::reconcile::{DEFAULT_MAX_API_CALLS, ReconcileSettings, Reconciler};
 use ecs_events::state::{DynamoDbStateStore, InMemoryStateStore, Retention, StateStore};
 use ecs_events_cli::generate::{CorpusSpec, generate};
 use ecs_events_cli::input::{files, read_file};
@@ -65,6 +68,9 @@ enum Command {
         #[command(flatten)]
         state: StateTableArgs,
     },
+    /// Reconcile the state table with the ECS API: write what ECS knows newer, mark tasks it no
+    /// longer lists (DynamoDB and ECS: --endpoint-url or --aws).
+    Reconcile(ReconcileArgs),
     /// Test an event against an EventBridge pattern: prints {"Result":true} or {"Result":false},
     /// as `aws events test-event-pattern` does.
     TestPattern {
@@ -89,12 +95,8 @@ struct RunArgs {
     /// Alert rules file (default: the AWS ECS guide's stopped-task rule).
     #[arg(long)]
     rules: Option<PathBuf>,
-    /// Days a stopped task's state is kept (its TTL).
-    #[arg(long, default_value_t = 7, value_parser = clap::value_parser!(u16).range(1..=3650))]
-    retention_days: u16,
-    /// Days a deregistered container instance's state is kept (its TTL).
-    #[arg(long, default_value_t = 7, value_parser = clap::value_parser!(u16).range(1..=3650))]
-    instance_retention_days: u16,
+    #[command(flatten)]
+    retention: RetentionArgs,
     #[command(flatten)]
     state: StateTableArgs,
     /// Alert ledger table.
@@ -112,6 +114,50 @@ struct RunArgs {
     /// Create the tables first (for a fresh local endpoint).
     #[arg(long)]
     create_tables: bool,
+}
+
+/// How long finished resources stay in the state tables.
+#[derive(Args)]
+struct RetentionArgs {
+    /// Days a stopped (or marked missing) task's state is kept (its TTL).
+    #[arg(long, default_value_t = 7, value_parser = clap::value_parser!(u16).range(1..=3650))]
+    retention_days: u16,
+    /// Days a deregistered container instance's state is kept (its TTL).
+    #[arg(long, default_value_t = 7, value_parser = clap::value_parser!(u16).range(1..=3650))]
+    instance_retention_days: u16,
+}
+
+impl RetentionArgs {
+    fn retention(&self) -> Retention {
+        Retention {
+            stopped_task: Duration::days(i64::from(self.retention_days)),
+            inactive_instance: Duration::days(i64::from(self.instance_retention_days)),
+        }
+    }
+}
+
+#[derive(Args)]
+struct ReconcileArgs {
+    /// A cluster to reconcile, by name or ARN; repeat for more. Every cluster of the account
+    /// and region when absent.
+    #[arg(long = "cluster", value_name = "CLUSTER")]
+    clusters: Vec<String>,
+    /// Print the drift without writing.
+    #[arg(long)]
+    dry_run: bool,
+    /// Print the report as JSON.
+    #[arg(long)]
+    json: bool,
+    /// The most ECS API calls (attempts, retries included) the run may make.
+    #[arg(long, default_value_t = DEFAULT_MAX_API_CALLS, value_parser = clap::value_parser!(u64).range(1..=65_535))]
+    max_api_calls: u64,
+    /// Seconds the run may take; it stops in time, keeping what it wrote.
+    #[arg(long, default_value_t = 900, value_parser = clap::value_parser!(u64).range(10..=86_400))]
+    time_limit: u64,
+    #[command(flatten)]
+    retention: RetentionArgs,
+    #[command(flatten)]
+    state: StateTableArgs,
 }
 
 /// Where the state tables are: the real DynamoDB adapters and the table names.
@@ -191,6 +237,7 @@ async fn main() -> ExitCode {
     match Cli::parse().command {
         Command::Replay(args) => report("replay", run(args).await),
         Command::Tasks(args) => report("tasks", tasks(args).await),
+        Command::Reconcile(args) => report("reconcile", reconcile(args).await),
         Command::Task { arn, state } => report("task", task(&arn, &state).await),
         Command::Generate { tasks, seed, duplicates, reordered, out } => {
             let spec = CorpusSpec { tasks, seed, duplicates, reordered };
@@ -242,9 +289,47 @@ fn report(command: &str, result: Result<(), RunError>) -> ExitCode {
     }
 }
 
+/// `ecs-events reconcile`: the report on stdout; a cluster ECS does not know is invalid input,
+/// any other failure a service failure (after the rest was reconciled).
+async fn reconcile(args: ReconcileArgs) -> Result<(), RunError> {
+    let config = sdk_config(&args.state).await?;
+    let store = state_store(&config, &args.state, true).await?;
+    let settings = ReconcileSettings {
+        clusters: args.clusters,
+        max_api_calls: args.max_api_calls,
+        dry_run: args.dry_run,
+        retention: args.retention.retention(),
+    };
+    let reconciler = Reconciler::new(&ecs_events::aws::ecs(&config), Arc::new(store), settings);
+    let deadline = Deadline::after(std::time::Duration::from_secs(args.time_limit));
+    let report =
+        reconciler.run(deadline).await.map_err(|error| RunError::Services(error.into()))?;
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    if args.json {
+        serde_json::to_writer(&mut out, &report).map_err(std::io::Error::from)?;
+        writeln!(out)?;
+    } else {
+        out.write_all(ecs_events_cli::reconcile::render(&report).as_bytes())?;
+    }
+    out.flush()?;
+    if !report.unknown_clusters.is_empty() {
+        return Err(RunError::Input(anyhow::anyhow!(
+            "ECS does not know cluster(s) {}: check --cluster and the region (AWS_REGION)",
+            report.unknown_clusters.join(", ")
+        )));
+    }
+    match report.failures.len() {
+        0 => Ok(()),
+        failed => Err(RunError::Services(anyhow::anyhow!(
+            "{failed} failure(s), listed in the report; the rest was reconciled"
+        ))),
+    }
+}
+
 /// `ecs-events tasks`.
 async fn tasks(args: TasksArgs) -> Result<(), RunError> {
-    let store = state_store(&args.state).await?;
+    let config = sdk_config(&args.state).await?;
+    let store = state_store(&config, &args.state, false).await?;
     let cluster = resolve_cluster(&store, &args.cluster).await.map_err(tasks_error)?;
     let listed = list(&store, &cluster, args.status.as_deref(), args.service.as_deref())
         .await
@@ -263,7 +348,8 @@ async fn tasks(args: TasksArgs) -> Result<(), RunError> {
 
 /// `ecs-events task ARN`.
 async fn task(arn: &str, state: &StateTableArgs) -> Result<(), RunError> {
-    let store = state_store(state).await?;
+    let config = sdk_config(state).await?;
+    let store = state_store(&config, state, false).await?;
     let detail = detail(&store, arn).await.map_err(tasks_error)?;
     let mut out = std::io::stdout().lock();
     serde_json::to_writer_pretty(&mut out, &detail.to_value()).map_err(std::io::Error::from)?;
@@ -279,11 +365,11 @@ fn tasks_error(error: TasksError) -> RunError {
     }
 }
 
-/// The DynamoDB state store of `--endpoint-url` or `--aws`, its task table checked.
-async fn state_store(args: &StateTableArgs) -> Result<DynamoDbStateStore, RunError> {
+/// The AWS configuration of `--endpoint-url` or `--aws`, which the state commands require.
+async fn sdk_config(args: &StateTableArgs) -> Result<SdkConfig, RunError> {
     if !args.aws && args.endpoint_url.is_none() {
         return Err(RunError::Input(anyhow::anyhow!(
-            "the state is read from DynamoDB: give --endpoint-url URL (a local endpoint) or --aws"
+            "the state is in DynamoDB: give --endpoint-url URL (a local endpoint) or --aws"
         )));
     }
     let config = ecs_events::aws::sdk_config(args.endpoint_url.as_deref()).await;
@@ -292,8 +378,23 @@ async fn state_store(args: &StateTableArgs) -> Result<DynamoDbStateStore, RunErr
             "no AWS region is configured: set AWS_REGION (or a region in your AWS profile)"
         )));
     }
-    let dynamodb = ecs_events::aws::dynamodb(&config);
-    check_tables(&dynamodb, &[&args.task_table]).await.map_err(RunError::Services)?;
+    Ok(config)
+}
+
+/// The DynamoDB state store, its task table (and the container instance table, when it is
+/// written to) checked.
+async fn state_store(
+    config: &SdkConfig,
+    args: &StateTableArgs,
+    instances_too: bool,
+) -> Result<DynamoDbStateStore, RunError> {
+    let dynamodb = ecs_events::aws::dynamodb(config);
+    let tables: &[&String] = if instances_too {
+        &[&args.task_table, &args.container_instance_table]
+    } else {
+        &[&args.task_table]
+    };
+    check_tables(&dynamodb, tables).await.map_err(RunError::Services)?;
     Ok(DynamoDbStateStore::new(
         dynamodb,
         args.task_table.clone(),
@@ -318,12 +419,7 @@ async fn run(args: RunArgs) -> Result<(), RunError> {
     if let Some(chat) = adapters.chat {
         alerter = alerter.with_chat(chat);
     }
-    let store = adapters.store;
-    let retention = Retention {
-        stopped_task: Duration::days(i64::from(args.retention_days)),
-        inactive_instance: Duration::days(i64::from(args.instance_retention_days)),
-    };
-    let mut replayer = Replayer::new(store, alerter, retention);
+    let mut replayer = Replayer::new(adapters.store, alerter, args.retention.retention());
 
     let progress = progress_bar(&files);
     for file in &files {

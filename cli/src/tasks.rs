@@ -1,7 +1,10 @@
 //! `ecs-events tasks` and `ecs-events task`: read the state table.
 
+use chrono::{DateTime, SecondsFormat};
 use ecs_events::event::{ArnKind, check_arn};
 use ecs_events::state::{Detail, ResourceKind, StateStore, StoreError, TaskSummary};
+
+use crate::columns::aligned;
 
 /// Why the state could not be listed.
 #[derive(Debug, thiserror::Error)]
@@ -84,7 +87,8 @@ pub async fn detail(store: &dyn StateStore, task_arn: &str) -> Result<Detail, Ta
     }
 }
 
-/// The table people read: one line per task.
+/// The table people read: one line per task. A task the reconciler marked missing (ECS no
+/// longer lists it) says so after its status.
 pub fn render(tasks: &[TaskSummary]) -> String {
     const HEADERS: [&str; 8] =
         ["TASK", "GROUP", "STATUS", "VERSION", "STARTED", "STOPPED", "STOP CODE", "FAILED"];
@@ -92,10 +96,19 @@ pub fn render(tasks: &[TaskSummary]) -> String {
         .iter()
         .map(|task| {
             let text = |value: &Option<String>| value.clone().unwrap_or_else(|| "-".into());
+            let status =
+                match task.missing_since.and_then(|since| DateTime::from_timestamp(since, 0)) {
+                    Some(since) => format!(
+                        "{} (missing since {})",
+                        task.last_status,
+                        since.to_rfc3339_opts(SecondsFormat::Secs, true)
+                    ),
+                    None => task.last_status.clone(),
+                };
             [
                 task.task_arn.rsplit('/').next().unwrap_or(&task.task_arn).to_owned(),
                 text(&task.facts.group),
-                task.last_status.clone(),
+                status,
                 task.version.to_string(),
                 text(&task.facts.started_at),
                 text(&task.facts.stopped_at),
@@ -104,21 +117,7 @@ pub fn render(tasks: &[TaskSummary]) -> String {
             ]
         })
         .collect();
-    let mut widths = HEADERS.map(|header| header.chars().count());
-    for row in &rows {
-        for (width, cell) in widths.iter_mut().zip(row) {
-            *width = (*width).max(cell.chars().count());
-        }
-    }
-    let line = |cells: [&str; 8]| {
-        let padded: Vec<String> =
-            cells.iter().zip(widths).map(|(cell, width)| format!("{cell:width$}")).collect();
-        padded.join("  ").trim_end().to_owned() + "\n"
-    };
-    let mut out = line(HEADERS);
-    for row in &rows {
-        out += &line(row.each_ref().map(String::as_str));
-    }
+    let mut out = aligned(HEADERS, &rows);
     out += &format!("{} task{}\n", rows.len(), if rows.len() == 1 { "" } else { "s" });
     out
 }
@@ -176,5 +175,23 @@ mod tests {
         assert!(other.expect("list").is_empty());
         let detail = detail(store.as_ref(), &tasks[0].task_arn).await.expect("stored");
         assert!(detail.as_str().contains("\"lastStatus\":\"STOPPED\""));
+    }
+
+    #[tokio::test]
+    async fn given_a_task_marked_missing_then_its_line_says_since_when() {
+        let store = store_with(&[RUNNING]).await;
+        let cluster = store.cluster_arns().await.expect("clusters").remove(0);
+        let task = list(store.as_ref(), &cluster, None, None).await.expect("list").remove(0);
+        let marked = store.mark_missing(
+            ResourceKind::Task,
+            &task.task_arn,
+            task.version,
+            1_764_118_800,
+            1_764_723_600,
+        );
+        assert!(marked.await.expect("mark"));
+        let tasks = list(store.as_ref(), &cluster, None, None).await.expect("list");
+        let table = render(&tasks);
+        assert!(table.contains("RUNNING (missing since 2025-11-26T01:00:00Z)"), "{table}");
     }
 }

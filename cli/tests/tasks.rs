@@ -167,6 +167,6 @@ fn given_bad_flags_then_tasks_exits_2_saying_what_is_wrong() {
     assert_eq!(no_table.status.code(), Some(2));
     assert_eq!(
         String::from_utf8_lossy(&no_table.stderr).trim(),
-        "ecs-events tasks: the state is read from DynamoDB: give --endpoint-url URL (a local endpoint) or --aws"
+        "ecs-events tasks: the state is in DynamoDB: give --endpoint-url URL (a local endpoint) or --aws"
     );
 }

@@ -395,6 +395,9 @@ async fn given_a_cluster_ecs_does_not_know_then_the_invocation_fails_and_names_i
     let store = store_before().await;
     let settings = ReconcileSettings { clusters: vec!["nope".into()], ..settings(false, 100) };
     let reconciler = Reconciler::new(&client(&rules), store, settings);
+    let report = reconciler.run(Deadline::after(StdDuration::from_secs(30))).await.expect("report");
+    assert_eq!(report.unknown_clusters, ["arn:aws:ecs:us-west-2:123456789012:cluster/nope"]);
+    assert!(report.clusters.is_empty());
     let error = reconciler::handle(&reconciler, LambdaEvent::new(json!({}), Context::default()))
         .await
         .expect_err("fails");

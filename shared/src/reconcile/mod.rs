@@ -99,6 +99,9 @@ pub struct ReconcileReport {
     pub dry_run: bool,
     /// The clusters reconciled in full (ARNs).
     pub clusters: Vec<String>,
+    /// Clusters asked for that ECS does not know (`MISSING`) or has deleted (`INACTIVE`):
+    /// a wrong name or region. Also listed under failures.
+    pub unknown_clusters: Vec<String>,
     /// Tasks and container instances described by the API.
     pub described: u64,
     /// Records written (dry run: that would be).
@@ -233,9 +236,10 @@ impl Run<'_> {
         } else {
             match self.ecs.describe_clusters(&self.settings.clusters).await {
                 Ok((found, unknown)) => {
-                    self.report.failures.extend(
-                        unknown.into_iter().map(|(arn, why)| format!("cluster {arn}: {why}")),
-                    );
+                    for (arn, why) in unknown {
+                        self.report.failures.push(format!("cluster {arn}: {why}"));
+                        self.report.unknown_clusters.push(arn);
+                    }
                     found
                 }
                 Err(error) => return Err(ReconcileError::Clusters(error)),
