@@ -4,9 +4,11 @@ encryption, no secrets in environment variables, the events DLQ trusting exactly
 rules, the delivery and buffer alarms, state TTLs, the task index's projection, the buffer's
 poison-record DLQ, the incident table and the alerter's grants on it, the digest flush schedule,
 the optional chat topic and channel configurations (the SAM template's conditions evaluated for
-several parameter sets), and the SAM parameters' constraints. Run by scripts/test after
+several parameter sets), the reconciler's schedule and its ECS grants (evaluated as IAM would for
+requests on named and other clusters), and the SAM parameters' constraints. Run by scripts/test after
 `cdk synth` (see README)."""
 
+import fnmatch
 import json
 import re
 from pathlib import Path
@@ -26,7 +28,9 @@ EVENT_JSON = "<aws.events.event.json>"
 MAX_INPUT_TEMPLATE_CHARS = 8192
 # What the task index projects besides the keys: what listing a cluster's tasks reads.
 TASK_STATUS_INDEX = "clusterArn-lastStatus-index"
-TASK_STATUS_INDEX_ATTRIBUTES = ["version", "group", "startedAt", "stoppedAt", "stopCode", "failedContainers"]
+TASK_STATUS_INDEX_ATTRIBUTES = [
+    "version", "group", "startedAt", "stoppedAt", "stopCode", "failedContainers", "missingSince",
+]
 
 LOG_ACTIONS = {"logs:CreateLogStream", "logs:PutLogEvents"}
 DESTINATION_ACTIONS = {"sqs:SendMessage"}
@@ -43,12 +47,30 @@ ALLOWED_ACTIONS = {
         # Incidents (issue #14): GetItem/PutItem/UpdateItem on the table, Query on its due-index.
         "dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:Query",
     },
+    # Issue #16: the state tracker's writes, the missing mark, the task index; ECS reads only
+    # (checked on their own, by test_the_reconciler_reads_ecs_only_on_its_clusters).
+    "reconciler": LOG_ACTIONS | DESTINATION_ACTIONS | {
+        "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query",
+    },
 }
+# The ECS API calls of the reconciler (shared/src/reconcile/ecs_api.rs), and the resource each is
+# authorized on for a cluster, per the Service Authorization Reference (ListTasks: a container
+# instance; ListClusters: none, "*").
+ECS_READS = {
+    "ecs:DescribeClusters": "cluster/{cluster}",
+    "ecs:ListContainerInstances": "cluster/{cluster}",
+    "ecs:ListTasks": "container-instance/{cluster}/0f1e2d3c4b5a69788796a5b4c3d2e1f0",
+    "ecs:DescribeTasks": "task/{cluster}/95b918ce77c865209529878959a99780",
+    "ecs:DescribeContainerInstances": "container-instance/{cluster}/0f1e2d3c4b5a69788796a5b4c3d2e1f0",
+}
+# What a deployment resolves the pseudo parameters to, for evaluating grants.
+PSEUDO = {"AWS::Partition": "aws", "AWS::Region": "us-east-1", "AWS::AccountId": "111111111111"}
 # The table keys each function may write to.
 ALLOWED_TABLE_KEYS = {
     "listener": set(),
     "state-tracker": {"taskArn", "containerInstanceArn"},
     "alerter": {"alertKey", "incidentKey"},
+    "reconciler": {"taskArn", "containerInstanceArn"},
 }
 RESOURCE_TYPE_OF_SERVICE = {
     "logs": "AWS::Logs::LogGroup",
@@ -65,6 +87,10 @@ ALLOWED_ENVIRONMENT = {
     },
     # No ALERT_CLAIM_SECONDS (issue #13): a claim lasts until the invocation's deadline.
     "alerter": {"TOPIC_ARN", "LEDGER_TABLE", "ALERT_RULES", "INCIDENT_TABLE", "CHAT_TOPIC_ARN"},
+    "reconciler": {
+        "TASK_TABLE", "CONTAINER_INSTANCE_TABLE", "STOPPED_TASK_RETENTION_DAYS",
+        "CONTAINER_INSTANCE_RETENTION_DAYS", "RECONCILE_CLUSTERS", "RECONCILE_MAX_API_CALLS",
+    },
 }
 # Issue #14: the incident table as shared/src/incident/dynamodb.rs uses it.
 INCIDENT_KEY_SCHEMA = [{"AttributeName": "incidentKey", "KeyType": "HASH"}]
@@ -117,15 +143,21 @@ def resources(template, kind):
 
 
 def functions(template):
-    """Function logical id by role: the alerter has TOPIC_ARN, the tracker TASK_TABLE."""
+    """Function logical id by role: the alerter has TOPIC_ARN, the reconciler RECONCILE_CLUSTERS,
+    the tracker TASK_TABLE."""
     found = {}
     for kind in ("AWS::Serverless::Function", "AWS::Lambda::Function"):
         for name, function in resources(template, kind).items():
             variables = function["Properties"].get("Environment", {}).get("Variables", {})
-            role = "alerter" if "TOPIC_ARN" in variables else "state-tracker" if "TASK_TABLE" in variables else "listener"
+            role = (
+                "alerter" if "TOPIC_ARN" in variables
+                else "reconciler" if "RECONCILE_CLUSTERS" in variables
+                else "state-tracker" if "TASK_TABLE" in variables
+                else "listener"
+            )
             assert role not in found, f"two {role} functions: {found[role]} and {name}"
             found[role] = name
-    assert set(found) == {"listener", "state-tracker", "alerter"}, found
+    assert set(found) == {"listener", "state-tracker", "alerter", "reconciler"}, found
     return found
 
 
@@ -382,6 +414,8 @@ def test_every_function_role_grants_only_its_own_actions_on_its_own_resources(te
         for statement in statements:
             assert statement["Effect"] == "Allow"
             actions = set(as_list(statement["Action"]))
+            if function == "reconciler" and all(action.startswith("ecs:") for action in actions):
+                continue  # Resources outside the stack: test_the_reconciler_reads_ecs_only_on_its_clusters.
             assert actions <= ALLOWED_ACTIONS[function], f"{function}: {actions - ALLOWED_ACTIONS[function]}"
             for resource in as_list(statement["Resource"]):
                 assert resource != "*" and not (isinstance(resource, str) and "*" in resource), f"{function}: wildcard resource {resource}"
@@ -451,8 +485,8 @@ def test_every_target_of_every_rule_retries_and_dead_letters(template):
         for target in rule["Properties"]["Targets"]:
             assert target.get("RetryPolicy", {}).get("MaximumRetryAttempts", 0) > 0, f"{name}: no retry policy"
             assert "DeadLetterConfig" in target, f"{name}: no dead-letter queue"
-    # The digest flush schedule alone has no DLQ, on purpose: a tick carries nothing, the flush is
-    # idempotent and the next tick sends what a failed one left; it retries only briefly.
+    # The schedules (digest flush, reconciler) have no DLQ, on purpose: a tick carries nothing, the
+    # work is idempotent and the next tick does what a failed one left; they retry only briefly.
     for name, rule in schedule_rules(template).items():
         for target in rule["Properties"]["Targets"]:
             assert target.get("RetryPolicy") == FLUSH_RETRY_POLICY, name
@@ -580,7 +614,7 @@ def test_sync_rules_lists_every_rule_of_a_larger_rules_file_in_the_dlq_policy_an
     template = json.loads(json.dumps(cfn_yaml.loads(generated)))
     rules = json.loads(EXAMPLE_RULES.read_text())
     assert len(pattern_rules(template)) == 1 + len(rules)
-    assert list(schedule_rules(template)) == ["DigestFlushSchedule"]
+    assert set(schedule_rules(template)) == {"DigestFlushSchedule", "ReconcileSchedule"}
     assert_each_alert_rule_invokes_the_alerter_with_its_name_and_the_event(template, rules)
     test_the_events_dlq_trusts_exactly_the_rules_that_dead_letter_into_it(template)
     test_every_rule_alarms_on_failed_and_lost_deliveries_to_the_alert_topic(template)
@@ -745,7 +779,7 @@ def test_the_alerter_gets_the_incident_table_and_exactly_its_incident_grants(tem
 
 def test_the_digest_flush_schedule_invokes_the_alerter_every_minute(template):
     alerter = functions(template)["alerter"]
-    ((name, rule),) = schedule_rules(template).items()
+    ((name, rule),) = [(name, rule) for name, rule in schedule_rules(template).items() if "DigestFlush" in name]
     properties = rule["Properties"]
     assert properties["ScheduleExpression"] == "rate(1 minute)"
     assert properties.get("State", "ENABLED") == "ENABLED"
@@ -987,3 +1021,203 @@ def test_sam_chat_parameters_take_their_ids_or_nothing(parameter):
     for value in refused:
         assert not re.fullmatch(definition["AllowedPattern"], value), f"{parameter} accepts {value!r}"
     assert load(SAM_TEMPLATE)["Parameters"]["ChatTopic"]["AllowedValues"] == ["true", "false"]
+
+
+# ---------------------------------------------------------------- the reconciler (issue #16)
+
+def value_of(value, parameters):
+    """An ARN expression's value as a deployment resolves it: Ref (parameters, pseudo parameters),
+    Sub, Join and Split; a GetAtt stays a ${Id.Attr} placeholder."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list):
+        return [value_of(item, parameters) for item in value]
+    names = PSEUDO | parameters
+    if "Ref" in value:
+        return names[value["Ref"]]
+    if get_att(value):
+        return "${%s.%s}" % get_att(value)
+    if "Fn::Sub" in value:
+        text = value["Fn::Sub"]
+        assert isinstance(text, str), value
+        return re.sub(r"\$\{([^}]+)\}", lambda m: names.get(m.group(1), m.group(0)), text)
+    if "Fn::Join" in value:
+        separator, parts = value["Fn::Join"]
+        flat = [item for part in value_of(parts, parameters) for item in as_list(part)]
+        return separator.join(flat)
+    if "Fn::Split" in value:
+        separator, text = value["Fn::Split"]
+        return value_of(text, parameters).split(separator)
+    raise AssertionError(f"cannot evaluate {value}")
+
+
+def allows(statements, parameters, action, resource, context):
+    """Whether any Allow statement grants `action` on `resource` in the request `context`, as IAM
+    evaluates it: wildcards in actions, resources and Arn*/String*Like values; a condition on a
+    key the request does not carry fails."""
+    def matches(text, patterns):
+        return any(fnmatch.fnmatchcase(text, pattern) for pattern in as_list(patterns))
+
+    operators = {
+        "StringEquals": lambda key, values: context.get(key) in values,
+        "ArnEquals": lambda key, values: context.get(key) in values,
+        "ArnLike": lambda key, values: key in context and matches(context[key], values),
+    }
+    for statement in statements:
+        if statement["Effect"] != "Allow" or not matches(action, statement["Action"]):
+            continue
+        if not matches(resource, value_of(statement["Resource"], parameters)):
+            continue
+        conditions = statement.get("Condition", {})
+        if all(
+            operators[operator](key, as_list(value_of(values, parameters)))
+            for operator, keys in conditions.items()
+            for key, values in keys.items()
+        ):
+            return True
+    return False
+
+
+def ecs_request(action, cluster, region="us-east-1"):
+    """(resource, context) of the reconciler's `action` on `cluster`, as ECS authorizes it."""
+    prefix = f"arn:aws:ecs:{region}:{PSEUDO['AWS::AccountId']}:"
+    context = {"aws:RequestedRegion": region}
+    if action == "ecs:ListClusters":
+        return "*", context
+    if action in ("ecs:ListTasks", "ecs:DescribeTasks", "ecs:DescribeContainerInstances"):
+        context["ecs:cluster"] = f"{prefix}cluster/{cluster}"
+    return prefix + ECS_READS[action].format(cluster=cluster), context
+
+
+def reconciler_ecs_grants(template, overrides=None):
+    """The reconciler's statements and the parameter values they are evaluated with."""
+    resolved = deployed(template, overrides)
+    statements = role_statements(resolved, role_of(resolved, functions(resolved)["reconciler"]))
+    return statements, parameter_values(template, overrides)
+
+
+@pytest.mark.parametrize("variant", ["sam", "cdk", "sam-named"])
+def test_the_reconciler_reads_ecs_only_on_its_clusters(variant):
+    # Issue #16: list and describe only, scoped to the named clusters (every cluster of the
+    # account and region when none is named), in the stack's region only. (The CDK stack with
+    # named clusters: infra/cdk/test/stack.test.ts.)
+    template = load(CDK_TEMPLATE if variant == "cdk" else SAM_TEMPLATE)
+    named = ["prod", "batch-jobs"] if variant == "sam-named" else []
+    statements, parameters = reconciler_ecs_grants(
+        template, {"ReconcileClusters": ",".join(named)} if named else None
+    )
+    granted = {action for s in statements for action in as_list(s["Action"]) if action.startswith("ecs:")}
+    assert granted <= set(ECS_READS) | {"ecs:ListClusters"}, granted
+    assert all(action.split(":")[1].startswith(("List", "Describe")) for action in granted), granted
+
+    def may(action, cluster, region="us-east-1"):
+        return allows(statements, parameters, action, *ecs_request(action, cluster, region))
+
+    for action in ECS_READS:
+        for cluster in named or ["prod", "anything"]:
+            assert may(action, cluster), f"{variant}: {action} on {cluster}"
+            assert not may(action, cluster, region="eu-west-1"), f"{variant}: {action} in another region"
+        if named:
+            for other in ["staging", "prod-old", "jobs"]:
+                assert not may(action, other), f"{variant}: {action} on {other}, not named"
+    assert may("ecs:ListClusters", None) == (not named), variant
+    assert not may("ecs:ListClusters", None, region="eu-west-1"), variant
+    # Nothing of ECS beyond reading: no write on any cluster.
+    for action in ("ecs:StopTask", "ecs:UpdateService", "ecs:RunTask", "ecs:TagResource"):
+        assert not allows(statements, parameters, action, "*", {"aws:RequestedRegion": "us-east-1"}), action
+
+
+def test_the_reconciler_writes_the_state_tables_as_the_tracker_does_and_reads_the_task_index(template):
+    (reconciler,) = [functions(template)["reconciler"]]
+    statements = role_statements(template, role_of(template, reconciler))
+    tables = {
+        key["AttributeName"]: name
+        for name, table in resources(template, "AWS::DynamoDB::Table").items()
+        for key in table["Properties"]["KeySchema"] if key["KeyType"] == "HASH"
+    }
+    grants = sorted(
+        (action, render(resource))
+        for statement in statements
+        for action in as_list(statement["Action"]) if action.startswith("dynamodb:")
+        for resource in as_list(statement["Resource"])
+    )
+    task, instance = tables["taskArn"], tables["containerInstanceArn"]
+    assert grants == sorted([
+        ("dynamodb:PutItem", "${%s.Arn}" % task),
+        ("dynamodb:PutItem", "${%s.Arn}" % instance),
+        ("dynamodb:UpdateItem", "${%s.Arn}" % task),
+        ("dynamodb:Query", "${%s.Arn}/index/%s" % (task, TASK_STATUS_INDEX)),
+    ])
+
+
+def test_the_reconciler_runs_on_its_schedule_without_retries_and_alarms_when_it_fails(template):
+    reconciler = functions(template)["reconciler"]
+    properties = template["Resources"][reconciler]["Properties"]
+    assert properties["Timeout"] == 300
+    variables = properties["Environment"]["Variables"]
+    assert set(variables) == ALLOWED_ENVIRONMENT["reconciler"]
+    configs = [properties.get("EventInvokeConfig")] + [
+        config["Properties"] for config in resources(template, "AWS::Lambda::EventInvokeConfig").values()
+        if reconciler in referenced(config["Properties"]["FunctionName"])
+    ]
+    (config,) = [config for config in configs if config]
+    assert config["MaximumRetryAttempts"] == 0, "the next run does the work again"
+    schedule = schedule_rules(template)["ReconcileSchedule"]["Properties"]
+    expression = schedule["ScheduleExpression"]
+    assert (value_of(deployed(template)["Resources"]["ReconcileSchedule"]["Properties"]["ScheduleExpression"],
+                     parameter_values(template))) == "rate(15 minutes)", expression
+    (target,) = schedule["Targets"]
+    assert get_att(target["Arn"]) == (reconciler, "Arn")
+    assert json.loads(target["Input"]) == {}
+    assert "DeadLetterConfig" not in target
+    permissions = [
+        p["Properties"] for p in resources(template, "AWS::Lambda::Permission").values()
+        if get_att(p["Properties"].get("SourceArn")) == ("ReconcileSchedule", "Arn")
+    ]
+    assert len(permissions) == 1 and referenced(permissions[0]["FunctionName"]) == {reconciler}
+    for metric in ("Errors", "Throttles"):
+        alarms = alarms_on(template, "AWS/Lambda", metric, {"Name": "FunctionName", "Value": {"Ref": reconciler}})
+        ((name, alarm),) = alarms.items()
+        assert_notifies_the_alert_topic(template, name, alarm)
+    if "Transform" in template:
+        assert variables["RECONCILE_CLUSTERS"] == {"Ref": "ReconcileClusters"}
+        assert variables["RECONCILE_MAX_API_CALLS"] == {"Ref": "ReconcileMaxApiCalls"}
+    else:
+        assert variables["RECONCILE_CLUSTERS"] == "" and variables["RECONCILE_MAX_API_CALLS"] == "2000"
+
+
+@pytest.mark.parametrize("minutes, expression", [("1", "rate(1 minute)"), ("60", "rate(60 minutes)"), ("0", None)])
+def test_sam_reconcile_interval_sets_the_schedule_and_0_removes_it(minutes, expression):
+    template = load(SAM_TEMPLATE)
+    resolved = deployed(template, {"ReconcileIntervalMinutes": minutes})
+    parameters = parameter_values(template, {"ReconcileIntervalMinutes": minutes})
+    schedule = resolved["Resources"].get("ReconcileSchedule")
+    if expression is None:
+        assert schedule is None
+        for name, body in resolved["Resources"].items():
+            assert "ReconcileSchedule" not in referenced(body), f"{name} needs the schedule"
+        assert "ReconcilerFunction" in resolved["Resources"], "it can still be run by hand"
+    else:
+        assert value_of(schedule["Properties"]["ScheduleExpression"], parameters) == expression
+
+
+RECONCILE_PARAMETERS = {
+    "ReconcileIntervalMinutes": (["0", "1", "15", "59", "60", "999", "1000", "1399", "1439", "1440"],
+                                 ["", "-1", "1441", "2000", "15.5", "015", " 15", "abc"]),
+    "ReconcileMaxApiCalls": (["1", "2000", "9999", "59999", "64999", "65499", "65529", "65535"],
+                             ["0", "", "65536", "70000", "99999", "02000", "1.5", "1e3"]),
+    "ReconcileClusters": (["", "prod", "prod,batch-jobs", "my_cluster-2,a"],
+                          ["prod, staging", "prod,", ",prod", "arn:aws:ecs:us-east-1:1:cluster/prod", "pr od", "a,,b"]),
+}
+
+
+@pytest.mark.parametrize("parameter", sorted(RECONCILE_PARAMETERS))
+def test_sam_reconcile_parameters_take_what_the_reconciler_and_eventbridge_accept(parameter):
+    definition = load(SAM_TEMPLATE)["Parameters"][parameter]
+    accepted, refused = RECONCILE_PARAMETERS[parameter]
+    pattern = re.compile(definition["AllowedPattern"])
+    assert definition["Default"] in accepted
+    for value in accepted:
+        assert pattern.fullmatch(value), f"{parameter} refuses {value!r}"
+    for value in refused:
+        assert not pattern.fullmatch(value), f"{parameter} accepts {value!r}"

@@ -48,7 +48,26 @@ export const TOKEN_VALUE_BYTES = 150;
  * What the task index projects besides the keys: what listing a cluster's tasks reads (the state
  * store's TASK_STATUS_INDEX_ATTRIBUTES in shared/src/state/dynamodb.rs).
  */
-export const TASK_STATUS_INDEX_ATTRIBUTES = ['version', 'group', 'startedAt', 'stoppedAt', 'stopCode', 'failedContainers'];
+export const TASK_STATUS_INDEX_ATTRIBUTES = [
+  'version',
+  'group',
+  'startedAt',
+  'stoppedAt',
+  'stopCode',
+  'failedContainers',
+  'missingSince',
+];
+/** The task index's name (shared/src/state/dynamodb.rs TASK_STATUS_INDEX). */
+export const TASK_STATUS_INDEX = 'clusterArn-lastStatus-index';
+
+/** A cluster name, as ECS accepts it (the SAM ReconcileClusters AllowedPattern, per name). */
+export const CLUSTER_NAME = /^[A-Za-z0-9_-]{1,255}$/;
+/** The reconciler's schedule: minutes between runs, 0 for none (the SAM ReconcileIntervalMinutes). */
+const MAX_RECONCILE_INTERVAL_MINUTES = 1440;
+/** The most ECS API calls a run may be allowed (the reconciler's RECONCILE_MAX_API_CALLS range). */
+const MAX_RECONCILE_API_CALLS = 65535;
+/** What the schedule sends the reconciler (the SAM template's Input). */
+export const RECONCILE_INPUT = '{}';
 
 /** The incident table's index of windows whose digest is due (shared/src/incident/dynamodb.rs DUE_INDEX). */
 export const INCIDENT_DUE_INDEX = 'due-index';
@@ -108,6 +127,18 @@ export interface EcsEventsStackProps extends StackProps {
   readonly teamsTeamId?: string;
   /** Microsoft Teams channel id (URL-encoded, from its link). Context `teamsChannelId`. @default "" (no Teams) */
   readonly teamsChannelId?: string;
+  /**
+   * Minutes (0..1440) between two runs of the reconciler; 0 for no schedule (run it by hand).
+   * Context `reconcileIntervalMinutes`. @default 15
+   */
+  readonly reconcileIntervalMinutes?: number;
+  /**
+   * Clusters the reconciler reads, by name (its ECS permissions are scoped to them); empty for every
+   * cluster of the account and region. Context `reconcileClusters` (comma-separated). @default []
+   */
+  readonly reconcileClusters?: string[];
+  /** The most ECS API calls (1..65535) one run may make. Context `reconcileMaxApiCalls`. @default 2000 */
+  readonly reconcileMaxApiCalls?: number;
 }
 
 /**
@@ -138,7 +169,7 @@ export class EcsEventsStack extends Stack {
       removalPolicy: RemovalPolicy.RETAIN,
     });
     taskTable.addGlobalSecondaryIndex({
-      indexName: 'clusterArn-lastStatus-index',
+      indexName: TASK_STATUS_INDEX,
       partitionKey: { name: 'clusterArn', type: dynamodb.AttributeType.STRING },
       sortKey: { name: 'lastStatus', type: dynamodb.AttributeType.STRING },
       // ALL copied every item, its detail included, into the index at 2-3x the write cost. A new
@@ -317,6 +348,7 @@ export class EcsEventsStack extends Stack {
       description: string,
       timeout: Duration,
       environment?: Record<string, string>,
+      retryAttempts = 2,
     ): RustFunction => {
       const group = logGroup(name);
       const role = new iam.Role(this, `${pascal(name)}Role`, {
@@ -346,7 +378,7 @@ export class EcsEventsStack extends Stack {
         applicationLogLevelV2: lambda.ApplicationLogLevel.INFO,
         systemLogLevelV2: lambda.SystemLogLevel.WARN,
         environment,
-        retryAttempts: 2,
+        retryAttempts,
         onFailure,
       });
     };
@@ -429,6 +461,65 @@ export class EcsEventsStack extends Stack {
             'publishing to an SSE-KMS topic; the SAM template grants the same. The wildcard only widens the ' +
             'action to the GenerateDataKey variants, and the resource is the one topic key ARN, not "*".',
           appliesTo: ['Action::kms:GenerateDataKey*'],
+        },
+      ],
+      true,
+    );
+
+    // The reconciler (shared/src/reconcile): corrects the state tables from the ECS API. No retry:
+    // the next scheduled run does the work again; a failed run's error (the clusters it could not
+    // read) goes to the functions DLQ, which alarms.
+    const reconciler = rustFunction(
+      'reconciler',
+      'Corrects the state tables from the ECS API (lost events, tags, health); marks tasks ECS no longer lists.',
+      // A run stops 5 s before its deadline, keeping what it wrote.
+      Duration.minutes(5),
+      {
+        TASK_TABLE: taskTable.tableName,
+        CONTAINER_INSTANCE_TABLE: containerInstanceTable.tableName,
+        STOPPED_TASK_RETENTION_DAYS: String(settings.stoppedTaskRetentionDays),
+        CONTAINER_INSTANCE_RETENTION_DAYS: String(settings.containerInstanceRetentionDays),
+        RECONCILE_CLUSTERS: settings.reconcileClusters.join(','),
+        RECONCILE_MAX_API_CALLS: String(settings.reconcileMaxApiCalls),
+      },
+      0,
+    );
+    reconciler.addToRolePolicy(
+      new iam.PolicyStatement({
+        sid: 'ConditionalWrites',
+        actions: ['dynamodb:PutItem'],
+        resources: [taskTable.tableArn, containerInstanceTable.tableArn],
+      }),
+    );
+    // Sets and clears the missing mark of a task (conditional on its version).
+    reconciler.addToRolePolicy(
+      new iam.PolicyStatement({
+        sid: 'MissingMarks',
+        actions: ['dynamodb:UpdateItem'],
+        resources: [taskTable.tableArn],
+      }),
+    );
+    // What the table holds of a cluster's tasks, from the cluster/status index only.
+    reconciler.addToRolePolicy(
+      new iam.PolicyStatement({
+        sid: 'StoredTasks',
+        actions: ['dynamodb:Query'],
+        resources: [`${taskTable.tableArn}/index/${TASK_STATUS_INDEX}`],
+      }),
+    );
+    this.grantEcsReads(reconciler, settings.reconcileClusters);
+    NagSuppressions.addResourceSuppressions(
+      reconciler.role!.node.findChild('DefaultPolicy'),
+      [
+        {
+          id: 'AwsSolutions-IAM5',
+          reason:
+            'ECS list and describe actions only. ecs:ListClusters has no resource type (Resource "*" is the only ' +
+            'form; granted only when no cluster is named); ecs:ListTasks, ecs:DescribeTasks and ' +
+            'ecs:DescribeContainerInstances are on "*" with the ecs:cluster condition naming the clusters, which ' +
+            'also covers task ARNs of the old format (no cluster in them); cluster/* is every cluster of the ' +
+            "stack's account and region, when no cluster is named. The SAM template grants the same.",
+          appliesTo: ['Resource::*', { regex: '/^Resource::arn:[^:]+:ecs:[^:]+:[^:]+:cluster\\/\\*$/g' }],
         },
       ],
       true,
@@ -578,6 +669,29 @@ export class EcsEventsStack extends Stack {
     });
     invokedBy(alerter, 'DigestFlushScheduleInvoke', flushSchedule);
 
+    // The reconciler's schedule, unless the interval is 0. No DLQ, as for the digest flush: a tick
+    // carries nothing and the next one does the same work.
+    const minutes = settings.reconcileIntervalMinutes;
+    const reconcileSchedule =
+      minutes === 0
+        ? undefined
+        : new events.CfnRule(this, 'ReconcileSchedule', {
+            description: 'The reconciler corrects the state tables from the ECS API.',
+            scheduleExpression: minutes === 1 ? 'rate(1 minute)' : `rate(${minutes} minutes)`,
+            state: 'ENABLED',
+            targets: [
+              {
+                id: 'reconcile',
+                arn: reconciler.functionArn,
+                input: RECONCILE_INPUT,
+                retryPolicy: { maximumRetryAttempts: 2, maximumEventAgeInSeconds: 120 },
+              },
+            ],
+          });
+    if (reconcileSchedule) {
+      invokedBy(reconciler, 'ReconcileScheduleInvoke', reconcileSchedule);
+    }
+
     // Only this stack's rules may dead-letter into the events DLQ, each by its exact ARN (as in the SAM template).
     eventsDlq.addToResourcePolicy(
       new iam.PolicyStatement({
@@ -608,10 +722,14 @@ export class EcsEventsStack extends Stack {
       ['Listener', listener, 'The listener'],
       ['StateTracker', stateTracker, 'The state tracker'],
       ['Alerter', alerter, 'The alerter'],
+      ['Reconciler', reconciler, 'The reconciler'],
     ];
+    const failedDescriptions: Record<string, string> = {
+      Alerter: 'The alerter failed (alerts may be delayed; check the functions DLQ).',
+      Reconciler: 'The reconciler failed (its error, naming what it could not read, is in the functions DLQ).',
+    };
     for (const [prefix, fn, label] of functionAlarms) {
-      const failed =
-        prefix === 'Alerter' ? `${label} failed (alerts may be delayed; check the functions DLQ).` : `${label} failed.`;
+      const failed = failedDescriptions[prefix] ?? `${label} failed.`;
       alarm(`${prefix}ErrorsAlarm`, failed, fn.metricErrors({ period: fiveMinutes, statistic: 'Sum' }));
       alarm(
         `${prefix}ThrottlesAlarm`,
@@ -675,6 +793,20 @@ export class EcsEventsStack extends Stack {
         statistic: 'Sum',
       }),
     );
+    if (reconcileSchedule) {
+      alarm(
+        'ReconcileScheduleFailedInvocationsAlarm',
+        'EventBridge could not invoke the reconciler for its schedule (ReconcileSchedule): the state is not ' +
+          'being reconciled.',
+        new cloudwatch.Metric({
+          namespace: 'AWS/Events',
+          metricName: 'FailedInvocations',
+          dimensionsMap: { RuleName: reconcileSchedule.ref },
+          period: fiveMinutes,
+          statistic: 'Sum',
+        }),
+      );
+    }
     for (const [ruleId, rule] of rules) {
       for (const [metricName, suffix, description] of deliveryAlarms) {
         alarm(
@@ -716,6 +848,10 @@ export class EcsEventsStack extends Stack {
         value: chatTopic.topicArn,
       });
     }
+    new CfnOutput(this, 'ReconcilerFunctionName', {
+      description: 'The reconciler (aws lambda invoke --function-name <this> out.json runs it by hand).',
+      value: reconciler.functionName,
+    });
     new CfnOutput(this, 'EventsDeadLetterQueueUrl', {
       description: 'Events EventBridge could not deliver.',
       value: eventsDlq.queueUrl,
@@ -743,6 +879,46 @@ export class EcsEventsStack extends Stack {
     const tail = `-${region}-${channel}`;
     const stack = this.stackName.slice(0, CHAT_CONFIGURATION_NAME_MAX - tail.length);
     return `${stack}-${this.region}-${channel}`;
+  }
+
+  /**
+   * List and describe only, on the named clusters (every cluster of the account and region when
+   * none is named). ListTasks, DescribeTasks and DescribeContainerInstances are scoped by the
+   * ecs:cluster condition key (ListTasks is authorized on container instances, and a task ARN of the
+   * old format has no cluster in it); DescribeClusters and ListContainerInstances by the cluster's
+   * ARN. As in the SAM template.
+   */
+  private grantEcsReads(fn: lambda.IFunction, clusters: string[]) {
+    const clusterArns = (clusters.length === 0 ? ['*'] : clusters).map((name) =>
+      this.formatArn({ service: 'ecs', resource: 'cluster', resourceName: name }),
+    );
+    const inRegion = { StringEquals: { 'aws:RequestedRegion': this.region } };
+    if (clusters.length === 0) {
+      fn.addToRolePolicy(
+        new iam.PolicyStatement({
+          sid: 'EcsClusterList',
+          actions: ['ecs:ListClusters'],
+          resources: ['*'],
+          conditions: inRegion,
+        }),
+      );
+    }
+    fn.addToRolePolicy(
+      new iam.PolicyStatement({
+        sid: 'EcsClusters',
+        actions: ['ecs:DescribeClusters', 'ecs:ListContainerInstances'],
+        resources: clusterArns,
+        conditions: inRegion,
+      }),
+    );
+    fn.addToRolePolicy(
+      new iam.PolicyStatement({
+        sid: 'EcsClusterTasksAndInstances',
+        actions: ['ecs:ListTasks', 'ecs:DescribeTasks', 'ecs:DescribeContainerInstances'],
+        resources: ['*'],
+        conditions: { ...inRegion, ArnLike: { 'ecs:cluster': clusterArns } },
+      }),
+    );
   }
 
   /** A DLQ: SQS-managed encryption, HTTPS only, messages kept 14 days (the maximum). */
@@ -801,6 +977,36 @@ export class EcsEventsStack extends Stack {
     if (given(teamsIds) !== 0 && given(teamsIds) !== 3) {
       throw new Error('give all of teamsTenantId, teamsTeamId and teamsChannelId, or none');
     }
+    const reconcileIntervalMinutes =
+      props.reconcileIntervalMinutes ?? numberSetting(context('reconcileIntervalMinutes'), 'reconcileIntervalMinutes') ?? 15;
+    if (
+      !Number.isInteger(reconcileIntervalMinutes) ||
+      reconcileIntervalMinutes < 0 ||
+      reconcileIntervalMinutes > MAX_RECONCILE_INTERVAL_MINUTES
+    ) {
+      throw new Error(
+        `reconcileIntervalMinutes must be a whole number of minutes from 0 (no schedule) to ` +
+          `${MAX_RECONCILE_INTERVAL_MINUTES}, got ${reconcileIntervalMinutes}`,
+      );
+    }
+    const reconcileClusters =
+      props.reconcileClusters ??
+      (stringSetting(context('reconcileClusters'), 'reconcileClusters') ?? '')
+        .split(',')
+        .map((name) => name.trim())
+        .filter((name) => name !== '');
+    for (const name of reconcileClusters) {
+      if (!CLUSTER_NAME.test(name)) {
+        throw new Error(
+          `reconcileClusters: "${name}" is not a cluster name (1 to 255 letters, digits, - and _; names, not ARNs)`,
+        );
+      }
+    }
+    const reconcileMaxApiCalls =
+      props.reconcileMaxApiCalls ?? numberSetting(context('reconcileMaxApiCalls'), 'reconcileMaxApiCalls') ?? 2000;
+    if (!Number.isInteger(reconcileMaxApiCalls) || reconcileMaxApiCalls < 1 || reconcileMaxApiCalls > MAX_RECONCILE_API_CALLS) {
+      throw new Error(`reconcileMaxApiCalls must be a whole number from 1 to ${MAX_RECONCILE_API_CALLS}, got ${reconcileMaxApiCalls}`);
+    }
     const slack = given(slackIds) === 2 ? slackIds : undefined;
     const teams = given(teamsIds) === 3 ? teamsIds : undefined;
     const chatTopic = props.chatTopic ?? booleanSetting(context('chatTopic'), 'chatTopic') ?? false;
@@ -820,6 +1026,9 @@ export class EcsEventsStack extends Stack {
       stoppedTaskRetentionDays,
       containerInstanceRetentionDays,
       logRetentionDays,
+      reconcileIntervalMinutes,
+      reconcileClusters,
+      reconcileMaxApiCalls,
     };
   }
 }

@@ -115,7 +115,7 @@ function ruleOfInputTemplate(inputTemplate: string): string {
 function assertAlertRuleInputs(template: Template, rules: { name: string; pattern: unknown }[]) {
   const deployed: Record<string, unknown> = {};
   for (const [ruleId, rule] of Object.entries(resourcesOf(template, 'AWS::Events::Rule'))) {
-    if (rule.Properties.ScheduleExpression !== undefined) continue; // the digest flush (constant input)
+    if (rule.Properties.ScheduleExpression !== undefined) continue; // the schedules (constant input)
     for (const target of rule.Properties.Targets as any[]) {
       if (target.Id !== 'alerter') {
         assert.equal(target.InputTransformer, undefined, `${ruleId} → ${target.Id}`);
@@ -151,7 +151,7 @@ function ruleIdsOf(template: Template): string[] {
     .sort();
 }
 
-/** Logical ids of the EventBridge rules on a schedule: the digest flush (issue #14). */
+/** Logical ids of the EventBridge rules on a schedule: the digest flush (issue #14), the reconciler's (#16). */
 function scheduleRuleIdsOf(template: Template): string[] {
   return Object.entries(resourcesOf(template, 'AWS::Events::Rule'))
     .filter(([, rule]) => rule.Properties.ScheduleExpression !== undefined)
@@ -161,13 +161,13 @@ function scheduleRuleIdsOf(template: Template): string[] {
 
 /**
  * Every pattern rule has a FailedInvocations and an InvocationsFailedToBeSentToDlq alarm on its
- * RuleName, to the topic; the digest flush schedule (no DLQ) its FailedInvocations alarm only.
+ * RuleName, to the topic; the schedules (no DLQ) their FailedInvocations alarm only.
  */
 function assertDeliveryAlarms(stack: Stack, template: Template) {
   const topicId = logicalIdOf(stack, template, 'AWS::SNS::Topic', '/AlertTopic/Resource');
   const ruleIds = ruleIdsOf(template);
   const scheduleIds = scheduleRuleIdsOf(template);
-  assert.deepEqual(scheduleIds, ['DigestFlushSchedule']);
+  assert.deepEqual(scheduleIds, ['DigestFlushSchedule', 'ReconcileSchedule']);
   for (const ruleId of [...ruleIds, ...scheduleIds]) {
     const metrics = scheduleIds.includes(ruleId) ? ['FailedInvocations'] : ['FailedInvocations', 'InvocationsFailedToBeSentToDlq'];
     for (const metric of metrics) {
@@ -210,9 +210,9 @@ describe('default stack (direct, rules/default.json)', () => {
     assert.doesNotMatch(calls, /build/, `cargo was asked to build: ${calls}`);
   });
 
-  test('three Rust functions: arm64, provided.al2023, 128 MB, bootstrap, JSON logs to their own group', () => {
-    template.resourceCountIs('AWS::Lambda::Function', 3);
-    const timeouts: Record<string, number> = { listener: 10, 'state-tracker': 30, alerter: 30 };
+  test('four Rust functions: arm64, provided.al2023, 128 MB, bootstrap, JSON logs to their own group', () => {
+    template.resourceCountIs('AWS::Lambda::Function', 4);
+    const timeouts: Record<string, number> = { listener: 10, 'state-tracker': 30, alerter: 30, reconciler: 300 };
     for (const [binary, timeout] of Object.entries(timeouts)) {
       const fn = functionBy(template, binary);
       assert.equal(fn.Properties.Runtime, 'provided.al2023', binary);
@@ -263,6 +263,16 @@ describe('default stack (direct, rules/default.json)', () => {
     assert.deepEqual(alerter.LEDGER_TABLE, {
       Ref: logicalIdOf(stack, template, 'AWS::DynamoDB::Table', '/AlertLedgerTable/Resource'),
     });
+    // Issue #16: the tracker's tables and retentions, every cluster, the default call cap.
+    const reconciler = functionBy(template, 'reconciler').Properties.Environment.Variables;
+    assert.deepEqual(reconciler, {
+      TASK_TABLE: tracker.TASK_TABLE,
+      CONTAINER_INSTANCE_TABLE: tracker.CONTAINER_INSTANCE_TABLE,
+      STOPPED_TASK_RETENTION_DAYS: '7',
+      CONTAINER_INSTANCE_RETENTION_DAYS: '7',
+      RECONCILE_CLUSTERS: '',
+      RECONCILE_MAX_API_CALLS: '2000',
+    });
   });
 
   test('ALERT_RULES is the rules file as compact JSON', () => {
@@ -304,9 +314,24 @@ describe('default stack (direct, rules/default.json)', () => {
       'sns:Publish',
       'sqs:SendMessage',
     ]);
+    // Issue #16: ECS list and describe only (scoped: see the reconciler tests below).
+    assert.deepEqual(allowedActions(template, roleOf('reconciler')), [
+      'dynamodb:PutItem',
+      'dynamodb:Query',
+      'dynamodb:UpdateItem',
+      'ecs:DescribeClusters',
+      'ecs:DescribeContainerInstances',
+      'ecs:DescribeTasks',
+      'ecs:ListClusters',
+      'ecs:ListContainerInstances',
+      'ecs:ListTasks',
+      'logs:CreateLogStream',
+      'logs:PutLogEvents',
+      'sqs:SendMessage',
+    ]);
     // Without a buffer, every function may send only to its on-failure queue.
     const functionsDlq = logicalIdOf(stack, template, 'AWS::SQS::Queue', '/FunctionsDeadLetterQueue/Resource');
-    for (const binary of ['listener', 'state-tracker', 'alerter']) {
+    for (const binary of ['listener', 'state-tracker', 'alerter', 'reconciler']) {
       assert.deepEqual(
         sendMessageGrants(template, roleOf(binary)),
         [['OnFailureDestination', { 'Fn::GetAtt': [functionsDlq, 'Arn'] }]],
@@ -330,7 +355,7 @@ describe('default stack (direct, rules/default.json)', () => {
       },
     });
     // Each function may write only to its own log group.
-    for (const binary of ['listener', 'state-tracker', 'alerter']) {
+    for (const binary of ['listener', 'state-tracker', 'alerter', 'reconciler']) {
       const groupId = functionBy(template, binary).Properties.LoggingConfig.LogGroup.Ref;
       template.hasResourceProperties('AWS::IAM::Policy', {
         Roles: [{ Ref: roleOf(binary) }],
@@ -367,7 +392,7 @@ describe('default stack (direct, rules/default.json)', () => {
             // Issue #13 (10): not ALL (every attribute, the detail included, at 2-3x the write cost).
             Projection: {
               ProjectionType: 'INCLUDE',
-              NonKeyAttributes: ['version', 'group', 'startedAt', 'stoppedAt', 'stopCode', 'failedContainers'],
+              NonKeyAttributes: ['version', 'group', 'startedAt', 'stoppedAt', 'stopCode', 'failedContainers', 'missingSince'],
             },
           },
         ],
@@ -472,7 +497,8 @@ describe('default stack (direct, rules/default.json)', () => {
     );
     // EventBridge may invoke the two functions, only from that rule.
     const permissions = Object.values(resourcesOf(template, 'AWS::Lambda::Permission'));
-    assert.equal(permissions.length, 2 + DEFAULT_RULES.length + 1);
+    // The two functions, one per alert rule, the digest flush and the reconciler's schedule.
+    assert.equal(permissions.length, 2 + DEFAULT_RULES.length + 2);
     for (const permission of permissions) {
       assert.equal(permission.Properties.Principal, 'events.amazonaws.com');
       assert.ok(permission.Properties.SourceArn['Fn::GetAtt'], 'scoped to a rule ARN');
@@ -490,7 +516,7 @@ describe('default stack (direct, rules/default.json)', () => {
 
   test('one EventBridge rule per alert rule, pattern exactly as in the rules file, to the alerter', () => {
     const rules = Object.values(resourcesOf(template, 'AWS::Events::Rule'));
-    assert.equal(rules.length, 1 + DEFAULT_RULES.length + 1);
+    assert.equal(rules.length, 1 + DEFAULT_RULES.length + 2);
     const alerterId = logicalIdOf(stack, template, 'AWS::Lambda::Function', '/AlerterFunction/Resource');
     const eventsDlq = logicalIdOf(stack, template, 'AWS::SQS::Queue', '/EventsDeadLetterQueue/Resource');
     for (const rule of DEFAULT_RULES) {
@@ -514,18 +540,22 @@ describe('default stack (direct, rules/default.json)', () => {
     assertAlertRuleInputs(template, DEFAULT_RULES);
   });
 
-  test('async invocations: 2 retries, then the functions DLQ', () => {
+  test('async invocations: 2 retries (the reconciler none: its next run redoes it), then the functions DLQ', () => {
     const functionsDlq = logicalIdOf(stack, template, 'AWS::SQS::Queue', '/FunctionsDeadLetterQueue/Resource');
-    template.resourceCountIs('AWS::Lambda::EventInvokeConfig', 3);
-    template.allResourcesProperties('AWS::Lambda::EventInvokeConfig', {
-      MaximumRetryAttempts: 2,
-      Qualifier: '$LATEST',
-      DestinationConfig: { OnFailure: { Destination: { 'Fn::GetAtt': [functionsDlq, 'Arn'] } } },
-    });
+    template.resourceCountIs('AWS::Lambda::EventInvokeConfig', 4);
+    for (const [binary, retries] of Object.entries({ listener: 2, 'state-tracker': 2, alerter: 2, reconciler: 0 })) {
+      const fnId = logicalIdOf(stack, template, 'AWS::Lambda::Function', `/${pascal(binary)}Function/Resource`);
+      template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
+        FunctionName: { Ref: fnId },
+        MaximumRetryAttempts: retries,
+        Qualifier: '$LATEST',
+        DestinationConfig: { OnFailure: { Destination: { 'Fn::GetAtt': [functionsDlq, 'Arn'] } } },
+      });
+    }
   });
 
   test('alarms: Errors and Throttles per function, visible messages per DLQ, all to the topic', () => {
-    template.resourceCountIs('AWS::CloudWatch::Alarm', 8 + 2 * (1 + DEFAULT_RULES.length) + 1);
+    template.resourceCountIs('AWS::CloudWatch::Alarm', 10 + 2 * (1 + DEFAULT_RULES.length) + 2);
     const topicId = logicalIdOf(stack, template, 'AWS::SNS::Topic', '/AlertTopic/Resource');
     template.allResourcesProperties('AWS::CloudWatch::Alarm', {
       AlarmActions: [{ Ref: topicId }],
@@ -535,7 +565,7 @@ describe('default stack (direct, rules/default.json)', () => {
       Period: 300,
       TreatMissingData: 'notBreaching',
     });
-    for (const binary of ['listener', 'state-tracker', 'alerter']) {
+    for (const binary of ['listener', 'state-tracker', 'alerter', 'reconciler']) {
       const fnId = logicalIdOf(stack, template, 'AWS::Lambda::Function', `/${pascal(binary)}Function/Resource`);
       for (const metric of ['Errors', 'Throttles']) {
         template.hasResourceProperties('AWS::CloudWatch::Alarm', {
@@ -574,8 +604,12 @@ describe('default stack (direct, rules/default.json)', () => {
       'EventsDeadLetterQueueUrl',
       'FunctionsDeadLetterQueueUrl',
       'IncidentTableName',
+      'ReconcilerFunctionName',
       'TaskTableName',
     ]);
+    assert.deepEqual(outputs.ReconcilerFunctionName.Value, {
+      Ref: logicalIdOf(stack, template, 'AWS::Lambda::Function', '/ReconcilerFunction/Resource'),
+    });
     assert.deepEqual(outputs.IncidentTableName.Value, {
       Ref: logicalIdOf(stack, template, 'AWS::DynamoDB::Table', '/IncidentTable/Resource'),
     });
@@ -643,7 +677,7 @@ describe('buffered stack (useSqsBuffer=true)', () => {
       },
     });
     const permissions = Object.values(resourcesOf(template, 'AWS::Lambda::Permission'));
-    assert.equal(permissions.length, 1 + DEFAULT_RULES.length + 1);
+    assert.equal(permissions.length, 1 + DEFAULT_RULES.length + 2);
     assert.ok(permissions.every((p) => p.Properties.FunctionName['Fn::GetAtt'][0] !== trackerId));
   });
 
@@ -696,7 +730,7 @@ describe('buffered stack (useSqsBuffer=true)', () => {
   });
 
   test('buffer DLQ alarm and output', () => {
-    template.resourceCountIs('AWS::CloudWatch::Alarm', 10 + 2 * (1 + DEFAULT_RULES.length) + 1);
+    template.resourceCountIs('AWS::CloudWatch::Alarm', 12 + 2 * (1 + DEFAULT_RULES.length) + 2);
     template.hasResourceProperties('AWS::CloudWatch::Alarm', {
       MetricName: 'ApproximateNumberOfMessagesVisible',
       Dimensions: [
@@ -1041,7 +1075,7 @@ describe('chat (issue #14)', () => {
     assertNagClean(stack);
     assertChatTopic(stack, template);
     for (const type of CHAT_TYPES) template.resourceCountIs(type, 0);
-    template.resourceCountIs('AWS::IAM::Role', 3);
+    template.resourceCountIs('AWS::IAM::Role', 4);
   });
 
   test('Slack ids: the topic and a read-only Slack channel subscribed to it', () => {
@@ -1087,7 +1121,7 @@ describe('chat (issue #14)', () => {
     assertNagClean(both.stack);
     assertChatTopic(both.stack, both.template);
     for (const type of CHAT_TYPES) both.template.resourceCountIs(type, 1);
-    both.template.resourceCountIs('AWS::IAM::Role', 4);
+    both.template.resourceCountIs('AWS::IAM::Role', 5);
   });
 
   test('configuration names fit in 128 characters whatever the stack name', () => {
@@ -1151,5 +1185,112 @@ describe('rules file: group settings (issue #14)', () => {
       () => synth({ rulesFile: writeRules('unknown.json', [{ name: 'u', pattern: { source: ['aws.ecs'] }, grup: false }]) }),
       /alert rule "u" .* unknown field "grup"/,
     );
+  });
+});
+
+describe('reconciler (issue #16)', () => {
+  /** The reconciler role's statements, by Sid. */
+  function reconcilerStatements(template: Template): Record<string, any> {
+    const roleId = functionBy(template, 'reconciler').Properties.Role['Fn::GetAtt'][0];
+    const statements = Object.values(resourcesOf(template, 'AWS::IAM::Policy'))
+      .filter((p) => (p.Properties.Roles as any[]).some((r) => r.Ref === roleId))
+      .flatMap((p) => p.Properties.PolicyDocument.Statement as any[]);
+    return Object.fromEntries(statements.map((s) => [s.Sid, s]));
+  }
+
+  /** The schedule rule's properties, or undefined. */
+  function schedule(template: Template) {
+    return resourcesOf(template, 'AWS::Events::Rule').ReconcileSchedule?.Properties;
+  }
+
+  test('by default: every 15 minutes, every cluster of the account and region, briefly retried, no DLQ', () => {
+    const { stack, template } = synth();
+    const fnId = logicalIdOf(stack, template, 'AWS::Lambda::Function', '/ReconcilerFunction/Resource');
+    assert.deepEqual(schedule(template), {
+      Description: 'The reconciler corrects the state tables from the ECS API.',
+      ScheduleExpression: 'rate(15 minutes)',
+      State: 'ENABLED',
+      Targets: [
+        {
+          Id: 'reconcile',
+          Arn: { 'Fn::GetAtt': [fnId, 'Arn'] },
+          Input: '{}',
+          RetryPolicy: { MaximumRetryAttempts: 2, MaximumEventAgeInSeconds: 120 },
+        },
+      ],
+    });
+    template.hasResourceProperties('AWS::Lambda::Permission', {
+      FunctionName: { 'Fn::GetAtt': [fnId, 'Arn'] },
+      Principal: 'events.amazonaws.com',
+      SourceArn: { 'Fn::GetAtt': ['ReconcileSchedule', 'Arn'] },
+    });
+    const every = `arn:aws:ecs:${stack.region}:${stack.account}:cluster/*`;
+    const inRegion = { StringEquals: { 'aws:RequestedRegion': stack.region } };
+    const statements = reconcilerStatements(template);
+    assert.deepEqual(statements.EcsClusterList, {
+      Sid: 'EcsClusterList', Effect: 'Allow', Action: 'ecs:ListClusters', Resource: '*', Condition: inRegion,
+    });
+    assert.deepEqual(statements.EcsClusters.Resource, every);
+    assert.deepEqual(statements.EcsClusterTasksAndInstances.Condition, { ...inRegion, ArnLike: { 'ecs:cluster': [every] } });
+  });
+
+  test('named clusters: list and describe those clusters only, no ListClusters, nag-clean', () => {
+    const { stack, template } = synth({ reconcileClusters: 'prod, batch-jobs' });
+    assert.deepEqual(Annotations.fromStack(stack).findError('*', Match.anyValue()), []);
+    assert.deepEqual(Annotations.fromStack(stack).findWarning('*', Match.stringLikeRegexp('AwsSolutions-.*')), []);
+    assert.equal(functionBy(template, 'reconciler').Properties.Environment.Variables.RECONCILE_CLUSTERS, 'prod,batch-jobs');
+    const arn = (name: string) => `arn:aws:ecs:${stack.region}:${stack.account}:cluster/${name}`;
+    // CDK sorts a statement's resources; condition values stay in the order given.
+    const sorted = ['batch-jobs', 'prod'].map(arn);
+    const given = ['prod', 'batch-jobs'].map(arn);
+    const inRegion = { StringEquals: { 'aws:RequestedRegion': stack.region } };
+    const statements = reconcilerStatements(template);
+    const ecs = Object.values(statements).filter((s) => [s.Action].flat().some((a: string) => a.startsWith('ecs:')));
+    assert.deepEqual(ecs, [
+      {
+        Sid: 'EcsClusters',
+        Effect: 'Allow',
+        Action: ['ecs:DescribeClusters', 'ecs:ListContainerInstances'],
+        Resource: sorted,
+        Condition: inRegion,
+      },
+      {
+        Sid: 'EcsClusterTasksAndInstances',
+        Effect: 'Allow',
+        Action: ['ecs:DescribeContainerInstances', 'ecs:DescribeTasks', 'ecs:ListTasks'],
+        Resource: '*',
+        Condition: { ...inRegion, ArnLike: { 'ecs:cluster': given } },
+      },
+    ]);
+  });
+
+  test('an interval of 0 leaves no schedule (the function stays, to run by hand); 1 is "rate(1 minute)"', () => {
+    const off = synth({ reconcileIntervalMinutes: '0' }).template;
+    assert.equal(schedule(off), undefined);
+    assert.equal(scheduleRuleIdsOf(off).join(), 'DigestFlushSchedule');
+    functionBy(off, 'reconciler');
+    const alarms = Object.values(resourcesOf(off, 'AWS::CloudWatch::Alarm'));
+    assert.ok(!alarms.some((a) => JSON.stringify(a.Properties.Dimensions).includes('ReconcileSchedule')));
+    assert.equal(schedule(synth({ reconcileIntervalMinutes: 1 }).template)?.ScheduleExpression, 'rate(1 minute)');
+    assert.equal(
+      functionBy(synth({ reconcileMaxApiCalls: '500' }).template, 'reconciler').Properties.Environment.Variables
+        .RECONCILE_MAX_API_CALLS,
+      '500',
+    );
+  });
+
+  test('bad settings are refused, naming the setting', () => {
+    const refused: [Record<string, unknown>, RegExp][] = [
+      [{ reconcileIntervalMinutes: '1441' }, /reconcileIntervalMinutes must be a whole number of minutes from 0/],
+      [{ reconcileIntervalMinutes: '7.5' }, /reconcileIntervalMinutes/],
+      [{ reconcileIntervalMinutes: '-1' }, /reconcileIntervalMinutes/],
+      [{ reconcileMaxApiCalls: '0' }, /reconcileMaxApiCalls must be a whole number from 1 to 65535/],
+      [{ reconcileMaxApiCalls: '65536' }, /reconcileMaxApiCalls/],
+      [{ reconcileClusters: 'arn:aws:ecs:us-east-1:111111111111:cluster/prod' }, /"arn:aws:ecs:us-east-1:111111111111:cluster\/prod" is not a cluster name/],
+      [{ reconcileClusters: 'prod staging' }, /"prod staging" is not a cluster name/],
+    ];
+    for (const [context, message] of refused) {
+      assert.throws(() => synth(context), message, JSON.stringify(context));
+    }
   });
 });
