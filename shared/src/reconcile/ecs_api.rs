@@ -123,12 +123,31 @@ impl EcsApi {
         Ok(())
     }
 
-    /// The ARNs of every cluster of the account in the region.
-    pub async fn list_clusters(&self) -> Result<Vec<String>, EcsApiError> {
+    /// Every page of a list call: `page` requests the page of a token and answers its ARNs
+    /// and the next token. Each page counts against the cap.
+    async fn all_pages<Page>(
+        &self,
+        mut page: impl FnMut(Option<String>) -> Page,
+    ) -> Result<Vec<String>, EcsApiError>
+    where
+        Page: Future<Output = Result<(Vec<String>, Option<String>), EcsApiError>>,
+    {
         let mut arns = Vec::new();
         let mut token = None;
         loop {
             self.budget()?;
+            let (found, next) = page(token).await?;
+            arns.extend(found);
+            token = next;
+            if token.is_none() {
+                return Ok(arns);
+            }
+        }
+    }
+
+    /// The ARNs of every cluster of the account in the region.
+    pub async fn list_clusters(&self) -> Result<Vec<String>, EcsApiError> {
+        self.all_pages(|token| async move {
             let page = self
                 .client
                 .list_clusters()
@@ -137,12 +156,9 @@ impl EcsApi {
                 .send()
                 .await
                 .map_err(|error| request_error("ListClusters", &error))?;
-            arns.extend(page.cluster_arns.unwrap_or_default());
-            token = page.next_token;
-            if token.is_none() {
-                return Ok(arns);
-            }
-        }
+            Ok((page.cluster_arns.unwrap_or_default(), page.next_token))
+        })
+        .await
     }
 
     /// The ARNs of clusters given by name or ARN, and the ones ECS does not know with its
@@ -183,10 +199,8 @@ impl EcsApi {
         cluster: &str,
         desired: DesiredStatus,
     ) -> Result<Vec<String>, EcsApiError> {
-        let mut arns = Vec::new();
-        let mut token = None;
-        loop {
-            self.budget()?;
+        let desired = &desired;
+        self.all_pages(|token| async move {
             let page = self
                 .client
                 .list_tasks()
@@ -197,12 +211,9 @@ impl EcsApi {
                 .send()
                 .await
                 .map_err(|error| request_error("ListTasks", &error))?;
-            arns.extend(page.task_arns.unwrap_or_default());
-            token = page.next_token;
-            if token.is_none() {
-                return Ok(arns);
-            }
-        }
+            Ok((page.task_arns.unwrap_or_default(), page.next_token))
+        })
+        .await
     }
 
     /// Up to [`DESCRIBE_BATCH`] tasks of a cluster, with their tags.
@@ -229,10 +240,7 @@ impl EcsApi {
         &self,
         cluster: &str,
     ) -> Result<Vec<String>, EcsApiError> {
-        let mut arns = Vec::new();
-        let mut token = None;
-        loop {
-            self.budget()?;
+        self.all_pages(|token| async move {
             let page = self
                 .client
                 .list_container_instances()
@@ -242,12 +250,9 @@ impl EcsApi {
                 .send()
                 .await
                 .map_err(|error| request_error("ListContainerInstances", &error))?;
-            arns.extend(page.container_instance_arns.unwrap_or_default());
-            token = page.next_token;
-            if token.is_none() {
-                return Ok(arns);
-            }
-        }
+            Ok((page.container_instance_arns.unwrap_or_default(), page.next_token))
+        })
+        .await
     }
 
     /// Up to [`DESCRIBE_BATCH`] container instances of a cluster, with their tags.
