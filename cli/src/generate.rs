@@ -1,10 +1,13 @@
 //! `ecs-events generate`: a large, realistic, deterministic corpus of task lifecycles as JSON
 //! Lines, for benchmarks. Each task follows the shape of the Fargate lifecycle in
 //! `events/scenarios/fargate-lifecycle` (PROVISIONING → ... → STOPPED, versions 1 to 9) with its
-//! own task id and event ids; tasks overlap in time; a share of deliveries is duplicated and a
-//! share is delivered after the task's next event.
+//! own task id and event ids and its times moved later, task after task, so that tasks overlap
+//! in time; a share of deliveries is duplicated and a share is delivered after the task's next
+//! event.
 
 use std::io::{self, Write};
+
+use chrono::{DateTime, SecondsFormat};
 
 /// The lifecycle every generated task follows, one event per version.
 const LIFECYCLE: [&str; 9] = [
@@ -21,6 +24,10 @@ const LIFECYCLE: [&str; 9] = [
 
 /// How many tasks run at the same time in the generated stream.
 const OVERLAPPING_TASKS: usize = 64;
+
+/// Seconds between the starts of two consecutive tasks (20,000 tasks span about 3.5 days, inside
+/// the default 7-day retention).
+const TASK_SPACING_SECONDS: i64 = 15;
 
 /// The share of tasks that stop because their essential container exited (the rest are
 /// scaled in): the former raise the default rule's alert.
@@ -75,6 +82,7 @@ pub fn generate(spec: CorpusSpec, out: &mut impl Write) -> io::Result<u64> {
     let mut running: Vec<(Vec<String>, usize)> = Vec::new();
     while started < spec.tasks || !running.is_empty() {
         while running.len() < OVERLAPPING_TASKS && started < spec.tasks {
+            let offset = chrono::Duration::seconds(TASK_SPACING_SECONDS * started as i64);
             started += 1;
             let task_id = hex(&mut rng, 32);
             let failing = rng.f64() < FAILING_SHARE;
@@ -89,10 +97,11 @@ pub fn generate(spec: CorpusSpec, out: &mut impl Write) -> io::Result<u64> {
                         hex(&mut rng, 4),
                         hex(&mut rng, 12)
                     );
-                    let line = template
-                        .line
-                        .replace(&template_task, &task_id)
-                        .replace(&template.event_id, &event_id);
+                    let line = shifted(
+                        &template.line.replace(&template_task, &task_id),
+                        offset,
+                    )
+                    .replace(&template.event_id, &event_id);
                     if failing {
                         line
                     } else {
@@ -128,6 +137,35 @@ pub fn generate(spec: CorpusSpec, out: &mut impl Write) -> io::Result<u64> {
     Ok(written)
 }
 
+/// `line` with every RFC 3339 timestamp string moved `offset` later, written as it was (same
+/// precision, so the same length); other strings as they are.
+fn shifted(line: &str, offset: chrono::Duration) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut rest = line;
+    while let Some(at) = rest.find("\"20") {
+        let (head, tail) = rest.split_at(at + 1);
+        out.push_str(head);
+        let end = tail.find('"').unwrap_or(tail.len());
+        let text = &tail[..end];
+        match DateTime::parse_from_rfc3339(text) {
+            Ok(time) if text.ends_with('Z') => {
+                let digits = text.split_once('.').map_or(0, |(_, fraction)| fraction.len() - 1);
+                let format = match digits {
+                    0 => SecondsFormat::Secs,
+                    1..=3 => SecondsFormat::Millis,
+                    4..=6 => SecondsFormat::Micros,
+                    _ => SecondsFormat::Nanos,
+                };
+                out.push_str(&(time + offset).to_utc().to_rfc3339_opts(format, true));
+            }
+            _ => out.push_str(text),
+        }
+        rest = &tail[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
 fn emit(
     out: &mut impl Write,
     line: &str,
@@ -150,6 +188,15 @@ mod tests {
         let spec = CorpusSpec { tasks: 50, seed, duplicates: 0.1, reordered: 0.1 };
         generate(spec, &mut out).expect("in memory");
         out
+    }
+
+    #[test]
+    fn given_timestamps_then_they_move_by_the_offset_in_their_own_format_and_nothing_else_does() {
+        let line = r#"{"time":"2024-06-03T09:00:00Z","createdAt":"2024-06-03T09:00:01.123Z","memory":"2048","name":"2024-x"}"#;
+        assert_eq!(
+            shifted(line, chrono::Duration::seconds(90)),
+            r#"{"time":"2024-06-03T09:01:30Z","createdAt":"2024-06-03T09:01:31.123Z","memory":"2048","name":"2024-x"}"#
+        );
     }
 
     #[test]
