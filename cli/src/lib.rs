@@ -11,3 +11,4 @@ pub mod tables;
 pub mod tasks;
 pub mod test_pattern;
 pub mod text_report;
+pub mod timeline;

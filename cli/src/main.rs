@@ -2,7 +2,7 @@
 //! the state table and reconcile it with ECS.
 
 use std::io::{IsTerminal, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -92,6 +92,10 @@ struct RunArgs {
     /// Print one JSON report instead of text.
     #[arg(long)]
     json: bool,
+    /// Also write the timeline of what happened to FILE: one self-contained HTML page (tasks
+    /// by cluster and service, alerts, deployments), to open in a browser.
+    #[arg(long, value_name = "FILE")]
+    html: Option<PathBuf>,
     /// Alert rules file (default: the AWS ECS guide's stopped-task rule).
     #[arg(long)]
     rules: Option<PathBuf>,
@@ -412,6 +416,11 @@ async fn run(args: RunArgs) -> Result<(), RunError> {
         None => RuleSet::default_rules(),
     };
     let files = files(&args.paths).map_err(anyhow::Error::from)?;
+    // Created first: a path that cannot be written fails before the replay, not after it.
+    let html = match &args.html {
+        Some(path) => Some((path, std::fs::File::create(path).map_err(|e| cannot_write(path, e))?)),
+        None => None,
+    };
     let adapters = adapters(&args).await?;
     let retention = Duration::days(i64::from(DEFAULT_LEDGER_RETENTION_DAYS));
     let mut alerter = Alerter::new(rules, adapters.ledger, adapters.sink, retention)
@@ -420,6 +429,9 @@ async fn run(args: RunArgs) -> Result<(), RunError> {
         alerter = alerter.with_chat(chat);
     }
     let mut replayer = Replayer::new(adapters.store, alerter, args.retention.retention());
+    if html.is_some() {
+        replayer = replayer.with_timeline();
+    }
 
     let progress = progress_bar(&files);
     for file in &files {
@@ -431,6 +443,11 @@ async fn run(args: RunArgs) -> Result<(), RunError> {
     progress.finish_and_clear();
 
     let report = replayer.finish().await;
+    if let (Some((path, file)), Some(timeline)) = (html, &report.timeline) {
+        let mut out = std::io::BufWriter::new(file);
+        timeline.write_html(&report.stats, &mut out).map_err(|e| cannot_write(path, e))?;
+        out.flush().map_err(|e| cannot_write(path, e))?;
+    }
     if args.json {
         let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
         serde_json::to_writer(&mut out, &report).map_err(std::io::Error::from)?;
@@ -445,6 +462,11 @@ async fn run(args: RunArgs) -> Result<(), RunError> {
         0 => Ok(()),
         failed => Err(RunError::Failed(failed)),
     }
+}
+
+/// The timeline page cannot be written to `path` (`--html`).
+fn cannot_write(path: &Path, error: std::io::Error) -> RunError {
+    RunError::Input(anyhow::anyhow!("cannot write the timeline to {}: {error}", path.display()))
 }
 
 /// Where a replay keeps state, alerts and incidents.

@@ -9,11 +9,13 @@ use chrono::{DateTime, Utc};
 
 use ecs_events::alert::{Alert, AlertKind, Alerter, RuleResult};
 use ecs_events::deadline::Deadline;
+use ecs_events::event::EcsDetail;
 use ecs_events::state::{Detail, Outcome, ResourceKind, Retention, StateStore};
 use ecs_events::tracker::{TrackError, track};
 use serde::Serialize;
 
 use crate::input::Entry;
+use crate::timeline::Timeline;
 
 /// Counts: every event read ends in exactly one of stored, duplicates, stale, ignored,
 /// rejected and failed; `alerts` counts the alerts sent, `alerts_failed` those that could not
@@ -80,6 +82,9 @@ pub struct Report {
     /// What the services failed on, in order (only against real services): events the store
     /// failed on, alerts that could not be sent, state that could not be read back.
     pub failed: Vec<Rejected>,
+    /// The timeline, when the replay kept one ([`Replayer::with_timeline`]).
+    #[serde(skip)]
+    pub timeline: Option<Timeline>,
 }
 
 /// The time each alert may take, as an invocation's deadline would allow.
@@ -99,6 +104,7 @@ pub struct Replayer {
     rejected: Vec<Rejected>,
     failed: Vec<Rejected>,
     clock: DateTime<Utc>,
+    timeline: Option<Timeline>,
 }
 
 impl Replayer {
@@ -114,7 +120,14 @@ impl Replayer {
             rejected: Vec::new(),
             failed: Vec::new(),
             clock: DateTime::<Utc>::MIN_UTC,
+            timeline: None,
         }
+    }
+
+    /// Also keeps the [`Timeline`] of what was replayed (for `--html`).
+    pub fn with_timeline(mut self) -> Self {
+        self.timeline = Some(Timeline::new());
+        self
     }
 
     /// Replays one entry: the alerter's work and the state tracker's, as both functions
@@ -138,8 +151,22 @@ impl Replayer {
                 keys.insert(key.to_owned());
             }
         }
+        let timeline_task = match (&mut self.timeline, &received.event.detail) {
+            (Some(timeline), EcsDetail::Task(task)) => {
+                timeline.observe(&received.event);
+                Some(task.task_arn.clone())
+            }
+            (Some(timeline), _) => {
+                timeline.observe(&received.event);
+                None
+            }
+            (None, _) => None,
+        };
         match track(self.store.as_ref(), received, self.retention, self.clock).await {
             Ok(outcome) => {
+                if let (Some(timeline), Some(task_arn)) = (&mut self.timeline, &timeline_task) {
+                    timeline.decided(task_arn, outcome);
+                }
                 let count = match outcome {
                     Outcome::Stored => &mut self.stats.stored,
                     Outcome::Duplicate => &mut self.stats.duplicates,
@@ -164,6 +191,9 @@ impl Replayer {
                         match alert.kind {
                             AlertKind::Alert => self.stats.alerts += 1,
                             AlertKind::Digest => self.stats.digests += 1,
+                        }
+                        if let Some(timeline) = &mut self.timeline {
+                            timeline.alert(&alert, self.clock);
                         }
                         self.alerts.push(alert);
                     }
@@ -225,6 +255,7 @@ impl Replayer {
             alerts: self.alerts,
             rejected: self.rejected,
             failed,
+            timeline: self.timeline,
         }
     }
 }
