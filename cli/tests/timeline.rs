@@ -153,3 +153,51 @@ fn given_a_page_path_that_cannot_be_written_then_nothing_is_replayed_and_it_exit
         "{stderr}"
     );
 }
+
+#[test]
+fn given_a_view_in_the_address_then_the_browser_shows_only_failed_tasks_and_the_task_asked_for() {
+    let (report, page, _) = replay_to_page("view", &[&events_dir()]);
+    let oom = report["tasks"]
+        .as_array()
+        .expect("tasks")
+        .iter()
+        .find(|task| {
+            task["stoppedReason"].as_str().is_some_and(|r| r.contains("OutOfMemory"))
+                || task["containers"].to_string().contains("OutOfMemoryError")
+        })
+        .and_then(|task| task["taskArn"].as_str())
+        .expect("an OOM-killed task")
+        .to_owned();
+    let url = format!("file://{}#failed=1&task={oom}", page.display());
+    let output = Process::new(chromium())
+        .args(["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"])
+        .args(["--dump-dom", "--virtual-time-budget=10000", &url])
+        .output()
+        .expect("chromium runs");
+    let dom = String::from_utf8(output.stdout).expect("UTF-8 DOM");
+    assert!(dom.contains("data-rendered=\"true\""));
+    // Every bar: hidden exactly when it did not fail.
+    let bars: Vec<&str> =
+        dom.split("<div class=\"bar ").skip(1).map(|b| b.split('>').next().unwrap_or(b)).collect();
+    assert_eq!(bars.len(), report["tasks"].as_array().expect("tasks").len());
+    for bar in &bars {
+        let quiet =
+            bar.contains("data-outcome=\"running\"") || bar.contains("data-outcome=\"stopped\"");
+        assert_eq!(bar.split('"').next().unwrap_or_default().contains("hidden"), quiet, "{bar}");
+    }
+    assert!(
+        bars.iter().any(|bar| bar.contains("hidden"))
+            && bars.iter().any(|bar| !bar.contains("hidden"))
+    );
+    // The task asked for is selected and its facts shown, with its console link.
+    let facts = dom
+        .split("<aside id=\"facts\"")
+        .nth(1)
+        .and_then(|rest| rest.split("</aside>").next())
+        .expect("facts");
+    assert!(!facts.starts_with(" hidden"), "{facts}");
+    assert!(facts.contains(&format!("data-task=\"{oom}\"")), "{facts}");
+    assert!(facts.contains("out of memory"), "{facts}");
+    let id = oom.rsplit('/').next().expect("id");
+    assert!(facts.contains(&format!("/tasks/{id}/configuration?region=us-east-1\"")), "{facts}");
+}
