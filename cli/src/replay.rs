@@ -151,17 +151,13 @@ impl Replayer {
                 keys.insert(key.to_owned());
             }
         }
-        let timeline_task = match (&mut self.timeline, &received.event.detail) {
-            (Some(timeline), EcsDetail::Task(task)) => {
-                timeline.observe(&received.event);
-                Some(task.task_arn.clone())
+        let timeline_task = self.timeline.as_mut().and_then(|timeline| {
+            timeline.observe(&received.event);
+            match &received.event.detail {
+                EcsDetail::Task(task) => Some(task.task_arn.clone()),
+                _ => None,
             }
-            (Some(timeline), _) => {
-                timeline.observe(&received.event);
-                None
-            }
-            (None, _) => None,
-        };
+        });
         match track(self.store.as_ref(), received, self.retention, self.clock).await {
             Ok(outcome) => {
                 if let (Some(timeline), Some(task_arn)) = (&mut self.timeline, &timeline_task) {

@@ -165,12 +165,14 @@ impl Timeline {
             EcsDetail::Deployment(deployment) => self.service_event(
                 "deployment",
                 event,
+                time,
                 deployment.event_name.as_str(),
                 deployment.reason.as_deref(),
             ),
             EcsDetail::ServiceAction(action) => self.service_event(
                 "service",
                 event,
+                time,
                 action.event_name.as_str(),
                 action.reason.as_deref(),
             ),
@@ -183,13 +185,14 @@ impl Timeline {
         &mut self,
         kind: &'static str,
         event: &EcsEvent,
+        time: i64,
         name: &str,
         reason: Option<&str>,
     ) {
         let (cluster, lane) = service_lane(event);
         self.markers.push(Marker {
             kind,
-            time: event.time.instant().timestamp_millis(),
+            time,
             cluster,
             lane,
             label: name.to_owned(),

@@ -389,25 +389,28 @@ export class EcsEventsStack extends Stack {
       Duration.seconds(10),
     );
 
-    const stateTracker = rustFunction(
-      'state-tracker',
-      'Keeps the newest state of every ECS task and container instance in DynamoDB.',
-      Duration.seconds(30),
-      {
-        TASK_TABLE: taskTable.tableName,
-        CONTAINER_INSTANCE_TABLE: containerInstanceTable.tableName,
-        STOPPED_TASK_RETENTION_DAYS: String(settings.stoppedTaskRetentionDays),
-        CONTAINER_INSTANCE_RETENTION_DAYS: String(settings.containerInstanceRetentionDays),
-      },
-    );
-    // table.grant() would also grant on the GSI (`table/index/*`): conditional PutItem on the two tables only.
-    stateTracker.addToRolePolicy(
+    // What the state tracker and the reconciler both get: the state tables and retentions, and
+    // the conditional PutItem on the two tables only (table.grant() would add the GSI, `table/index/*`).
+    const stateTableEnvironment = {
+      TASK_TABLE: taskTable.tableName,
+      CONTAINER_INSTANCE_TABLE: containerInstanceTable.tableName,
+      STOPPED_TASK_RETENTION_DAYS: String(settings.stoppedTaskRetentionDays),
+      CONTAINER_INSTANCE_RETENTION_DAYS: String(settings.containerInstanceRetentionDays),
+    };
+    const conditionalWrites = () =>
       new iam.PolicyStatement({
         sid: 'ConditionalWrites',
         actions: ['dynamodb:PutItem'],
         resources: [taskTable.tableArn, containerInstanceTable.tableArn],
-      }),
+      });
+
+    const stateTracker = rustFunction(
+      'state-tracker',
+      'Keeps the newest state of every ECS task and container instance in DynamoDB.',
+      Duration.seconds(30),
+      stateTableEnvironment,
     );
+    stateTracker.addToRolePolicy(conditionalWrites());
 
     const alertRulesJson = JSON.stringify(this.alertRules);
     const alerterEnvironment = {
@@ -475,22 +478,13 @@ export class EcsEventsStack extends Stack {
       // A run stops 5 s before its deadline, keeping what it wrote.
       Duration.minutes(5),
       {
-        TASK_TABLE: taskTable.tableName,
-        CONTAINER_INSTANCE_TABLE: containerInstanceTable.tableName,
-        STOPPED_TASK_RETENTION_DAYS: String(settings.stoppedTaskRetentionDays),
-        CONTAINER_INSTANCE_RETENTION_DAYS: String(settings.containerInstanceRetentionDays),
+        ...stateTableEnvironment,
         RECONCILE_CLUSTERS: settings.reconcileClusters.join(','),
         RECONCILE_MAX_API_CALLS: String(settings.reconcileMaxApiCalls),
       },
       0,
     );
-    reconciler.addToRolePolicy(
-      new iam.PolicyStatement({
-        sid: 'ConditionalWrites',
-        actions: ['dynamodb:PutItem'],
-        resources: [taskTable.tableArn, containerInstanceTable.tableArn],
-      }),
-    );
+    reconciler.addToRolePolicy(conditionalWrites());
     // Sets and clears the missing mark of a task (conditional on its version).
     reconciler.addToRolePolicy(
       new iam.PolicyStatement({
