@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use ecs_events::alert::{Alert, AlertKind, Alerter, RuleResult};
+use ecs_events::alert::{Alert, AlertKind, Alerter, MAX_DIGESTS_PER_FLUSH, RuleResult};
 use ecs_events::deadline::Deadline;
 use ecs_events::event::EcsDetail;
 use ecs_events::state::{Detail, Outcome, ResourceKind, Retention, StateStore};
@@ -92,8 +92,9 @@ const ALERT_BUDGET: Duration = Duration::from_secs(30);
 
 /// Replays events one at a time, in order. Time is event time: the replay's clock is the
 /// latest envelope `time` seen, so replaying last week decides as production did then — the
-/// digests of incident windows are sent when the clock passes their end, and every window
-/// still open when the events run out is flushed by [`Replayer::finish`].
+/// digests of incident windows are flushed each time the clock enters a new minute (as the
+/// stack's schedule does every minute), and every window still open when the events run out
+/// is flushed by [`Replayer::finish`].
 pub struct Replayer {
     store: Arc<dyn StateStore>,
     alerter: Alerter,
@@ -104,6 +105,8 @@ pub struct Replayer {
     rejected: Vec<Rejected>,
     failed: Vec<Rejected>,
     clock: DateTime<Utc>,
+    /// The minute (epoch minutes) of the last flush.
+    flushed_minute: i64,
     timeline: Option<Timeline>,
 }
 
@@ -120,6 +123,7 @@ impl Replayer {
             rejected: Vec::new(),
             failed: Vec::new(),
             clock: DateTime::<Utc>::MIN_UTC,
+            flushed_minute: i64::MIN,
             timeline: None,
         }
     }
@@ -141,8 +145,12 @@ impl Replayer {
         };
         self.clock = self.clock.max(received.event.time.instant());
         let deadline = Deadline::after(ALERT_BUDGET);
-        let digests = self.alerter.flush(Some(self.clock), deadline).await;
-        self.record_alerts(&location, digests);
+        let minute = self.clock.timestamp().div_euclid(60);
+        if minute > self.flushed_minute {
+            self.flushed_minute = minute;
+            let digests = self.alerter.flush(self.clock, deadline).await;
+            self.record_alerts(&location, digests);
+        }
         let alerts = self.alerter.process(&received, self.clock, deadline).await;
         self.record_alerts(&location, alerts);
         if let Some((kind, key)) = ResourceKind::of(&received.event) {
@@ -211,8 +219,16 @@ impl Replayer {
     /// The report, with the stored state of every task and container instance touched, after
     /// flushing the digests of every incident window still open.
     pub async fn finish(mut self) -> Report {
-        let digests = self.alerter.flush(None, Deadline::after(ALERT_BUDGET)).await;
-        self.record_alerts("end of replay", digests);
+        // A flush sends a bounded number of digests: flush until one sends less, or nothing.
+        loop {
+            let digests = self.alerter.flush_all(self.clock, Deadline::after(ALERT_BUDGET)).await;
+            let more = digests.len() >= MAX_DIGESTS_PER_FLUSH
+                && digests.iter().any(|(_, result)| result.is_ok());
+            self.record_alerts("end of replay", digests);
+            if !more {
+                break;
+            }
+        }
         let mut tasks = Vec::new();
         let mut container_instances = Vec::new();
         let mut task_counts = StatusCounts::new();

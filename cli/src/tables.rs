@@ -18,7 +18,7 @@ use aws_sdk_dynamodb::types::{
     TimeToLiveStatus,
 };
 use ecs_events::alert::LEDGER_KEY;
-use ecs_events::incident::{DUE_INDEX, INCIDENT_KEY};
+use ecs_events::incident::{DUE_INDEX, INCIDENT_ENTRY, INCIDENT_KEY};
 use ecs_events::state::{ResourceKind, TASK_STATUS_INDEX, TASK_STATUS_INDEX_ATTRIBUTES};
 
 /// The TTL attribute of every table.
@@ -55,7 +55,8 @@ pub async fn create_ledger_table(client: &Client, table: &str) -> Result<(), Cre
     ensure_table(client, table, Table::Ledger).await
 }
 
-/// Creates, when missing, the incident table (key `incidentKey`, the due-digests index),
+/// Creates, when missing, the incident table (hash key `incidentKey`, range key `entry`, the
+/// due-digests index),
 /// on-demand, with TTL.
 pub async fn create_incident_table(client: &Client, table: &str) -> Result<(), CreateTableError> {
     ensure_table(client, table, Table::Incidents).await
@@ -70,18 +71,20 @@ enum Table {
 }
 
 impl Table {
-    fn key(self) -> &'static str {
+    /// The string key attributes: the hash key, and the range key if there is one.
+    fn keys(self) -> &'static [&'static str] {
         match self {
-            Self::State(kind) => kind.key_attribute(),
-            Self::Ledger => LEDGER_KEY,
-            Self::Incidents => INCIDENT_KEY,
+            Self::State(ResourceKind::Task) => &["taskArn"],
+            Self::State(ResourceKind::ContainerInstance) => &["containerInstanceArn"],
+            Self::Ledger => &[LEDGER_KEY],
+            Self::Incidents => &[INCIDENT_KEY, INCIDENT_ENTRY],
         }
     }
 }
 
 async fn ensure_table(client: &Client, table: &str, kind: Table) -> Result<(), CreateTableError> {
     let error = |message: String| CreateTableError { table: table.to_owned(), message };
-    let key = kind.key();
+    let key = kind.keys();
     match client.describe_table().table_name(table).send().await {
         Ok(output) => check_key(output.table(), key).map_err(error)?,
         Err(described)
@@ -120,24 +123,33 @@ async fn ensure_table(client: &Client, table: &str, kind: Table) -> Result<(), C
 }
 
 /// The table's key must be `key` (a string) alone.
-fn check_key(description: Option<&TableDescription>, key: &str) -> Result<(), String> {
+fn check_key(description: Option<&TableDescription>, keys: &[&str]) -> Result<(), String> {
     let description = description.ok_or("DynamoDB did not describe it")?;
     let schema: Vec<String> = description
         .key_schema()
         .iter()
         .map(|element| format!("{} ({})", element.attribute_name(), element.key_type().as_str()))
         .collect();
+    let expected: Vec<String> = keys
+        .iter()
+        .zip(["HASH", "RANGE"])
+        .map(|(key, key_type)| format!("{key} ({key_type})"))
+        .collect();
     let types = description.attribute_definitions();
-    let key_is_string = types.iter().any(|definition| {
-        definition.attribute_name() == key && definition.attribute_type() == &ScalarAttributeType::S
+    let keys_are_strings = keys.iter().all(|key| {
+        types.iter().any(|definition| {
+            definition.attribute_name() == *key
+                && definition.attribute_type() == &ScalarAttributeType::S
+        })
     });
-    if schema == [format!("{key} (HASH)")] && key_is_string {
+    if schema == expected && keys_are_strings {
         Ok(())
     } else {
         Err(format!(
-            "exists with key schema [{}], expected the string hash key {key} alone \
+            "exists with key schema [{}], expected the string keys [{}] \
              (use another table name, or delete this table)",
-            schema.join(", ")
+            schema.join(", "),
+            expected.join(", ")
         ))
     }
 }
@@ -184,13 +196,13 @@ fn create_table_request(
     let key = |name: &str, key_type: KeyType| {
         KeySchemaElement::builder().attribute_name(name).key_type(key_type).build()
     };
-    let key_attribute = kind.key();
-    let mut request = client
-        .create_table()
-        .table_name(table)
-        .billing_mode(BillingMode::PayPerRequest)
-        .key_schema(key(key_attribute, KeyType::Hash)?)
-        .attribute_definitions(string_attribute(key_attribute)?);
+    let mut request =
+        client.create_table().table_name(table).billing_mode(BillingMode::PayPerRequest);
+    for (attribute, key_type) in kind.keys().iter().zip([KeyType::Hash, KeyType::Range]) {
+        request = request
+            .key_schema(key(attribute, key_type)?)
+            .attribute_definitions(string_attribute(attribute)?);
+    }
     if kind == Table::Incidents {
         request = request
             .attribute_definitions(string_attribute("dueShard")?)

@@ -93,9 +93,14 @@ ALLOWED_ENVIRONMENT = {
     },
 }
 # Issue #14: the incident table as shared/src/incident/dynamodb.rs uses it.
-INCIDENT_KEY_SCHEMA = [{"AttributeName": "incidentKey", "KeyType": "HASH"}]
+# Issue #23: a range key, so a window's members are one item each (constant-size counts).
+INCIDENT_KEY_SCHEMA = [
+    {"AttributeName": "incidentKey", "KeyType": "HASH"},
+    {"AttributeName": "entry", "KeyType": "RANGE"},
+]
 INCIDENT_ATTRIBUTES = [
     {"AttributeName": "incidentKey", "AttributeType": "S"},
+    {"AttributeName": "entry", "AttributeType": "S"},
     {"AttributeName": "dueShard", "AttributeType": "S"},
     {"AttributeName": "dueAt", "AttributeType": "N"},
 ]
@@ -732,6 +737,7 @@ def incident_table(template):
 
 def test_the_incident_table_is_keyed_indexed_and_expires_as_the_code_uses_it(template):
     assert code_constant_strings("INCIDENT_KEY", INCIDENT_STORE_SOURCE) == ["incidentKey"]
+    assert code_constant_strings("INCIDENT_ENTRY", INCIDENT_STORE_SOURCE) == ["entry"]
     assert code_constant_strings("DUE_INDEX", INCIDENT_STORE_SOURCE) == [DUE_INDEX]
     name = incident_table(template)
     table = template["Resources"][name]
@@ -765,11 +771,13 @@ def test_the_alerter_gets_the_incident_table_and_exactly_its_incident_grants(tem
             if name in referenced(resource):
                 grants |= {(action, render(resource)) for action in as_list(statement["Action"])}
     table_arn, index_arn = "${%s.Arn}" % name, "${%s.Arn}/index/%s" % (name, DUE_INDEX)
-    # GetItem (consistent reads), PutItem, UpdateItem on the table; Query on the due-index only.
-    # No Scan, no DeleteItem (items expire by TTL), no other index, no `index/*`.
+    # GetItem (consistent reads), PutItem, UpdateItem and Query (a window's members) on the
+    # table; Query on the due-index only. No Scan, no DeleteItem (items expire by TTL), no other
+    # index, no `index/*`.
     assert grants == {
         ("dynamodb:GetItem", table_arn), ("dynamodb:PutItem", table_arn),
-        ("dynamodb:UpdateItem", table_arn), ("dynamodb:Query", index_arn),
+        ("dynamodb:UpdateItem", table_arn), ("dynamodb:Query", table_arn),
+        ("dynamodb:Query", index_arn),
     }
     for function, function_id in found.items():
         if function != "alerter":

@@ -157,8 +157,9 @@ async fn given_each_scenario_in_order_then_each_alerting_task_reaches_sns_exactl
         for event in &scenario.events {
             alerter::handle(&alerter, invoke(event.clone())).await.expect("handled");
         }
-        for (_, result) in
-            alerter.flush(None, Deadline::after(std::time::Duration::from_secs(30))).await
+        for (_, result) in alerter
+            .flush_all(chrono::Utc::now(), Deadline::after(std::time::Duration::from_secs(30)))
+            .await
         {
             result.expect("digest sent");
         }

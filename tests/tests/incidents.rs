@@ -8,14 +8,17 @@ mod support;
 use std::sync::Arc;
 use std::time::Duration;
 
+use chrono::{DateTime, SecondsFormat, Utc};
 use ecs_events::alert::chat::check_notification;
 use ecs_events::alert::{
-    AlertKind, AlertSink, Alerter, DynamoDbLedger, RuleSet, SnsAlertSink, SnsChatSink,
+    AlertKind, AlertSink, Alerter, CollectingSink, DynamoDbLedger, RuleSet, SnsAlertSink,
+    SnsChatSink,
 };
 use ecs_events::deadline::Deadline;
+use ecs_events::event::ReceivedEvent;
 use ecs_events::incident::{
-    DynamoDbIncidentStore, GroupSettings, InMemoryIncidentStore, IncidentStore, Member, Recorded,
-    WindowRef,
+    Clock, DynamoDbIncidentStore, GroupSettings, InMemoryIncidentStore, IncidentStore, Member,
+    MemberKind, Recorded, SETTLE, WindowRef,
 };
 use ecs_events_cli::tables::{create_incident_table, create_ledger_table};
 use lambda_runtime::{Context, LambdaEvent};
@@ -23,55 +26,93 @@ use serde_json::{Value, json};
 use support::{FlakySink, drain, dynamodb, events_dir, read_json, sns, topic_with_queue, unique};
 
 fn member(id: &str, at: i64) -> Member {
-    Member { id: id.into(), at, cause: "exit 1".into(), stop_code: None, failed_containers: None }
+    Member {
+        id: id.into(),
+        at,
+        kind: MemberKind::Task,
+        region: "us-east-1".into(),
+        cause: "exit 1".into(),
+        stop_code: None,
+        failed_containers: None,
+    }
+}
+
+/// A recording done at once, as in a replay.
+fn at_once(now: i64) -> Clock {
+    Clock { now, done_by: now }
 }
 
 async fn incident_store_contract(store: &dyn IncidentStore) {
     let key = "essential-container-exited|prod|service:web";
     let settings = GroupSettings { window: Duration::from_secs(600), crash_loop_after: 3 };
-    let record = |id: &'static str, at: i64| async move {
+    let record = |id: &'static str, at: i64, clock: Clock| async move {
         store
-            .record(key, settings, at, &member(id, at), &format!("rule#{id}"), 9_999_999)
+            .record(key, settings, &member(id, at), &format!("rule#{id}"), clock, 9_999_999)
             .await
             .expect("recorded")
     };
-    // The first match opens the incident; a retry of the same match is told so again.
-    assert_eq!(record("t1", 1_000).await, Recorded::Opened { key: key.into() });
-    assert_eq!(record("t1", 1_001).await, Recorded::Opened { key: key.into() });
+    let due = |until: Option<i64>| async move { store.due(until, 100).await.expect("due") };
+    let opened = Recorded::Opened { key: key.into(), opened: 1_000 };
+    // The first match opens the incident at its own time; a retry of it is told so again.
+    assert_eq!(record("t1", 1_000, at_once(1_000)).await, opened);
+    assert_eq!(record("t1", 1_000, at_once(1_030)).await, opened);
     // Further matches count into window 1 — once each.
     let window1 = WindowRef { key: key.into(), opened: 1_000, index: 1 };
+    let counted = |window: &WindowRef| Recorded::Counted { window: window.clone() };
+    assert_eq!(record("t2", 1_100, at_once(1_100)).await, counted(&window1));
     assert_eq!(
-        record("t2", 1_100).await,
-        Recorded::Counted { window: window1.clone(), crash_loop: false }
+        record("t2", 1_100, at_once(1_150)).await,
+        Recorded::AlreadyCounted { window: window1.clone() }
     );
-    assert_eq!(record("t2", 1_150).await, Recorded::AlreadyCounted { window: window1.clone() });
-    // Three stops in the window (the opening one included): a crash loop.
-    assert_eq!(
-        record("t3", 1_200).await,
-        Recorded::Counted { window: window1.clone(), crash_loop: true }
-    );
-    assert!(store.due(Some(1_599)).await.expect("due").is_empty(), "the window has not ended");
-    assert_eq!(store.due(Some(1_600)).await.expect("due"), vec![window1.clone()]);
-    assert_eq!(store.due(None).await.expect("due"), vec![window1.clone()]);
-    // Window 1 counted something: window 2 is open, and the crash loop goes on.
+    // Placed by its own time, not by when it is recorded (the window still takes counts).
+    assert_eq!(record("t3", 1_200, at_once(1_650)).await, counted(&window1));
+    assert!(due(Some(1_599)).await.is_empty(), "the window has not ended");
+    assert_eq!(due(Some(1_600)).await, vec![window1.clone()]);
+    assert_eq!(due(None).await, vec![window1.clone()]);
+    // Window 1 counted something: window 2 is open.
     let window2 = WindowRef { key: key.into(), opened: 1_000, index: 2 };
-    assert_eq!(
-        record("t4", 1_700).await,
-        Recorded::Counted { window: window2.clone(), crash_loop: true }
-    );
+    assert_eq!(record("t4", 1_700, at_once(1_700)).await, counted(&window2));
     let content = store.window(&window1).await.expect("read").expect("window 1");
     assert_eq!((content.start, content.end, content.count()), (1_000, 1_600, 2));
-    assert!(content.crash_loop);
+    assert!(!content.crash_loop_before);
+    assert!(content.is_crash_loop(settings), "two counted and the opener: three stops");
     assert_eq!(content.members.iter().map(|m| m.id.as_str()).collect::<Vec<_>>(), ["t2", "t3"]);
-    store.digested(&window1).await.expect("digested");
-    assert_eq!(store.due(None).await.expect("due"), vec![window2.clone()]);
-    store.digested(&window2).await.expect("digested");
-    assert!(store.due(None).await.expect("due").is_empty());
+    store.digested(&window1, true).await.expect("digested");
+    assert_eq!(due(None).await, vec![window2.clone()]);
+    let content = store.window(&window2).await.expect("read").expect("window 2");
+    assert!(content.crash_loop_before, "window 1 told it is a crash loop");
+
+    // Late: a stop of window 1 recorded when window 1 no longer takes counts, and one from
+    // long before the incident opened, go to the late bucket of the time they arrive.
+    let late = WindowRef { key: key.into(), opened: 1_200, index: 0 };
+    assert_eq!(record("t8", 1_300, Clock { now: 1_750, done_by: 1_785 }).await, counted(&late));
+    assert_eq!(record("t0", 100, at_once(1_760)).await, counted(&late));
+    // A match of window 2 whose writes could still land when it is read goes late too.
+    assert_eq!(
+        record("t9", 1_800, Clock { now: 2_270, done_by: 2_200 + SETTLE + 1 }).await,
+        counted(&WindowRef { key: key.into(), opened: 1_800, index: 0 })
+    );
+    assert_eq!(due(Some(1_800)).await, vec![late.clone()], "the late bucket ends at 1800");
+    assert_eq!(store.due(None, 1).await.expect("due").len(), 1, "a limit is kept");
+    let content = store.window(&late).await.expect("read").expect("late bucket");
+    assert_eq!(content.members.iter().map(|m| m.id.as_str()).collect::<Vec<_>>(), ["t0", "t8"]);
+    assert!(!content.is_crash_loop(settings), "a late bucket is no crash loop");
+    store.digested(&late, false).await.expect("digested");
+    // A late match for a bucket already told goes to the next one.
+    assert_eq!(
+        record("t7", 1_400, at_once(1_790)).await,
+        counted(&WindowRef { key: key.into(), opened: 1_800, index: 0 })
+    );
+    store.digested(&window2, false).await.expect("digested");
     // Window 3 ([2200, 2800)) counts nothing: at 2800 the incident is closed, a match opens a
     // new one, which is not a crash loop.
-    assert_eq!(record("t5", 2_900).await, Recorded::Opened { key: key.into() });
+    assert_eq!(
+        record("t5", 2_900, at_once(2_900)).await,
+        Recorded::Opened { key: key.into(), opened: 2_900 }
+    );
     let fresh = WindowRef { key: key.into(), opened: 2_900, index: 1 };
-    assert_eq!(record("t6", 2_950).await, Recorded::Counted { window: fresh, crash_loop: false });
+    assert_eq!(record("t6", 2_950, at_once(2_950)).await, counted(&fresh));
+    assert!(!store.window(&fresh).await.expect("read").expect("fresh").crash_loop_before);
     assert_eq!(
         store
             .window(&WindowRef { key: "no|such|key".into(), opened: 1, index: 1 })
@@ -110,19 +151,30 @@ async fn grouping_alerter(sink: Arc<dyn AlertSink>) -> Alerter {
     .with_incidents(Arc::new(moto_incidents().await))
 }
 
-/// `count` stopped tasks of one service, as the OOM sample with new task ARNs.
-fn stopped_tasks(count: usize) -> Vec<Value> {
+/// `count` stopped tasks of one service, as the OOM sample with new task ARNs, stopped one a
+/// second from `first` on.
+fn stopped_tasks_from(count: usize, first: DateTime<Utc>) -> Vec<Value> {
     let sample = read_json(&events_dir().join("samples/task-oom-killed.json"));
     (0..count)
         .map(|i| {
             let mut event = sample.clone();
             let arn = format!("arn:aws:ecs:us-east-1:111122223333:task/prod-ec2/{i:032x}");
+            let stopped = first + chrono::Duration::seconds(i as i64);
+            let stamp = |at: DateTime<Utc>| at.to_rfc3339_opts(SecondsFormat::Millis, true);
             event["id"] = json!(format!("00000000-0000-4000-8000-{i:012x}"));
+            event["time"] = json!(stamp(stopped + chrono::Duration::seconds(1)));
             event["detail"]["taskArn"] = json!(arn);
+            event["detail"]["stoppedAt"] = json!(stamp(stopped));
             event["resources"] = json!([arn]);
             event
         })
         .collect()
+}
+
+/// `count` stopped tasks of one service that stopped just now (the functions place them by
+/// the wall clock).
+fn stopped_tasks(count: usize) -> Vec<Value> {
+    stopped_tasks_from(count, Utc::now() - chrono::Duration::seconds(count as i64))
 }
 
 fn invoke(payload: Value) -> LambdaEvent<Value> {
@@ -153,8 +205,8 @@ async fn given_concurrent_invocations_into_one_incident_then_no_task_is_lost_and
     assert_eq!(now, json!({"alerts": []}));
     // Twice at once, as a late and a timely schedule might.
     let (one, two) = tokio::join!(
-        alerter.flush(None, Deadline::after(Duration::from_secs(30))),
-        alerter.flush(None, Deadline::after(Duration::from_secs(30)))
+        alerter.flush_all(Utc::now(), Deadline::after(Duration::from_secs(30))),
+        alerter.flush_all(Utc::now(), Deadline::after(Duration::from_secs(30)))
     );
     for (_, result) in one.into_iter().chain(two) {
         result.expect("flushed");
@@ -197,7 +249,7 @@ async fn given_an_sns_failure_on_a_digest_then_it_is_retried_and_sent_once() {
         alerter::handle(&alerter, invoke(event)).await.expect("handled");
     }
     let deadline = Deadline::after(Duration::from_secs(30));
-    let failed = alerter.flush(None, deadline).await;
+    let failed = alerter.flush_all(Utc::now(), deadline).await;
     assert!(
         failed.iter().all(|(_, result)| result.as_ref().is_err_and(|error| error.is_retryable())),
         "{failed:?}"
@@ -210,10 +262,10 @@ async fn given_an_sns_failure_on_a_digest_then_it_is_retried_and_sent_once() {
             .count(),
         0
     );
-    let retried = alerter.flush(None, deadline).await;
+    let retried = alerter.flush_all(Utc::now(), deadline).await;
     assert_eq!(retried.len(), 1);
     assert!(retried[0].1.as_ref().is_ok_and(|delivery| delivery.published().is_some()));
-    assert!(alerter.flush(None, deadline).await.is_empty(), "nothing due any more");
+    assert!(alerter.flush_all(Utc::now(), deadline).await.is_empty(), "nothing due any more");
     let digests: Vec<Value> = support::documents(&subscribed.queue_url)
         .await
         .into_iter()
@@ -233,10 +285,11 @@ async fn given_a_chat_topic_then_alerts_and_digests_arrive_there_as_valid_notifi
     let alerter = grouping_alerter(Arc::new(SnsAlertSink::new(sns(), alerts.topic_arn)))
         .await
         .with_chat(Arc::new(SnsChatSink::new(sns(), chat.topic_arn)));
-    for event in stopped_tasks(3) {
+    let stopped_tasks_events = stopped_tasks(3);
+    for event in stopped_tasks_events.clone() {
         alerter::handle(&alerter, invoke(event)).await.expect("handled");
     }
-    alerter.flush(None, Deadline::after(Duration::from_secs(30))).await;
+    alerter.flush_all(Utc::now(), Deadline::after(Duration::from_secs(30))).await;
     let notifications: Vec<Value> = drain(&chat.queue_url)
         .await
         .iter()
@@ -245,27 +298,204 @@ async fn given_a_chat_topic_then_alerts_and_digests_arrive_there_as_valid_notifi
         })
         .collect();
     assert_eq!(notifications.len(), 2, "one alert and one digest");
+    // One thread per incident: the key and when the incident opened (the first stop).
+    let opened = DateTime::parse_from_rfc3339(
+        stopped_tasks_events[0]["detail"]["stoppedAt"].as_str().expect("stoppedAt"),
+    )
+    .expect("time")
+    .timestamp();
     for notification in &notifications {
         check_notification(notification)
             .unwrap_or_else(|problem| panic!("{problem}: {notification}"));
         assert_eq!(
             notification["metadata"]["threadId"],
-            "essential-container-exited|prod-ec2|service:image-resizer"
+            format!("essential-container-exited|prod-ec2|service:image-resizer#{opened}")
         );
     }
     assert_eq!(notifications[1]["metadata"]["eventType"], "ECSIncidentDigest");
-    // Raw delivery maps the attributes over: filter policies can take or drop digests.
-    let delivered = drain(&alerts.queue_url).await;
-    let kinds: Vec<String> = delivered
+    // Programs read the message attributes from the document (SNS delivers none with
+    // MessageStructure=json, as its guide says; moto delivers them anyway, so their presence
+    // on the queue proves nothing and is not asserted).
+    let delivered: Vec<Value> = drain(&alerts.queue_url)
+        .await
         .iter()
-        .map(|message| {
-            let attributes = message.message_attributes().expect("attributes");
-            attributes["kind"].string_value().unwrap_or_default().to_owned()
-        })
+        .map(|message| serde_json::from_str(message.body().expect("body")).expect("document"))
+        .collect();
+    let kinds: Vec<&str> = delivered
+        .iter()
+        .map(|document| document["attributes"]["kind"].as_str().expect("kind attribute"))
         .collect();
     assert_eq!(kinds, ["alert", "digest"]);
-    assert_eq!(
-        delivered[1].message_attributes().expect("attributes")["count"].data_type(),
-        "Number"
+    assert_eq!(delivered[1]["attributes"]["count"], 2);
+}
+
+/// GIVEN two outages of one service a day apart THEN each is its own chat thread: today's
+/// alert and digest do not land under yesterday's.
+#[tokio::test]
+async fn given_two_incidents_of_one_key_then_each_has_its_own_thread() {
+    let alerter = Alerter::new(
+        RuleSet::default_rules(),
+        Arc::new(ecs_events::alert::InMemoryLedger::new()),
+        Arc::new(CollectingSink::new()),
+        support::ledger_retention(),
+    )
+    .with_incidents(Arc::new(InMemoryIncidentStore::new()));
+    let yesterday = Utc::now() - chrono::Duration::days(1);
+    let mut threads = Vec::new();
+    for (first, prefix) in [(yesterday, "a"), (Utc::now() - chrono::Duration::minutes(5), "b")] {
+        for mut event in stopped_tasks_from(2, first) {
+            let arn = event["detail"]["taskArn"]
+                .as_str()
+                .expect("arn")
+                .replace("/0000", &format!("/{prefix}000"));
+            event["detail"]["taskArn"] = json!(arn);
+            let received = ReceivedEvent::new(event).expect("valid");
+            let now = received.event.time.instant();
+            for (_, result) in
+                alerter.process(&received, now, Deadline::after(Duration::from_secs(30))).await
+            {
+                if let Some(alert) = result.expect("delivered").into_published() {
+                    threads.push(
+                        alert.chat["metadata"]["threadId"].as_str().expect("thread").to_owned(),
+                    );
+                }
+            }
+        }
+        for (_, result) in alerter
+            .flush_all(
+                first + chrono::Duration::minutes(20),
+                Deadline::after(Duration::from_secs(30)),
+            )
+            .await
+        {
+            let digest = result.expect("flushed").into_published().expect("a digest");
+            threads.push(digest.chat["metadata"]["threadId"].as_str().expect("thread").to_owned());
+        }
+    }
+    assert_eq!(threads.len(), 4, "{threads:?}");
+    assert_eq!(threads[0], threads[1], "yesterday's alert and digest share a thread");
+    assert_eq!(threads[2], threads[3], "today's too");
+    assert_ne!(threads[0], threads[2], "the two outages are two threads");
+}
+
+fn received(events: &[Value]) -> Vec<ReceivedEvent> {
+    events.iter().map(|event| ReceivedEvent::new(event.clone()).expect("valid")).collect()
+}
+
+fn budget() -> Deadline {
+    Deadline::after(Duration::from_secs(30))
+}
+
+/// GIVEN a window flushed while more of its stops are being counted — invocations that began
+/// after the window ended, whose writes could land after the digest read it — THEN every stop
+/// is told exactly once: those counted in time by the window's digest, the others by a late
+/// digest, none in no message.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn given_counts_overlapping_a_flush_then_every_task_is_told_once() {
+    let subscribed = topic_with_queue(false, None).await;
+    let alerter =
+        Arc::new(grouping_alerter(Arc::new(SnsAlertSink::new(sns(), subscribed.topic_arn))).await);
+    let first = DateTime::from_timestamp(1_800_000_000, 0).expect("time");
+    let events = stopped_tasks_from(60, first);
+    let stops = received(&events);
+    // The opener and 19 more, counted as they happen.
+    for stop in &stops[..20] {
+        for (_, result) in alerter.process(stop, stop.event.time.instant(), budget()).await {
+            result.expect("delivered");
+        }
+    }
+    // Window 1 is [first, first + 10m). 40 more stops of it are counted a minute after it
+    // ended, all at once with the flush that reads it (SETTLE after its end).
+    let end = first + chrono::Duration::seconds(600);
+    let counting = stops[20..].iter().cloned().map(|stop| {
+        let alerter = alerter.clone();
+        tokio::spawn(async move {
+            alerter.process(&stop, end + chrono::Duration::seconds(60), budget()).await
+        })
+    });
+    let flushing = {
+        let alerter = alerter.clone();
+        tokio::spawn(async move {
+            alerter.flush(end + chrono::Duration::seconds(SETTLE), budget()).await
+        })
+    };
+    let (counted, flushed) = tokio::join!(futures::future::join_all(counting), flushing);
+    for (_, result) in counted.into_iter().flat_map(|joined| joined.expect("joined")) {
+        result.expect("counted");
+    }
+    for (_, result) in flushed.expect("joined") {
+        result.expect("flushed");
+    }
+    // The late bucket's digest, when it is due.
+    for (_, result) in alerter.flush_all(end + chrono::Duration::seconds(700), budget()).await {
+        result.expect("flushed");
+    }
+    let sent = support::documents(&subscribed.queue_url).await;
+    let mut expected: Vec<(String, String)> = events
+        .iter()
+        .map(|event| {
+            let arn = event["detail"]["taskArn"].as_str().expect("arn");
+            ("essential-container-exited".to_owned(), arn.to_owned())
+        })
+        .collect();
+    expected.sort();
+    assert_eq!(support::coverage_of(&sent), expected, "every task exactly once");
+    let digests: Vec<(bool, u64)> = sent
+        .iter()
+        .filter(|document| document["kind"] == "digest")
+        .map(|digest| (digest["late"] == true, digest["count"].as_u64().expect("count")))
+        .collect();
+    assert_eq!(digests, [(false, 19), (true, 40)], "the window's digest, then the late one");
+}
+
+/// GIVEN a stop delivered a day late, and stops from hours before the incident now open
+/// THEN the first is alerted saying it is about the past, and the others are told by a late
+/// digest — not counted into today's window.
+#[tokio::test]
+async fn given_late_deliveries_then_messages_say_they_are_about_the_past() {
+    let sink = Arc::new(CollectingSink::new());
+    let alerter = Alerter::new(
+        RuleSet::default_rules(),
+        Arc::new(ecs_events::alert::InMemoryLedger::new()),
+        sink.clone(),
+        support::ledger_retention(),
+    )
+    .with_incidents(Arc::new(InMemoryIncidentStore::new()));
+    let now = DateTime::from_timestamp(1_800_000_000, 0).expect("time");
+    let mut day_late = stopped_tasks_from(1, now - chrono::Duration::hours(26));
+    day_late[0]["detail"]["taskArn"] =
+        json!("arn:aws:ecs:us-east-1:111122223333:task/prod-ec2/0123456789abcdef0123456789abcdef");
+    let day_late = received(&day_late);
+    alerter.process(&day_late[0], now, budget()).await;
+    let alert = &sink.alerts()[0];
+    assert!(
+        alert.subject.starts_with("ECS task stopped 1d 2h ago: prod-ec2/image-resizer"),
+        "{}",
+        alert.subject
     );
+    assert!(alert.message.contains("Delivered late:"), "{}", alert.message);
+    assert_eq!(alert.document["lateBySeconds"], 26 * 3_600);
+
+    // Today's outage opens at `now`; three stops from 4 hours before arrive during it.
+    let today = received(&stopped_tasks_from(2, now + chrono::Duration::minutes(1)));
+    let mut earlier = stopped_tasks_from(3, now - chrono::Duration::hours(4));
+    for (i, event) in earlier.iter_mut().enumerate() {
+        let arn = format!("arn:aws:ecs:us-east-1:111122223333:task/prod-ec2/{:032x}", 900 + i);
+        event["detail"]["taskArn"] = json!(arn);
+    }
+    let later = now + chrono::Duration::minutes(2);
+    alerter.process(&today[0], now + chrono::Duration::minutes(1), budget()).await;
+    for stop in received(&earlier).iter().chain(&today[1..]) {
+        alerter.process(stop, later, budget()).await;
+    }
+    alerter.flush_all(later, budget()).await;
+    let digests: Vec<_> =
+        sink.alerts().into_iter().filter(|a| a.kind == AlertKind::Digest).collect();
+    assert_eq!(digests.len(), 2, "{:?}", digests.iter().map(|d| &d.subject).collect::<Vec<_>>());
+    let late = digests.iter().find(|d| d.subject.starts_with("ECS late:")).expect("a late digest");
+    assert_eq!(late.count, 3);
+    assert!(late.subject.contains("3 stops delivered late, up to 4h"), "{}", late.subject);
+    let window =
+        digests.iter().find(|d| !d.subject.starts_with("ECS late:")).expect("the window's digest");
+    assert_eq!(window.count, 1, "today's window holds today's stop only");
 }

@@ -73,8 +73,8 @@ async fn given_an_existing_table_with_another_key_then_create_tables_names_the_p
     assert_eq!(
         error.to_string(),
         format!(
-            "table {table}: exists with key schema [id (HASH)], expected the string hash key \
-             taskArn alone (use another table name, or delete this table)"
+            "table {table}: exists with key schema [id (HASH)], expected the string keys \
+             [taskArn (HASH)] (use another table name, or delete this table)"
         )
     );
 }

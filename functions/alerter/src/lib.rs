@@ -122,7 +122,7 @@ async fn process(
         Request::Rule { rule, event } => (Some(rule), event),
         Request::Event(event) => (None, event),
         Request::Flush => {
-            let results = alerter.flush(Some(now), deadline).await;
+            let results = alerter.flush(now, deadline).await;
             return report(results, counts);
         }
     };

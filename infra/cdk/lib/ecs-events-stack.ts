@@ -201,12 +201,15 @@ export class EcsEventsStack extends Stack {
       removalPolicy: RemovalPolicy.DESTROY,
     });
 
-    // Incidents (shared/src/incident/dynamodb.rs): a head item per incident key and an item per
-    // window; a window whose digest is due carries dueShard/dueAt, which the due-index lists (keys
-    // only: the flush reads each window from the table, consistently). Short-lived like the
-    // ledger (TTL on expiresAt): deleted with the stack, as in the SAM template.
+    // Incidents (shared/src/incident/dynamodb.rs): keyed (incidentKey, entry): a head item per
+    // incident key, an item per window and one per counted match under its window's key (each
+    // count is two small writes, whatever the window holds); a window whose digest is due carries
+    // dueShard/dueAt, which the due-index lists (keys only: the flush reads each window and its
+    // members from the table, consistently). Short-lived like the ledger (TTL on expiresAt):
+    // deleted with the stack, as in the SAM template.
     const incidentTable = new dynamodb.Table(this, 'IncidentTable', {
       partitionKey: { name: 'incidentKey', type: dynamodb.AttributeType.STRING },
+      sortKey: { name: 'entry', type: dynamodb.AttributeType.STRING },
       billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
       timeToLiveAttribute: 'expiresAt',
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
@@ -436,11 +439,12 @@ export class EcsEventsStack extends Stack {
       }),
     );
     // table.grant*() would add the indexes (`table/index/*`), BatchGetItem, Scan, DeleteItem...:
-    // consistent GetItem and conditional PutItem/UpdateItem on the table, Query on the one index.
+    // consistent GetItem, conditional PutItem/UpdateItem and Query (a window's members) on the
+    // table, Query on the one index.
     alerter.addToRolePolicy(
       new iam.PolicyStatement({
         sid: 'Incidents',
-        actions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
+        actions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem'],
         resources: [incidentTable.tableArn],
       }),
     );

@@ -306,6 +306,7 @@ describe('default stack (direct, rules/default.json)', () => {
       'dynamodb:PutItem',
       'dynamodb:PutItem',
       'dynamodb:Query',
+      'dynamodb:Query',
       'dynamodb:UpdateItem',
       'kms:Decrypt',
       'kms:GenerateDataKey*',
@@ -901,18 +902,22 @@ describe('incidents and digests (issue #14)', () => {
   const incidentTableId = () => logicalIdOf(stack, template, 'AWS::DynamoDB::Table', '/IncidentTable/Resource');
   const alerterId = () => logicalIdOf(stack, template, 'AWS::Lambda::Function', '/AlerterFunction/Resource');
 
-  test('incident table: key incidentKey, due-index (dueShard, dueAt) keys only, TTL, hardened like the ledger', () => {
+  test('incident table: keys incidentKey and entry, due-index (dueShard, dueAt) keys only, TTL, hardened like the ledger', () => {
     const table = resourcesOf(template, 'AWS::DynamoDB::Table')[incidentTableId()];
     assert.equal(table.DeletionPolicy, 'Delete');
     assert.equal(table.UpdateReplacePolicy, 'Delete');
     assert.deepEqual(table.Properties, {
       AttributeDefinitions: [
         { AttributeName: 'incidentKey', AttributeType: 'S' },
+        { AttributeName: 'entry', AttributeType: 'S' },
         { AttributeName: 'dueShard', AttributeType: 'S' },
         { AttributeName: 'dueAt', AttributeType: 'N' },
       ],
       BillingMode: 'PAY_PER_REQUEST',
-      KeySchema: [{ AttributeName: 'incidentKey', KeyType: 'HASH' }],
+      KeySchema: [
+        { AttributeName: 'incidentKey', KeyType: 'HASH' },
+        { AttributeName: 'entry', KeyType: 'RANGE' },
+      ],
       GlobalSecondaryIndexes: [
         {
           IndexName: 'due-index',
@@ -929,7 +934,7 @@ describe('incidents and digests (issue #14)', () => {
     });
   });
 
-  test('the alerter may GetItem/PutItem/UpdateItem the incident table and Query its due-index, nothing more', () => {
+  test('the alerter may GetItem/PutItem/UpdateItem/Query the incident table and Query its due-index, nothing more', () => {
     const tableArn = { 'Fn::GetAtt': [incidentTableId(), 'Arn'] };
     const statements = Object.values(resourcesOf(template, 'AWS::IAM::Policy'))
       .flatMap((p) => p.Properties.PolicyDocument.Statement as any[])
@@ -938,7 +943,7 @@ describe('incidents and digests (issue #14)', () => {
       {
         Sid: 'Incidents',
         Effect: 'Allow',
-        Action: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
+        Action: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem'],
         Resource: tableArn,
       },
       {

@@ -19,6 +19,11 @@
 //!   [`Alerter::flush`] sends each ended window's digest with the same claim → publish → mark.
 //! * **Chat** gets every alert and digest after the alert topic (the commit point): a chat
 //!   failure is retried in-process, then logged and reported, never re-sending the alert.
+//! * **Every step is bounded by the invocation's deadline**: the claim, the incident record,
+//!   the publish, the ledger mark, each chat attempt and the flush's digests. A step that would
+//!   outlive the invocation is cut off — before the commit point the claim is released and the
+//!   invocation fails retryably; after it, the alert counts as sent unrecorded (mark) or
+//!   `ChatFailed` (chat), never as an error that a retry would publish again.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -33,7 +38,10 @@ use super::rules::{AlertRule, RuleSet};
 use super::sink::{AlertSink, SinkError};
 use crate::deadline::Deadline;
 use crate::event::{EcsEvent, ReceivedEvent};
-use crate::incident::{IncidentError, IncidentStore, Member, Recorded, WindowRef, incident_key};
+use crate::incident::{
+    Clock, IncidentError, IncidentStore, Member, Recorded, SETTLE, WindowRef, incident_key,
+    thread_id,
+};
 
 /// A lease ends this long after its holder's deadline (clocks of different hosts differ).
 pub const LEASE_GRACE: Duration = Duration::from_secs(5);
@@ -44,6 +52,27 @@ pub const MARK_ATTEMPTS: u32 = 3;
 /// First pause while another invocation holds a claim; it doubles up to [`MAX_WAIT_PAUSE`].
 const FIRST_WAIT_PAUSE: Duration = Duration::from_millis(50);
 const MAX_WAIT_PAUSE: Duration = Duration::from_secs(1);
+/// The most digests one flush sends; the others stay due for the next.
+pub const MAX_DIGESTS_PER_FLUSH: usize = 50;
+/// The least time left before the deadline for a flush to start another digest.
+const DIGEST_TIME: Duration = Duration::from_secs(3);
+
+/// Runs `step` unless it would outlive `deadline` less `reserve`: `None` when it was cut off.
+async fn within<T>(
+    deadline: Deadline,
+    reserve: Duration,
+    step: impl Future<Output = T>,
+) -> Option<T> {
+    tokio::time::timeout(deadline.remaining_less(reserve), step).await.ok()
+}
+
+/// The error of a step cut off by the deadline.
+fn out_of_time(deadline: Deadline, reserve: Duration) -> String {
+    format!(
+        "no answer within the {} ms left before the invocation's deadline",
+        deadline.remaining_less(reserve).as_millis()
+    )
+}
 
 /// What became of one (rule, event) match.
 #[derive(Debug, Clone, PartialEq)]
@@ -133,6 +162,7 @@ impl Delivery {
             Self::Sent(_) => "Sent",
             Self::SentUnrecorded { .. } => "SentUnrecorded",
             Self::SentWithoutChat { .. } => "ChatFailed",
+            Self::Counted { window, .. } if window.is_late() => "CountedLate",
             Self::Counted { .. } => "Counted",
             Self::AlreadySent { .. } => "AlreadySent",
         }
@@ -285,36 +315,73 @@ impl Alerter {
         results
     }
 
-    /// Sends the digest of every incident window that is due by `now` (every window with
-    /// further matches, ended or not, when `now` is `None`: the end of a replay). A digest is
-    /// sent once, like an alert; one that fails stays due for the next flush.
-    pub async fn flush(&self, now: Option<DateTime<Utc>>, deadline: Deadline) -> Vec<RuleResult> {
+    /// Sends, at `now`, the digest of every incident window that is due: ended at least
+    /// [`SETTLE`] ago, so it takes no more counts. A digest is sent once, like an alert; one
+    /// that fails stays due for the next flush. One flush sends at most
+    /// [`MAX_DIGESTS_PER_FLUSH`] digests and starts none it has no time for: the rest stay due.
+    pub async fn flush(&self, now: DateTime<Utc>, deadline: Deadline) -> Vec<RuleResult> {
+        self.flush_until(Some(now.timestamp() - SETTLE), now, deadline).await
+    }
+
+    /// [`Alerter::flush`] of every window with further matches, ended or not: the end of a
+    /// replay (`now` is its clock).
+    pub async fn flush_all(&self, now: DateTime<Utc>, deadline: Deadline) -> Vec<RuleResult> {
+        self.flush_until(None, now, deadline).await
+    }
+
+    async fn flush_until(
+        &self,
+        until: Option<i64>,
+        now: DateTime<Utc>,
+        deadline: Deadline,
+    ) -> Vec<RuleResult> {
         let Some(incidents) = &self.incidents else { return Vec::new() };
-        let due = match incidents.due(now.map(|now| now.timestamp())).await {
-            Ok(due) => due,
-            Err(error) => return vec![(String::new(), Err(error.into()))],
+        let due = incidents.due(until, MAX_DIGESTS_PER_FLUSH);
+        let due = match within(deadline, RELEASE_RESERVE, due).await {
+            Some(Ok(due)) => due,
+            Some(Err(error)) => return vec![(String::new(), Err(error.into()))],
+            None => {
+                return vec![(String::new(), Err(self.incident_timeout("due windows", deadline)))];
+            }
         };
         let mut results = Vec::new();
         for window in due {
+            if deadline.remaining_less(RELEASE_RESERVE) < DIGEST_TIME {
+                tracing::info!(window = %window.id(), "no time left for this digest: due at the next flush");
+                break;
+            }
             let rule = rule_of(&window.key).to_owned();
-            let result = self.send_digest(incidents.as_ref(), &window, deadline).await;
+            let result = self.send_digest(incidents.as_ref(), &window, now, deadline).await;
             results.push((rule, result));
         }
         results
+    }
+
+    fn incident_timeout(&self, operation: &'static str, deadline: Deadline) -> AlertError {
+        AlertError::Incident(IncidentError {
+            operation,
+            key: String::new(),
+            message: out_of_time(deadline, RELEASE_RESERVE),
+            retryable: true,
+        })
     }
 
     async fn send_digest(
         &self,
         incidents: &dyn IncidentStore,
         window: &WindowRef,
+        now: DateTime<Utc>,
         deadline: Deadline,
     ) -> Result<Delivery, AlertError> {
         let key = format!("digest#{}", window.id());
         let rule_name = rule_of(&window.key);
         let rule = self.rules.rules().iter().find(|rule| rule.name == rule_name);
-        let (Some(rule), Some(content)) = (rule, incidents.window(window).await?) else {
+        let content = within(deadline, RELEASE_RESERVE, incidents.window(window))
+            .await
+            .ok_or_else(|| self.incident_timeout("read window", deadline))??;
+        let (Some(rule), Some(content)) = (rule, content) else {
             // A rule removed since, or a window gone (TTL): nothing to tell.
-            incidents.digested(window).await?;
+            incidents.digested(window, false).await?;
             return Ok(Delivery::AlreadySent {
                 rule: rule_name.to_owned(),
                 resource: window.key.clone(),
@@ -323,16 +390,21 @@ impl Alerter {
         let token = self.token();
         let expires_at = (Utc::now() + self.retention).timestamp();
         if !self.claim(&key, &token, expires_at, deadline).await? {
-            incidents.digested(window).await?;
+            incidents.digested(window, false).await?;
             return Ok(Delivery::AlreadySent {
                 rule: rule.name.clone(),
                 resource: window.key.clone(),
             });
         }
-        let digest = render_digest(rule, &content);
+        let digest = render_digest(rule, &content, now);
+        let crash_loop = digest.crash_loop;
         let delivery = self.publish(digest, &key, &token, expires_at, deadline).await?;
-        if let Err(error) = incidents.digested(window).await {
+        let recorded =
+            within(deadline, Duration::ZERO, incidents.digested(window, crash_loop)).await;
+        if !matches!(recorded, Some(Ok(()))) {
             // The digest is marked sent in the ledger: the next flush finds it so.
+            let error =
+                recorded.map_or_else(|| "cut off by the deadline".to_owned(), |r| format!("{r:?}"));
             tracing::warn!(window = %window.id(), error = %error, "digest sent, window still due");
         }
         Ok(delivery)
@@ -352,33 +424,45 @@ impl Alerter {
             tracing::info!(alert_key = %key, "alert already sent");
             return Ok(Delivery::AlreadySent { rule: rule.name.clone(), resource });
         }
-        let incident = match (&self.incidents, rule.group) {
+        let thread = match (&self.incidents, rule.group) {
             (Some(incidents), Some(settings)) => {
                 let incident = incident_key(&rule.name, event);
                 let member = Member::of(event);
                 let expires = (now + self.retention).timestamp();
-                let recorded = incidents
-                    .record(&incident, settings, now.timestamp(), &member, &key, expires)
-                    .await;
+                let clock = Clock::new(now.timestamp(), deadline.remaining_less(RELEASE_RESERVE));
+                let record = incidents.record(&incident, settings, &member, &key, clock, expires);
+                let recorded =
+                    within(deadline, RELEASE_RESERVE, record).await.unwrap_or_else(|| {
+                        Err(IncidentError {
+                            operation: "record",
+                            key: incident.clone(),
+                            message: out_of_time(deadline, RELEASE_RESERVE),
+                            retryable: true,
+                        })
+                    });
                 match recorded {
-                    Ok(Recorded::Opened { key: incident }) => Some(incident),
-                    Ok(Recorded::Counted { window, .. } | Recorded::AlreadyCounted { window }) => {
+                    Ok(Recorded::Opened { key: incident, opened }) => {
+                        Some((incident.clone(), thread_id(&incident, opened)))
+                    }
+                    Ok(Recorded::Counted { window } | Recorded::AlreadyCounted { window }) => {
                         // Counted: its digest tells of it. Marked, so it never counts twice.
                         if let Err(error) = self.mark(&key, &token, expires_at, deadline).await {
                             tracing::warn!(alert_key = %key, error = %error, "counted, not marked: a retry counts it once");
                         }
-                        tracing::info!(alert_key = %key, incident = %window.id(), "counted into incident");
+                        tracing::info!(alert_key = %key, incident = %window.id(), late = window.is_late(), "counted into incident");
                         return Ok(Delivery::Counted { rule: rule.name.clone(), resource, window });
                     }
                     Err(error) => {
-                        let _ = self.ledger.release(&key, &token).await;
+                        let _ = within(deadline, Duration::ZERO, self.ledger.release(&key, &token))
+                            .await;
                         return Err(error.into());
                     }
                 }
             }
             _ => None,
         };
-        let alert = render_alert(rule, event, incident.as_deref());
+        let incident = thread.as_ref().map(|(key, thread)| (key.as_str(), thread.as_str()));
+        let alert = render_alert(rule, event, incident, now);
         self.publish(alert, &key, &token, expires_at, deadline).await
     }
 
@@ -393,20 +477,26 @@ impl Alerter {
         deadline: Deadline,
     ) -> Result<Delivery, AlertError> {
         let key = key.to_owned();
-        let budget = deadline.remaining_less(RELEASE_RESERVE);
-        let published = match tokio::time::timeout(budget, self.sink.publish(&alert)).await {
-            Ok(published) => published,
-            Err(_) => Err(SinkError {
-                key: key.clone(),
-                message: format!(
-                    "no answer within the {} ms left before the invocation's deadline",
-                    budget.as_millis()
-                ),
-                retryable: true,
-            }),
-        };
+        let published = within(deadline, RELEASE_RESERVE, self.sink.publish(&alert))
+            .await
+            .unwrap_or_else(|| {
+                Err(SinkError {
+                    key: key.clone(),
+                    message: out_of_time(deadline, RELEASE_RESERVE),
+                    retryable: true,
+                })
+            });
         if let Err(error) = published {
-            let release = self.ledger.release(&key, token).await.err();
+            let release =
+                match within(deadline, Duration::ZERO, self.ledger.release(&key, token)).await {
+                    Some(result) => result.err(),
+                    None => Some(LedgerError {
+                        operation: "release",
+                        key: key.clone(),
+                        message: out_of_time(deadline, Duration::ZERO),
+                        retryable: true,
+                    }),
+                };
             if let Some(release) = &release {
                 tracing::error!(alert_key = %key, error = %release, "claim not released");
             }
@@ -434,20 +524,34 @@ impl Alerter {
         }
     }
 
-    /// Sends `alert` to chat, if configured, retrying a retryable failure twice.
+    /// Sends `alert` to chat, if configured, retrying a retryable failure twice — each attempt
+    /// within the time left before the deadline.
     async fn send_chat(&self, alert: &Alert, deadline: Deadline) -> Result<(), SinkError> {
         let Some(chat) = &self.chat else { return Ok(()) };
         let mut pause = FIRST_WAIT_PAUSE;
-        for _ in 1..MARK_ATTEMPTS {
-            match chat.publish(alert).await {
-                Err(error) if error.retryable && deadline.remaining() > pause => {
+        let mut attempt = 1;
+        loop {
+            let result =
+                within(deadline, Duration::ZERO, chat.publish(alert)).await.unwrap_or_else(|| {
+                    Err(SinkError {
+                        key: alert.dedup_key.clone(),
+                        message: out_of_time(deadline, Duration::ZERO),
+                        retryable: false,
+                    })
+                });
+            match result {
+                Err(error)
+                    if error.retryable
+                        && attempt < MARK_ATTEMPTS
+                        && deadline.remaining() > pause =>
+                {
                     tokio::time::sleep(pause).await;
                     pause *= 2;
+                    attempt += 1;
                 }
                 result => return result,
             }
         }
-        chat.publish(alert).await
     }
 
     /// Claims `key`, waiting while another invocation holds it (up to the deadline): `true`
@@ -463,7 +567,16 @@ impl Alerter {
         let mut pause = FIRST_WAIT_PAUSE;
         loop {
             let now = Utc::now().timestamp();
-            match self.ledger.claim(key, token, now, lease_until, expires_at).await? {
+            let claim = self.ledger.claim(key, token, now, lease_until, expires_at);
+            let claimed = within(deadline, RELEASE_RESERVE, claim).await.unwrap_or_else(|| {
+                Err(LedgerError {
+                    operation: "claim",
+                    key: key.to_owned(),
+                    message: out_of_time(deadline, RELEASE_RESERVE),
+                    retryable: true,
+                })
+            })?;
+            match claimed {
                 Claim::Claimed => return Ok(true),
                 Claim::AlreadySent => return Ok(false),
                 Claim::InProgress { lease_until: held } => {
@@ -492,7 +605,16 @@ impl Alerter {
         let mut pause = FIRST_WAIT_PAUSE;
         let mut attempt = 1;
         loop {
-            match self.ledger.mark_sent(key, token, expires_at).await {
+            let mark = self.ledger.mark_sent(key, token, expires_at);
+            let marked = within(deadline, Duration::ZERO, mark).await.unwrap_or_else(|| {
+                Err(LedgerError {
+                    operation: "mark sent",
+                    key: key.to_owned(),
+                    message: out_of_time(deadline, Duration::ZERO),
+                    retryable: false,
+                })
+            });
+            match marked {
                 Err(error)
                     if error.retryable
                         && attempt < MARK_ATTEMPTS

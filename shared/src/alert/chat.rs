@@ -4,7 +4,8 @@
 //!
 //! The service drops, without an error, an SNS message that does not match its schema:
 //! `version` "1.0", `source` "custom", `content.description` (required), `content.textType`
-//! "client-markdown", `title`, `nextSteps`, `keywords`, and `metadata` with `threadId` (one
+//! "client-markdown" (rendered by the chat client: so only what Slack's mrkdwn and Teams'
+//! markdown render alike is used — inline code and bare URLs, see [`code`]), `title`, `nextSteps`, `keywords`, and `metadata` with `threadId` (one
 //! thread per incident), `summary`, `eventType`, `relatedResources` and `additionalContext`
 //! (strings only). [`notification`] keeps every field within the documented limits
 //! ([`MAX_TITLE_CHARS`]...); [`check_notification`] checks a document against the schema, for
@@ -26,12 +27,32 @@ pub const MAX_LIST_ITEMS: usize = 10;
 /// The longest `metadata.threadId` and `metadata.summary` (kept short: no documented limit).
 pub const MAX_METADATA_CHARS: usize = 250;
 
+/// `value` as inline code, the one markup Slack and Microsoft Teams both render alike: any
+/// backtick, angle bracket or line break in it is replaced first, so a value (a stop reason, a
+/// container name) can neither end the code span nor be read as a link or a mention
+/// (`<!channel>`).
+pub fn code(value: &str) -> String {
+    let safe: String = value
+        .chars()
+        .map(|c| match c {
+            '`' => '\'',
+            '<' => '‹',
+            '>' => '›',
+            c if c.is_control() => ' ',
+            c => c,
+        })
+        .collect();
+    let safe = safe.trim();
+    if safe.is_empty() { "`-`".to_owned() } else { format!("`{safe}`") }
+}
+
 /// What a renderer says in chat.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ChatContent {
     /// The title (the subject).
     pub title: String,
-    /// Lines of markdown (`*bold*`, `` `code` ``, `<url|text>` links).
+    /// Lines of text in the markdown Slack and Teams share: values as inline code ([`code`]),
+    /// links as bare URLs (both clients link them), no emphasis.
     pub lines: Vec<String>,
     /// What to do first.
     pub next_steps: Vec<String>,
@@ -152,6 +173,13 @@ pub fn check_notification(document: &Value) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn given_values_with_markup_then_code_keeps_them_inert() {
+        assert_eq!(code("app"), "`app`");
+        assert_eq!(code("a `b` <!channel> <https://x|y>\nz"), "`a 'b' ‹!channel› ‹https://x|y› z`");
+        assert_eq!(code("  "), "`-`");
+    }
 
     #[test]
     fn given_long_and_many_fields_then_the_notification_stays_within_the_limits() {

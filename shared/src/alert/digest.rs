@@ -1,85 +1,193 @@
 //! Digests: one message for the further matches of one window of an incident — how many, over
-//! what span, broken down by cause, the tasks (up to [`MAX_LISTED`] in the text, all in the
-//! JSON document) and console links.
+//! what span, broken down by cause, the first of them, and console links — or for a key's late
+//! bucket (matches that arrived after their window was told). Each is worded by what its
+//! matches are (stopped tasks, service events, deployment events, container instance
+//! changes), and its size does not grow with the window: the text lists [`MAX_LISTED`]
+//! matches, the JSON document [`MAX_DOCUMENT_LISTED`] (one of each cause first) and
+//! [`MAX_CAUSES`] causes, and says how many it left out (`unlisted`).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
 use chrono::{DateTime, Utc};
-use serde_json::json;
+use serde_json::{Value, json};
 
 use super::AlertRule;
-use super::chat::ChatContent;
-use super::render::{Alert, AlertKind, Draft, assemble, subject_line};
-use crate::incident::Window;
+use super::chat::{ChatContent, code};
+use super::render::{
+    Alert, AlertKind, Draft, assemble, console_url, duration, event_time, subject_line,
+};
+use crate::incident::{LATE_AFTER, Member, MemberKind, Window};
 
-/// Tasks listed in a digest's text (the JSON document lists all of them).
+/// Matches listed in a digest's text (and its chat notification).
 pub const MAX_LISTED: usize = 20;
+/// Matches listed in a digest's JSON document: one of each cause first, then the earliest.
+pub const MAX_DOCUMENT_LISTED: usize = 100;
+/// Causes a digest names; the rest are counted together as `other causes`.
+pub const MAX_CAUSES: usize = 20;
 
-/// Renders the digest of `window`, an incident window of `rule`'s matches.
-pub fn render_digest(rule: &AlertRule, window: &Window) -> Alert {
+/// How a digest words what its matches are.
+struct Words {
+    /// `stopped`, `service events`...: "12 more stopped".
+    more: &'static str,
+    /// The heading of the list: `Stopped`, `Service events`...
+    heading: &'static str,
+    /// The document's list: `tasks` or `events`.
+    list: &'static str,
+    /// What a late bucket holds: `stops`, `service events`...
+    late: &'static str,
+}
+
+fn words(members: &[Member]) -> Words {
+    let kinds: BTreeSet<String> = members.iter().map(|m| format!("{:?}", m.kind)).collect();
+    let kind = members.first().map(|m| m.kind).filter(|_| kinds.len() == 1);
+    match kind {
+        Some(MemberKind::Task) => {
+            Words { more: "stopped", heading: "Stopped", list: "tasks", late: "stops" }
+        }
+        Some(MemberKind::Service) => Words {
+            more: "service events",
+            heading: "Service events",
+            list: "events",
+            late: "service events",
+        },
+        Some(MemberKind::Deployment) => Words {
+            more: "deployment events",
+            heading: "Deployment events",
+            list: "events",
+            late: "deployment events",
+        },
+        Some(MemberKind::ContainerInstance) => Words {
+            more: "container instance changes",
+            heading: "Container instance changes",
+            list: "events",
+            late: "container instance changes",
+        },
+        None => Words { more: "matches", heading: "Matches", list: "events", late: "matches" },
+    }
+}
+
+/// Renders the digest of `window`, an incident window (or late bucket) of `rule`'s matches,
+/// sent at `now`.
+pub fn render_digest(rule: &AlertRule, window: &Window, now: DateTime<Utc>) -> Alert {
     let key = &window.window.key;
+    let late_bucket = window.window.is_late();
     // The key is `rule|cluster|group`.
     let mut parts = key.splitn(3, '|').skip(1);
     let cluster = parts.next().unwrap_or_default().to_owned();
     let group = parts.next().unwrap_or_default().to_owned();
     let service = group.strip_prefix("service:").map(str::to_owned);
+    let name = service.as_deref().unwrap_or(&group).to_owned();
+    let words = words(&window.members);
     let count = window.count();
-    let causes = window.causes();
+    let crash_loop = window.is_crash_loop(rule.group.unwrap_or_default());
+    let causes = capped_causes(window);
     let breakdown: Vec<String> =
         causes.iter().map(|(cause, count)| format!("{cause} ×{count}")).collect();
-    let region = window.members.iter().find_map(|member| region_of(&member.id)).unwrap_or_default();
-    let console = |path: &str| {
-        format!(
-            "https://{region}.console.aws.amazon.com/ecs/v2/clusters/{cluster}/{path}?region={region}"
-        )
-    };
-    let service_url =
-        service.as_ref().map(|service| console(&format!("services/{service}/health")));
-    let tasks_url = console("tasks");
-    let span = match (window.members.first(), window.members.last()) {
-        (Some(first), Some(last)) => format!("{} to {}", time(first.at), time(last.at)),
+    let region = window.members.iter().map(|member| member.region.as_str()).find(|r| !r.is_empty());
+    let region = region.unwrap_or_default().to_owned();
+    let console = |path: &str| console_url(&region, &cluster, path);
+    let kind = window.members.first().map(|member| member.kind).unwrap_or_default();
+    let mut links: Vec<(&str, String)> = Vec::new();
+    match (kind, &service) {
+        (MemberKind::ContainerInstance, _) => {
+            links.push(("Instances:", console("infrastructure")));
+        }
+        (MemberKind::Task, service) => {
+            if let Some(service) = service {
+                links.push(("Service:", console(&format!("services/{service}/health"))));
+            }
+            links.push(("Tasks:", console("tasks")));
+        }
+        (_, Some(service)) => {
+            links.push(("Service:", console(&format!("services/{service}/health"))));
+            links.push(("Deployments:", console(&format!("services/{service}/deployments"))));
+        }
+        (_, None) => links.push(("Cluster:", console("services"))),
+    }
+    let (first, last) = (window.members.first(), window.members.last());
+    let span = match (first, last) {
+        (Some(first), Some(last)) => format!("{} to {}", event_time(first.at), event_time(last.at)),
         _ => "-".to_owned(),
     };
-    let what = if window.crash_loop { "ECS crash loop" } else { "ECS incident" };
-    let subject = subject_line(&format!(
-        "{what}: {cluster}/{}: {count} more stopped in {} ({})",
-        service.as_deref().unwrap_or(&group),
-        minutes(window.end - window.start),
-        breakdown.join(", ")
-    ));
+    // A match from shortly before the opening counts into the first window: show it inside.
+    let start = first.map_or(window.start, |first| first.at.min(window.start));
+    let sent_late = Some(now.timestamp() - window.end).filter(|late| *late >= LATE_AFTER);
+    let oldest = first.map_or(0, |first| now.timestamp() - first.at);
+
+    let subject = subject_line(&if late_bucket {
+        format!(
+            "ECS late: {cluster}/{name}: {count} {} delivered late, up to {} ago ({})",
+            words.late,
+            duration(oldest),
+            breakdown.join(", ")
+        )
+    } else {
+        format!(
+            "ECS {}: {cluster}/{name}: {count} more {} in {} ({})",
+            if crash_loop { "crash loop" } else { "incident" },
+            words.more,
+            duration(window.end - window.start),
+            breakdown.join(", ")
+        )
+    });
 
     let mut text = String::new();
     let line = |text: &mut String, label: &str, value: &str| {
         let _ = writeln!(text, "{label:<20}{value}");
     };
     line(&mut text, "Incident:", &format!("{} on {cluster} ({group})", rule.name));
-    line(
-        &mut text,
-        "Window:",
-        &format!("{} to {} (window {})", time(window.start), time(window.end), window.window.index),
-    );
-    line(&mut text, "More stopped:", &format!("{count} since the last message ({span})"));
-    if window.crash_loop {
+    if late_bucket {
+        line(
+            &mut text,
+            "Delivered late:",
+            &format!(
+                "{count} {} that happened from {span}, up to {} before this message, \
+                 after their incident's messages were sent",
+                words.late,
+                duration(oldest)
+            ),
+        );
+    } else {
+        line(
+            &mut text,
+            "Window:",
+            &format!(
+                "{} to {} (window {})",
+                event_time(start),
+                event_time(window.end),
+                window.window.index
+            ),
+        );
+        line(
+            &mut text,
+            "More:",
+            &format!("{count} {} since the last message ({span})", words.more),
+        );
+    }
+    if let Some(late) = sent_late {
+        line(&mut text, "Sent late:", &format!("{} after the window ended", duration(late)));
+    }
+    if crash_loop {
         line(&mut text, "Crash loop:", "yes: the service keeps stopping");
     }
     line(&mut text, "By cause:", &breakdown.join(", "));
-    let _ = writeln!(text, "\nStopped ({count}):");
+    let _ = writeln!(text, "\n{} ({count}):", words.heading);
     for member in window.members.iter().take(MAX_LISTED) {
-        let id = member.id.rsplit('/').next().unwrap_or(&member.id);
+        let id = short_id(&member.id);
         let containers = member.failed_containers.as_deref().unwrap_or_default();
-        let row = format!("  {id:<32} {}  {:<28} {containers}", time(member.at), member.cause);
+        let row =
+            format!("  {id:<32} {}  {:<28} {containers}", event_time(member.at), member.cause);
         let _ = writeln!(text, "{}", row.trim_end());
     }
-    let unlisted = count.saturating_sub(MAX_LISTED.min(window.members.len()) as u64);
-    if unlisted > 0 {
-        let _ = writeln!(text, "  ... and {unlisted} more (all of them in the JSON document)");
+    let unlisted_in_text = count.saturating_sub(MAX_LISTED as u64);
+    if unlisted_in_text > 0 {
+        let _ = writeln!(text, "  ... and {unlisted_in_text} more");
     }
     let _ = writeln!(text);
-    if let Some(url) = &service_url {
-        line(&mut text, "Service:", url);
+    for (label, url) in &links {
+        line(&mut text, label, url);
     }
-    line(&mut text, "Tasks:", &tasks_url);
     let _ = writeln!(
         text,
         "Rule: {}{}",
@@ -101,63 +209,86 @@ pub fn render_digest(rule: &AlertRule, window: &Window) -> Alert {
         attributes.insert("service".to_owned(), json!(service));
     }
     let resources: Vec<String> = window.members.iter().map(|member| member.id.clone()).collect();
-    let fields = json!({
+    let listed = document_listed(&window.members);
+    let entries: Vec<Value> = listed
+        .iter()
+        .map(|member| {
+            let console_url = (member.kind == MemberKind::Task && !region.is_empty())
+                .then(|| console(&format!("tasks/{}/configuration", short_id(&member.id))));
+            json!({
+                "id": member.id,
+                "at": event_time(member.at),
+                "cause": member.cause,
+                "stopCode": member.stop_code,
+                "failedContainers": member.failed_containers,
+                "consoleUrl": console_url,
+            })
+        })
+        .collect();
+    let mut fields = json!({
         "cluster": cluster,
         "group": group,
         "service": service,
-        "window": {"index": window.window.index, "start": time(window.start), "end": time(window.end)},
-        "firstAt": window.members.first().map(|member| time(member.at)),
-        "lastAt": window.members.last().map(|member| time(member.at)),
+        "late": late_bucket,
+        "window": {"index": window.window.index, "start": event_time(start), "end": event_time(window.end)},
+        "firstAt": first.map(|member| event_time(member.at)),
+        "lastAt": last.map(|member| event_time(member.at)),
         "causes": causes.iter().map(|(cause, count)| json!({"cause": cause, "count": count})).collect::<Vec<_>>(),
-        "unlisted": window.overflow,
-        "tasks": window.members.iter().map(|member| json!({
-            "id": member.id,
-            "at": time(member.at),
-            "cause": member.cause,
-            "stopCode": member.stop_code,
-            "failedContainers": member.failed_containers,
-            "consoleUrl": region_of(&member.id).map(|_| console(&format!("tasks/{}/configuration", member.id.rsplit('/').next().unwrap_or_default()))),
-        })).collect::<Vec<_>>(),
-        "serviceUrl": service_url,
-        "tasksUrl": tasks_url,
+        "unlisted": count - listed.len() as u64,
+        "links": links.iter().map(|(label, url)| (label.trim_end_matches(':').to_lowercase(), json!(url))).collect::<serde_json::Map<_, _>>(),
     });
-    let mut lines =
-        vec![format!("*{count} more stopped* in {} ({span})", minutes(window.end - window.start))];
-    if window.crash_loop {
-        lines.insert(0, "*Crash loop:* the service keeps stopping".to_owned());
+    if let Some(fields) = fields.as_object_mut() {
+        fields.insert(words.list.to_owned(), Value::Array(entries));
     }
-    lines.push(format!("*By cause:* {}", breakdown.join(", ")));
-    let listed: Vec<String> = window
+
+    let mut lines = Vec::new();
+    if late_bucket {
+        lines.push(format!(
+            "{count} {} delivered late: they happened from {span}, after their incident's messages were sent",
+            words.late
+        ));
+    } else {
+        if crash_loop {
+            lines.push("Crash loop: the service keeps stopping".to_owned());
+        }
+        lines.push(format!(
+            "{count} more {} in {} ({span})",
+            words.more,
+            duration(window.end - window.start)
+        ));
+    }
+    if let Some(late) = sent_late {
+        lines.push(format!("Sent late: {} after the window ended", duration(late)));
+    }
+    lines.push(format!(
+        "By cause: {}",
+        causes
+            .iter()
+            .map(|(cause, n)| format!("{} ×{n}", code(cause)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    ));
+    let listed_lines: Vec<String> = window
         .members
         .iter()
         .take(MAX_LISTED)
-        .map(|member| {
-            format!("• `{}` {}", member.id.rsplit('/').next().unwrap_or(&member.id), member.cause)
-        })
+        .map(|member| format!("• {} {}", code(short_id(&member.id)), code(&member.cause)))
         .collect();
-    lines.push(listed.join("\n"));
-    if unlisted > 0 {
-        lines.push(format!("… and {unlisted} more"));
+    lines.push(listed_lines.join("\n"));
+    if unlisted_in_text > 0 {
+        lines.push(format!("… and {unlisted_in_text} more"));
     }
-    let mut next_steps = Vec::new();
-    if let Some(url) = &service_url {
-        next_steps.push(format!("Look at the service's health and deployments: <{url}|service>"));
-    }
-    next_steps.push(format!("See the stopped tasks: <{tasks_url}|tasks>"));
+    let next_steps = links.iter().map(|(label, url)| format!("{label} {url}")).collect();
     let chat = ChatContent {
         title: subject.clone(),
         lines,
         next_steps,
-        keywords: [
-            Some(cluster.clone()),
-            service.clone(),
-            causes.first().map(|(cause, _)| cause.clone()),
-        ]
-        .into_iter()
-        .flatten()
-        .collect(),
+        keywords: [Some(cluster.clone()), service.clone(), causes.first().map(|(c, _)| c.clone())]
+            .into_iter()
+            .flatten()
+            .collect(),
         related: resources.iter().take(MAX_LISTED).cloned().collect(),
-        event_type: "ECSIncidentDigest",
+        event_type: if late_bucket { "ECSIncidentLate" } else { "ECSIncidentDigest" },
     };
     let draft = Draft {
         kind: AlertKind::Digest,
@@ -168,31 +299,52 @@ pub fn render_digest(rule: &AlertRule, window: &Window) -> Alert {
         fields,
         chat,
         incident: Some(key.clone()),
+        thread: Some(window.window.thread()),
+        late_by: sent_late.filter(|_| !late_bucket).or(late_bucket.then_some(oldest)),
         count,
-        crash_loop: window.crash_loop,
+        crash_loop,
         resources,
     };
-    assemble(rule, draft, json!({ "region": region, "time": time(window.end) }))
+    assemble(
+        rule,
+        draft,
+        json!({ "region": region, "time": event_time(now.timestamp()), "lateBySeconds": sent_late }),
+    )
 }
 
-/// The region of an ARN (`arn:aws:ecs:<region>:...`).
-fn region_of(arn: &str) -> Option<&str> {
-    arn.strip_prefix("arn:")?.split(':').nth(2).filter(|region| !region.is_empty())
-}
-
-/// An epoch second as `2024-05-02T11:40:00Z`.
-fn time(at: i64) -> String {
-    DateTime::<Utc>::from_timestamp(at, 0)
-        .map_or_else(|| at.to_string(), |at| at.format("%Y-%m-%dT%H:%M:%SZ").to_string())
-}
-
-/// A window length in words: `10m`, `1h 30m`.
-fn minutes(seconds: i64) -> String {
-    match (seconds / 3_600, seconds / 60 % 60) {
-        (0, minutes) => format!("{minutes}m"),
-        (hours, 0) => format!("{hours}h"),
-        (hours, minutes) => format!("{hours}h {minutes}m"),
+/// The causes, most frequent first, at most [`MAX_CAUSES`]: the rest counted together.
+fn capped_causes(window: &Window) -> Vec<(String, u64)> {
+    let mut causes = window.causes();
+    if causes.len() > MAX_CAUSES {
+        let rest: u64 = causes.drain(MAX_CAUSES - 1..).map(|(_, count)| count).sum();
+        causes.push(("other causes".to_owned(), rest));
     }
+    causes
+}
+
+/// What the JSON document lists: the earliest match of each cause, then the earliest others,
+/// [`MAX_DOCUMENT_LISTED`] in all, in time order.
+fn document_listed(members: &[Member]) -> Vec<&Member> {
+    let mut seen = BTreeSet::new();
+    let mut chosen: BTreeSet<usize> = members
+        .iter()
+        .enumerate()
+        .filter(|(_, member)| seen.insert(member.cause.as_str()))
+        .map(|(index, _)| index)
+        .take(MAX_DOCUMENT_LISTED)
+        .collect();
+    for index in 0..members.len() {
+        if chosen.len() >= MAX_DOCUMENT_LISTED {
+            break;
+        }
+        chosen.insert(index);
+    }
+    chosen.into_iter().map(|index| &members[index]).collect()
+}
+
+/// The last part of an ARN (a task id), or the id as it is.
+fn short_id(id: &str) -> &str {
+    id.rsplit('/').next().unwrap_or(id)
 }
 
 /// The digest key's rule: the incident key starts with it.
@@ -207,37 +359,57 @@ mod tests {
     use crate::alert::chat::check_notification;
     use crate::incident::{Member, WindowRef};
 
-    fn window(members: usize, crash_loop: bool) -> Window {
+    const OPENED: i64 = 1_714_644_000;
+
+    fn member(i: usize, kind: MemberKind, cause: &str) -> Member {
+        Member {
+            id: match kind {
+                MemberKind::Task => {
+                    format!("arn:aws:ecs:us-east-1:111122223333:task/prod/{i:032x}")
+                }
+                _ => format!("00000000-0000-4000-8000-{i:012x}"),
+            },
+            at: OPENED + i as i64 * 10,
+            kind,
+            region: "eu-west-1".into(),
+            cause: cause.into(),
+            stop_code: (kind == MemberKind::Task).then(|| "EssentialContainerExited".into()),
+            failed_containers: (kind == MemberKind::Task).then(|| "app:137".into()),
+        }
+    }
+
+    fn window(members: Vec<Member>, index: u32) -> Window {
         let key = "essential-container-exited|prod|service:checkout".to_owned();
         Window {
-            window: WindowRef { key, opened: 1_714_644_000, index: 1 },
-            start: 1_714_644_000,
-            end: 1_714_644_600,
-            members: (0..members)
-                .map(|i| Member {
-                    id: format!("arn:aws:ecs:us-east-1:111122223333:task/prod/{i:032x}"),
-                    at: 1_714_644_000 + i as i64 * 10,
-                    cause: if i % 3 == 0 {
-                        "exit 1".into()
-                    } else {
-                        "exit 137 OutOfMemoryError".into()
-                    },
-                    stop_code: Some("EssentialContainerExited".into()),
-                    failed_containers: Some("app:137".into()),
-                })
-                .collect(),
-            overflow: 0,
-            crash_loop,
+            window: WindowRef { key, opened: OPENED, index },
+            start: OPENED,
+            end: OPENED + 600,
+            members,
+            crash_loop_before: false,
         }
+    }
+
+    fn stops(count: usize) -> Vec<Member> {
+        (0..count)
+            .map(|i| {
+                let cause = if i % 3 == 0 { "exit 1" } else { "exit 137 OutOfMemoryError" };
+                member(i, MemberKind::Task, cause)
+            })
+            .collect()
+    }
+
+    fn sent_at_end(window: &Window) -> DateTime<Utc> {
+        DateTime::from_timestamp(window.end + 90, 0).expect("time")
     }
 
     #[test]
     fn given_a_window_then_the_digest_counts_breaks_down_and_lists_its_tasks() {
         let rules = RuleSet::default_rules();
-        let digest = render_digest(&rules.rules()[0], &window(24, true));
+        let window = window(stops(24), 1);
+        let digest = render_digest(&rules.rules()[0], &window, sent_at_end(&window));
         assert_eq!(digest.kind, AlertKind::Digest);
         assert_eq!(digest.count, 24);
-        assert!(digest.crash_loop);
+        assert!(digest.crash_loop, "24 stops in a window: a crash loop");
         assert_eq!(digest.resources.len(), 24);
         assert!(
             digest.subject.starts_with("ECS crash loop: prod/checkout: 24 more stopped in 10m"),
@@ -249,12 +421,9 @@ mod tests {
             "{}",
             digest.message
         );
-        assert!(
-            digest.message.contains("... and 4 more (all of them in the JSON document)"),
-            "{}",
-            digest.message
-        );
+        assert!(digest.message.contains("... and 4 more"), "{}", digest.message);
         assert_eq!(digest.document["tasks"].as_array().map(Vec::len), Some(24));
+        assert_eq!(digest.document["unlisted"], 0);
         assert_eq!(digest.attributes["kind"], "digest");
         assert_eq!(digest.attributes["crashLoop"], "true");
         assert_eq!(digest.attributes["count"], 24);
@@ -263,13 +432,106 @@ mod tests {
             "digest#essential-container-exited|prod|service:checkout#1714644000#1"
         );
         assert!(digest.message.contains(
-            "https://us-east-1.console.aws.amazon.com/ecs/v2/clusters/prod/services/checkout/health"
+            "https://eu-west-1.console.aws.amazon.com/ecs/v2/clusters/prod/services/checkout/health?region=eu-west-1"
         ));
         check_notification(&digest.chat).expect("a valid chat notification");
+        // One thread per incident: its key and when it opened.
         assert_eq!(
             digest.chat["metadata"]["threadId"],
-            "essential-container-exited|prod|service:checkout"
+            "essential-container-exited|prod|service:checkout#1714644000"
         );
         assert!(digest.subject.chars().count() <= crate::alert::MAX_SUBJECT_CHARS);
+        assert!(!digest.chat.to_string().contains("<http"), "no Slack-only links");
+    }
+
+    #[test]
+    fn given_ten_thousand_stops_then_the_document_lists_a_bounded_sample_with_every_cause() {
+        let members: Vec<Member> =
+            (0..10_000).map(|i| member(i, MemberKind::Task, &format!("exit {}", i % 30))).collect();
+        let window = window(members, 2);
+        let digest =
+            render_digest(&RuleSet::default_rules().rules()[0], &window, sent_at_end(&window));
+        let tasks = digest.document["tasks"].as_array().expect("tasks");
+        assert_eq!(tasks.len(), MAX_DOCUMENT_LISTED);
+        assert_eq!(digest.document["unlisted"], 10_000 - MAX_DOCUMENT_LISTED as u64);
+        let causes = digest.document["causes"].as_array().expect("causes");
+        assert_eq!(causes.len(), MAX_CAUSES);
+        assert_eq!(causes.last().expect("last")["cause"], "other causes");
+        let counted: u64 = causes.iter().map(|c| c["count"].as_u64().expect("count")).sum();
+        assert_eq!(counted, 10_000);
+        // Each of the 30 causes has a listed example.
+        let listed: BTreeSet<&str> =
+            tasks.iter().map(|task| task["cause"].as_str().expect("cause")).collect();
+        assert_eq!(listed.len(), 30);
+        assert!(
+            digest.document.to_string().len() < 64 * 1024,
+            "{}",
+            digest.document.to_string().len()
+        );
+    }
+
+    #[test]
+    fn given_service_and_instance_windows_then_they_are_worded_by_what_they_are_with_regional_links()
+     {
+        let rules = RuleSet::default_rules();
+        let placement: Vec<Member> = (0..6)
+            .map(|i| member(i, MemberKind::Service, "SERVICE_TASK_PLACEMENT_FAILURE"))
+            .collect();
+        let window = window(placement, 1);
+        let digest = render_digest(&rules.rules()[0], &window, sent_at_end(&window));
+        assert!(
+            digest.subject.starts_with("ECS incident: prod/checkout: 6 more service events in 10m"),
+            "{}",
+            digest.subject
+        );
+        assert!(!digest.crash_loop, "placement failures are no crash loop");
+        assert!(!digest.message.contains("Stopped ("), "{}", digest.message);
+        assert!(!digest.message.contains("Crash loop"), "{}", digest.message);
+        assert!(!digest.message.contains("https://."), "{}", digest.message);
+        assert!(digest.message.contains("https://eu-west-1.console.aws.amazon.com/ecs/v2/clusters/prod/services/checkout/deployments?region=eu-west-1"), "{}", digest.message);
+        assert_eq!(digest.document["events"].as_array().map(Vec::len), Some(6));
+
+        let mut instances = Window {
+            window: WindowRef { key: "flaps|prod|instances".into(), opened: OPENED, index: 1 },
+            ..window
+        };
+        instances.members =
+            (0..3).map(|i| member(i, MemberKind::ContainerInstance, "ACTIVE")).collect();
+        let digest = render_digest(&rules.rules()[0], &instances, sent_at_end(&instances));
+        assert!(digest.subject.contains("3 more container instance changes"), "{}", digest.subject);
+        assert!(
+            digest.message.contains("clusters/prod/infrastructure?region=eu-west-1"),
+            "{}",
+            digest.message
+        );
+    }
+
+    #[test]
+    fn given_a_late_bucket_or_a_digest_sent_hours_after_its_window_then_it_says_it_is_about_the_past()
+     {
+        let rules = RuleSet::default_rules();
+        let mut late = window(stops(3), 0);
+        late.window.opened = OPENED + 4 * 3_600;
+        let now = DateTime::from_timestamp(OPENED + 4 * 3_600 + 700, 0).expect("time");
+        let digest = render_digest(&rules.rules()[0], &late, now);
+        assert!(
+            digest.subject.starts_with("ECS late: prod/checkout: 3 stops delivered late, up to 4h"),
+            "{}",
+            digest.subject
+        );
+        assert!(digest.message.contains("Delivered late:"), "{}", digest.message);
+        assert!(!digest.message.contains("Window:"), "a late bucket is no window of the incident");
+        assert!(!digest.crash_loop);
+        assert_eq!(digest.document["late"], true);
+
+        let told_late = window(stops(2), 2);
+        let now = DateTime::from_timestamp(told_late.end + 3 * 3_600, 0).expect("time");
+        let digest = render_digest(&rules.rules()[0], &told_late, now);
+        assert!(
+            digest.message.contains("Sent late:          3h 00m after the window ended"),
+            "{}",
+            digest.message
+        );
+        assert_eq!(digest.document["lateBySeconds"], 3 * 3_600);
     }
 }

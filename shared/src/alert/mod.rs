@@ -12,9 +12,10 @@ mod sink;
 mod sns;
 
 pub use alerter::{
-    AlertError, Alerter, Delivery, LEASE_GRACE, MARK_ATTEMPTS, RELEASE_RESERVE, RuleResult,
+    AlertError, Alerter, Delivery, LEASE_GRACE, MARK_ATTEMPTS, MAX_DIGESTS_PER_FLUSH,
+    RELEASE_RESERVE, RuleResult,
 };
-pub use digest::{MAX_LISTED, render_digest};
+pub use digest::{MAX_CAUSES, MAX_DOCUMENT_LISTED, MAX_LISTED, render_digest};
 pub use dynamodb_ledger::{DynamoDbLedger, LEDGER_KEY};
 pub use ledger::{AlertLedger, Claim, InMemoryLedger, LedgerError, Marked};
 pub use render::{

@@ -9,9 +9,12 @@ use std::fmt::Write as _;
 use serde::Serialize;
 use serde_json::{Value, json};
 
+use chrono::{DateTime, Utc};
+
 use super::AlertRule;
-use super::chat::{ChatContent, notification};
+use super::chat::{ChatContent, code, notification};
 use crate::event::{EcsDetail, EcsEvent, TaskStateChange, TaskStatus};
+use crate::incident::{LATE_AFTER, happened_at};
 
 /// SNS subjects must be shorter than 100 characters.
 pub const MAX_SUBJECT_CHARS: usize = 99;
@@ -62,6 +65,11 @@ pub struct Alert {
     /// The incident key, when the rule groups its matches.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub incident: Option<String>,
+    /// The chat thread: the incident's (`key#opened`), else the alert's own key.
+    pub thread: String,
+    /// How long after it happened the match was told, when that is [`LATE_AFTER`] or more.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub late_by_seconds: Option<i64>,
     /// How many matches the message tells of: 1 for an alert, the window's count for a digest.
     pub count: u64,
     /// Whether the incident is a crash loop.
@@ -87,28 +95,87 @@ pub fn alert_target(rule: &AlertRule, event: &EcsEvent) -> (String, String) {
     }
 }
 
-/// Renders the alert `rule` raises for `event`, on its own (no incident).
+/// Renders the alert `rule` raises for `event`, on its own (no incident), told as it happens.
 pub fn render(rule: &AlertRule, event: &EcsEvent) -> Alert {
-    render_alert(rule, event, None)
+    render_alert(rule, event, None, event.time.instant())
 }
 
-/// Renders the alert `rule` raises for `event`, the first of the incident `incident` when the
-/// rule groups its matches.
-pub fn render_alert(rule: &AlertRule, event: &EcsEvent, incident: Option<&str>) -> Alert {
+/// Renders the alert `rule` raises for `event` at `now`: the first of the incident
+/// `(key, thread)` when the rule groups its matches. A match told [`LATE_AFTER`] or more after
+/// it happened says so (subject, text, document and chat).
+pub fn render_alert(
+    rule: &AlertRule,
+    event: &EcsEvent,
+    incident: Option<(&str, &str)>,
+    now: DateTime<Utc>,
+) -> Alert {
+    let at = happened_at(event);
+    let late_by = Some(now.timestamp() - at).filter(|late| *late >= LATE_AFTER);
+    let late = late_by.map(|seconds| Late { seconds, at: event_time(at) });
     let draft = match &event.detail {
-        EcsDetail::Task(task) => render_task(rule, event, task),
-        _ => render_other(rule, event),
+        EcsDetail::Task(task) => render_task(rule, event, task, late.as_ref()),
+        _ => render_other(rule, event, late.as_ref()),
     };
     let common = json!({
         "eventId": event.id,
         "time": event.time,
         "region": event.region,
         "account": event.account,
+        "lateBySeconds": late_by,
     });
-    assemble(rule, Draft { incident: incident.map(str::to_owned), ..draft }, common)
+    let draft = Draft {
+        incident: incident.map(|(key, _)| key.to_owned()),
+        thread: incident.map(|(_, thread)| thread.to_owned()),
+        late_by,
+        ..draft
+    };
+    assemble(rule, draft, common)
 }
 
-fn render_task(rule: &AlertRule, event: &EcsEvent, task: &TaskStateChange) -> Draft {
+/// A match told long after it happened.
+struct Late {
+    /// How long after.
+    seconds: i64,
+    /// When it happened.
+    at: String,
+}
+
+impl Late {
+    /// ` 4h 03m ago`, for a subject.
+    fn ago(late: Option<&Self>) -> String {
+        late.map_or_else(String::new, |late| format!(" {} ago", duration(late.seconds)))
+    }
+
+    /// The line the text and chat carry.
+    fn line(&self) -> String {
+        format!(
+            "this happened at {}, {} before this message (a late or retried delivery)",
+            self.at,
+            duration(self.seconds)
+        )
+    }
+}
+
+/// The ECS console page `path` of a cluster (`tasks/<id>/configuration`, `services/<name>/health`,
+/// `infrastructure`) in `region`.
+pub(super) fn console_url(region: &str, cluster: &str, path: &str) -> String {
+    format!(
+        "https://{region}.console.aws.amazon.com/ecs/v2/clusters/{cluster}/{path}?region={region}"
+    )
+}
+
+/// An epoch second as `2024-05-02T11:40:00Z`.
+pub(super) fn event_time(at: i64) -> String {
+    DateTime::<Utc>::from_timestamp(at, 0)
+        .map_or_else(|| at.to_string(), |at| at.format("%Y-%m-%dT%H:%M:%SZ").to_string())
+}
+
+fn render_task(
+    rule: &AlertRule,
+    event: &EcsEvent,
+    task: &TaskStateChange,
+    late: Option<&Late>,
+) -> Draft {
     let target = alert_target(rule, event);
     let cluster = task.cluster_name();
     let service = task.service_name();
@@ -124,14 +191,12 @@ fn render_task(rule: &AlertRule, event: &EcsEvent, task: &TaskStateChange) -> Dr
         .clone()
         .or_else(|| task.stop_code.as_ref().map(ToString::to_string))
         .unwrap_or_else(|| rule.name.clone());
-    let subject = subject_line(&format!("ECS task {state}: {cluster}/{who}: {reason}"));
+    let subject =
+        subject_line(&format!("ECS task {state}{}: {cluster}/{who}: {reason}", Late::ago(late)));
     let containers = task.containers_most_telling_first();
     let first_failed = containers.first().filter(|container| container.failed());
-    let console = format!(
-        "https://{region}.console.aws.amazon.com/ecs/v2/clusters/{cluster}/tasks/{id}/configuration?region={region}",
-        region = event.region,
-        id = task.task_id()
-    );
+    let console =
+        console_url(&event.region, cluster, &format!("tasks/{}/configuration", task.task_id()));
     let ran = match (&task.started_at, &task.stopped_at) {
         (Some(started), Some(stopped)) => {
             Some((stopped.instant() - started.instant()).num_seconds().max(0))
@@ -141,6 +206,7 @@ fn render_task(rule: &AlertRule, event: &EcsEvent, task: &TaskStateChange) -> Dr
 
     let mut text = String::new();
     let mut line = |label: &str, value: Option<&str>| labelled(&mut text, label, value);
+    line("Delivered late:", late.map(Late::line).as_deref());
     line("Cluster:", Some(cluster));
     match service {
         Some(service) => line("Service:", Some(service)),
@@ -229,15 +295,21 @@ fn render_task(rule: &AlertRule, event: &EcsEvent, task: &TaskStateChange) -> Dr
             "consoleUrl": console,
     });
     let mut chat_lines = vec![format!(
-        "*{}*{}",
-        task.stopped_reason.as_deref().unwrap_or(state.as_str()),
-        task.stop_code.as_ref().map_or_else(String::new, |code| format!(" (`{code}`)"))
+        "{}{}",
+        code(task.stopped_reason.as_deref().unwrap_or(state.as_str())),
+        task.stop_code
+            .as_ref()
+            .map_or_else(String::new, |stop| format!(" ({})", code(stop.as_str())))
     )];
+    if let Some(late) = late {
+        chat_lines.push(format!("Delivered late: {}", late.line()));
+    }
     chat_lines.push(format!(
-        "*Cluster:* {cluster}   *{}:* {}   *Task:* <{console}|{}>",
+        "Cluster: {}   {}: {}   Task: {}",
+        code(cluster),
         if service.is_some() { "Service" } else { "Group" },
-        service.or(task.group.as_deref()).unwrap_or("-"),
-        task.task_id()
+        code(service.or(task.group.as_deref()).unwrap_or("-")),
+        code(task.task_id())
     ));
     let failed: Vec<String> = containers
         .iter()
@@ -246,12 +318,13 @@ fn render_task(rule: &AlertRule, event: &EcsEvent, task: &TaskStateChange) -> Dr
             let exit = container
                 .exit_code
                 .map_or("no exit code".to_owned(), |code| format!("exit {code}"));
-            let reason = container.reason.as_deref().map_or_else(String::new, |r| format!(": {r}"));
-            format!("• `{}` {exit}{reason}", container.name)
+            let reason =
+                container.reason.as_deref().map_or_else(String::new, |r| format!(": {}", code(r)));
+            format!("• {} {exit}{reason}", code(&container.name))
         })
         .collect();
     if !failed.is_empty() {
-        chat_lines.push(format!("*Failed containers:*\n{}", failed.join("\n")));
+        chat_lines.push(format!("Failed containers:\n{}", failed.join("\n")));
     }
     let chat = ChatContent {
         title: subject.clone(),
@@ -272,20 +345,20 @@ fn render_task(rule: &AlertRule, event: &EcsEvent, task: &TaskStateChange) -> Dr
 fn next_steps(task: &TaskStateChange, console: &str) -> Vec<String> {
     let mut steps = Vec::new();
     for container in task.containers_most_telling_first().into_iter().filter(|c| c.failed()) {
-        let name = &container.name;
+        let name = code(&container.name);
         let step = match container.reason.as_deref() {
             Some(reason) if reason.starts_with("OutOfMemoryError") => {
                 format!(
-                    "Raise the memory limit of `{name}` or look for a leak: it was killed for memory"
+                    "Raise the memory limit of {name} or look for a leak: it was killed for memory"
                 )
             }
             Some(reason) if reason.starts_with("CannotPullContainerError") => format!(
-                "Check `{name}`'s image name and tag, and that the execution role can pull it"
+                "Check {name}'s image name and tag, and that the execution role can pull it"
             ),
             Some(reason) if reason.starts_with("ResourceInitializationError") => {
                 "Check the task's secrets, log configuration and network access to them".to_owned()
             }
-            _ => format!("Read `{name}`'s logs around the stop"),
+            _ => format!("Read {name}'s logs around the stop"),
         };
         if !steps.contains(&step) {
             steps.push(step);
@@ -294,11 +367,11 @@ fn next_steps(task: &TaskStateChange, console: &str) -> Vec<String> {
             break;
         }
     }
-    steps.push(format!("Open the task in the console: <{console}|task details>"));
+    steps.push(format!("Open the task in the console: {console}"));
     steps
 }
 
-fn render_other(rule: &AlertRule, event: &EcsEvent) -> Draft {
+fn render_other(rule: &AlertRule, event: &EcsEvent, late: Option<&Late>) -> Draft {
     let (resource, dedup_key) = alert_target(rule, event);
     let resource_name = resource.clone();
     // Service ARNs read `...:service/<cluster>/<service>`; instance ARNs likewise.
@@ -318,13 +391,15 @@ fn render_other(rule: &AlertRule, event: &EcsEvent) -> Draft {
         }
         _ => cluster.to_owned(),
     };
+    let ago = Late::ago(late);
     let subject = subject_line(&match &reason {
-        Some(reason) => format!("ECS {what}: {cluster}/{name}: {reason}"),
-        None => format!("ECS {what}: {cluster}/{name}"),
+        Some(reason) => format!("ECS {what}{ago}: {cluster}/{name}: {reason}"),
+        None => format!("ECS {what}{ago}: {cluster}/{name}"),
     });
 
     let mut text = String::new();
     let mut line = |label: &str, value: Option<&str>| labelled(&mut text, label, value);
+    line("Delivered late:", late.map(Late::line).as_deref());
     line("Event:", Some(&event.detail_type));
     line("Name:", event_name.as_deref());
     line("Severity:", text_field("eventType").as_deref());
@@ -349,18 +424,27 @@ fn render_other(rule: &AlertRule, event: &EcsEvent) -> Draft {
         "resource": resource_name,
         "detail": detail,
     });
-    let mut chat_lines = vec![format!("*{}*", reason.as_deref().unwrap_or(&what))];
-    chat_lines.push(format!("*Cluster:* {cluster}   *Resource:* `{name}`"));
+    let mut chat_lines = vec![code(reason.as_deref().unwrap_or(&what))];
+    if let Some(late) = late {
+        chat_lines.push(format!("Delivered late: {}", late.line()));
+    }
+    chat_lines.push(format!("Cluster: {}   Resource: {}", code(&cluster), code(name)));
     if let Some(deployment) = text_field("deploymentId") {
-        chat_lines.push(format!("*Deployment:* `{deployment}`"));
+        chat_lines.push(format!("Deployment: {}", code(&deployment)));
     }
     let chat = ChatContent {
         title: subject.clone(),
         lines: chat_lines,
-        next_steps: vec![format!(
-            "Look at the service's events in the console ({})",
-            event.detail_type
-        )],
+        next_steps: vec![match &event.detail {
+            EcsDetail::ContainerInstance(_) => format!(
+                "Look at the cluster's container instances: {}",
+                console_url(&event.region, &cluster, "infrastructure")
+            ),
+            _ => format!(
+                "Look at the service's events and deployments: {}",
+                console_url(&event.region, &cluster, &format!("services/{name}/events"))
+            ),
+        }],
         keywords: [cluster.as_str(), name]
             .into_iter()
             .filter(|k| !k.is_empty())
@@ -395,6 +479,9 @@ pub(super) struct Draft {
     pub(super) fields: Value,
     pub(super) chat: ChatContent,
     pub(super) incident: Option<String>,
+    /// The chat thread, when it is not the message's own key.
+    pub(super) thread: Option<String>,
+    pub(super) late_by: Option<i64>,
     pub(super) count: u64,
     pub(super) crash_loop: bool,
     pub(super) resources: Vec<String>,
@@ -418,6 +505,8 @@ impl Draft {
             fields,
             chat,
             incident: None,
+            thread: None,
+            late_by: None,
             count: 1,
             crash_loop: false,
             resources: Vec::new(),
@@ -440,6 +529,8 @@ pub(super) fn assemble(rule: &AlertRule, draft: Draft, common: Value) -> Alert {
         fields,
         chat,
         incident,
+        thread,
+        late_by,
         count,
         crash_loop,
         resources,
@@ -456,6 +547,7 @@ pub(super) fn assemble(rule: &AlertRule, draft: Draft, common: Value) -> Alert {
         "subject": subject,
         "text": text,
         "incident": incident,
+        "thread": thread.as_deref().unwrap_or(&dedup_key),
         "count": count,
         "crashLoop": crash_loop,
         "attributes": attributes,
@@ -465,7 +557,7 @@ pub(super) fn assemble(rule: &AlertRule, draft: Draft, common: Value) -> Alert {
             document.extend(extra);
         }
     }
-    let thread = incident.clone().unwrap_or_else(|| dedup_key.clone());
+    let thread = thread.unwrap_or_else(|| dedup_key.clone());
     let chat = notification(
         &chat,
         &thread,
@@ -487,6 +579,8 @@ pub(super) fn assemble(rule: &AlertRule, draft: Draft, common: Value) -> Alert {
         document,
         attributes,
         incident,
+        thread,
+        late_by_seconds: late_by,
         count,
         crash_loop,
         resources,
@@ -519,7 +613,7 @@ pub(super) fn subject_line(text: &str) -> String {
 }
 
 /// `1d 2h`, `2h 03m`, `15m 30s`, `42s`.
-fn duration(seconds: i64) -> String {
+pub(super) fn duration(seconds: i64) -> String {
     let (days, hours, minutes, secs) =
         (seconds / 86_400, seconds / 3_600 % 24, seconds / 60 % 60, seconds % 60);
     match (days, hours, minutes) {

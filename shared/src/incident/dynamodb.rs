@@ -1,13 +1,19 @@
-//! The DynamoDB incident store: a table keyed by `incidentKey` holding two kinds of items.
+//! The DynamoDB incident store: a table keyed by `incidentKey` (hash) and `entry` (range)
+//! holding three kinds of items.
 //!
-//! * `head#<key>`: the incident open (or last open) for a key — `opened`, `window`,
-//!   `lastActive`, `opener`, `crashLoop`, and a `version` that makes opening an incident a
-//!   compare-and-set.
-//! * `window#<key>#<opened>#<index>`: one window — `windowStart`, `windowEnd`, one attribute
-//!   `m#<member id>` per counted match (its summary as JSON; written on condition that it does
-//!   not exist, so a match counts once however many times it is delivered), `stops`,
-//!   `overflow`, `crashLoop`, and while its digest is due `dueShard` = `due` and `dueAt` =
-//!   `windowEnd`, which the `due-index` (hash `dueShard`, range `dueAt`) lists.
+//! * head (`head#<key>`, `head`): the incident open (or last open) for a key — `opened`,
+//!   `window`, `lastActive`, `opener`, `crashLoop`, and a `version` that makes opening an
+//!   incident a compare-and-set. Its expiry moves on with every window that counts.
+//! * window (`window#<key>#<opened>#<index>`, `window`): `windowStart`, `windowEnd`, `late`,
+//!   and while its digest is due `dueShard` = `due` and `dueAt` = `windowEnd`, which the
+//!   `due-index` (hash `dueShard`, range `dueAt`) lists; `digested` once told. Each count
+//!   writes it again with the same values (a small item: one write unit), on condition that
+//!   it is not digested.
+//! * member (`window#<key>#<opened>#<index>`, `m#<member id>`): one per counted match, its
+//!   summary as JSON, written on condition that it does not exist — so a match counts once
+//!   however many times it is delivered. A count is these two small writes of constant size
+//!   (two write units), whatever the window holds. A digest reads a window's members with one
+//!   strongly consistent `Query`.
 //!
 //! Every item expires by TTL (`expiresAt`).
 
@@ -19,30 +25,51 @@ use aws_sdk_dynamodb::config::http::HttpResponse;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
+use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::{
-    GroupSettings, Head, IncidentError, IncidentStore, Member, Placement, Recorded, Window,
+    Clock, GroupSettings, Head, IncidentError, IncidentStore, Member, Placement, Recorded, Window,
     WindowRef, place,
 };
 use crate::sdk_error::{describe, is_retryable};
 
-/// Key attribute of the incident table.
+/// Hash key attribute of the incident table.
 pub const INCIDENT_KEY: &str = "incidentKey";
+/// Range key attribute of the incident table.
+pub const INCIDENT_ENTRY: &str = "entry";
 
 /// The index of windows whose digest is due (hash `dueShard`, range `dueAt`).
 pub const DUE_INDEX: &str = "due-index";
 
 const DUE: &str = "due";
+const HEAD_ENTRY: &str = "head";
+const WINDOW_ENTRY: &str = "window";
 const MEMBER_PREFIX: &str = "m#";
 /// Compare-and-set attempts when invocations race to open or count into one incident.
 const ATTEMPTS: usize = 20;
 
-/// Incidents in a DynamoDB table whose key is `incidentKey` (S); see the module documentation.
+/// Incidents in a DynamoDB table whose key is (`incidentKey`, `entry`); see the module
+/// documentation.
 #[derive(Debug, Clone)]
 pub struct DynamoDbIncidentStore {
     client: Client,
     table: String,
+}
+
+/// One match being counted: the member, the recording's clock, the rule's window length and
+/// the entries' expiry.
+#[derive(Clone, Copy)]
+struct Counting<'a> {
+    member: &'a Member,
+    clock: Clock,
+    length: i64,
+    expires_at: i64,
+}
+
+/// Whether a window item could be written: `false` when its digest was already sent.
+enum Marked {
+    Open,
+    Digested,
 }
 
 impl DynamoDbIncidentStore {
@@ -57,6 +84,7 @@ impl DynamoDbIncidentStore {
             .get_item()
             .table_name(&self.table)
             .key(INCIDENT_KEY, text(&head_key(key)))
+            .key(INCIDENT_ENTRY, text(HEAD_ENTRY))
             .consistent_read(true)
             .send()
             .await
@@ -87,6 +115,7 @@ impl DynamoDbIncidentStore {
             .put_item()
             .table_name(&self.table)
             .item(INCIDENT_KEY, text(&head_key(key)))
+            .item(INCIDENT_ENTRY, text(HEAD_ENTRY))
             .item("opened", int(head.opened))
             .item("window", int(head.window))
             .item("lastActive", int(0))
@@ -95,15 +124,14 @@ impl DynamoDbIncidentStore {
             .item("version", int(version.unwrap_or(0) + 1))
             .item("expiresAt", int(expires_at));
         request = match version {
-            None => request.condition_expression("attribute_not_exists(#key)"),
+            None => request
+                .condition_expression("attribute_not_exists(#key)")
+                .expression_attribute_names("#key", INCIDENT_KEY),
             Some(version) => request
                 .condition_expression("#version = :version")
                 .expression_attribute_values(":version", int(version))
                 .expression_attribute_names("#version", "version"),
         };
-        if version.is_none() {
-            request = request.expression_attribute_names("#key", INCIDENT_KEY);
-        }
         match request.send().await {
             Ok(_) => Ok(true),
             Err(error)
@@ -118,140 +146,182 @@ impl DynamoDbIncidentStore {
         }
     }
 
-    /// Counts `member` into `window` once: `Some(stops)` with the window's stop count when it
-    /// was counted now, `None` when it already was.
-    async fn count(
+    /// Writes the window item (due from its end) unless its digest was already sent.
+    async fn mark_window(
         &self,
         window: &WindowRef,
-        head: &Head,
-        member: &Member,
+        (start, end): (i64, i64),
         expires_at: i64,
-    ) -> Result<Option<u64>, IncidentError> {
-        let start = head.opened + i64::from(window.index - 1) * head.window;
-        let end = start + head.window;
-        let summary = serde_json::to_string(member).unwrap_or_default();
+    ) -> Result<Marked, IncidentError> {
         let result = self
             .client
             .update_item()
             .table_name(&self.table)
             .key(INCIDENT_KEY, text(&window_key(window)))
+            .key(INCIDENT_ENTRY, text(WINDOW_ENTRY))
             .update_expression(
-                "SET #member = :member, #start = :start, #end = :end, #shard = :due, \
-                 #dueAt = :end, #expires = :expires ADD #stops :one",
+                "SET #start = :start, #end = :end, #late = :late, #shard = :due, \
+                 #dueAt = :end, #expires = :expires",
             )
-            .condition_expression("attribute_not_exists(#member)")
+            .condition_expression("attribute_not_exists(#digested)")
             .set_expression_attribute_names(Some(names(&[
                 ("#start", "windowStart"),
                 ("#end", "windowEnd"),
+                ("#late", "late"),
                 ("#shard", "dueShard"),
                 ("#dueAt", "dueAt"),
                 ("#expires", "expiresAt"),
-                ("#stops", "stops"),
+                ("#digested", "digested"),
             ])))
-            .expression_attribute_names("#member", format!("{MEMBER_PREFIX}{}", member.id))
-            .expression_attribute_values(":member", text(&summary))
             .expression_attribute_values(":start", int(start))
             .expression_attribute_values(":end", int(end))
+            .expression_attribute_values(":late", AttributeValue::Bool(window.is_late()))
             .expression_attribute_values(":due", text(DUE))
             .expression_attribute_values(":expires", int(expires_at))
-            .expression_attribute_values(":one", int(1))
-            .return_values(ReturnValue::UpdatedNew)
             .send()
             .await;
         match result {
-            Ok(output) => Ok(Some(
-                output.attributes.as_ref().and_then(|item| number(item, "stops")).unwrap_or(1),
-            )),
+            Ok(_) => Ok(Marked::Open),
+            Err(error) if conditional_update_failed(&error) => Ok(Marked::Digested),
+            Err(error) => Err(failure("mark window", &window.id(), &error)),
+        }
+    }
+
+    /// Counts `member` into `window` once: `false` when it already was.
+    async fn put_member(
+        &self,
+        window: &WindowRef,
+        member: &Member,
+        expires_at: i64,
+    ) -> Result<bool, IncidentError> {
+        let summary = serde_json::to_string(member).unwrap_or_default();
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item(INCIDENT_KEY, text(&window_key(window)))
+            .item(INCIDENT_ENTRY, text(&format!("{MEMBER_PREFIX}{}", member.id)))
+            .item("member", text(&summary))
+            .item("expiresAt", int(expires_at))
+            .condition_expression("attribute_not_exists(#key)")
+            .expression_attribute_names("#key", INCIDENT_KEY)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
             Err(error)
                 if matches!(
                     error.as_service_error(),
-                    Some(UpdateItemError::ConditionalCheckFailedException(_))
+                    Some(PutItemError::ConditionalCheckFailedException(_))
                 ) =>
             {
-                Ok(None)
-            }
-            // The window item is full (400 KB): count the match without listing it.
-            Err(error) if error.code() == Some("ValidationException") => {
-                self.update(
-                    window,
-                    "ADD #overflow :one, #stops :one SET #shard = :due, #dueAt = :end",
-                    &[(":one", int(1)), (":due", text(DUE)), (":end", int(end))],
-                )
-                .await?;
-                Ok(Some(u64::MAX / 2))
+                Ok(false)
             }
             Err(error) => Err(failure("count", &window.id(), &error)),
         }
     }
 
-    /// An unconditional update of a window item (attribute names as `#name` placeholders).
-    async fn update(
+    /// Counts `member` into `window`, or, if that window was told already (which the timing of
+    /// [`place`] rules out, short of clocks wrong by more than [`super::FENCE_MARGIN`]), into
+    /// the late bucket of `clock` (and after that one, the next): two small writes, the window
+    /// item's and the member's, whatever the window holds.
+    async fn count(
         &self,
-        window: &WindowRef,
-        expression: &str,
-        values: &[(&str, AttributeValue)],
-    ) -> Result<(), IncidentError> {
-        let used =
-            WINDOW_ATTRIBUTES.iter().filter(|(placeholder, _)| expression.contains(placeholder));
-        let mut request = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key(INCIDENT_KEY, text(&window_key(window)))
-            .update_expression(expression)
-            .set_expression_attribute_names(Some(names(&used.copied().collect::<Vec<_>>())));
-        for (name, value) in values {
-            request = request.expression_attribute_values(*name, value.clone());
+        mut window: WindowRef,
+        mut span: (i64, i64),
+        counting: &Counting<'_>,
+    ) -> Result<Recorded, IncidentError> {
+        let Counting { member, clock, length, expires_at } = *counting;
+        for _ in 0..ATTEMPTS {
+            match self.mark_window(&window, span, expires_at).await? {
+                Marked::Open => {
+                    return Ok(if self.put_member(&window, member, expires_at).await? {
+                        Recorded::Counted { window }
+                    } else {
+                        Recorded::AlreadyCounted { window }
+                    });
+                }
+                Marked::Digested => {
+                    let start = if window.is_late() {
+                        window.opened + length
+                    } else {
+                        clock.now - clock.now.rem_euclid(length)
+                    };
+                    window = WindowRef { key: window.key, opened: start, index: 0 };
+                    span = (start, start + length);
+                }
+            }
         }
-        request.send().await.map_err(|error| failure("update", &window.id(), &error))?;
-        Ok(())
+        Err(IncidentError {
+            operation: "count",
+            key: window.id(),
+            message: format!("no late bucket open after {ATTEMPTS} attempts"),
+            retryable: true,
+        })
     }
 
-    /// Moves the head on after a count: the window counted something, and maybe the incident
-    /// is a crash loop now. A head that changed meanwhile (a newer incident) is left alone.
-    async fn advance(&self, key: &str, head: &Head, index: u32, crash_loop: bool) {
+    /// Moves the head on after a window's first count, and its expiry with it. A head that
+    /// changed meanwhile (a newer incident, or another count) is left alone.
+    async fn advance(&self, key: &str, head: &Head, index: u32, expires_at: i64) {
         let result = self
             .client
             .update_item()
             .table_name(&self.table)
             .key(INCIDENT_KEY, text(&head_key(key)))
-            .update_expression("SET #last = :index, #crash = :crash")
-            .condition_expression("#opened = :opened AND (#last < :index OR #crash <> :crash)")
+            .key(INCIDENT_ENTRY, text(HEAD_ENTRY))
+            .update_expression("SET #last = :index, #expires = :expires")
+            .condition_expression("#opened = :opened AND #last < :index")
             .set_expression_attribute_names(Some(names(&[
                 ("#last", "lastActive"),
-                ("#crash", "crashLoop"),
                 ("#opened", "opened"),
+                ("#expires", "expiresAt"),
             ])))
-            .expression_attribute_values(":index", int(i64::from(index.max(head.last_active))))
-            .expression_attribute_values(
-                ":crash",
-                AttributeValue::Bool(crash_loop || head.crash_loop),
-            )
+            .expression_attribute_values(":index", int(i64::from(index)))
             .expression_attribute_values(":opened", int(head.opened))
+            .expression_attribute_values(":expires", int(expires_at))
             .send()
             .await;
         if let Err(error) = result
-            && !matches!(
-                error.as_service_error(),
-                Some(UpdateItemError::ConditionalCheckFailedException(_))
-            )
+            && !conditional_update_failed(&error)
         {
-            // The count stands; the next count moves the head on.
+            // The count stands; the next count into the window moves the head on.
             tracing::warn!(incident = %key, error = %describe(&error), "incident head not advanced");
         }
     }
+
+    /// Every member of a window, strongly consistent (a window is read once it takes no more
+    /// counts).
+    async fn members(&self, window: &WindowRef) -> Result<Vec<Member>, IncidentError> {
+        let mut pages = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("#key = :key AND begins_with(#entry, :member)")
+            .expression_attribute_names("#key", INCIDENT_KEY)
+            .expression_attribute_names("#entry", INCIDENT_ENTRY)
+            .expression_attribute_values(":key", text(&window_key(window)))
+            .expression_attribute_values(":member", text(MEMBER_PREFIX))
+            .consistent_read(true)
+            .into_paginator()
+            .send();
+        let mut members = Vec::new();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|error| failure("read members", &window.id(), &error))?;
+            members.extend(
+                page.items()
+                    .iter()
+                    .filter_map(|item| string(item, "member"))
+                    .filter_map(|summary| serde_json::from_str::<Member>(summary).ok()),
+            );
+        }
+        members.sort_by(|a, b| a.at.cmp(&b.at).then_with(|| a.id.cmp(&b.id)));
+        Ok(members)
+    }
 }
 
-/// The placeholders of window attributes in update expressions.
-const WINDOW_ATTRIBUTES: [(&str, &str); 7] = [
-    ("#overflow", "overflow"),
-    ("#stops", "stops"),
-    ("#shard", "dueShard"),
-    ("#dueAt", "dueAt"),
-    ("#end", "windowEnd"),
-    ("#crash", "crashLoop"),
-    ("#digested", "digested"),
-];
+fn conditional_update_failed(error: &SdkError<UpdateItemError, HttpResponse>) -> bool {
+    matches!(error.as_service_error(), Some(UpdateItemError::ConditionalCheckFailedException(_)))
+}
 
 /// Expression attribute names from `(placeholder, name)` pairs.
 fn names(pairs: &[(&str, &str)]) -> HashMap<String, String> {
@@ -325,45 +395,45 @@ impl IncidentStore for DynamoDbIncidentStore {
         &self,
         key: &str,
         settings: GroupSettings,
-        at: i64,
         member: &Member,
         opener: &str,
+        clock: Clock,
         expires_at: i64,
     ) -> Result<Recorded, IncidentError> {
+        let length = settings.window_secs();
+        let counting = Counting { member, clock, length, expires_at };
         for _ in 0..ATTEMPTS {
             let read = self.head(key).await?;
-            if read.as_ref().is_some_and(|(head, _)| head.opener == opener) {
-                return Ok(Recorded::Opened { key: key.to_owned() });
+            if let Some((head, _)) = read.as_ref().filter(|(head, _)| head.opener == opener) {
+                return Ok(Recorded::Opened { key: key.to_owned(), opened: head.opened });
             }
-            match place(read.as_ref().map(|(head, _)| head), at) {
+            match place(read.as_ref().map(|(head, _)| head), member.at, clock, length) {
                 Placement::Open => {
                     let head = Head {
-                        opened: at,
-                        window: settings.window_secs(),
+                        opened: member.at,
+                        window: length,
                         last_active: 0,
                         opener: opener.to_owned(),
                         crash_loop: false,
                     };
                     if self.open(key, &head, read.map(|(_, version)| version), expires_at).await? {
-                        return Ok(Recorded::Opened { key: key.to_owned() });
+                        return Ok(Recorded::Opened { key: key.to_owned(), opened: head.opened });
                     }
+                }
+                Placement::Late(start) => {
+                    let bucket = WindowRef { key: key.to_owned(), opened: start, index: 0 };
+                    let span = (start, start + length);
+                    return self.count(bucket, span, &counting).await;
                 }
                 Placement::Window(index) => {
                     let Some((head, _)) = read else { continue };
                     let window = WindowRef { key: key.to_owned(), opened: head.opened, index };
-                    let Some(stops) = self.count(&window, &head, member, expires_at).await? else {
-                        return Ok(Recorded::AlreadyCounted { window });
-                    };
-                    // The opening alert is a stop of the first window too.
-                    let stops = stops.saturating_add(u64::from(index == 1));
-                    let crash_loop =
-                        head.crash_loop || stops >= u64::from(settings.crash_loop_after);
-                    if crash_loop {
-                        let yes = [(":yes", AttributeValue::Bool(true))];
-                        self.update(&window, "SET #crash = :yes", &yes).await?;
+                    let span = window.span(head.window);
+                    let recorded = self.count(window, span, &counting).await?;
+                    if head.last_active < index {
+                        self.advance(key, &head, index, expires_at).await;
                     }
-                    self.advance(key, &head, index, crash_loop).await;
-                    return Ok(Recorded::Counted { window, crash_loop });
+                    return Ok(recorded);
                 }
             }
             // Another invocation opened an incident for this key meanwhile: place again.
@@ -377,18 +447,19 @@ impl IncidentStore for DynamoDbIncidentStore {
         })
     }
 
-    async fn due(&self, now: Option<i64>) -> Result<Vec<WindowRef>, IncidentError> {
+    async fn due(&self, until: Option<i64>, limit: usize) -> Result<Vec<WindowRef>, IncidentError> {
         let mut query = self
             .client
             .query()
             .table_name(&self.table)
             .index_name(DUE_INDEX)
             .expression_attribute_names("#shard", "dueShard")
-            .expression_attribute_values(":due", text(DUE));
-        query = match now {
-            Some(now) => query
-                .key_condition_expression("#shard = :due AND dueAt <= :now")
-                .expression_attribute_values(":now", int(now)),
+            .expression_attribute_values(":due", text(DUE))
+            .limit(i32::try_from(limit.clamp(1, 1_000)).unwrap_or(1_000));
+        query = match until {
+            Some(until) => query
+                .key_condition_expression("#shard = :due AND dueAt <= :until")
+                .expression_attribute_values(":until", int(until)),
             None => query.key_condition_expression("#shard = :due"),
         };
         let mut pages = query.into_paginator().send();
@@ -401,6 +472,10 @@ impl IncidentStore for DynamoDbIncidentStore {
                     .filter_map(|item| string(item, INCIDENT_KEY))
                     .filter_map(window_of),
             );
+            if due.len() >= limit {
+                due.truncate(limit);
+                break;
+            }
         }
         Ok(due)
     }
@@ -411,31 +486,65 @@ impl IncidentStore for DynamoDbIncidentStore {
             .get_item()
             .table_name(&self.table)
             .key(INCIDENT_KEY, text(&window_key(window)))
+            .key(INCIDENT_ENTRY, text(WINDOW_ENTRY))
             .consistent_read(true)
             .send()
             .await
             .map_err(|error| failure("read window", &window.id(), &error))?;
         let Some(item) = output.item else { return Ok(None) };
-        let mut members: Vec<Member> = item
-            .iter()
-            .filter(|(name, _)| name.starts_with(MEMBER_PREFIX))
-            .filter_map(|(_, value)| value.as_s().ok())
-            .filter_map(|summary| serde_json::from_str(summary).ok())
-            .collect();
-        members.sort_by(|a, b| a.at.cmp(&b.at).then_with(|| a.id.cmp(&b.id)));
+        let crash_loop_before = !window.is_late()
+            && self
+                .head(&window.key)
+                .await?
+                .is_some_and(|(head, _)| head.opened == window.opened && head.crash_loop);
         Ok(Some(Window {
             window: window.clone(),
             start: number(&item, "windowStart").unwrap_or_default(),
             end: number(&item, "windowEnd").unwrap_or_default(),
-            members,
-            overflow: number(&item, "overflow").unwrap_or_default(),
-            crash_loop: matches!(item.get("crashLoop"), Some(AttributeValue::Bool(true))),
+            members: self.members(window).await?,
+            crash_loop_before,
         }))
     }
 
-    async fn digested(&self, window: &WindowRef) -> Result<(), IncidentError> {
-        let yes = [(":yes", AttributeValue::Bool(true))];
-        self.update(window, "SET #digested = :yes REMOVE #shard, #dueAt", &yes).await
+    async fn digested(&self, window: &WindowRef, crash_loop: bool) -> Result<(), IncidentError> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key(INCIDENT_KEY, text(&window_key(window)))
+            .key(INCIDENT_ENTRY, text(WINDOW_ENTRY))
+            .update_expression("SET #digested = :yes REMOVE #shard, #dueAt")
+            .set_expression_attribute_names(Some(names(&[
+                ("#digested", "digested"),
+                ("#shard", "dueShard"),
+                ("#dueAt", "dueAt"),
+            ])))
+            .expression_attribute_values(":yes", AttributeValue::Bool(true))
+            .send()
+            .await
+            .map_err(|error| failure("mark digested", &window.id(), &error))?;
+        if !crash_loop || window.is_late() {
+            return Ok(());
+        }
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(INCIDENT_KEY, text(&head_key(&window.key)))
+            .key(INCIDENT_ENTRY, text(HEAD_ENTRY))
+            .update_expression("SET #crash = :yes")
+            .condition_expression("#opened = :opened")
+            .expression_attribute_names("#crash", "crashLoop")
+            .expression_attribute_names("#opened", "opened")
+            .expression_attribute_values(":yes", AttributeValue::Bool(true))
+            .expression_attribute_values(":opened", int(window.opened))
+            .send()
+            .await;
+        match result {
+            Err(error) if !conditional_update_failed(&error) => {
+                Err(failure("mark crash loop", &window.key, &error))
+            }
+            _ => Ok(()),
+        }
     }
 }
 

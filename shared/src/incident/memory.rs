@@ -7,7 +7,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use async_trait::async_trait;
 
 use super::{
-    GroupSettings, Head, IncidentError, IncidentStore, Member, Placement, Recorded, Window,
+    Clock, GroupSettings, Head, IncidentError, IncidentStore, Member, Placement, Recorded, Window,
     WindowRef, place,
 };
 
@@ -19,7 +19,9 @@ struct State {
 
 #[derive(Debug)]
 struct Stored {
-    window: Window,
+    start: i64,
+    end: i64,
+    members: BTreeMap<String, Member>,
     digested: bool,
 }
 
@@ -40,92 +42,133 @@ impl InMemoryIncidentStore {
     }
 }
 
+impl State {
+    /// Counts `member` into `window` (`start`..`end`) once; if that window was told already,
+    /// into the late bucket of `clock` (and after that one, the next), as the DynamoDB adapter.
+    fn count(
+        &mut self,
+        mut window: WindowRef,
+        mut span: (i64, i64),
+        member: &Member,
+        clock: Clock,
+        length: i64,
+    ) -> Recorded {
+        while self.windows.get(&window).is_some_and(|stored| stored.digested) {
+            let start = if window.is_late() {
+                window.opened + length
+            } else {
+                clock.now - clock.now.rem_euclid(length)
+            };
+            window = WindowRef { key: window.key, opened: start, index: 0 };
+            span = (start, start + length);
+        }
+        let stored = self.windows.entry(window.clone()).or_insert_with(|| Stored {
+            start: span.0,
+            end: span.1,
+            members: BTreeMap::new(),
+            digested: false,
+        });
+        if stored.members.contains_key(&member.id) {
+            return Recorded::AlreadyCounted { window };
+        }
+        stored.members.insert(member.id.clone(), member.clone());
+        Recorded::Counted { window }
+    }
+}
+
 #[async_trait]
 impl IncidentStore for InMemoryIncidentStore {
     async fn record(
         &self,
         key: &str,
         settings: GroupSettings,
-        at: i64,
         member: &Member,
         opener: &str,
+        clock: Clock,
         _expires_at: i64,
     ) -> Result<Recorded, IncidentError> {
         let mut state = self.lock();
         let head = state.heads.get(key);
-        if head.is_some_and(|head| head.opener == opener) {
-            return Ok(Recorded::Opened { key: key.to_owned() });
+        if let Some(head) = head.filter(|head| head.opener == opener) {
+            return Ok(Recorded::Opened { key: key.to_owned(), opened: head.opened });
         }
-        let index = match place(head, at) {
+        let length = settings.window_secs();
+        match place(head, member.at, clock, length) {
             Placement::Open => {
                 let head = Head {
-                    opened: at,
-                    window: settings.window_secs(),
+                    opened: member.at,
+                    window: length,
                     last_active: 0,
                     opener: opener.to_owned(),
                     crash_loop: false,
                 };
                 state.heads.insert(key.to_owned(), head);
-                return Ok(Recorded::Opened { key: key.to_owned() });
+                Ok(Recorded::Opened { key: key.to_owned(), opened: member.at })
             }
-            Placement::Window(index) => index,
-        };
-        let State { heads, windows } = &mut *state;
-        let Some(head) = heads.get_mut(key) else {
-            return Err(IncidentError {
-                operation: "record",
-                key: key.to_owned(),
-                message: "the incident vanished".into(),
-                retryable: true,
-            });
-        };
-        let window = WindowRef { key: key.to_owned(), opened: head.opened, index };
-        let start = head.opened + i64::from(index - 1) * head.window;
-        let stored = windows.entry(window.clone()).or_insert_with(|| Stored {
-            window: Window {
-                window: window.clone(),
-                start,
-                end: start + head.window,
-                members: Vec::new(),
-                overflow: 0,
-                crash_loop: false,
-            },
-            digested: false,
-        });
-        if stored.window.members.iter().any(|counted| counted.id == member.id) {
-            return Ok(Recorded::AlreadyCounted { window });
+            Placement::Late(start) => {
+                let window = WindowRef { key: key.to_owned(), opened: start, index: 0 };
+                Ok(state.count(window, (start, start + length), member, clock, length))
+            }
+            Placement::Window(index) => {
+                let Some(head) = state.heads.get_mut(key) else {
+                    return Err(IncidentError {
+                        operation: "record",
+                        key: key.to_owned(),
+                        message: "the incident vanished".into(),
+                        retryable: true,
+                    });
+                };
+                head.last_active = head.last_active.max(index);
+                let window = WindowRef { key: key.to_owned(), opened: head.opened, index };
+                let span = window.span(head.window);
+                Ok(state.count(window, span, member, clock, length))
+            }
         }
-        stored.window.members.push(member.clone());
-        stored.window.members.sort_by(|a, b| a.at.cmp(&b.at).then_with(|| a.id.cmp(&b.id)));
-        // The opening alert is a stop of the first window too.
-        let stops = stored.window.count() + u64::from(index == 1);
-        let crash_loop = head.crash_loop || stops >= u64::from(settings.crash_loop_after);
-        stored.window.crash_loop |= crash_loop;
-        head.crash_loop = crash_loop;
-        head.last_active = head.last_active.max(index);
-        Ok(Recorded::Counted { window, crash_loop })
     }
 
-    async fn due(&self, now: Option<i64>) -> Result<Vec<WindowRef>, IncidentError> {
+    async fn due(&self, until: Option<i64>, limit: usize) -> Result<Vec<WindowRef>, IncidentError> {
         let mut due: Vec<(i64, WindowRef)> = self
             .lock()
             .windows
-            .values()
-            .filter(|stored| !stored.digested && stored.window.count() > 0)
-            .filter(|stored| now.is_none_or(|now| stored.window.end <= now))
-            .map(|stored| (stored.window.end, stored.window.window.clone()))
+            .iter()
+            .filter(|(_, stored)| !stored.digested && !stored.members.is_empty())
+            .filter(|(_, stored)| until.is_none_or(|until| stored.end <= until))
+            .map(|(window, stored)| (stored.end, window.clone()))
             .collect();
         due.sort();
-        Ok(due.into_iter().map(|(_, window)| window).collect())
+        Ok(due.into_iter().take(limit).map(|(_, window)| window).collect())
     }
 
     async fn window(&self, window: &WindowRef) -> Result<Option<Window>, IncidentError> {
-        Ok(self.lock().windows.get(window).map(|stored| stored.window.clone()))
+        let state = self.lock();
+        let crash_loop_before = state
+            .heads
+            .get(&window.key)
+            .is_some_and(|head| head.opened == window.opened && head.crash_loop);
+        Ok(state.windows.get(window).map(|stored| {
+            let mut members: Vec<Member> = stored.members.values().cloned().collect();
+            members.sort_by(|a, b| a.at.cmp(&b.at).then_with(|| a.id.cmp(&b.id)));
+            Window {
+                window: window.clone(),
+                start: stored.start,
+                end: stored.end,
+                members,
+                crash_loop_before,
+            }
+        }))
     }
 
-    async fn digested(&self, window: &WindowRef) -> Result<(), IncidentError> {
-        if let Some(stored) = self.lock().windows.get_mut(window) {
+    async fn digested(&self, window: &WindowRef, crash_loop: bool) -> Result<(), IncidentError> {
+        let mut state = self.lock();
+        if let Some(stored) = state.windows.get_mut(window) {
             stored.digested = true;
+        }
+        if crash_loop
+            && !window.is_late()
+            && let Some(head) = state.heads.get_mut(&window.key)
+            && head.opened == window.opened
+        {
+            head.crash_loop = true;
         }
         Ok(())
     }

@@ -3,15 +3,26 @@
 //! Matches of a rule are grouped by an **incident key**: the rule, the cluster and the task's
 //! `group` (`service:NAME` or `family:NAME`), or the service for service action and deployment
 //! events. The first match of a key with no open incident is alerted at once and opens an
-//! incident; its first window ends `window` later. Further matches are counted into the window
-//! they fall in (one entry per task: duplicates and later versions never count twice). A window
-//! that ends with further matches gets one **digest** and the incident stays open for the next
-//! window; a window that ends with none closes it, and the next match alerts at once again.
-//! An incident that counts at least `crash_loop_after` stops within one window (the opening
-//! alert included) is a **crash loop**, said by its digests from then on.
+//! incident at the match's own time; its first window ends `window` later. Further matches are
+//! counted into the window their **own time** falls in (one entry per match: duplicates and
+//! later versions never count twice). A window that ends with further matches gets one
+//! **digest** and the incident stays open for the next window; a window that ends with none
+//! closes it, and the next match alerts at once again. An incident that counts at least
+//! `crash_loop_after` stopped tasks within one window (the opening alert included) is a **crash
+//! loop**, said by its digests from then on.
+//!
+//! **Late matches.** EventBridge retries a delivery for up to 24 hours, so a match may arrive
+//! after its window was told, or from before the open incident began. A window takes counts
+//! until [`SETTLE`] after its end and is read no earlier (a watermark with allowed lateness):
+//! a match counts into its window only if its writes are done by then (its invocation's
+//! deadline, [`Clock::done_by`]). A match too late for its window, or from more than a window
+//! before the open incident, is counted into the key's **late bucket** of the time it arrived
+//! (window index 0, aligned to the window length), whose digest says these matches are about
+//! the past. So a count can never land in a window that is being or has been told, with no
+//! lock and no extra write per count.
 //!
 //! Time is the caller's: the wall clock in Lambda, the replay's event clock in a replay. The
-//! [`IncidentStore`] port keeps heads and windows; both adapters place matches with
+//! [`IncidentStore`] port keeps heads, windows and members; both adapters place matches with
 //! [`place`], so they decide alike.
 
 mod dynamodb;
@@ -23,10 +34,17 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
-pub use dynamodb::{DUE_INDEX, DynamoDbIncidentStore, INCIDENT_KEY};
+pub use dynamodb::{DUE_INDEX, DynamoDbIncidentStore, INCIDENT_ENTRY, INCIDENT_KEY};
 pub use memory::InMemoryIncidentStore;
 
 use crate::event::{EcsDetail, EcsEvent};
+
+/// How long after its end a window still takes counts, and before which it is not read.
+pub const SETTLE: i64 = 90;
+/// Added to a count's deadline for clocks and requests still in flight.
+pub const FENCE_MARGIN: i64 = 5;
+/// A match told this long (or more) after it happened is said to be late.
+pub const LATE_AFTER: i64 = 15 * 60;
 
 /// How a rule groups its matches (`"group": {"window": "10m", "crashLoopAfter": 5}`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,9 +63,25 @@ impl Default for GroupSettings {
 }
 
 impl GroupSettings {
-    fn window_secs(&self) -> i64 {
+    /// The window length in seconds (at least 1).
+    pub fn window_secs(&self) -> i64 {
         i64::try_from(self.window.as_secs()).unwrap_or(i64::MAX).max(1)
     }
+}
+
+/// What a match is about: the digest words its count by it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum MemberKind {
+    /// A stopped task.
+    #[default]
+    Task,
+    /// A service action event (`SERVICE_TASK_PLACEMENT_FAILURE`...).
+    Service,
+    /// A deployment state change.
+    Deployment,
+    /// A container instance state change.
+    ContainerInstance,
 }
 
 /// One match counted into an incident: a stopped task, or a service or deployment event.
@@ -58,6 +92,12 @@ pub struct Member {
     pub id: String,
     /// When it happened (epoch seconds): the task's stop, else the event's time.
     pub at: i64,
+    /// What it is about.
+    #[serde(default)]
+    pub kind: MemberKind,
+    /// The event's Region (for console links).
+    #[serde(default)]
+    pub region: String,
     /// What a person groups stops by: `exit 137 OutOfMemoryError`, `exit 1`,
     /// `SpotInterruption`, `SERVICE_DEPLOYMENT_FAILED`.
     pub cause: String,
@@ -69,12 +109,23 @@ pub struct Member {
     pub failed_containers: Option<String>,
 }
 
+/// When what an event tells of happened (epoch seconds): a task's stop, else the event's time.
+pub fn happened_at(event: &EcsEvent) -> i64 {
+    match &event.detail {
+        EcsDetail::Task(task) => task.stopped_at.as_ref().unwrap_or(&event.time),
+        _ => &event.time,
+    }
+    .instant()
+    .timestamp()
+}
+
 impl Member {
     /// The member an event is, for grouping.
     pub fn of(event: &EcsEvent) -> Self {
+        let region = event.region.clone();
+        let at = happened_at(event);
         match &event.detail {
             EcsDetail::Task(task) => {
-                let at = task.stopped_at.as_ref().unwrap_or(&event.time).instant().timestamp();
                 let telling = task.containers_most_telling_first();
                 let cause = match telling.first().filter(|container| container.failed()) {
                     Some(container) => {
@@ -98,17 +149,26 @@ impl Member {
                 Self {
                     id: task.task_arn.clone(),
                     at,
+                    kind: MemberKind::Task,
+                    region,
                     cause,
                     stop_code: task.stop_code.as_ref().map(ToString::to_string),
                     failed_containers: task.failed_containers(),
                 }
             }
-            _ => {
-                let detail = serde_json::to_value(&event.detail).unwrap_or_default();
+            other => {
+                let detail = serde_json::to_value(other).unwrap_or_default();
                 let name = detail.get("eventName").or_else(|| detail.get("status"));
+                let kind = match other {
+                    EcsDetail::ContainerInstance(_) => MemberKind::ContainerInstance,
+                    _ if event.detail_type.contains("Deployment") => MemberKind::Deployment,
+                    _ => MemberKind::Service,
+                };
                 Self {
                     id: event.id.clone(),
-                    at: event.time.instant().timestamp(),
+                    at,
+                    kind,
+                    region,
                     cause: name
                         .and_then(|name| name.as_str())
                         .unwrap_or(&event.detail_type)
@@ -159,8 +219,26 @@ pub struct Head {
     pub last_active: u32,
     /// The alert key of the match that opened it.
     pub opener: String,
-    /// Whether it has been a crash loop.
+    /// Whether a digest has told it is a crash loop.
     pub crash_loop: bool,
+}
+
+/// When a match is recorded, on the caller's clock (epoch seconds).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Clock {
+    /// Now: it chooses the late bucket of a late match.
+    pub now: i64,
+    /// The latest time the recording's writes can land: its invocation's deadline, plus
+    /// [`FENCE_MARGIN`].
+    pub done_by: i64,
+}
+
+impl Clock {
+    /// The clock of a recording at `now` that has `remaining` before its deadline.
+    pub fn new(now: i64, remaining: Duration) -> Self {
+        let remaining = i64::try_from(remaining.as_secs()).unwrap_or(i64::MAX / 2) + 1;
+        Self { now, done_by: now.saturating_add(remaining).saturating_add(FENCE_MARGIN) }
+    }
 }
 
 /// Where a match falls.
@@ -170,29 +248,40 @@ pub enum Placement {
     Open,
     /// Into this window (1-based) of the open incident.
     Window(u32),
+    /// Too late for its window, or from before the open incident: into the late bucket that
+    /// starts at this time.
+    Late(i64),
 }
 
-/// Places a match at `at` given the key's head: an incident is open at a time when that time
-/// falls in its first window, or every window before it counted a further match.
-pub fn place(head: Option<&Head>, at: i64) -> Placement {
+/// Places a match that happened at `at`, recorded on `clock`, given the key's head: an
+/// incident is open at a time when that time falls in its first window, or every window before
+/// it counted a further match. A match up to one window before the opening counts into the
+/// first window (deliveries arrive out of order by seconds); one from longer before, or one
+/// whose window stops taking counts before the recording is done ([`SETTLE`]), is late.
+pub fn place(head: Option<&Head>, at: i64, clock: Clock, window: i64) -> Placement {
     let Some(head) = head else { return Placement::Open };
-    let elapsed = (at - head.opened).max(0);
-    let index = u32::try_from(elapsed / head.window.max(1) + 1).unwrap_or(u32::MAX);
-    if index == 1 || head.last_active >= index - 1 {
-        Placement::Window(index)
-    } else {
-        Placement::Open
+    let length = head.window.max(1);
+    let late = Placement::Late(clock.now - clock.now.rem_euclid(window.max(1)));
+    if at < head.opened.saturating_sub(length) {
+        return late;
     }
+    let elapsed = (at - head.opened).max(0);
+    let index = u32::try_from(elapsed / length + 1).unwrap_or(u32::MAX);
+    if index != 1 && head.last_active < index - 1 {
+        return Placement::Open;
+    }
+    let end = head.opened.saturating_add(i64::from(index).saturating_mul(length));
+    if clock.done_by > end.saturating_add(SETTLE) { late } else { Placement::Window(index) }
 }
 
-/// One window of one incident.
+/// One window of one incident, or (index 0) a key's late bucket.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct WindowRef {
     /// The incident key.
     pub key: String,
-    /// When the incident opened (epoch seconds).
+    /// When the incident opened (epoch seconds); for a late bucket, when the bucket starts.
     pub opened: i64,
-    /// The window (1-based).
+    /// The window (1-based), or 0 for a late bucket.
     pub index: u32,
 }
 
@@ -201,6 +290,29 @@ impl WindowRef {
     pub fn id(&self) -> String {
         format!("{}#{}#{}", self.key, self.opened, self.index)
     }
+
+    /// Whether this is a late bucket rather than a window of an incident.
+    pub fn is_late(&self) -> bool {
+        self.index == 0
+    }
+
+    /// The chat thread of the incident the window belongs to: `key#opened` (a late bucket is
+    /// its own thread).
+    pub fn thread(&self) -> String {
+        if self.is_late() { self.id() } else { thread_id(&self.key, self.opened) }
+    }
+
+    /// Start and end (epoch seconds) of a window `length` seconds long.
+    pub fn span(&self, length: i64) -> (i64, i64) {
+        let start = self.opened + i64::from(self.index.saturating_sub(1)) * length;
+        (start, start + length)
+    }
+}
+
+/// The chat thread (and id) of the incident of `key` opened at `opened`: every message of one
+/// incident, and only of it, shares it.
+pub fn thread_id(key: &str, opened: i64) -> String {
+    format!("{key}#{opened}")
 }
 
 /// What a window counted.
@@ -208,22 +320,31 @@ impl WindowRef {
 pub struct Window {
     /// Which window.
     pub window: WindowRef,
-    /// Start and end (epoch seconds).
+    /// Start (epoch seconds).
     pub start: i64,
     /// End (epoch seconds).
     pub end: i64,
     /// The matches counted, in time order.
     pub members: Vec<Member>,
-    /// Matches counted beyond what a window item can hold (listed by number only).
-    pub overflow: u64,
-    /// Whether the incident was a crash loop by this window's end.
-    pub crash_loop: bool,
+    /// Whether an earlier digest of the incident told it is a crash loop.
+    pub crash_loop_before: bool,
 }
 
 impl Window {
     /// How many matches the window counted.
     pub fn count(&self) -> u64 {
-        self.members.len() as u64 + self.overflow
+        self.members.len() as u64
+    }
+
+    /// Whether the incident is a crash loop by this window's end: an earlier window said so,
+    /// or this one counted `crash_loop_after` stopped tasks (the opening alert included).
+    /// A late bucket, and a window of other matches than tasks, never is.
+    pub fn is_crash_loop(&self, settings: GroupSettings) -> bool {
+        if self.window.is_late() || self.members.iter().any(|m| m.kind != MemberKind::Task) {
+            return false;
+        }
+        let stops = self.count() + u64::from(self.window.index == 1);
+        self.crash_loop_before || stops >= u64::from(settings.crash_loop_after)
     }
 
     /// The matches by cause, most frequent first: `[("exit 137 OutOfMemoryError", 12), ...]`.
@@ -246,13 +367,13 @@ pub enum Recorded {
     Opened {
         /// The incident key.
         key: String,
+        /// When the incident opened (the match's own time).
+        opened: i64,
     },
-    /// It was counted into a window of the open incident.
+    /// It was counted into a window of the open incident, or into a late bucket.
     Counted {
         /// The window.
         window: WindowRef,
-        /// Whether the incident is a crash loop now.
-        crash_loop: bool,
     },
     /// It was already counted (a retry of an invocation that counted it).
     AlreadyCounted {
@@ -278,29 +399,31 @@ pub struct IncidentError {
 /// The incident store port.
 #[async_trait]
 pub trait IncidentStore: Send + Sync {
-    /// Records a match of `key` at `at` (epoch seconds): opens an incident, or counts the
-    /// member into the window it falls in (once per member id). `opener` is the match's
-    /// alert key: a retry of the match that opened the incident is told it opened it again.
-    /// Entries expire at `expires_at`.
+    /// Records `member` as a match of `key` on `clock` ([`place`]): opens an incident, or
+    /// counts the member into the window (or late bucket) it falls in, once per member id.
+    /// `opener` is the match's alert key: a retry of the match that opened the incident is
+    /// told it opened it again. Entries expire at `expires_at`.
     async fn record(
         &self,
         key: &str,
         settings: GroupSettings,
-        at: i64,
         member: &Member,
         opener: &str,
+        clock: Clock,
         expires_at: i64,
     ) -> Result<Recorded, IncidentError>;
 
-    /// The windows whose digest is due: they counted a further match and ended by `now` (all
-    /// of them, ended or not, when `now` is `None`: the end of a replay).
-    async fn due(&self, now: Option<i64>) -> Result<Vec<WindowRef>, IncidentError>;
+    /// Up to `limit` windows whose digest is due, earliest end first: they counted a match and
+    /// ended by `until` (every such window, ended or not, when `until` is `None`: the end of a
+    /// replay). Callers pass now less [`SETTLE`].
+    async fn due(&self, until: Option<i64>, limit: usize) -> Result<Vec<WindowRef>, IncidentError>;
 
-    /// A window's content.
+    /// A window's content: every member, and whether the incident was a crash loop before.
     async fn window(&self, window: &WindowRef) -> Result<Option<Window>, IncidentError>;
 
-    /// Records that a window's digest was sent: it is no longer due.
-    async fn digested(&self, window: &WindowRef) -> Result<(), IncidentError>;
+    /// Records that a window's digest was sent (it is no longer due) and whether it told the
+    /// incident is a crash loop (later digests then say so too).
+    async fn digested(&self, window: &WindowRef, crash_loop: bool) -> Result<(), IncidentError>;
 }
 
 #[cfg(test)]
@@ -311,23 +434,54 @@ mod tests {
         Head { opened, window: 600, last_active, opener: "o".into(), crash_loop: false }
     }
 
+    /// A recording done at once (a replay's).
+    fn at_once(now: i64) -> Clock {
+        Clock { now, done_by: now }
+    }
+
     #[test]
     fn given_no_incident_then_a_match_opens_one() {
-        assert_eq!(place(None, 1_000), Placement::Open);
+        assert_eq!(place(None, 1_000, at_once(1_000), 600), Placement::Open);
     }
 
     #[test]
     fn given_an_open_incident_then_matches_fall_in_its_windows_while_each_counted_something() {
+        let place = |head: Head, at: i64| place(Some(&head), at, at_once(at), 600);
         // Window 1 is [0, 600), window 2 [600, 1200)...
-        assert_eq!(place(Some(&head(0, 0)), 0), Placement::Window(1));
-        assert_eq!(place(Some(&head(0, 0)), 599), Placement::Window(1));
+        assert_eq!(place(head(0, 0), 0), Placement::Window(1));
+        assert_eq!(place(head(0, 0), 599), Placement::Window(1));
         // Window 1 counted nothing further: the incident closed at 600.
-        assert_eq!(place(Some(&head(0, 0)), 600), Placement::Open);
+        assert_eq!(place(head(0, 0), 600), Placement::Open);
         // Window 1 counted something: window 2 is open; window 3 only if window 2 counted.
-        assert_eq!(place(Some(&head(0, 1)), 600), Placement::Window(2));
-        assert_eq!(place(Some(&head(0, 1)), 1_200), Placement::Open);
-        assert_eq!(place(Some(&head(0, 2)), 1_250), Placement::Window(3));
-        // A match from before the opening (delivered late) counts into the first window.
-        assert_eq!(place(Some(&head(1_000, 0)), 900), Placement::Window(1));
+        assert_eq!(place(head(0, 1), 600), Placement::Window(2));
+        assert_eq!(place(head(0, 1), 1_200), Placement::Open);
+        assert_eq!(place(head(0, 2), 1_250), Placement::Window(3));
+        // A match from shortly before the opening (delivered out of order) counts into the
+        // first window.
+        assert_eq!(place(head(1_000, 0), 900), Placement::Window(1));
+    }
+
+    #[test]
+    fn given_a_match_from_well_before_the_open_incident_then_it_is_late_not_in_window_1() {
+        // The incident opened at 13:00; a stop from 09:00 arrives at 13:05.
+        let thirteen = 13 * 3_600;
+        let clock = at_once(thirteen + 300);
+        assert_eq!(
+            place(Some(&head(thirteen, 0)), 9 * 3_600, clock, 600),
+            Placement::Late(thirteen)
+        );
+    }
+
+    #[test]
+    fn given_a_window_that_no_longer_takes_counts_then_a_match_for_it_is_late() {
+        // Window 1 is [0, 600): it takes counts done by 600 + SETTLE.
+        let head = head(0, 0);
+        let on_time = Clock { now: 620, done_by: 600 + SETTLE };
+        assert_eq!(place(Some(&head), 590, on_time, 600), Placement::Window(1));
+        let too_late = Clock { now: 660, done_by: 600 + SETTLE + 1 };
+        assert_eq!(place(Some(&head), 590, too_late, 600), Placement::Late(600));
+        // The recording's deadline counts, not only its start: a count started in time whose
+        // invocation may still be writing after the window is read goes late.
+        assert_eq!(Clock::new(600, Duration::from_secs(30)).done_by, 600 + 31 + FENCE_MARGIN);
     }
 }
