@@ -31,26 +31,34 @@ pub fn render(report: &ReconcileReport) -> String {
     }
     let names: Vec<&str> =
         report.clusters.iter().map(|arn| arn.rsplit('/').next().unwrap_or(arn)).collect();
-    let (written, marked) = if report.dry_run {
-        ("would write", "would mark missing")
+    let (written, enriched, marked) = if report.dry_run {
+        ("would write", "would add API facts to", "would mark missing")
     } else {
-        ("written", "marked missing")
+        ("written", "API facts added to", "marked missing")
     };
     out += &format!(
         "{} cluster(s) reconciled{}{}\n\
-         described {}, {written} {}, unchanged {}, {marked} {}, marks cleared {}\n\
+         described {}, {written} {}, {enriched} {}, unchanged {}, {marked} {}, marks cleared {}\n\
          {} ECS API calls, {} throttled\n",
         names.len(),
         if names.is_empty() { "" } else { ": " },
         names.join(", "),
         report.described,
         report.written,
+        report.enriched,
         report.unchanged,
         report.marked_missing,
         report.cleared,
         report.api_calls,
         report.throttles,
     );
+    if report.too_recent_to_mark > 0 {
+        out += &format!(
+            "not listed but stored in the last {} minutes, not marked yet: {}\n",
+            ecs_events::reconcile::LIST_GRACE.num_minutes(),
+            report.too_recent_to_mark
+        );
+    }
     if report.dry_run {
         out += "dry run: nothing was written\n";
     }
@@ -115,7 +123,8 @@ mod tests {
         assert_eq!(lines[3], "1 cluster(s) reconciled: prod");
         assert_eq!(
             lines[4],
-            "described 2, would write 1, unchanged 0, would mark missing 1, marks cleared 0"
+            "described 2, would write 1, would add API facts to 0, unchanged 0, would mark \
+             missing 1, marks cleared 0"
         );
         assert_eq!(lines[5], "4 ECS API calls, 1 throttled");
         assert_eq!(lines[6], "dry run: nothing was written");

@@ -284,7 +284,9 @@ mod tests {
 
     use async_trait::async_trait;
     use ecs_events::alert::{CollectingSink, InMemoryLedger, RuleSet};
-    use ecs_events::state::{Create, PutResult, StateRecord, StoreError, TaskSummary};
+    use ecs_events::state::{
+        Create, PutResult, StateRecord, StoreError, StoredVersion, TaskSummary,
+    };
 
     use super::*;
     use crate::input::Location;
@@ -341,6 +343,26 @@ mod tests {
             _: &str,
             _: u64,
         ) -> Result<bool, StoreError> {
+            Ok(false)
+        }
+
+        async fn stored_versions(
+            &self,
+            _: ResourceKind,
+            _: &[String],
+        ) -> Result<std::collections::HashMap<String, StoredVersion>, StoreError> {
+            Ok(Default::default())
+        }
+
+        async fn unfinished(
+            &self,
+            _: ResourceKind,
+            _: &str,
+        ) -> Result<Vec<StoredVersion>, StoreError> {
+            Ok(Vec::new())
+        }
+
+        async fn put_api_facts(&self, _: StateRecord) -> Result<bool, StoreError> {
             Ok(false)
         }
     }

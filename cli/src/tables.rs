@@ -19,7 +19,10 @@ use aws_sdk_dynamodb::types::{
 };
 use ecs_events::alert::LEDGER_KEY;
 use ecs_events::incident::{DUE_INDEX, INCIDENT_ENTRY, INCIDENT_KEY};
-use ecs_events::state::{ResourceKind, TASK_STATUS_INDEX, TASK_STATUS_INDEX_ATTRIBUTES};
+use ecs_events::state::{
+    CONTAINER_INSTANCE_STATUS_INDEX, CONTAINER_INSTANCE_STATUS_INDEX_ATTRIBUTES, ResourceKind,
+    TASK_STATUS_INDEX, TASK_STATUS_INDEX_ATTRIBUTES,
+};
 
 /// The TTL attribute of every table.
 pub const TTL_ATTRIBUTE: &str = "expiresAt";
@@ -38,8 +41,8 @@ pub struct CreateTableError {
 }
 
 /// Creates, when missing, the task table (key `taskArn`, GSI on `clusterArn` + `lastStatus`
-/// projecting what listing a cluster shows)
-/// and the container instance table (key `containerInstanceArn`), on-demand, with TTL.
+/// projecting what listing a cluster shows) and the container instance table (key
+/// `containerInstanceArn`, GSI on `clusterArn` + `status`), on-demand, with TTL.
 pub async fn create_state_tables(
     client: &Client,
     task_table: &str,
@@ -223,20 +226,31 @@ fn create_table_request(
                     .build()?,
             );
     }
-    if kind == Table::State(ResourceKind::Task) {
+    let index = match kind {
+        Table::State(ResourceKind::Task) => {
+            Some((TASK_STATUS_INDEX, "lastStatus", &TASK_STATUS_INDEX_ATTRIBUTES[..]))
+        }
+        Table::State(ResourceKind::ContainerInstance) => Some((
+            CONTAINER_INSTANCE_STATUS_INDEX,
+            "status",
+            &CONTAINER_INSTANCE_STATUS_INDEX_ATTRIBUTES[..],
+        )),
+        Table::Ledger | Table::Incidents => None,
+    };
+    if let Some((name, status, projected)) = index {
         request = request
             .attribute_definitions(string_attribute("clusterArn")?)
-            .attribute_definitions(string_attribute("lastStatus")?)
+            .attribute_definitions(string_attribute(status)?)
             .global_secondary_indexes(
                 GlobalSecondaryIndex::builder()
-                    .index_name(TASK_STATUS_INDEX)
+                    .index_name(name)
                     .key_schema(key("clusterArn", KeyType::Hash)?)
-                    .key_schema(key("lastStatus", KeyType::Range)?)
+                    .key_schema(key(status, KeyType::Range)?)
                     .projection(
                         Projection::builder()
                             .projection_type(ProjectionType::Include)
                             .set_non_key_attributes(Some(
-                                TASK_STATUS_INDEX_ATTRIBUTES.map(str::to_owned).to_vec(),
+                                projected.iter().map(|name| (*name).to_owned()).collect(),
                             ))
                             .build(),
                     )

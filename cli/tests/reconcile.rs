@@ -107,7 +107,8 @@ fn given_a_task_ecs_no_longer_lists_then_a_dry_run_shows_the_mark_and_a_run_make
     assert_eq!(lines[2], format!("1 cluster(s) reconciled: {}", fixture.cluster));
     assert_eq!(
         lines[3],
-        "described 1, would write 0, unchanged 0, would mark missing 1, marks cleared 0"
+        "described 1, would write 0, would add API facts to 0, unchanged 0, would mark missing 1, \
+         marks cleared 0"
     );
     assert_eq!(lines[5], "dry run: nothing was written");
     let failure = format!(

@@ -28,6 +28,9 @@ EVENT_JSON = "<aws.events.event.json>"
 MAX_INPUT_TEMPLATE_CHARS = 8192
 # What the task index projects besides the keys: what listing a cluster's tasks reads.
 TASK_STATUS_INDEX = "clusterArn-lastStatus-index"
+# Issue #23: the reconciler finds a cluster's container instances, to mark the lost ones.
+CONTAINER_INSTANCE_STATUS_INDEX = "clusterArn-status-index"
+CONTAINER_INSTANCE_STATUS_INDEX_ATTRIBUTES = ["version", "missingSince"]
 TASK_STATUS_INDEX_ATTRIBUTES = [
     "version", "group", "startedAt", "stoppedAt", "stopCode", "failedContainers", "missingSince",
 ]
@@ -51,6 +54,8 @@ ALLOWED_ACTIONS = {
     # (checked on their own, by test_the_reconciler_reads_ecs_only_on_its_clusters).
     "reconciler": LOG_ACTIONS | DESTINATION_ACTIONS | {
         "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query",
+        # Issue #23: the stored versions of what ECS describes, without their details.
+        "dynamodb:BatchGetItem",
     },
 }
 # The ECS API calls of the reconciler (shared/src/reconcile/ecs_api.rs), and the resource each is
@@ -556,6 +561,25 @@ def test_the_task_status_index_projects_only_what_listing_tasks_reads(template):
         {"AttributeName": "lastStatus", "KeyType": "RANGE"},
     ]
     assert index["Projection"] == {"ProjectionType": "INCLUDE", "NonKeyAttributes": TASK_STATUS_INDEX_ATTRIBUTES}
+
+
+def test_the_container_instance_index_lists_a_clusters_instances_by_status(template):
+    assert code_constant_strings("CONTAINER_INSTANCE_STATUS_INDEX") == [CONTAINER_INSTANCE_STATUS_INDEX]
+    assert (code_constant_strings("CONTAINER_INSTANCE_STATUS_INDEX_ATTRIBUTES")
+            == CONTAINER_INSTANCE_STATUS_INDEX_ATTRIBUTES)
+    (instance,) = [
+        table["Properties"] for table in resources(template, "AWS::DynamoDB::Table").values()
+        if table["Properties"]["KeySchema"] == [{"AttributeName": "containerInstanceArn", "KeyType": "HASH"}]
+    ]
+    (index,) = instance["GlobalSecondaryIndexes"]
+    assert index["IndexName"] == CONTAINER_INSTANCE_STATUS_INDEX
+    assert index["KeySchema"] == [
+        {"AttributeName": "clusterArn", "KeyType": "HASH"},
+        {"AttributeName": "status", "KeyType": "RANGE"},
+    ]
+    assert index["Projection"] == {
+        "ProjectionType": "INCLUDE", "NonKeyAttributes": CONTAINER_INSTANCE_STATUS_INDEX_ATTRIBUTES,
+    }
 
 
 def test_the_events_dlq_trusts_exactly_the_rules_that_dead_letter_into_it(template):
@@ -1154,7 +1178,11 @@ def test_the_reconciler_writes_the_state_tables_as_the_tracker_does_and_reads_th
         ("dynamodb:PutItem", "${%s.Arn}" % task),
         ("dynamodb:PutItem", "${%s.Arn}" % instance),
         ("dynamodb:UpdateItem", "${%s.Arn}" % task),
+        ("dynamodb:UpdateItem", "${%s.Arn}" % instance),
+        ("dynamodb:BatchGetItem", "${%s.Arn}" % task),
+        ("dynamodb:BatchGetItem", "${%s.Arn}" % instance),
         ("dynamodb:Query", "${%s.Arn}/index/%s" % (task, TASK_STATUS_INDEX)),
+        ("dynamodb:Query", "${%s.Arn}/index/%s" % (instance, CONTAINER_INSTANCE_STATUS_INDEX)),
     ])
 
 

@@ -6,6 +6,7 @@ pub mod config;
 pub mod deadline;
 pub mod event;
 pub mod event_log;
+mod handler_error;
 pub mod incident;
 pub mod pattern;
 pub mod reconcile;

@@ -499,3 +499,69 @@ async fn given_late_deliveries_then_messages_say_they_are_about_the_past() {
         digests.iter().find(|d| !d.subject.starts_with("ECS late:")).expect("the window's digest");
     assert_eq!(window.count, 1, "today's window holds today's stop only");
 }
+
+/// The write units DynamoDB bills for writing `item`: one per started KB.
+fn write_units(
+    item: &std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>,
+) -> usize {
+    ecs_events::state::item_size(item).div_ceil(1024).max(1)
+}
+
+/// GIVEN one window counting 1,000 stopped tasks WHEN the 10th and the 1,000th are counted
+/// THEN each count is the same two small writes — the window item and the member's item, one
+/// write unit each — read back from moto and billed as DynamoDB does (by item size). Before
+/// issue #23 the window item held every member: 3 KB at 10 and 284 KB at 1,000 members, so the
+/// 1,000th count cost 284 write units (568 with the crash-loop flag).
+#[tokio::test]
+async fn given_a_window_of_1000_members_then_a_count_costs_what_it_cost_at_10() {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let table = unique("incidents");
+    create_incident_table(&dynamodb(), &table).await.expect("incident table");
+    let store = DynamoDbIncidentStore::new(dynamodb(), table.clone());
+    let key = "essential-container-exited|prod-ec2|service:image-resizer";
+    let settings = GroupSettings { window: Duration::from_secs(3_600), crash_loop_after: 5 };
+    let item = |key: String, entry: String| {
+        let table = table.clone();
+        async move {
+            dynamodb()
+                .get_item()
+                .table_name(table)
+                .key("incidentKey", AttributeValue::S(key))
+                .key("entry", AttributeValue::S(entry))
+                .send()
+                .await
+                .expect("read")
+                .item
+                .expect("item")
+        }
+    };
+    let mut units = Vec::new();
+    for i in 0..=1_000_i64 {
+        let id = format!("arn:aws:ecs:us-east-1:111122223333:task/prod-ec2/{i:032x}");
+        let member = Member {
+            id: id.clone(),
+            at: 1_000 + i,
+            kind: MemberKind::Task,
+            region: "us-east-1".into(),
+            cause: "exit 137 OutOfMemoryError".into(),
+            stop_code: Some("EssentialContainerExited".into()),
+            failed_containers: Some("resizer:137".into()),
+        };
+        store
+            .record(key, settings, &member, &format!("r#{id}"), at_once(1_000 + i), 9_999_999)
+            .await
+            .expect("recorded");
+        if i == 10 || i == 1_000 {
+            let window = item(format!("window#{key}#1000#1"), "window".into()).await;
+            let counted = item(format!("window#{key}#1000#1"), format!("m#{id}")).await;
+            units.push((write_units(&window), write_units(&counted)));
+        }
+    }
+    println!(
+        "write units per count (window item, member item): at 10 members {:?}, at 1,000 {:?}",
+        units[0], units[1]
+    );
+    assert_eq!(units, [(1, 1), (1, 1)]);
+    let window = WindowRef { key: key.into(), opened: 1_000, index: 1 };
+    assert_eq!(store.window(&window).await.expect("read").expect("window").count(), 1_000);
+}

@@ -28,6 +28,7 @@ fn record(arn: &str, version: u64) -> StateRecord {
         event_time: Timestamp::parse("2024-05-02T10:00:00Z").expect("timestamp"),
         source: Source::Event,
         missing_since: None,
+        api_facts: None,
         expires_at: None,
         facts: TaskFacts::default(),
         detail: Detail::from_value(&json!({"taskArn": arn, "version": version})),

@@ -106,8 +106,13 @@ fn api_instance(version: u64) -> Value {
     })
 }
 
-/// A stored task record, as the state tracker writes it from an event.
+/// A stored task record, as the state tracker writes it from an event of 2019.
 fn stored(id: &str, status: &str, version: u64) -> StateRecord {
+    stored_at(id, status, version, "2019-05-06T10:00:00Z")
+}
+
+/// A stored task record, as the state tracker writes it from an event at `time`.
+fn stored_at(id: &str, status: &str, version: u64, time: &str) -> StateRecord {
     let mut detail = api_task(id, status, version);
     for field in ["connectivityAt", "pullStartedAt", "pullStoppedAt", "createdAt", "startedAt"] {
         detail[field] = json!("2019-05-06T09:13:31.644Z");
@@ -120,7 +125,7 @@ fn stored(id: &str, status: &str, version: u64) -> StateRecord {
     detail.as_object_mut().map(|fields| fields.remove("tags"));
     let event = ReceivedEvent::new(json!({
         "version": "0", "id": format!("event-{id}-{version}"), "detail-type": "ECS Task State Change",
-        "source": "aws.ecs", "account": "123456789012", "time": "2019-05-06T10:00:00Z",
+        "source": "aws.ecs", "account": "123456789012", "time": time,
         "region": "us-west-2", "resources": [task_arn(id)], "detail": detail
     }))
     .expect("valid event");
@@ -205,15 +210,39 @@ fn settings(dry_run: bool, max_api_calls: u64) -> ReconcileSettings {
     }
 }
 
-/// The table before the run: what events told.
+const LOST_INSTANCE: &str = "arn:aws:ecs:us-west-2:123456789012:container-instance/MyCluster/0123456789abcdef0123456789abcdef";
+
+/// A container instance ECS no longer lists, as an event of 2019 left it: ACTIVE.
+fn stored_lost_instance() -> StateRecord {
+    let mut detail = api_instance(40);
+    detail["containerInstanceArn"] = json!(LOST_INSTANCE);
+    detail["clusterArn"] = json!(CLUSTER);
+    detail["registeredAt"] = json!("2019-05-06T08:06:40.123Z");
+    detail.as_object_mut().map(|fields| fields.remove("registeredResources"));
+    detail.as_object_mut().map(|fields| fields.remove("remainingResources"));
+    let event = ReceivedEvent::new(json!({
+        "version": "0", "id": "event-lost-instance", "detail-type": "ECS Container Instance State Change",
+        "source": "aws.ecs", "account": "123456789012", "time": "2019-05-06T10:00:00Z",
+        "region": "us-west-2", "resources": [LOST_INSTANCE], "detail": detail
+    }))
+    .expect("valid event");
+    StateRecord::from_event(event, Retention::default()).expect("fits").expect("an instance")
+}
+
+/// The table before the run: what events told — and one task the state tracker stored a
+/// minute ago, which ECS does not list yet (its lists are eventually consistent).
 async fn store_before() -> Arc<InMemoryStateStore> {
     let store = Arc::new(InMemoryStateStore::new());
+    let a_minute_ago = (Utc::now() - chrono::Duration::minutes(1))
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
     for record in [
         stored("newer", "RUNNING", 3),
         stored("older", "STOPPED", 6),
         stored("same", "RUNNING", 2),
         stored("gone", "RUNNING", 7),
         stored("stopped-gone", "STOPPED", 9),
+        stored_at("just-started", "PENDING", 1, &a_minute_ago),
+        stored_lost_instance(),
     ] {
         store.put_if_newer(record, Create::Allowed).await.expect("put");
     }
@@ -248,12 +277,12 @@ async fn given_drift_then_a_run_writes_newer_versions_marks_the_missing_and_repo
     let report: ReconcileReport = response;
 
     // Four tasks and the container instance described; the newer task, the lost one and the
-    // instance written; the same and the older version changed nothing.
+    // instance written; the same version given the tags and health only the API has; the
+    // older version changed nothing. The task and the instance ECS no longer lists are
+    // marked; the task stored a minute ago is not (ECS may not list it yet).
     assert_eq!(report.clusters, [CLUSTER]);
-    assert_eq!(
-        (report.described, report.written, report.unchanged, report.marked_missing),
-        (5, 3, 2, 1)
-    );
+    assert_eq!((report.described, report.written, report.enriched, report.unchanged), (5, 3, 1, 1));
+    assert_eq!((report.marked_missing, report.too_recent_to_mark), (2, 1));
     // DescribeClusters, ListTasks ×3 (two RUNNING pages, one STOPPED), DescribeTasks ×2 (the
     // first throttled, retried by the SDK), ListContainerInstances, DescribeContainerInstances.
     assert_eq!((report.api_calls, report.throttles), (8, 1));
@@ -287,6 +316,20 @@ async fn given_drift_then_a_run_writes_newer_versions_marks_the_missing_and_repo
     assert_eq!(gone.expires_at, Some(since + 7 * 86_400));
     // Not listed but stopped: nothing to correct.
     assert_eq!(get(&store, "stopped-gone").await.missing_since, None);
+    // Stored a minute ago, not listed yet: left alone.
+    assert_eq!(get(&store, "just-started").await.missing_since, None);
+    // The same version as stored, now with what only the API tells.
+    let enriched = get(&store, "same").await;
+    assert_eq!((enriched.version, enriched.source), (2, Source::Reconcile));
+    assert_eq!(enriched.detail.to_value()["tags"], json!([{"key": "team", "value": "payments"}]));
+    // The container instance ECS no longer lists: marked, as a task would be.
+    let lost_instance = store
+        .get(ResourceKind::ContainerInstance, LOST_INSTANCE)
+        .await
+        .expect("get")
+        .expect("kept");
+    assert_eq!(lost_instance.status, "ACTIVE");
+    assert!(lost_instance.missing_since.is_some());
     // The container instance, with the cluster the API leaves out.
     let instance =
         store.get(ResourceKind::ContainerInstance, INSTANCE).await.expect("get").expect("written");
@@ -304,10 +347,12 @@ async fn given_drift_then_a_run_writes_newer_versions_marks_the_missing_and_repo
     for (metric, value) in [
         ("Described", 5),
         ("Written", 3),
-        ("Unchanged", 2),
-        ("MarkedMissing", 1),
+        ("Enriched", 1),
+        ("Unchanged", 1),
+        ("MarkedMissing", 2),
         ("ApiCalls", 8),
         ("Throttles", 1),
+        ("CutShort", 0),
     ] {
         assert_eq!(emf[metric], value, "{metric}");
     }
@@ -317,22 +362,37 @@ async fn given_drift_then_a_run_writes_newer_versions_marks_the_missing_and_repo
         actions,
         [
             ("newer", "write"),
+            ("same", "add API facts"),
             ("lost", "write"),
             ("gone", "mark missing"),
-            ("f9cc75bb0c9446b9bf6d49d320bc1551", "write")
+            ("f9cc75bb0c9446b9bf6d49d320bc1551", "write"),
+            ("0123456789abcdef0123456789abcdef", "mark missing"),
         ]
     );
 
     // WHEN ECS lists the marked task again at the same version THEN the mark goes, and the
-    // expiry it set with it; a run that changes nothing writes nothing.
+    // expiry it set with it (the record takes the API's facts).
     let gone_again = api_task("gone", "RUNNING", 7);
     let rules = cluster_rules(&[&newer, &same, &gone_again], &[&older, &lost], false);
-    let reconciler = Reconciler::new(&client(&rules), store.clone(), settings(false, 100));
+    // A cap of 10 calls a run: each run takes 7, so a cap counted for the sandbox's life
+    // instead of per run would stop the second run at its first call.
+    let reconciler = Reconciler::new(&client(&rules), store.clone(), settings(false, 10));
     let second = reconciler.run(Deadline::after(StdDuration::from_secs(30))).await.expect("runs");
-    assert_eq!((second.cleared, second.written, second.marked_missing), (1, 0, 0));
-    assert_eq!(second.unchanged, 6, "five tasks and the instance");
+    assert_eq!(
+        (second.cleared, second.written, second.enriched, second.marked_missing),
+        (1, 0, 1, 0)
+    );
+    assert_eq!(second.unchanged, 5, "four tasks and the instance");
     let gone = get(&store, "gone").await;
     assert_eq!((gone.missing_since, gone.expires_at), (None, None));
+    // WHEN the same reconciler runs again on an unchanged cluster THEN it writes nothing — no
+    // task, no container instance — and its calls are counted from zero again.
+    let third = reconciler.run(Deadline::after(StdDuration::from_secs(30))).await.expect("runs");
+    assert_eq!(third.cut_short, None, "the cap is per run");
+    assert_eq!(third.api_calls, second.api_calls);
+    assert_eq!((third.written, third.enriched, third.cleared, third.marked_missing), (0, 0, 0, 0));
+    assert_eq!(third.unchanged, 6, "five tasks and the instance");
+    assert!(third.drift.is_empty(), "{:?}", third.drift);
 }
 
 #[tokio::test]
@@ -343,7 +403,12 @@ async fn given_a_dry_run_then_the_drift_is_reported_and_nothing_is_written() {
     let reconciler = Reconciler::new(&client(&rules), store.clone(), settings(true, 100));
     let report = reconciler.run(Deadline::after(StdDuration::from_secs(30))).await.expect("runs");
     assert!(report.dry_run);
-    assert_eq!((report.written, report.marked_missing), (3, 1), "what a real run would do");
+    assert_eq!(
+        (report.written, report.enriched, report.marked_missing),
+        (3, 1, 2),
+        "what a real run would do"
+    );
+    assert_eq!(get(&store, "same").await.source, Source::Event, "not enriched");
     assert_eq!(get(&store, "newer").await.version, 3);
     assert_eq!(get(&store, "gone").await.missing_since, None);
     assert!(store.get(ResourceKind::Task, &task_arn("lost")).await.expect("get").is_none());
@@ -370,6 +435,12 @@ async fn given_the_call_cap_then_the_run_stops_keeps_its_writes_and_marks_nothin
     assert!(report.clusters.is_empty(), "the cluster was not reconciled in full");
     assert_eq!(rules[3].num_calls(), 0);
     assert_eq!(get(&store, "gone").await.missing_since, None);
+
+    // The Lambda invocation fails, so a cut run is never silent (all clusters or named).
+    let error = reconciler::handle(&reconciler, LambdaEvent::new(json!({}), Context::default()))
+        .await
+        .expect_err("a cut-short run fails the invocation");
+    assert!(format!("{error:?}").starts_with("NonRetryable.ReconcileCutShort"), "{error:?}");
 
     // Cap 6: the tasks are described, written and judged; the container instances are not.
     let store = store_before().await;
@@ -403,7 +474,7 @@ async fn given_a_cluster_ecs_does_not_know_then_the_invocation_fails_and_names_i
         .expect_err("fails");
     let message = format!("{error:?}");
     assert!(message.contains("cluster/nope: MISSING"), "{message}");
-    assert!(message.starts_with("ReconcileFailures"), "{message}");
+    assert!(message.starts_with("NonRetryable.ReconcileFailures"), "{message}");
 }
 
 #[tokio::test]

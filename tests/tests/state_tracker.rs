@@ -11,7 +11,7 @@ use chrono::Duration;
 use ecs_events::event::{ReceivedEvent, Timestamp};
 use ecs_events::state::{
     Create, Detail, DynamoDbStateStore, InMemoryStateStore, Outcome, PutResult, ResourceKind,
-    Retention, Source, StateRecord, StateStore, TaskFacts, TaskSummary,
+    Retention, Source, StateRecord, StateStore, StoredVersion, TaskFacts, TaskSummary,
 };
 use ecs_events_cli::tables::create_state_tables;
 use lambda_runtime::{Context, LambdaEvent};
@@ -39,6 +39,7 @@ fn task_record(key: &str, version: u64, status: &str, event_id: &str) -> StateRe
         event_time: Timestamp::parse("2024-05-02T10:00:00Z").expect("timestamp"),
         source: Source::Event,
         missing_since: None,
+        api_facts: None,
         expires_at: (status == "STOPPED").then_some(1_715_000_000),
         facts: TaskFacts {
             group: Some("service:web".into()),
@@ -186,6 +187,73 @@ async fn store_contract(store: &dyn StateStore) {
         !store.mark_missing(ResourceKind::Task, nobody, 1, since, expires).await.expect("mark")
     );
     assert_eq!(store.get(ResourceKind::Task, nobody).await.expect("get"), None);
+
+    // What the reconciler compares: stored versions by key (only those stored), read without
+    // their details, with when their event happened.
+    let keys = [task.clone(), arn.to_owned(), nobody.to_owned()];
+    let versions = store.stored_versions(ResourceKind::Task, &keys).await.expect("versions");
+    assert_eq!(versions.len(), 2, "{versions:?}");
+    assert_eq!(versions[task], StoredVersion::of(&reconciled_again(task)));
+    assert_eq!(versions[arn].written_at, Some(1_714_644_000));
+    // Many keys: more than one batch read.
+    let many: Vec<String> = (0..250).map(|i| format!("{arn}-{i}")).chain([task.clone()]).collect();
+    assert_eq!(store.stored_versions(ResourceKind::Task, &many).await.expect("versions").len(), 1);
+    // A cluster's unfinished records: not STOPPED tasks (of any other status), not INACTIVE
+    // container instances.
+    let pending =
+        task_record("arn:aws:ecs:us-east-1:111122223333:task/prod/pending", 1, "PENDING", "e");
+    let stopping =
+        task_record("arn:aws:ecs:us-east-1:111122223333:task/prod/stopping", 3, "STOPPING", "e");
+    for record in [&pending, &stopping] {
+        store.put_if_newer(record.clone(), Create::Allowed).await.expect("put");
+    }
+    let prod = "arn:aws:ecs:us-east-1:111122223333:cluster/prod";
+    let unfinished = store.unfinished(ResourceKind::Task, prod).await.expect("unfinished");
+    let keys: Vec<(&str, u64, &str)> =
+        unfinished.iter().map(|s| (s.key.as_str(), s.version, s.status.as_str())).collect();
+    assert_eq!(
+        keys,
+        [
+            (pending.key.as_str(), 1, "PENDING"),
+            (task.as_str(), 2, "RUNNING"),
+            (stopping.key.as_str(), 3, "STOPPING")
+        ]
+    );
+    let mut inactive = task_record(
+        "arn:aws:ecs:us-east-1:111122223333:container-instance/prod/gone",
+        9,
+        "INACTIVE",
+        "e",
+    );
+    inactive.kind = ResourceKind::ContainerInstance;
+    store.put_if_newer(inactive, Create::Allowed).await.expect("put");
+    let instances =
+        store.unfinished(ResourceKind::ContainerInstance, prod).await.expect("unfinished");
+    assert_eq!(instances.iter().map(|s| s.key.as_str()).collect::<Vec<_>>(), [arn]);
+    // The reconciler's API facts: written over the same version only when they differ.
+    let mut enriched = reconciled_again(task);
+    enriched.api_facts = Some("0badf00d".into());
+    assert!(store.put_api_facts(enriched.clone()).await.expect("put"));
+    assert!(!store.put_api_facts(enriched.clone()).await.expect("put"), "the same facts");
+    let mut other_version = enriched.clone();
+    other_version.version = 7;
+    other_version.api_facts = Some("feedface".into());
+    assert!(!store.put_api_facts(other_version).await.expect("put"), "another version");
+    assert_eq!(store.get(ResourceKind::Task, task).await.expect("get"), Some(enriched.clone()));
+    assert_eq!(
+        store.stored_versions(ResourceKind::Task, std::slice::from_ref(task)).await.expect("v")
+            [task]
+            .api_facts
+            .as_deref(),
+        Some("0badf00d")
+    );
+}
+
+/// The task record the reconciler wrote at version 2 in the contract.
+fn reconciled_again(task: &str) -> StateRecord {
+    let mut reconciled = task_record(task, 2, "RUNNING", "reconcile:2024-11-01T00:00:00Z");
+    reconciled.source = Source::Reconcile;
+    reconciled
 }
 
 #[tokio::test]

@@ -11,7 +11,7 @@ use ecs_events::alert::{AlertError, Alerter, Delivery, RuleResult};
 use ecs_events::deadline::Deadline;
 use ecs_events::event::{EventError, ReceivedEvent};
 use ecs_events::telemetry::OutcomeCounts;
-use lambda_runtime::{Diagnostic, LambdaEvent};
+use lambda_runtime::LambdaEvent;
 use serde_json::{Value, json};
 
 /// Name of the function in logs and metrics.
@@ -56,17 +56,7 @@ impl HandlerError {
     }
 }
 
-impl std::fmt::Debug for HandlerError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}: {self}", self.error_type())
-    }
-}
-
-impl From<HandlerError> for Diagnostic {
-    fn from(error: HandlerError) -> Self {
-        Diagnostic { error_type: error.error_type().into(), error_message: error.to_string() }
-    }
-}
+ecs_events::handler_error!(HandlerError);
 
 /// What the alerter is asked to do.
 enum Request {

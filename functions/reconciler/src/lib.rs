@@ -3,7 +3,7 @@
 
 use ecs_events::deadline::Deadline;
 use ecs_events::reconcile::{ReconcileError, ReconcileReport, Reconciler};
-use lambda_runtime::{Diagnostic, LambdaEvent};
+use lambda_runtime::LambdaEvent;
 use serde_json::Value;
 
 /// Name of the function in logs and metrics.
@@ -16,35 +16,42 @@ pub enum HandlerError {
     #[error(transparent)]
     Run(#[from] ReconcileError),
     /// Some clusters or resources could not be reconciled (the others were).
-    #[error("{} failure(s): {}", .0.len(), .0.join("; "))]
-    Failures(Vec<String>),
+    #[error("{} failure(s): {}", .failures.len(), .failures.join("; "))]
+    Failures {
+        /// What failed.
+        failures: Vec<String>,
+        /// Whether a cluster ECS does not know is among them (a retry cannot help).
+        unknown_cluster: bool,
+    },
+    /// The run stopped at the call cap or the deadline: the clusters it did not finish were
+    /// not reconciled (raise `RECONCILE_MAX_API_CALLS`, or name fewer clusters).
+    #[error("run cut short: {0}")]
+    CutShort(String),
 }
 
 impl HandlerError {
-    /// The `errorType` Lambda reports.
+    /// The `errorType` Lambda reports: `Retryable.*` when a later run may succeed,
+    /// `NonRetryable.*` when it cannot without a change (a cluster that does not exist, a
+    /// cap too low for the account).
     pub fn error_type(&self) -> &'static str {
         match self {
-            Self::Run(_) => "ReconcileError",
-            Self::Failures(_) => "ReconcileFailures",
+            Self::Run(ReconcileError::Store(error)) if !error.is_retryable() => {
+                "NonRetryable.ReconcileError"
+            }
+            Self::Run(_) => "Retryable.ReconcileError",
+            Self::Failures { unknown_cluster: true, .. } => "NonRetryable.ReconcileFailures",
+            Self::Failures { .. } => "Retryable.ReconcileFailures",
+            Self::CutShort(_) => "NonRetryable.ReconcileCutShort",
         }
     }
 }
 
-impl std::fmt::Debug for HandlerError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}: {self}", self.error_type())
-    }
-}
-
-impl From<HandlerError> for Diagnostic {
-    fn from(error: HandlerError) -> Self {
-        Diagnostic { error_type: error.error_type().into(), error_message: error.to_string() }
-    }
-}
+ecs_events::handler_error!(HandlerError);
 
 /// Runs the reconciler once, whatever the payload (the schedule sends `{}`), by Lambda's
 /// deadline. Prints the run's EMF line, logs each drift at DEBUG and the counts at INFO; a run
-/// with failures fails the invocation (after its writes), so Lambda's Errors metric shows it.
+/// with failures, or cut short, fails the invocation (after its writes), so Lambda's Errors
+/// metric shows it — in every mode, all clusters included.
 pub async fn handle(
     reconciler: &Reconciler,
     event: LambdaEvent<Value>,
@@ -62,14 +69,19 @@ pub async fn handle(
         unchanged = report.unchanged,
         marked_missing = report.marked_missing,
         cleared = report.cleared,
+        enriched = report.enriched,
+        too_recent_to_mark = report.too_recent_to_mark,
         api_calls = report.api_calls,
         throttles = report.throttles,
         cut_short = report.cut_short.as_deref().unwrap_or(""),
         "reconciled"
     );
-    if report.failures.is_empty() {
-        Ok(report)
-    } else {
-        Err(HandlerError::Failures(report.failures))
+    if !report.failures.is_empty() {
+        let unknown_cluster = !report.unknown_clusters.is_empty();
+        return Err(HandlerError::Failures { failures: report.failures, unknown_cluster });
+    }
+    match report.cut_short {
+        Some(why) => Err(HandlerError::CutShort(why)),
+        None => Ok(report),
     }
 }

@@ -20,7 +20,7 @@ use ecs_events::state::{Outcome, Retention, StateStore};
 use ecs_events::telemetry::OutcomeCounts;
 use ecs_events::tracker::{TrackError, track};
 use futures::StreamExt;
-use lambda_runtime::{Diagnostic, LambdaEvent};
+use lambda_runtime::LambdaEvent;
 use serde_json::{Value, json};
 
 pub use dead_letters::{DeadLetter, DeadLetters, SqsDeadLetters};
@@ -74,17 +74,7 @@ impl HandlerError {
     }
 }
 
-impl std::fmt::Debug for HandlerError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}: {self}", self.error_type())
-    }
-}
-
-impl From<HandlerError> for Diagnostic {
-    fn from(error: HandlerError) -> Self {
-        Diagnostic { error_type: error.error_type().into(), error_message: error.to_string() }
-    }
-}
+ecs_events::handler_error!(HandlerError);
 
 /// The handler, holding the store for the life of the execution environment.
 #[derive(Clone)]

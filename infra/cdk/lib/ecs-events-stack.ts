@@ -59,6 +59,10 @@ export const TASK_STATUS_INDEX_ATTRIBUTES = [
 ];
 /** The task index's name (shared/src/state/dynamodb.rs TASK_STATUS_INDEX). */
 export const TASK_STATUS_INDEX = 'clusterArn-lastStatus-index';
+/** The container instance index's name (shared/src/state/dynamodb.rs CONTAINER_INSTANCE_STATUS_INDEX). */
+export const CONTAINER_INSTANCE_STATUS_INDEX = 'clusterArn-status-index';
+/** What it projects besides the keys (CONTAINER_INSTANCE_STATUS_INDEX_ATTRIBUTES). */
+export const CONTAINER_INSTANCE_STATUS_INDEX_ATTRIBUTES = ['version', 'missingSince'];
 
 /** A cluster name, as ECS accepts it (the SAM ReconcileClusters AllowedPattern, per name). */
 export const CLUSTER_NAME = /^[A-Za-z0-9_-]{1,255}$/;
@@ -189,6 +193,15 @@ export class EcsEventsStack extends Stack {
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
       encryption: dynamodb.TableEncryption.AWS_MANAGED,
       removalPolicy: RemovalPolicy.RETAIN,
+    });
+    // The reconciler finds a cluster's instances here, to mark those ECS no longer lists. Adding
+    // it to a deployed table is an in-place update; DynamoDB backfills it.
+    containerInstanceTable.addGlobalSecondaryIndex({
+      indexName: CONTAINER_INSTANCE_STATUS_INDEX,
+      partitionKey: { name: 'clusterArn', type: dynamodb.AttributeType.STRING },
+      sortKey: { name: 'status', type: dynamodb.AttributeType.STRING },
+      projectionType: dynamodb.ProjectionType.INCLUDE,
+      nonKeyAttributes: CONTAINER_INSTANCE_STATUS_INDEX_ATTRIBUTES,
     });
 
     // Idempotency claims only (short TTL): deleted with the stack, as in the SAM template.
@@ -489,20 +502,31 @@ export class EcsEventsStack extends Stack {
       0,
     );
     reconciler.addToRolePolicy(conditionalWrites());
-    // Sets and clears the missing mark of a task (conditional on its version).
+    // Sets and clears the missing mark of a task or instance (conditional on its version).
     reconciler.addToRolePolicy(
       new iam.PolicyStatement({
         sid: 'MissingMarks',
         actions: ['dynamodb:UpdateItem'],
-        resources: [taskTable.tableArn],
+        resources: [taskTable.tableArn, containerInstanceTable.tableArn],
       }),
     );
-    // What the table holds of a cluster's tasks, from the cluster/status index only.
+    // The stored versions of what ECS describes (no detail): an unchanged resource costs no write.
+    reconciler.addToRolePolicy(
+      new iam.PolicyStatement({
+        sid: 'StoredVersions',
+        actions: ['dynamodb:BatchGetItem'],
+        resources: [taskTable.tableArn, containerInstanceTable.tableArn],
+      }),
+    );
+    // A cluster's unfinished tasks and instances, from the cluster/status indexes only.
     reconciler.addToRolePolicy(
       new iam.PolicyStatement({
         sid: 'StoredTasks',
         actions: ['dynamodb:Query'],
-        resources: [`${taskTable.tableArn}/index/${TASK_STATUS_INDEX}`],
+        resources: [
+          `${taskTable.tableArn}/index/${TASK_STATUS_INDEX}`,
+          `${containerInstanceTable.tableArn}/index/${CONTAINER_INSTANCE_STATUS_INDEX}`,
+        ],
       }),
     );
     this.grantEcsReads(reconciler, settings.reconcileClusters);

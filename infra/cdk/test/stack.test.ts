@@ -317,6 +317,7 @@ describe('default stack (direct, rules/default.json)', () => {
     ]);
     // Issue #16: ECS list and describe only (scoped: see the reconciler tests below).
     assert.deepEqual(allowedActions(template, roleOf('reconciler')), [
+      'dynamodb:BatchGetItem',
       'dynamodb:PutItem',
       'dynamodb:Query',
       'dynamodb:UpdateItem',

@@ -49,6 +49,30 @@ fn timestamp(time: &DateTime) -> Option<String> {
     Some(instant.to_rfc3339_opts(SecondsFormat::Millis, true))
 }
 
+/// A fingerprint of what only the API tells of a described resource (`detail` as
+/// [`task_detail`] or [`container_instance_detail`] make it): its tags, its health (a
+/// container instance's overall status, not the times of its checks), whether its agent is
+/// connected, and each container's health. Eight hex digits of a CRC-32: stable across builds.
+pub fn api_facts(detail: &Value) -> String {
+    let health = detail.get("healthStatus").map(|health| match health {
+        Value::Object(fields) => fields.get("overallStatus").cloned().unwrap_or(Value::Null),
+        other => other.clone(),
+    });
+    let containers: Option<Vec<Value>> =
+        detail.get("containers").and_then(Value::as_array).map(|containers| {
+            containers.iter().map(|c| json!([c.get("name"), c.get("healthStatus")])).collect()
+        });
+    let facts = json!({
+        "tags": detail.get("tags"),
+        "health": health,
+        "agentConnected": detail.get("agentConnected"),
+        "containers": containers,
+    });
+    let mut crc = flate2::Crc::new();
+    crc.update(facts.to_string().as_bytes());
+    format!("{:08x}", crc.sum())
+}
+
 /// A task's detail, as in an `ECS Task State Change` event.
 pub fn task_detail(task: &Task) -> Value {
     Fields::default()

@@ -4,30 +4,35 @@
 //! reports a task STOPPED; a delivery that exhausts its retries), and an event's detail lacks
 //! what only the API returns (`healthStatus` of the task, tags). For each cluster a run:
 //!
-//! 1. reads what the table holds of the cluster's tasks (the cluster/status index);
+//! 1. reads the cluster's **unfinished** tasks from the cluster/status index (not STOPPED:
+//!    the stopped ones, most of a batch cluster's table, are never read);
 //! 2. lists the cluster's tasks with `ListTasks`, desired status RUNNING and STOPPED (every
 //!    page; ECS lists stopped tasks for about an hour), and describes them with
-//!    `DescribeTasks` in batches of 100, with their tags;
+//!    `DescribeTasks` in batches of 100, with their tags; reads what the table holds of each
+//!    batch with one `BatchGetItem` (versions, marks and API facts, no details);
 //! 3. writes each described task whose version is newer than the stored one through the same
 //!    conditional write as an event (newer wins, equal or older changes nothing), as a record
 //!    whose `source` is `reconcile` and whose detail has the event detail's shape
-//!    ([`task_detail`]); a task the index already holds at that version or newer costs no
-//!    write (the index may lag the table, never lead it);
-//! 4. **marks** a task the table holds as not STOPPED that ECS lists in neither state:
-//!    `missingSince`, and an expiry after the stopped-task retention. It never deletes it nor
-//!    invents a STOPPED state; a newer write (event or reconcile) replaces the mark, and a run
-//!    that finds the task listed again at the same version clears it;
-//! 5. does the same for container instances (`ListContainerInstances`,
-//!    `DescribeContainerInstances`), without the mark: the instance table has no index by
-//!    cluster.
+//!    ([`task_detail`]); at the **same** version it writes only when what only the API tells
+//!    (tags, health: [`api_facts`]) differs from what the record holds, so an unchanged task
+//!    costs no write;
+//! 4. **marks** an unfinished task that ECS lists in neither state: `missingSince`, and an
+//!    expiry after the stopped-task retention — unless the table learnt of it in the last
+//!    [`LIST_GRACE`] (ECS's lists are eventually consistent). It never deletes it nor invents
+//!    a STOPPED state; a newer write replaces the mark, and a run that finds the task listed
+//!    again at the same version clears it;
+//! 5. does the same for container instances (`ListContainerInstances`, every status but
+//!    INACTIVE; `DescribeContainerInstances`), from the instance table's cluster/status index.
 //!
-//! Calls are counted (every attempt) and capped per run; the SDK retries throttled calls with
-//! backoff. A run cut short by the cap or the deadline keeps what it wrote and says so.
+//! Calls are counted (every attempt) and capped **per run** — each run starts its own count,
+//! however many runs one Lambda sandbox serves; the SDK retries throttled calls with backoff.
+//! A run cut short by the cap or the deadline keeps what it wrote, marks nothing it has not
+//! seen in full, and says so (the Lambda invocation then fails, so the cut is not silent).
 
 mod api_detail;
 mod ecs_api;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -36,20 +41,23 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 use serde_json::{Value, json};
 
-pub use api_detail::{container_instance_detail, task_detail};
+pub use api_detail::{api_facts, container_instance_detail, task_detail};
 pub use ecs_api::{DESCRIBE_BATCH, EcsApi, EcsApiError};
 
 use crate::deadline::Deadline;
 use crate::event::{CONTAINER_INSTANCE_STATE_CHANGE, ECS_SOURCE, ReceivedEvent, TASK_STATE_CHANGE};
 use crate::state::{
     Create, PutResult, ResourceKind, Retention, Source, StateRecord, StateStore, StoreError,
-    TaskSummary,
+    StoredVersion,
 };
 
 /// API calls a run may make by default: a cluster of 1,000 tasks takes about 25.
 pub const DEFAULT_MAX_API_CALLS: u64 = 2_000;
 /// Time kept back from the deadline to report and return.
 const DEADLINE_RESERVE: Duration = Duration::from_secs(5);
+/// A record the table learnt of this recently is not marked missing when ECS does not list it
+/// (yet): ECS's lists are eventually consistent.
+pub const LIST_GRACE: chrono::Duration = chrono::Duration::minutes(10);
 
 /// What a run reconciles and how.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -87,7 +95,8 @@ pub struct Drift {
     pub stored: Option<String>,
     /// What ECS says: `STATUS@version`, or none (not listed).
     pub ecs: Option<String>,
-    /// `write`, `mark missing` or `clear mark`.
+    /// `write`, `add API facts` (same version: tags or health changed), `mark missing` or
+    /// `clear mark`.
     pub action: &'static str,
 }
 
@@ -108,10 +117,14 @@ pub struct ReconcileReport {
     pub written: u64,
     /// Described resources the table already held at that version or newer.
     pub unchanged: u64,
+    /// Records given the API's tags and health at the same version (dry run: that would be).
+    pub enriched: u64,
     /// Tasks marked missing (dry run: that would be).
     pub marked_missing: u64,
     /// Marks cleared: the task was listed again.
     pub cleared: u64,
+    /// Unlisted records not marked because the table learnt of them within [`LIST_GRACE`].
+    pub too_recent_to_mark: u64,
     /// ECS API attempts, retries included.
     pub api_calls: u64,
     /// Attempts ECS throttled.
@@ -134,8 +147,10 @@ impl ReconcileReport {
             ("Written", self.written),
             ("Unchanged", self.unchanged),
             ("MarkedMissing", self.marked_missing),
+            ("Enriched", self.enriched),
             ("ApiCalls", self.api_calls),
             ("Throttles", self.throttles),
+            ("CutShort", u64::from(self.cut_short.is_some())),
         ];
         crate::telemetry::counts_emf(function, &counts)
     }
@@ -179,7 +194,7 @@ impl From<StoreError> for Stop {
 
 /// Reconciles the state table with the ECS API.
 pub struct Reconciler {
-    ecs: EcsApi,
+    client: aws_sdk_ecs::Client,
     store: Arc<dyn StateStore>,
     settings: ReconcileSettings,
 }
@@ -191,14 +206,16 @@ impl Reconciler {
         store: Arc<dyn StateStore>,
         settings: ReconcileSettings,
     ) -> Self {
-        Self { ecs: EcsApi::new(client, settings.max_api_calls), store, settings }
+        Self { client: client.clone(), store, settings }
     }
 
-    /// One run, which must end by `deadline`. A store failure ends it with an error (what was
-    /// written stays); an API failure is reported per cluster.
+    /// One run, which must end by `deadline`, with its own count of API calls against the
+    /// cap. A store failure ends it with an error (what was written stays); an API failure
+    /// is reported per cluster.
     pub async fn run(&self, deadline: Deadline) -> Result<ReconcileReport, ReconcileError> {
+        let ecs = EcsApi::new(&self.client, self.settings.max_api_calls);
         let mut run = Run {
-            ecs: &self.ecs,
+            ecs: &ecs,
             store: self.store.as_ref(),
             settings: &self.settings,
             deadline,
@@ -206,8 +223,8 @@ impl Reconciler {
             report: ReconcileReport { dry_run: self.settings.dry_run, ..Default::default() },
         };
         let result = run.all_clusters().await;
-        run.report.api_calls = self.ecs.calls();
-        run.report.throttles = self.ecs.throttles();
+        run.report.api_calls = ecs.calls();
+        run.report.throttles = ecs.throttles();
         result.map(|()| run.report)
     }
 }
@@ -272,39 +289,29 @@ impl Run<'_> {
     }
 
     async fn cluster(&mut self, cluster: &str) -> Result<(), Stop> {
-        let stored: HashMap<String, TaskSummary> = self
-            .store
-            .list_tasks(cluster, None)
-            .await?
-            .into_iter()
-            .map(|task| (task.task_arn.clone(), task))
-            .collect();
+        let kind = ResourceKind::Task;
+        let unfinished = self.store.unfinished(kind, cluster).await?;
         let mut listed = self.ecs.list_tasks(cluster, DesiredStatus::Running).await?;
         listed.extend(self.ecs.list_tasks(cluster, DesiredStatus::Stopped).await?);
         let mut seen = HashSet::new();
         listed.retain(|arn| seen.insert(arn.clone()));
         for batch in listed.chunks(DESCRIBE_BATCH) {
             self.check_deadline()?;
-            for task in self.ecs.describe_tasks(cluster, batch).await? {
+            let tasks = self.ecs.describe_tasks(cluster, batch).await?;
+            let arns: Vec<String> = tasks.iter().filter_map(|task| task.task_arn.clone()).collect();
+            let stored = self.store.stored_versions(kind, &arns).await?;
+            for task in tasks {
                 self.report.described += 1;
                 let detail = task_detail(&task);
                 let arn = task.task_arn.unwrap_or_default();
-                let Some(version) = self.versioned(ResourceKind::Task, &arn, task.version) else {
-                    continue;
-                };
+                let Some(version) = self.versioned(kind, &arn, task.version) else { continue };
                 let status = task.last_status.unwrap_or_default();
-                self.task(&arn, &status, version, detail, stored.get(&arn)).await?;
+                let ecs = format!("{status}@{version}");
+                self.compare(kind, &arn, ecs, version, detail, stored.get(&arn)).await?;
             }
         }
         self.check_deadline()?;
-        let missing = stored.values().filter(|task| {
-            task.last_status != "STOPPED"
-                && task.missing_since.is_none()
-                && !seen.contains(&task.task_arn)
-        });
-        for task in missing {
-            self.mark_missing(task).await?;
-        }
+        self.mark_unlisted(kind, &unfinished, &seen).await?;
         self.container_instances(cluster).await
     }
 
@@ -319,40 +326,95 @@ impl Run<'_> {
         version
     }
 
-    /// One described task against what the index holds of it.
-    async fn task(
+    /// One described resource (`ecs`: `STATUS@version`) against what the table holds of it.
+    async fn compare(
         &mut self,
+        kind: ResourceKind,
         arn: &str,
-        status: &str,
+        ecs: String,
         version: u64,
         detail: Value,
-        stored: Option<&TaskSummary>,
+        stored: Option<&StoredVersion>,
     ) -> Result<(), StoreError> {
-        let ecs = Some(format!("{status}@{version}"));
-        if let Some(stored) = stored.filter(|stored| stored.version >= version) {
+        let ecs = Some(ecs);
+        let Some(stored) = stored.filter(|stored| stored.version >= version) else {
+            return self.write(kind, arn, detail, stored, ecs).await;
+        };
+        if stored.version > version {
             self.report.unchanged += 1;
-            if stored.version == version && stored.missing_since.is_some() {
-                self.drift(ResourceKind::Task, arn, Some(stored), ecs, "clear mark");
-                if self.settings.dry_run
-                    || self.store.clear_missing(ResourceKind::Task, arn, version).await?
-                {
-                    self.report.cleared += 1;
+            return Ok(());
+        }
+        let facts = api_facts(&detail);
+        if stored.api_facts.as_deref() != Some(facts.as_str()) {
+            // Same state, but tags or health the record does not have yet.
+            let record = match self.record(kind, detail) {
+                Ok(record) => record,
+                Err(error) => {
+                    self.report.failures.push(format!("{} {arn}: {error}", kind_name(kind)));
+                    return Ok(());
                 }
+            };
+            if self.settings.dry_run || self.store.put_api_facts(record).await? {
+                self.report.enriched += 1;
+                self.report.cleared += u64::from(stored.missing_since.is_some());
+                self.drift(kind, arn, Some(stored), ecs, "add API facts");
+            } else {
+                self.report.unchanged += 1;
             }
             return Ok(());
         }
-        self.write(ResourceKind::Task, arn, detail, stored, ecs).await
+        self.report.unchanged += 1;
+        if stored.missing_since.is_some() {
+            self.drift(kind, arn, Some(stored), ecs, "clear mark");
+            if self.settings.dry_run || self.store.clear_missing(kind, arn, version).await? {
+                self.report.cleared += 1;
+            }
+        }
+        Ok(())
     }
 
-    async fn mark_missing(&mut self, task: &TaskSummary) -> Result<(), StoreError> {
-        self.drift(ResourceKind::Task, &task.task_arn, Some(task), None, "mark missing");
+    /// Marks the unfinished records ECS did not list (`seen`), but for those the table learnt
+    /// of within [`LIST_GRACE`] or that changed since they were read.
+    async fn mark_unlisted(
+        &mut self,
+        kind: ResourceKind,
+        unfinished: &[StoredVersion],
+        seen: &HashSet<String>,
+    ) -> Result<(), StoreError> {
+        let candidates: Vec<&StoredVersion> = unfinished
+            .iter()
+            .filter(|stored| stored.missing_since.is_none() && !seen.contains(&stored.key))
+            .collect();
+        if candidates.is_empty() {
+            return Ok(());
+        }
+        let keys: Vec<String> = candidates.iter().map(|stored| stored.key.clone()).collect();
+        let now = self.store.stored_versions(kind, &keys).await?;
+        let recent = (self.now - LIST_GRACE).timestamp();
+        for candidate in candidates {
+            let Some(stored) = now.get(&candidate.key).filter(|s| s.version == candidate.version)
+            else {
+                continue;
+            };
+            if stored.written_at.is_some_and(|written| written > recent) {
+                self.report.too_recent_to_mark += 1;
+                continue;
+            }
+            self.mark_missing(kind, stored).await?;
+        }
+        Ok(())
+    }
+
+    async fn mark_missing(
+        &mut self,
+        kind: ResourceKind,
+        stored: &StoredVersion,
+    ) -> Result<(), StoreError> {
+        self.drift(kind, &stored.key, Some(stored), None, "mark missing");
         let since = self.now.timestamp();
-        let expires_at = (self.now + self.settings.retention.stopped_task).timestamp();
+        let expires_at = (self.now + self.settings.retention.of(kind)).timestamp();
         if self.settings.dry_run
-            || self
-                .store
-                .mark_missing(ResourceKind::Task, &task.task_arn, task.version, since, expires_at)
-                .await?
+            || self.store.mark_missing(kind, &stored.key, stored.version, since, expires_at).await?
         {
             self.report.marked_missing += 1;
         }
@@ -360,22 +422,31 @@ impl Run<'_> {
     }
 
     async fn container_instances(&mut self, cluster: &str) -> Result<(), Stop> {
+        let kind = ResourceKind::ContainerInstance;
+        let unfinished = self.store.unfinished(kind, cluster).await?;
         let listed = self.ecs.list_container_instances(cluster).await?;
+        let seen: HashSet<String> = listed.iter().cloned().collect();
         for batch in listed.chunks(DESCRIBE_BATCH) {
             self.check_deadline()?;
-            for instance in self.ecs.describe_container_instances(cluster, batch).await? {
+            let instances = self.ecs.describe_container_instances(cluster, batch).await?;
+            let arns: Vec<String> = instances
+                .iter()
+                .filter_map(|instance| instance.container_instance_arn.clone())
+                .collect();
+            let stored = self.store.stored_versions(kind, &arns).await?;
+            for instance in instances {
                 let detail = container_instance_detail(&instance, cluster);
                 let arn = instance.container_instance_arn.unwrap_or_default();
                 self.report.described += 1;
-                if self.versioned(ResourceKind::ContainerInstance, &arn, instance.version).is_none()
-                {
+                let Some(version) = self.versioned(kind, &arn, instance.version) else {
                     continue;
-                }
-                let ecs =
-                    Some(format!("{}@{}", instance.status.unwrap_or_default(), instance.version));
-                self.write(ResourceKind::ContainerInstance, &arn, detail, None, ecs).await?;
+                };
+                let ecs = format!("{}@{version}", instance.status.unwrap_or_default());
+                self.compare(kind, &arn, ecs, version, detail, stored.get(&arn)).await?;
             }
         }
+        self.check_deadline()?;
+        self.mark_unlisted(kind, &unfinished, &seen).await?;
         Ok(())
     }
 
@@ -385,7 +456,7 @@ impl Run<'_> {
         kind: ResourceKind,
         arn: &str,
         detail: Value,
-        stored: Option<&TaskSummary>,
+        stored: Option<&StoredVersion>,
         ecs: Option<String>,
     ) -> Result<(), StoreError> {
         let record = match self.record(kind, detail) {
@@ -411,8 +482,9 @@ impl Run<'_> {
     }
 
     /// The record of a described resource: its detail through the same typing, checks and
-    /// redaction as an event's, from the reconciler.
+    /// redaction as an event's, from the reconciler, with its API facts.
     fn record(&self, kind: ResourceKind, detail: Value) -> Result<StateRecord, String> {
+        let facts = api_facts(&detail);
         let arn = detail[kind.key_attribute()].as_str().unwrap_or_default();
         // arn:aws:ecs:<region>:<account>:...
         let mut parts = arn.split(':').skip(3);
@@ -433,6 +505,7 @@ impl Run<'_> {
             .map_err(|error| error.to_string())?;
         let mut record = record.ok_or("not a task or container instance")?;
         record.source = Source::Reconcile;
+        record.api_facts = Some(facts);
         Ok(record)
     }
 
@@ -440,11 +513,11 @@ impl Run<'_> {
         &mut self,
         kind: ResourceKind,
         arn: &str,
-        stored: Option<&TaskSummary>,
+        stored: Option<&StoredVersion>,
         ecs: Option<String>,
         action: &'static str,
     ) {
-        let stored = stored.map(|task| format!("{}@{}", task.last_status, task.version));
+        let stored = stored.map(|stored| format!("{}@{}", stored.status, stored.version));
         self.report.drift.push(Drift {
             kind: kind_name(kind),
             arn: arn.to_owned(),

@@ -8,12 +8,15 @@ use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::primitives::Blob;
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
+use aws_sdk_dynamodb::types::{
+    AttributeValue, KeysAndAttributes, ReturnValuesOnConditionCheckFailure,
+};
 
 use super::detail::Detail;
 use super::record::{TaskFacts, number_size};
 use super::{
-    Create, PutResult, ResourceKind, Source, StateRecord, StateStore, StoreError, TaskSummary,
+    Create, PutResult, ResourceKind, Source, StateRecord, StateStore, StoreError, StoredVersion,
+    TaskSummary, finished_status,
 };
 use crate::event::Timestamp;
 use crate::sdk_error::{describe, is_retryable};
@@ -25,6 +28,18 @@ pub const TASK_STATUS_INDEX: &str = "clusterArn-lastStatus-index";
 /// cluster's tasks shows, so it reads nothing else (and each write to the index stays small).
 pub const TASK_STATUS_INDEX_ATTRIBUTES: [&str; 7] =
     ["version", "group", "startedAt", "stoppedAt", "stopCode", "failedContainers", "missingSince"];
+
+/// Name of the container instance table's global secondary index on (`clusterArn`, `status`):
+/// the reconciler finds a cluster's instances there, to mark the ones ECS no longer lists.
+pub const CONTAINER_INSTANCE_STATUS_INDEX: &str = "clusterArn-status-index";
+
+/// The attributes the container instance index projects besides its keys.
+pub const CONTAINER_INSTANCE_STATUS_INDEX_ATTRIBUTES: [&str; 2] = ["version", "missingSince"];
+
+/// The most keys one `BatchGetItem` takes.
+const BATCH_GET: usize = 100;
+/// Rounds of `BatchGetItem` for keys DynamoDB left unprocessed (throttled) before giving up.
+const BATCH_GET_ROUNDS: usize = 5;
 
 /// Stores records in two DynamoDB tables: tasks keyed by `taskArn`, container instances by
 /// `containerInstanceArn`.
@@ -113,6 +128,7 @@ impl DynamoDbStateStore {
                 .ok_or_else(|| malformed(format!("source {source:?} is not event or reconcile")))?,
         };
         let missing_since = number(&item, "missingSince");
+        let api_facts = text(&mut item, "apiFacts");
         let facts = facts(&mut item);
         let detail = match item.remove("detail") {
             Some(AttributeValue::B(bytes)) => Detail::decode(bytes.as_ref()).map_err(malformed)?,
@@ -129,6 +145,7 @@ impl DynamoDbStateStore {
             source,
             missing_since,
             expires_at,
+            api_facts,
             facts,
             detail,
         })
@@ -179,6 +196,9 @@ pub fn record_to_item(record: &StateRecord) -> Result<HashMap<String, AttributeV
         ("source".to_owned(), AttributeValue::S(record.source.as_str().to_owned())),
         ("detail".to_owned(), AttributeValue::B(Blob::new(detail))),
     ]);
+    if let Some(api_facts) = &record.api_facts {
+        item.insert("apiFacts".to_owned(), AttributeValue::S(api_facts.clone()));
+    }
     for (name, value) in [("expiresAt", record.expires_at), ("missingSince", record.missing_since)]
     {
         if let Some(value) = value {
@@ -394,9 +414,173 @@ impl StateStore for DynamoDbStateStore {
         )
         .await
     }
+
+    async fn stored_versions(
+        &self,
+        kind: ResourceKind,
+        keys: &[String],
+    ) -> Result<HashMap<String, StoredVersion>, StoreError> {
+        let table = self.table(kind).to_owned();
+        let mut found = HashMap::new();
+        for batch in keys.chunks(BATCH_GET) {
+            let mut wanted = KeysAndAttributes::builder()
+                .projection_expression("#key, #version, #status, #time, #missing, #facts")
+                .expression_attribute_names("#key", kind.key_attribute())
+                .expression_attribute_names("#version", "version")
+                .expression_attribute_names("#status", kind.status_attribute())
+                .expression_attribute_names("#time", "eventTime")
+                .expression_attribute_names("#missing", "missingSince")
+                .expression_attribute_names("#facts", "apiFacts");
+            for key in batch {
+                wanted = wanted.keys(HashMap::from([(
+                    kind.key_attribute().to_owned(),
+                    AttributeValue::S(key.clone()),
+                )]));
+            }
+            let mut wanted = Some(wanted.build().map_err(|error| {
+                self.malformed(kind, "?", format!("cannot build the batch read: {error}"))
+            })?);
+            for round in 0.. {
+                let Some(keys) = wanted.take() else { break };
+                if round == BATCH_GET_ROUNDS {
+                    return Err(self.unprocessed(kind));
+                }
+                if round > 0 {
+                    tokio::time::sleep(std::time::Duration::from_millis(50 << round)).await;
+                }
+                let output = self
+                    .client
+                    .batch_get_item()
+                    .request_items(&table, keys)
+                    .send()
+                    .await
+                    .map_err(|error| self.request_error("BatchGetItem", kind, error))?;
+                for mut item in
+                    output.responses.and_then(|mut r| r.remove(&table)).unwrap_or_default()
+                {
+                    let stored = self.stored_version(kind, &mut item)?;
+                    found.insert(stored.key.clone(), stored);
+                }
+                wanted = output
+                    .unprocessed_keys
+                    .and_then(|mut unprocessed| unprocessed.remove(&table))
+                    .filter(|keys| !keys.keys().is_empty());
+            }
+        }
+        Ok(found)
+    }
+
+    async fn unfinished(
+        &self,
+        kind: ResourceKind,
+        cluster_arn: &str,
+    ) -> Result<Vec<StoredVersion>, StoreError> {
+        let index = match kind {
+            ResourceKind::Task => TASK_STATUS_INDEX,
+            ResourceKind::ContainerInstance => CONTAINER_INSTANCE_STATUS_INDEX,
+        };
+        let mut unfinished = Vec::new();
+        // Every status but the finished one, in two ranges of the index's sort key.
+        for comparison in ["<", ">"] {
+            let mut pages = self
+                .client
+                .query()
+                .table_name(self.table(kind))
+                .index_name(index)
+                .key_condition_expression(format!(
+                    "#cluster = :cluster AND #status {comparison} :finished"
+                ))
+                .expression_attribute_names("#cluster", "clusterArn")
+                .expression_attribute_names("#status", kind.status_attribute())
+                .expression_attribute_values(":cluster", AttributeValue::S(cluster_arn.to_owned()))
+                .expression_attribute_values(
+                    ":finished",
+                    AttributeValue::S(finished_status(kind).to_owned()),
+                )
+                .into_paginator()
+                .send();
+            while let Some(page) = pages.next().await {
+                let page = page.map_err(|error| self.request_error("Query", kind, error))?;
+                for mut item in page.items.unwrap_or_default() {
+                    unfinished.push(self.stored_version(kind, &mut item)?);
+                }
+            }
+        }
+        unfinished.sort_by(|a, b| a.key.cmp(&b.key));
+        Ok(unfinished)
+    }
+
+    async fn put_api_facts(&self, record: StateRecord) -> Result<bool, StoreError> {
+        let item = record_to_item(&record)
+            .map_err(|error| self.malformed(record.kind, &record.key, error))?;
+        let result = self
+            .client
+            .put_item()
+            .table_name(self.table(record.kind))
+            .set_item(Some(item))
+            .condition_expression(
+                "#version = :version AND (attribute_not_exists(#facts) OR #facts <> :facts)",
+            )
+            .expression_attribute_names("#version", "version")
+            .expression_attribute_names("#facts", "apiFacts")
+            .expression_attribute_values(":version", AttributeValue::N(record.version.to_string()))
+            .expression_attribute_values(
+                ":facts",
+                AttributeValue::S(record.api_facts.clone().unwrap_or_default()),
+            )
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(error)
+                if matches!(
+                    error.as_service_error(),
+                    Some(PutItemError::ConditionalCheckFailedException(_))
+                ) =>
+            {
+                Ok(false)
+            }
+            Err(error) => Err(self.request_error("PutItem", record.kind, error)),
+        }
+    }
 }
 
 impl DynamoDbStateStore {
+    /// The stored version of an item (or an index entry) read without its detail.
+    fn stored_version(
+        &self,
+        kind: ResourceKind,
+        item: &mut HashMap<String, AttributeValue>,
+    ) -> Result<StoredVersion, StoreError> {
+        let key = text(item, kind.key_attribute())
+            .ok_or_else(|| self.malformed(kind, "?", missing(kind.key_attribute())))?;
+        let version = number(item, "version")
+            .ok_or_else(|| self.malformed(kind, &key, missing("version")))?;
+        let status = text(item, kind.status_attribute())
+            .ok_or_else(|| self.malformed(kind, &key, missing(kind.status_attribute())))?;
+        let written_at = text(item, "eventTime")
+            .and_then(|time| Timestamp::parse(&time).ok())
+            .map(|time| time.instant().timestamp());
+        Ok(StoredVersion {
+            version,
+            status,
+            written_at,
+            missing_since: number(item, "missingSince"),
+            api_facts: text(item, "apiFacts"),
+            key,
+        })
+    }
+
+    fn unprocessed(&self, kind: ResourceKind) -> StoreError {
+        StoreError::Request {
+            operation: "BatchGetItem",
+            table: self.table(kind).to_owned(),
+            message: format!("keys still unprocessed after {BATCH_GET_ROUNDS} rounds (throttled)"),
+            retryable: true,
+            source: "unprocessed keys".into(),
+        }
+    }
+
     /// One conditional `UpdateItem` of the missing mark of a record at `version`: says whether
     /// the condition held (`false`: the record changed, is gone, or is already as asked).
     async fn update_mark<const N: usize>(

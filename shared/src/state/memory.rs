@@ -7,7 +7,10 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use async_trait::async_trait;
 
-use super::{Create, PutResult, ResourceKind, StateRecord, StateStore, StoreError, TaskSummary};
+use super::{
+    Create, PutResult, ResourceKind, StateRecord, StateStore, StoreError, StoredVersion,
+    TaskSummary, finished_status,
+};
 
 /// Records in a map behind a mutex: each write is checked and applied atomically.
 #[derive(Debug, Default)]
@@ -116,6 +119,56 @@ impl StateStore for InMemoryStateStore {
             Some(record) if record.version == version && record.missing_since.is_some() => {
                 record.missing_since = None;
                 record.expires_at = None;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    async fn stored_versions(
+        &self,
+        kind: ResourceKind,
+        keys: &[String],
+    ) -> Result<HashMap<String, StoredVersion>, StoreError> {
+        let records = self.lock();
+        Ok(keys
+            .iter()
+            .filter_map(|key| records.get(&(kind, key.clone())))
+            .map(|record| (record.key.clone(), StoredVersion::of(record)))
+            .collect())
+    }
+
+    async fn unfinished(
+        &self,
+        kind: ResourceKind,
+        cluster_arn: &str,
+    ) -> Result<Vec<StoredVersion>, StoreError> {
+        let mut unfinished: Vec<StoredVersion> = self
+            .lock()
+            .values()
+            .filter(|record| {
+                record.kind == kind
+                    && record.cluster_arn == cluster_arn
+                    && record.status != finished_status(kind)
+            })
+            // As read from the index: no event time, no API facts.
+            .map(|record| StoredVersion {
+                written_at: None,
+                api_facts: None,
+                ..StoredVersion::of(record)
+            })
+            .collect();
+        unfinished.sort_by(|a, b| a.key.cmp(&b.key));
+        Ok(unfinished)
+    }
+
+    async fn put_api_facts(&self, record: StateRecord) -> Result<bool, StoreError> {
+        let mut records = self.lock();
+        match records.get_mut(&(record.kind, record.key.clone())) {
+            Some(stored)
+                if stored.version == record.version && stored.api_facts != record.api_facts =>
+            {
+                *stored = record;
                 Ok(true)
             }
             _ => Ok(false),

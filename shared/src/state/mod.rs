@@ -16,10 +16,13 @@ mod dynamodb;
 mod memory;
 mod record;
 
+use std::collections::HashMap;
+
 use async_trait::async_trait;
 
 pub use detail::Detail;
 pub use dynamodb::{
+    CONTAINER_INSTANCE_STATUS_INDEX, CONTAINER_INSTANCE_STATUS_INDEX_ATTRIBUTES,
     DynamoDbStateStore, TASK_STATUS_INDEX, TASK_STATUS_INDEX_ATTRIBUTES, item_size, record_to_item,
 };
 pub use memory::InMemoryStateStore;
@@ -132,6 +135,48 @@ impl TaskSummary {
     }
 }
 
+/// What the table holds of one record, for comparing it with the ECS API without reading its
+/// detail.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredVersion {
+    /// The task or container instance ARN.
+    pub key: String,
+    /// `detail.version` of the stored state.
+    pub version: u64,
+    /// `lastStatus` of a task, `status` of a container instance.
+    pub status: String,
+    /// When the event (or reconciler run) that wrote it happened, epoch seconds (`None` when
+    /// read from an index, which does not hold it).
+    pub written_at: Option<i64>,
+    /// Since when the reconciler has found it missing from ECS.
+    pub missing_since: Option<i64>,
+    /// The fingerprint of what only the API tells, when the reconciler wrote it.
+    pub api_facts: Option<String>,
+}
+
+impl StoredVersion {
+    /// What a record holds.
+    pub fn of(record: &StateRecord) -> Self {
+        Self {
+            key: record.key.clone(),
+            version: record.version,
+            status: record.status.clone(),
+            written_at: Some(record.event_time.instant().timestamp()),
+            missing_since: record.missing_since,
+            api_facts: record.api_facts.clone(),
+        }
+    }
+}
+
+/// The status after which a record of `kind` is finished (a task `STOPPED`, a container
+/// instance `INACTIVE`): the reconciler leaves finished records alone.
+pub fn finished_status(kind: ResourceKind) -> &'static str {
+    match kind {
+        ResourceKind::Task => "STOPPED",
+        ResourceKind::ContainerInstance => "INACTIVE",
+    }
+}
+
 /// Why a store request failed.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -215,6 +260,27 @@ pub trait StateStore: Send + Sync {
         key: &str,
         version: u64,
     ) -> Result<bool, StoreError>;
+
+    /// What the table holds of the records with these keys (those it has), without their
+    /// details: one small read per 100 keys.
+    async fn stored_versions(
+        &self,
+        kind: ResourceKind,
+        keys: &[String],
+    ) -> Result<HashMap<String, StoredVersion>, StoreError>;
+
+    /// The records of a cluster that are not finished ([`finished_status`]), from the
+    /// cluster/status index: finished ones are not read at all.
+    async fn unfinished(
+        &self,
+        kind: ResourceKind,
+        cluster_arn: &str,
+    ) -> Result<Vec<StoredVersion>, StoreError>;
+
+    /// Writes `record` over the stored record of the same version if that one's API facts
+    /// differ (the reconciler adding tags and health an event does not carry). Says whether
+    /// it wrote.
+    async fn put_api_facts(&self, record: StateRecord) -> Result<bool, StoreError>;
 }
 
 #[cfg(test)]

@@ -148,6 +148,9 @@ pub struct StateRecord {
     /// Epoch seconds after which DynamoDB's TTL may delete the record (stopped tasks and
     /// deregistered container instances only).
     pub expires_at: Option<i64>,
+    /// A fingerprint of what only the ECS API tells (tags, health) in a record the reconciler
+    /// wrote: a later run at the same version writes again only when it changed.
+    pub api_facts: Option<String>,
     /// Plain facts of a task (empty for container instances).
     pub facts: TaskFacts,
     /// The whole `detail`, unknown fields included, with secrets redacted
@@ -253,6 +256,7 @@ impl StateRecord {
             source: Source::Event,
             missing_since: None,
             expires_at,
+            api_facts: None,
             facts,
             detail,
         };
@@ -275,6 +279,7 @@ impl StateRecord {
             + text("source", self.source.as_str())
             + self.missing_since.map_or(0, |at| number("missingSince", at.to_string()))
             + self.expires_at.map_or(0, |at| number("expiresAt", at.to_string()))
+            + optional("apiFacts", &self.api_facts)
             + optional("group", &self.facts.group)
             + optional("startedAt", &self.facts.started_at)
             + optional("stoppedAt", &self.facts.stopped_at)
