@@ -1,8 +1,11 @@
 //! The listener's log line: one JSON object per ECS event, which `ecs-events` reads back.
 //!
 //! ```json
-//! {"kind":"ecs-event","id":"<envelope id>","detailType":"ECS Task State Change","resources":[...],"event":{<the whole event, secrets redacted>}}
+//! {"level":"INFO","kind":"ecs-event","id":"<envelope id>","detailType":"ECS Task State Change","resources":[...],"event":{<the whole event, secrets redacted>}}
 //! ```
+//!
+//! `level` is what Lambda's JSON log format filters application logs by (a line without it
+//! escapes the function's log level), and what CloudWatch Logs Insights queries group by.
 
 use serde_json::{Value, json};
 
@@ -18,6 +21,7 @@ pub fn log_line(raw: &Value) -> Result<String, EventError> {
     let mut logged = raw.clone();
     redact_event(&mut logged);
     Ok(json!({
+        "level": "INFO",
         "kind": LOG_LINE_KIND,
         "id": event.id,
         "detailType": event.detail_type,
@@ -43,6 +47,7 @@ mod tests {
                 .expect("JSON");
         let line: Value = serde_json::from_str(&log_line(&raw).expect("ECS event")).expect("JSON");
         assert_eq!(line["kind"], LOG_LINE_KIND);
+        assert_eq!(line["level"], "INFO", "Lambda's log level filter reads it");
         assert_eq!(line["id"], raw["id"]);
         let logged = logged_event(&line).expect("a log line");
         assert!(!logged.to_string().contains("REDACT-ME-SECRET"));

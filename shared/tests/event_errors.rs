@@ -163,7 +163,7 @@ fn given_task_keys_that_are_not_task_arns_then_the_error_names_the_field_and_the
         let (path, message) = field_error(event);
         assert_eq!(path, "detail.taskArn");
         assert!(message.starts_with("expected a task ARN (arn:<partition>:ecs:"), "{message}");
-        assert!(message.ends_with(&format!("found {bad:?}")), "{message}");
+        assert!(message.contains(&format!("found {bad:?}: ")), "{message}");
     }
     let mut event = task_event();
     event["detail"]["clusterArn"] = json!("");

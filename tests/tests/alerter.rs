@@ -65,7 +65,7 @@ async fn publish_oom_alert(raw: bool) -> (Alert, aws_sdk_sqs::types::Message) {
 }
 
 #[tokio::test]
-async fn given_a_non_raw_sqs_subscription_then_the_envelope_has_subject_json_body_and_attributes() {
+async fn given_a_non_raw_sqs_subscription_then_the_envelope_has_subject_and_the_json_document() {
     let (alert, message) = publish_oom_alert(false).await;
     let envelope: Value = serde_json::from_str(message.body().expect("body")).expect("JSON");
     assert_eq!(envelope["Type"], "Notification");
@@ -75,33 +75,31 @@ async fn given_a_non_raw_sqs_subscription_then_the_envelope_has_subject_json_bod
     assert_eq!(body, alert.document);
     assert_eq!(body["text"], alert.message.as_str());
     assert!(alert.message.contains("OutOfMemoryError"));
-    let attributes = &envelope["MessageAttributes"];
-    assert_eq!(attributes["cluster"], json!({"Type": "String", "Value": "prod-ec2"}));
-    assert_eq!(attributes["rule"]["Value"], "essential-container-exited");
-    assert_eq!(attributes["exitCode"], json!({"Type": "Number", "Value": "137"}));
-    assert_eq!(attributes["launchType"]["Value"], "EC2");
+    // SNS delivers no message attributes with MessageStructure=json (its developer guide);
+    // moto delivers them anyway, so the envelope's are not evidence: programs read the same
+    // values from the document.
+    let attributes = &body["attributes"];
+    assert_eq!(attributes["cluster"], "prod-ec2");
+    assert_eq!(attributes["rule"], "essential-container-exited");
+    assert_eq!(attributes["exitCode"], 137);
+    assert_eq!(attributes["launchType"], "EC2");
     // The key to drop the rare second copy with, as an attribute and in the document.
-    assert_eq!(attributes["alertKey"]["Value"], alert.dedup_key.as_str());
+    assert_eq!(attributes["alertKey"], alert.dedup_key.as_str());
     assert_eq!(body["alertKey"], alert.dedup_key.as_str());
-    assert!(
-        attributes.as_object().is_some_and(|all| all.len() <= ecs_events::alert::MAX_ATTRIBUTES)
-    );
+    assert!(alert.attributes.len() <= ecs_events::alert::MAX_ATTRIBUTES);
 }
 
 #[tokio::test]
-async fn given_a_raw_sqs_subscription_then_the_body_is_the_json_document_and_attributes_map_over() {
+async fn given_a_raw_sqs_subscription_then_the_body_is_the_json_document_with_its_attributes() {
     let (alert, message) = publish_oom_alert(true).await;
     let body: Value = serde_json::from_str(message.body().expect("body")).expect("JSON");
     assert_eq!(body, alert.document);
     assert_eq!(body["subject"], alert.subject.as_str());
-    let attributes = message.message_attributes().expect("attributes");
-    let value = |name: &str| {
-        let attribute = &attributes[name];
-        (attribute.data_type().to_owned(), attribute.string_value().unwrap_or_default().to_owned())
-    };
-    assert_eq!(value("cluster"), ("String".into(), "prod-ec2".into()));
-    assert_eq!(value("exitCode"), ("Number".into(), "137".into()));
-    assert_eq!(value("stopCode"), ("String".into(), "EssentialContainerExited".into()));
+    // The attributes, as programs get them (see above: not the SQS message attributes).
+    let attributes = &body["attributes"];
+    assert_eq!(attributes["cluster"], "prod-ec2");
+    assert_eq!(attributes["exitCode"], 137);
+    assert_eq!(attributes["stopCode"], "EssentialContainerExited");
 }
 
 #[tokio::test]
@@ -133,7 +131,9 @@ async fn given_a_filter_policy_on_cluster_then_only_that_clusters_alerts_are_del
         .map(|message| {
             let envelope: Value =
                 serde_json::from_str(message.body().expect("body")).expect("JSON");
-            assert_eq!(envelope["MessageAttributes"]["cluster"]["Value"], "prod-fargate");
+            let document: Value =
+                serde_json::from_str(envelope["Message"].as_str().expect("Message")).expect("JSON");
+            assert_eq!(document["cluster"], "prod-fargate");
             envelope["Subject"].as_str().expect("subject").to_owned()
         })
         .collect();
@@ -146,6 +146,49 @@ async fn given_a_filter_policy_on_cluster_then_only_that_clusters_alerts_are_del
     expected.sort();
     assert_eq!(subjects, expected);
     assert!(!expected.is_empty() && expected.len() < published.len());
+}
+
+/// GIVEN a CloudWatch alarm notification on the alert topic (it carries no message attributes)
+/// THEN a subscription filtering on `cluster` alone never gets it, and the policy the README
+/// gives — the filter, or no `kind` attribute at all — gets both its alerts and every alarm.
+/// (Filter policy matching is moto's here: AWS documents `$or` and `exists` alike.)
+#[tokio::test]
+async fn given_an_alarm_on_the_topic_then_the_documented_filter_policy_keeps_alarms() {
+    let topic = topic_with_queue(false, None).await;
+    let cluster_only =
+        support::subscribe_queue(&topic.topic_arn, false, Some(r#"{"cluster": ["prod-ec2"]}"#))
+            .await;
+    let with_alarms = support::subscribe_queue(
+        &topic.topic_arn,
+        false,
+        Some(r#"{"$or": [{"cluster": ["prod-ec2"]}, {"kind": [{"exists": false}]}]}"#),
+    )
+    .await;
+    SnsAlertSink::new(sns(), topic.topic_arn.clone()).publish(&oom_alert()).await.expect("alert");
+    sns()
+        .publish()
+        .topic_arn(&topic.topic_arn)
+        .subject("ALARM: \"ecs-events-alerter-Errors\" in US East (N. Virginia)")
+        .message(r#"{"AlarmName": "ecs-events-alerter-Errors", "NewStateValue": "ALARM"}"#)
+        .send()
+        .await
+        .expect("alarm");
+    let subjects = |messages: Vec<aws_sdk_sqs::types::Message>| -> Vec<String> {
+        messages
+            .iter()
+            .map(|message| {
+                let envelope: Value =
+                    serde_json::from_str(message.body().expect("body")).expect("JSON");
+                envelope["Subject"].as_str().expect("subject").to_owned()
+            })
+            .collect()
+    };
+    let cluster_only = subjects(drain(&cluster_only.queue_url).await);
+    assert_eq!(cluster_only.len(), 1, "{cluster_only:?}");
+    assert!(cluster_only[0].starts_with("ECS task stopped"), "{cluster_only:?}");
+    let with_alarms = subjects(drain(&with_alarms.queue_url).await);
+    assert_eq!(with_alarms.len(), 2, "{with_alarms:?}");
+    assert!(with_alarms.iter().any(|subject| subject.starts_with("ALARM:")), "{with_alarms:?}");
 }
 
 #[tokio::test]

@@ -163,6 +163,29 @@ async fn given_a_batch_and_a_store_that_never_answers_then_it_answers_with_its_f
     );
 }
 
+/// GIVEN a batch of 10 records (more than are tracked at once) and a store that never answers
+/// THEN the last two, which wait for a slot, get the same end as the first: the batch answers
+/// before its deadline, every record to redeliver.
+#[tokio::test]
+async fn given_ten_records_and_a_store_that_never_answers_then_the_late_starters_end_in_time_too() {
+    let config = ecs_events::aws::sdk_config(Some(&silent_server())).await;
+    let records: Vec<Value> = (1..=10)
+        .map(|i| {
+            let mut event = sample("task-ec2-running.json");
+            event["detail"]["taskArn"] =
+                json!(format!("arn:aws:ecs:us-east-1:111122223333:task/prod-ec2/{i:032x}"));
+            sqs_record(&format!("m-{i}"), &event)
+        })
+        .collect();
+    let started = std::time::Instant::now();
+    let response = tracker(ecs_events::aws::dynamodb(&config))
+        .handle(invoke_with_deadline(json!({"Records": records}), 4))
+        .await
+        .expect("answered");
+    assert!(started.elapsed() < StdDuration::from_secs(4), "{:?}", started.elapsed());
+    assert_eq!(response["batchItemFailures"].as_array().map(Vec::len), Some(10));
+}
+
 fn sqs_record(message_id: &str, body: &Value) -> Value {
     json!({"messageId": message_id, "receiptHandle": "h", "body": body.to_string(), "attributes": {},
            "messageAttributes": {}, "md5OfBody": "", "eventSource": "aws:sqs",

@@ -565,3 +565,81 @@ async fn given_a_window_of_1000_members_then_a_count_costs_what_it_cost_at_10() 
     let window = WindowRef { key: key.into(), opened: 1_000, index: 1 };
     assert_eq!(store.window(&window).await.expect("read").expect("window").count(), 1_000);
 }
+
+/// GIVEN 60 incident windows due at once THEN one flush sends at most MAX_DIGESTS_PER_FLUSH
+/// of them and the next flush the rest: a tick's work is bounded.
+#[tokio::test]
+async fn given_more_windows_due_than_one_flush_sends_then_the_rest_wait_for_the_next() {
+    let sink = Arc::new(CollectingSink::new());
+    let alerter = Alerter::new(
+        RuleSet::default_rules(),
+        Arc::new(ecs_events::alert::InMemoryLedger::new()),
+        sink.clone(),
+        support::ledger_retention(),
+    )
+    .with_incidents(Arc::new(InMemoryIncidentStore::new()));
+    let first = DateTime::from_timestamp(1_800_000_000, 0).expect("time");
+    for service in 0..60 {
+        for mut event in stopped_tasks_from(2, first) {
+            let arn = event["detail"]["taskArn"]
+                .as_str()
+                .expect("arn")
+                .replace("/0000", &format!("/{service:04}"));
+            event["detail"]["taskArn"] = json!(arn);
+            event["detail"]["group"] = json!(format!("service:svc-{service}"));
+            let stop = ReceivedEvent::new(event).expect("valid");
+            alerter.process(&stop, stop.event.time.instant(), budget()).await;
+        }
+    }
+    let later = first + chrono::Duration::minutes(15);
+    let once = alerter.flush(later, budget()).await;
+    assert_eq!(once.len(), ecs_events::alert::MAX_DIGESTS_PER_FLUSH);
+    let again = alerter.flush(later, budget()).await;
+    assert_eq!(again.len(), 60 - ecs_events::alert::MAX_DIGESTS_PER_FLUSH);
+    assert!(alerter.flush(later, budget()).await.is_empty());
+    let digests = sink.alerts().into_iter().filter(|alert| alert.kind == AlertKind::Digest).count();
+    assert_eq!(digests, 60);
+}
+
+/// GIVEN a long incident THEN each window that counts moves the head's expiry on: a head
+/// opened with an expiry does not expire while later windows still count into it.
+#[tokio::test]
+async fn given_a_long_incident_then_the_heads_expiry_moves_with_it() {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let table = unique("incidents");
+    create_incident_table(&dynamodb(), &table).await.expect("incident table");
+    let store = DynamoDbIncidentStore::new(dynamodb(), table.clone());
+    let key = "essential-container-exited|prod|service:web";
+    let settings = GroupSettings { window: Duration::from_secs(600), crash_loop_after: 5 };
+    let record = |id: &'static str, at: i64, expires: i64| {
+        let store = store.clone();
+        async move {
+            store
+                .record(key, settings, &member(id, at), &format!("r#{id}"), at_once(at), expires)
+                .await
+                .expect("recorded")
+        }
+    };
+    let expiry = || {
+        let table = table.clone();
+        async move {
+            let item = dynamodb()
+                .get_item()
+                .table_name(table)
+                .key("incidentKey", AttributeValue::S(format!("head#{key}")))
+                .key("entry", AttributeValue::S("head".into()))
+                .send()
+                .await
+                .expect("read")
+                .item
+                .expect("head");
+            item["expiresAt"].as_n().expect("number").parse::<i64>().expect("expiry")
+        }
+    };
+    record("t1", 1_000, 5_000).await;
+    assert_eq!(expiry().await, 5_000);
+    record("t2", 1_100, 6_000).await;
+    assert_eq!(expiry().await, 6_000, "window 1 counted: the expiry moved");
+    record("t3", 1_700, 7_000).await;
+    assert_eq!(expiry().await, 7_000, "window 2 too");
+}

@@ -16,7 +16,8 @@ use ecs_events::deadline::Deadline;
 use ecs_events::event::ReceivedEvent;
 use ecs_events::reconcile::{ReconcileReport, ReconcileSettings, Reconciler};
 use ecs_events::state::{
-    Create, InMemoryStateStore, ResourceKind, Retention, Source, StateRecord, StateStore,
+    Create, InMemoryStateStore, PutResult, ResourceKind, Retention, Source, StateRecord,
+    StateStore, StoreError, StoredVersion, TaskSummary,
 };
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::{Value, json};
@@ -508,4 +509,114 @@ async fn given_ecs_refusing_one_cluster_then_the_others_are_still_reconciled() {
     );
     assert!(report.failures[0].contains("not authorized"), "{:?}", report.failures);
     assert_eq!(get(&store, "newer").await.version, 4);
+}
+
+/// The in-memory store, counting the records its reads hand out.
+struct CountingReads {
+    inner: InMemoryStateStore,
+    read: std::sync::atomic::AtomicUsize,
+}
+
+impl CountingReads {
+    fn count(&self, records: usize) {
+        self.read.fetch_add(records, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+#[async_trait::async_trait]
+impl StateStore for CountingReads {
+    async fn put_if_newer(
+        &self,
+        record: StateRecord,
+        create: Create,
+    ) -> Result<PutResult, StoreError> {
+        self.inner.put_if_newer(record, create).await
+    }
+
+    async fn get(&self, kind: ResourceKind, key: &str) -> Result<Option<StateRecord>, StoreError> {
+        let record = self.inner.get(kind, key).await?;
+        self.count(usize::from(record.is_some()));
+        Ok(record)
+    }
+
+    async fn list_tasks(
+        &self,
+        cluster: &str,
+        status: Option<&str>,
+    ) -> Result<Vec<TaskSummary>, StoreError> {
+        let tasks = self.inner.list_tasks(cluster, status).await?;
+        self.count(tasks.len());
+        Ok(tasks)
+    }
+
+    async fn cluster_arns(&self) -> Result<Vec<String>, StoreError> {
+        self.inner.cluster_arns().await
+    }
+
+    async fn mark_missing(
+        &self,
+        kind: ResourceKind,
+        key: &str,
+        version: u64,
+        since: i64,
+        expires_at: i64,
+    ) -> Result<bool, StoreError> {
+        self.inner.mark_missing(kind, key, version, since, expires_at).await
+    }
+
+    async fn clear_missing(
+        &self,
+        kind: ResourceKind,
+        key: &str,
+        version: u64,
+    ) -> Result<bool, StoreError> {
+        self.inner.clear_missing(kind, key, version).await
+    }
+
+    async fn stored_versions(
+        &self,
+        kind: ResourceKind,
+        keys: &[String],
+    ) -> Result<std::collections::HashMap<String, StoredVersion>, StoreError> {
+        let versions = self.inner.stored_versions(kind, keys).await?;
+        self.count(versions.len());
+        Ok(versions)
+    }
+
+    async fn unfinished(
+        &self,
+        kind: ResourceKind,
+        cluster: &str,
+    ) -> Result<Vec<StoredVersion>, StoreError> {
+        let unfinished = self.inner.unfinished(kind, cluster).await?;
+        self.count(unfinished.len());
+        Ok(unfinished)
+    }
+
+    async fn put_api_facts(&self, record: StateRecord) -> Result<bool, StoreError> {
+        self.inner.put_api_facts(record).await
+    }
+}
+
+/// GIVEN a batch cluster whose table holds 5,000 stopped tasks beside the few it runs WHEN it
+/// is reconciled THEN the run reads what the comparison needs — the unfinished tasks, and what
+/// ECS describes — never the stopped history.
+#[tokio::test]
+async fn given_thousands_of_stopped_tasks_stored_then_a_run_reads_only_what_it_compares() {
+    let store = Arc::new(CountingReads { inner: InMemoryStateStore::new(), read: 0.into() });
+    for i in 0..5_000 {
+        let record = stored(&format!("done-{i:05}"), "STOPPED", 9);
+        store.inner.put_if_newer(record, Create::Allowed).await.expect("put");
+    }
+    for record in [stored("newer", "RUNNING", 3), stored("same", "RUNNING", 2)] {
+        store.inner.put_if_newer(record, Create::Allowed).await.expect("put");
+    }
+    let (newer, same, older, lost) = ecs_today();
+    let rules = cluster_rules(&[&newer, &same], &[&older, &lost], false);
+    let reconciler = Reconciler::new(&client(&rules), store.clone(), settings(false, 100));
+    let report = reconciler.run(Deadline::after(StdDuration::from_secs(30))).await.expect("runs");
+    assert_eq!(report.described, 5);
+    // Two unfinished tasks, the stored versions of the two of the four described that are
+    // stored: 4 records, not 5,002.
+    assert_eq!(store.read.load(std::sync::atomic::Ordering::SeqCst), 4);
 }

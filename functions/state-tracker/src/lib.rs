@@ -121,10 +121,12 @@ impl StateTracker {
     ) -> Result<Value, HandlerError> {
         let batch: SqsEvent =
             serde_json::from_value(payload).map_err(HandlerError::InvalidBatch)?;
-        let budget = deadline.remaining_less(ANSWER_RESERVE);
+        // One end for every record, however late it starts (records after the first
+        // BATCH_CONCURRENCY wait for a slot): the batch answers by the deadline.
+        let until = tokio::time::Instant::now() + deadline.remaining_less(ANSWER_RESERVE);
         let results: Vec<Result<Outcome, HandlerError>> = futures::stream::iter(&batch.records)
             .map(|record| async move {
-                tokio::time::timeout(budget, self.track_record(record))
+                tokio::time::timeout_at(until, self.track_record(record))
                     .await
                     .unwrap_or(Err(HandlerError::OutOfTime))
             })
@@ -139,7 +141,7 @@ impl StateTracker {
                 continue;
             };
             tracing::error!(message_id = %message_id, retryable = error.is_retryable(), error = %error, "record failed");
-            if !error.is_retryable() && self.dead_letter(record, &error).await {
+            if !error.is_retryable() && self.dead_letter(record, &error, deadline).await {
                 counts.add("DeadLettered");
                 continue;
             }
@@ -151,9 +153,15 @@ impl StateTracker {
         serde_json::to_value(response).map_err(HandlerError::InvalidBatch)
     }
 
-    /// Sends a record that can never be tracked to the dead-letter queue: `true` when it is
-    /// there (SQS may delete it), `false` when it must be redelivered instead.
-    async fn dead_letter(&self, record: &SqsMessage, error: &HandlerError) -> bool {
+    /// Sends a record that can never be tracked to the dead-letter queue, within the time left:
+    /// `true` when it is there (SQS may delete it), `false` when it must be redelivered
+    /// instead.
+    async fn dead_letter(
+        &self,
+        record: &SqsMessage,
+        error: &HandlerError,
+        deadline: Deadline,
+    ) -> bool {
         let Some(dead_letters) = &self.dead_letters else { return false };
         let letter = DeadLetter {
             body: record.body.clone().unwrap_or_default(),
@@ -161,10 +169,15 @@ impl StateTracker {
             error_type: error.error_type().to_owned(),
             error_message: error.to_string(),
         };
-        match dead_letters.send(&letter).await {
-            Ok(()) => true,
-            Err(failure) => {
+        let budget = deadline.remaining_less(ANSWER_RESERVE / 3);
+        match tokio::time::timeout(budget, dead_letters.send(&letter)).await {
+            Ok(Ok(())) => true,
+            Ok(Err(failure)) => {
                 tracing::error!(message_id = %letter.message_id, error = %failure, "not dead-lettered: redelivering");
+                false
+            }
+            Err(_) => {
+                tracing::error!(message_id = %letter.message_id, "not dead-lettered before the deadline: redelivering");
                 false
             }
         }

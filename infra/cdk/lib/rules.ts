@@ -78,6 +78,11 @@ export function validateAlertRules(parsed: unknown, source: string): AlertRule[]
   if (!Array.isArray(parsed)) {
     throw new Error(`the alert rules file ${source} must hold a JSON array of {"name","description","pattern"}`);
   }
+  // The alerter refuses an empty rule set at start-up ("rules file: no rules"): refuse it here,
+  // before a deploy that would leave the alerter failing every invocation.
+  if (parsed.length === 0) {
+    throw new Error(`the alert rules file ${source} has no rules: the alerter refuses an empty rule set (give at least one rule)`);
+  }
   const seen = new Set<string>();
   const logicalIds = new Map<string, string>();
   parsed.forEach((rule: unknown, index: number) => {

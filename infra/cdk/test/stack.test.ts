@@ -801,10 +801,11 @@ describe('rules file (context rulesFile)', () => {
     assert.equal(functionBy(template, 'alerter').Properties.Environment.Variables.ALERT_RULES, JSON.stringify(custom));
   });
 
-  test('an empty rules file means no alert rules', () => {
-    const { template } = synth({ rulesFile: writeRules('empty.json', []) });
-    assert.deepEqual(ruleIdsOf(template), ['AllEcsEventsRule']);
-    assert.equal(functionBy(template, 'alerter').Properties.Environment.Variables.ALERT_RULES, '[]');
+  test('an empty rules file is refused, as the alerter refuses it at start-up', () => {
+    assert.throws(
+      () => synth({ rulesFile: writeRules('empty.json', []) }),
+      /empty.json has no rules: the alerter refuses an empty rule set/,
+    );
   });
 
   test('relative paths are relative to infra/cdk', () => {

@@ -44,38 +44,53 @@ impl ArnKind {
     }
 }
 
-/// Checks that `arn` is an ARN of `kind`; the error says what was expected and what was found.
+/// Checks that `arn` is an ARN of `kind`; the error says what was expected, what was found,
+/// and which part is wrong (`account must be 12 digits`).
 pub fn check_arn(kind: ArnKind, arn: &str) -> Result<(), String> {
-    if is_arn(kind, arn) {
-        Ok(())
-    } else {
-        Err(format!("expected {}, found {arn:?}", kind.shape()))
-    }
+    problem(kind, arn).map_or(Ok(()), |problem| {
+        Err(format!("expected {}, found {arn:?}: {problem}", kind.shape()))
+    })
 }
 
-fn is_arn(kind: ArnKind, arn: &str) -> bool {
+/// What is wrong with `arn` as an ARN of `kind`, if anything.
+fn problem(kind: ArnKind, arn: &str) -> Option<String> {
     let mut parts = arn.splitn(6, ':');
-    let (Some("arn"), Some(partition), Some("ecs"), Some(region), Some(account), Some(resource)) =
+    let (Some("arn"), Some(partition), Some(service), Some(region), Some(account), Some(resource)) =
         (parts.next(), parts.next(), parts.next(), parts.next(), parts.next(), parts.next())
     else {
-        return false;
+        return Some("not an ARN (arn:<partition>:<service>:<region>:<account>:<resource>)".into());
     };
+    if !is_partition(partition) {
+        return Some(format!(
+            "partition {partition:?} must be aws or aws-<name> (aws-cn, aws-us-gov)"
+        ));
+    }
+    if service != "ecs" {
+        return Some(format!("service {service:?} must be ecs"));
+    }
+    if !is_region(region) {
+        return Some(format!("region {region:?} must be lower-case letters, digits and dashes"));
+    }
+    if account.len() != 12 || !account.bytes().all(|byte| byte.is_ascii_digit()) {
+        return Some(format!("account {account:?} must be 12 digits"));
+    }
     let Some(path) =
         resource.strip_prefix(kind.resource_type()).and_then(|rest| rest.strip_prefix('/'))
     else {
-        return false;
+        return Some(format!("resource {resource:?} must start with {}/", kind.resource_type()));
     };
     let segments: Vec<&str> = path.split('/').collect();
     let segments_fit = match kind {
         ArnKind::Cluster => segments.len() == 1,
         ArnKind::Task | ArnKind::ContainerInstance => matches!(segments.len(), 1 | 2),
     };
-    is_partition(partition)
-        && is_region(region)
-        && account.len() == 12
-        && account.bytes().all(|byte| byte.is_ascii_digit())
-        && segments_fit
-        && segments.iter().all(|segment| is_name(segment))
+    if !segments_fit {
+        return Some(format!("resource {resource:?} has {} parts after the type", segments.len()));
+    }
+    segments
+        .iter()
+        .find(|segment| !is_name(segment))
+        .map(|segment| format!("name {segment:?} must be 1 to 255 letters, digits, '-' or '_'"))
 }
 
 /// `aws`, or `aws-` followed by lower-case letters and dashes (`aws-cn`, `aws-us-gov`).
@@ -150,7 +165,20 @@ mod tests {
         ] {
             let error = check_arn(ArnKind::Task, arn).expect_err(arn);
             assert!(error.starts_with("expected a task ARN (arn:<partition>:ecs:"), "{error}");
-            assert!(error.ends_with(&format!("found {arn:?}")), "{error}");
+            assert!(error.contains(&format!("found {arn:?}: ")), "{error}");
+        }
+        // Which part is wrong, said.
+        for (arn, problem) in [
+            ("arn:aws:ecs:us-east-1:1111:task/prod/abc", "account \"1111\" must be 12 digits"),
+            ("arn:aws:ec2:us-east-1:111122223333:task/prod/abc", "service \"ec2\" must be ecs"),
+            ("arn:aws:ecs::111122223333:task/prod/abc", "region \"\" must be"),
+            ("arn:gcp:ecs:us-east-1:111122223333:task/prod/abc", "partition \"gcp\" must be"),
+            ("arn:aws:ecs:us-east-1:111122223333:service/prod/web", "must start with task/"),
+            ("arn:aws:ecs:us-east-1:111122223333:task/prod/ab c", "name \"ab c\" must be"),
+            ("not-an-arn", "not an ARN"),
+        ] {
+            let error = check_arn(ArnKind::Task, arn).expect_err(arn);
+            assert!(error.contains(problem), "{arn}: {error}");
         }
         assert!(
             check_arn(ArnKind::Cluster, "arn:aws:ecs:us-east-1:111122223333:cluster/a/b").is_err()
