@@ -127,7 +127,7 @@ pub fn render_digest(rule: &AlertRule, window: &Window, now: DateTime<Utc>) -> A
             "ECS {}: {cluster}/{name}: {count} more {} in {} ({})",
             if crash_loop { "crash loop" } else { "incident" },
             words.more,
-            duration(window.end - window.start),
+            span_words(window.end - window.start),
             breakdown.join(", ")
         )
     });
@@ -254,7 +254,7 @@ pub fn render_digest(rule: &AlertRule, window: &Window, now: DateTime<Utc>) -> A
         lines.push(format!(
             "{count} more {} in {} ({span})",
             words.more,
-            duration(window.end - window.start)
+            span_words(window.end - window.start)
         ));
     }
     if let Some(late) = sent_late {
@@ -310,6 +310,15 @@ pub fn render_digest(rule: &AlertRule, window: &Window, now: DateTime<Utc>) -> A
         draft,
         json!({ "region": region, "time": event_time(now.timestamp()), "lateBySeconds": sent_late }),
     )
+}
+
+/// A window length in words: `10m`, `1h`, `1h 30m`.
+fn span_words(seconds: i64) -> String {
+    match (seconds / 3_600, seconds / 60 % 60) {
+        (0, minutes) => format!("{minutes}m"),
+        (hours, 0) => format!("{hours}h"),
+        (hours, minutes) => format!("{hours}h {minutes}m"),
+    }
 }
 
 /// The causes, most frequent first, at most [`MAX_CAUSES`]: the rest counted together.
