@@ -91,10 +91,16 @@ pub struct Report {
 const ALERT_BUDGET: Duration = Duration::from_secs(30);
 
 /// Replays events one at a time, in order. Time is event time: the replay's clock is the
-/// latest envelope `time` seen, so replaying last week decides as production did then — the
+/// latest envelope `time` seen, so replaying last week decides as production did then — an
+/// event from before the clock arrived late, as it would have in production — and the
 /// digests of incident windows are flushed each time the clock enters a new minute (as the
-/// stack's schedule does every minute), and every window still open when the events run out
-/// is flushed by [`Replayer::finish`].
+/// stack's schedule does every minute).
+///
+/// **Each folder is a stream of its own**: the events of one folder (a capture, a scenario)
+/// share a clock; when the entries move to another folder, every window still open is flushed
+/// and the clock starts again, so a tree of separate captures (like `events/`) decides each
+/// as it would on its own. Every window still open when the events run out is flushed by
+/// [`Replayer::finish`].
 pub struct Replayer {
     store: Arc<dyn StateStore>,
     alerter: Alerter,
@@ -107,6 +113,8 @@ pub struct Replayer {
     clock: DateTime<Utc>,
     /// The minute (epoch minutes) of the last flush.
     flushed_minute: i64,
+    /// The folder of the stream being replayed.
+    stream: Option<std::path::PathBuf>,
     timeline: Option<Timeline>,
 }
 
@@ -124,6 +132,7 @@ impl Replayer {
             failed: Vec::new(),
             clock: DateTime::<Utc>::MIN_UTC,
             flushed_minute: i64::MIN,
+            stream: None,
             timeline: None,
         }
     }
@@ -139,6 +148,15 @@ impl Replayer {
     pub async fn replay(&mut self, entry: Entry) {
         self.stats.events += 1;
         let location = entry.location.to_string();
+        let folder = entry.location.file.parent().map(std::path::Path::to_path_buf);
+        if folder != self.stream {
+            if self.stream.is_some() {
+                self.flush_all(&location).await;
+            }
+            self.stream = folder;
+            self.clock = DateTime::<Utc>::MIN_UTC;
+            self.flushed_minute = i64::MIN;
+        }
         let received = match entry.event {
             Ok(received) => received,
             Err(error) => return self.reject(location, error),
@@ -211,6 +229,20 @@ impl Replayer {
         }
     }
 
+    /// Flushes every window still open, at the clock (a flush sends a bounded number of
+    /// digests: flush until one sends less, or nothing).
+    async fn flush_all(&mut self, location: &str) {
+        loop {
+            let digests = self.alerter.flush_all(self.clock, Deadline::after(ALERT_BUDGET)).await;
+            let more = digests.len() >= MAX_DIGESTS_PER_FLUSH
+                && digests.iter().any(|(_, result)| result.is_ok());
+            self.record_alerts(location, digests);
+            if !more {
+                break;
+            }
+        }
+    }
+
     fn reject(&mut self, location: String, error: String) {
         self.stats.rejected += 1;
         self.rejected.push(Rejected { location, error });
@@ -219,16 +251,7 @@ impl Replayer {
     /// The report, with the stored state of every task and container instance touched, after
     /// flushing the digests of every incident window still open.
     pub async fn finish(mut self) -> Report {
-        // A flush sends a bounded number of digests: flush until one sends less, or nothing.
-        loop {
-            let digests = self.alerter.flush_all(self.clock, Deadline::after(ALERT_BUDGET)).await;
-            let more = digests.len() >= MAX_DIGESTS_PER_FLUSH
-                && digests.iter().any(|(_, result)| result.is_ok());
-            self.record_alerts("end of replay", digests);
-            if !more {
-                break;
-            }
-        }
+        self.flush_all("end of replay").await;
         let mut tasks = Vec::new();
         let mut container_instances = Vec::new();
         let mut task_counts = StatusCounts::new();

@@ -26,6 +26,11 @@ fn replay(args: &[&str]) -> Value {
     serde_json::from_slice(&output.stdout).expect("JSON report")
 }
 
+/// Command-line arguments of owned paths.
+fn as_args(paths: &[String]) -> Vec<&str> {
+    paths.iter().map(String::as_str).collect()
+}
+
 fn path(path: &Path) -> String {
     path.display().to_string()
 }
@@ -177,6 +182,19 @@ fn given_the_whole_corpus_then_every_event_ends_in_exactly_one_outcome() {
             "{rejected}"
         );
     }
+    // Each folder is a stream of its own: the whole corpus sends exactly the messages its
+    // folders send alone, in folder order (the same subjects: no scenario told as late).
+    let subjects = |report: &Value| -> Vec<String> {
+        let alerts = report["alerts"].as_array().expect("alerts");
+        alerts.iter().map(|alert| alert["subject"].as_str().expect("subject").to_owned()).collect()
+    };
+    let mut alone: Vec<String> = folders.iter().flat_map(subjects).collect();
+    for scenario in scenarios() {
+        // With the default rules, as the whole corpus is replayed.
+        let folder = events_dir().join("scenarios").join(&scenario.name);
+        alone.extend(subjects(&replay(&[&path(&folder)])));
+    }
+    assert_eq!(subjects(&report), alone);
     // Alerts carry what the JSON report documents.
     let alert = &report["alerts"][0];
     for field in ["rule", "resource", "subject", "message", "attributes"] {
@@ -375,31 +393,42 @@ fn given_the_listeners_log_output_then_replaying_it_reproduces_the_events_it_log
         .into_iter()
         .filter(|file| !file.to_string_lossy().contains("/bad-input/"))
         .collect();
-    let mut log = Vec::new();
-    let mut filter_log_events = Vec::new();
-    for file in &files {
-        let event = read_json(file);
-        let before = log.len();
-        listener::handle(LambdaEvent::new(event, Context::default()), &mut log).expect("logged");
-        let line = String::from_utf8(log[before..].to_vec()).expect("UTF-8");
-        filter_log_events.push(
-            json!({"logStreamName": "2024/05/02/[$LATEST]abc", "timestamp": 1, "message": line}),
-        );
-    }
+    // One log per folder: each folder of the corpus is a capture of its own, and a replay
+    // gives each folder its own clock (as it gives each of these logs, in a folder apiece).
     let dir = temp_dir();
-    std::fs::write(dir.join("listener.log"), &log).expect("written");
-    std::fs::write(
-        dir.join("filter-log-events.json"),
-        json!({"events": filter_log_events}).to_string(),
-    )
-    .expect("written");
+    let (mut logs, mut exports) = (Vec::new(), Vec::new());
+    let mut folders: Vec<(PathBuf, Vec<&PathBuf>)> = Vec::new();
+    for file in &files {
+        let folder = file.parent().expect("a folder").to_path_buf();
+        match folders.last_mut() {
+            Some((last, members)) if *last == folder => members.push(file),
+            _ => folders.push((folder, vec![file])),
+        }
+    }
+    for (index, (_, members)) in folders.iter().enumerate() {
+        let (mut log, mut filter_log_events) = (Vec::new(), Vec::new());
+        for file in members {
+            let event = read_json(file);
+            let before = log.len();
+            listener::handle(LambdaEvent::new(event, Context::default()), &mut log)
+                .expect("logged");
+            let line = String::from_utf8(log[before..].to_vec()).expect("UTF-8");
+            filter_log_events.push(
+                json!({"logStreamName": "2024/05/02/[$LATEST]abc", "timestamp": 1, "message": line}),
+            );
+        }
+        let capture = dir.join(format!("{index:02}"));
+        std::fs::create_dir_all(&capture).expect("folder");
+        std::fs::write(capture.join("listener.log"), &log).expect("written");
+        let export = json!({"events": filter_log_events}).to_string();
+        std::fs::write(capture.join("filter-log-events.json"), export).expect("written");
+        logs.push(path(&capture.join("listener.log")));
+        exports.push(path(&capture.join("filter-log-events.json")));
+    }
 
     let originals: Vec<String> = files.iter().map(|file| path(file)).collect();
-    let original = replay(&originals.iter().map(String::as_str).collect::<Vec<_>>());
-    for replayed in [
-        replay(&[&path(&dir.join("listener.log"))]),
-        replay(&[&path(&dir.join("filter-log-events.json"))]),
-    ] {
+    let original = replay(&as_args(&originals));
+    for replayed in [&logs, &exports].map(|paths| replay(&as_args(paths))) {
         assert_eq!(replayed["stats"], original["stats"]);
         assert_eq!(replayed["tasks"], original["tasks"]);
         assert_eq!(replayed["containerInstances"], original["containerInstances"]);
