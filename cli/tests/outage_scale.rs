@@ -92,6 +92,7 @@ async fn outage_is_told_once(count: usize) {
     assert_eq!(report["stats"]["alertsFailed"], 0);
     assert_eq!(report["stats"]["alerts"], 1, "the first stop is alerted at once");
 
+    std::fs::remove_dir_all(corpus.parent().expect("its folder")).expect("removed");
     let messages = documents(&subscribed.queue_url).await;
     let (alerts, digests): (Vec<&Value>, Vec<&Value>) =
         messages.iter().partition(|message| message["kind"] == "alert");
