@@ -333,13 +333,7 @@ async fn given_a_chat_topic_then_alerts_and_digests_arrive_there_as_valid_notifi
 /// alert and digest do not land under yesterday's.
 #[tokio::test]
 async fn given_two_incidents_of_one_key_then_each_has_its_own_thread() {
-    let alerter = Alerter::new(
-        RuleSet::default_rules(),
-        Arc::new(ecs_events::alert::InMemoryLedger::new()),
-        Arc::new(CollectingSink::new()),
-        support::ledger_retention(),
-    )
-    .with_incidents(Arc::new(InMemoryIncidentStore::new()));
+    let alerter = embedded_alerter(Arc::new(CollectingSink::new()));
     let yesterday = Utc::now() - chrono::Duration::days(1);
     let mut threads = Vec::new();
     for (first, prefix) in [(yesterday, "a"), (Utc::now() - chrono::Duration::minutes(5), "b")] {
@@ -376,6 +370,17 @@ async fn given_two_incidents_of_one_key_then_each_has_its_own_thread() {
     assert_eq!(threads[0], threads[1], "yesterday's alert and digest share a thread");
     assert_eq!(threads[2], threads[3], "today's too");
     assert_ne!(threads[0], threads[2], "the two outages are two threads");
+}
+
+/// An alerter with the default rule on the embedded adapters, publishing to `sink`.
+fn embedded_alerter(sink: Arc<CollectingSink>) -> Alerter {
+    Alerter::new(
+        RuleSet::default_rules(),
+        Arc::new(ecs_events::alert::InMemoryLedger::new()),
+        sink,
+        support::ledger_retention(),
+    )
+    .with_incidents(Arc::new(InMemoryIncidentStore::new()))
 }
 
 fn received(events: &[Value]) -> Vec<ReceivedEvent> {
@@ -454,13 +459,7 @@ async fn given_counts_overlapping_a_flush_then_every_task_is_told_once() {
 #[tokio::test]
 async fn given_late_deliveries_then_messages_say_they_are_about_the_past() {
     let sink = Arc::new(CollectingSink::new());
-    let alerter = Alerter::new(
-        RuleSet::default_rules(),
-        Arc::new(ecs_events::alert::InMemoryLedger::new()),
-        sink.clone(),
-        support::ledger_retention(),
-    )
-    .with_incidents(Arc::new(InMemoryIncidentStore::new()));
+    let alerter = embedded_alerter(sink.clone());
     let now = DateTime::from_timestamp(1_800_000_000, 0).expect("time");
     let mut day_late = stopped_tasks_from(1, now - chrono::Duration::hours(26));
     day_late[0]["detail"]["taskArn"] =
@@ -571,13 +570,7 @@ async fn given_a_window_of_1000_members_then_a_count_costs_what_it_cost_at_10() 
 #[tokio::test]
 async fn given_more_windows_due_than_one_flush_sends_then_the_rest_wait_for_the_next() {
     let sink = Arc::new(CollectingSink::new());
-    let alerter = Alerter::new(
-        RuleSet::default_rules(),
-        Arc::new(ecs_events::alert::InMemoryLedger::new()),
-        sink.clone(),
-        support::ledger_retention(),
-    )
-    .with_incidents(Arc::new(InMemoryIncidentStore::new()));
+    let alerter = embedded_alerter(sink.clone());
     let first = DateTime::from_timestamp(1_800_000_000, 0).expect("time");
     for service in 0..60 {
         for mut event in stopped_tasks_from(2, first) {

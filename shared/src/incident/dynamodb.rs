@@ -29,7 +29,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::{
     Clock, GroupSettings, Head, IncidentError, IncidentStore, Member, Placement, Recorded, Window,
-    WindowRef, place,
+    WindowRef, after_told, place,
 };
 use crate::sdk_error::{describe, is_retryable};
 
@@ -241,15 +241,7 @@ impl DynamoDbIncidentStore {
                         Recorded::AlreadyCounted { window }
                     });
                 }
-                Marked::Digested => {
-                    let start = if window.is_late() {
-                        window.opened + length
-                    } else {
-                        clock.now - clock.now.rem_euclid(length)
-                    };
-                    window = WindowRef { key: window.key, opened: start, index: 0 };
-                    span = (start, start + length);
-                }
+                Marked::Digested => (window, span) = after_told(window, clock, length),
             }
         }
         Err(IncidentError {

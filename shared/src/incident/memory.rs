@@ -8,7 +8,7 @@ use async_trait::async_trait;
 
 use super::{
     Clock, GroupSettings, Head, IncidentError, IncidentStore, Member, Placement, Recorded, Window,
-    WindowRef, place,
+    WindowRef, after_told, place,
 };
 
 #[derive(Debug, Default)]
@@ -54,13 +54,7 @@ impl State {
         length: i64,
     ) -> Recorded {
         while self.windows.get(&window).is_some_and(|stored| stored.digested) {
-            let start = if window.is_late() {
-                window.opened + length
-            } else {
-                clock.now - clock.now.rem_euclid(length)
-            };
-            window = WindowRef { key: window.key, opened: start, index: 0 };
-            span = (start, start + length);
+            (window, span) = after_told(window, clock, length);
         }
         let stored = self.windows.entry(window.clone()).or_insert_with(|| Stored {
             start: span.0,

@@ -309,6 +309,18 @@ impl WindowRef {
     }
 }
 
+/// Where a match goes when `window` turns out to be told already (which [`place`]'s timing
+/// rules out short of clocks wrong by more than [`FENCE_MARGIN`]): the late bucket of `clock`,
+/// or after a late bucket the next one. With its span.
+pub fn after_told(window: WindowRef, clock: Clock, length: i64) -> (WindowRef, (i64, i64)) {
+    let start = if window.is_late() {
+        window.opened + length
+    } else {
+        clock.now - clock.now.rem_euclid(length)
+    };
+    (WindowRef { key: window.key, opened: start, index: 0 }, (start, start + length))
+}
+
 /// The chat thread (and id) of the incident of `key` opened at `opened`: every message of one
 /// incident, and only of it, shares it.
 pub fn thread_id(key: &str, opened: i64) -> String {
