@@ -89,7 +89,10 @@ async fn ensure_table(client: &Client, table: &str, kind: Table) -> Result<(), C
     let error = |message: String| CreateTableError { table: table.to_owned(), message };
     let key = kind.keys();
     match client.describe_table().table_name(table).send().await {
-        Ok(output) => check_key(output.table(), key).map_err(error)?,
+        Ok(output) => {
+            check_key(output.table(), key).map_err(error)?;
+            check_index(output.table(), kind).map_err(error)?;
+        }
         Err(described)
             if matches!(
                 described.as_service_error(),
@@ -153,6 +156,28 @@ fn check_key(description: Option<&TableDescription>, keys: &[&str]) -> Result<()
              (use another table name, or delete this table)",
             schema.join(", "),
             expected.join(", ")
+        ))
+    }
+}
+
+/// The index an existing table must have for the code that reads it (a container instance
+/// table made by an older version has no cluster/status index, which the reconciler needs).
+fn check_index(description: Option<&TableDescription>, kind: Table) -> Result<(), String> {
+    let wanted = match kind {
+        Table::State(ResourceKind::Task) => TASK_STATUS_INDEX,
+        Table::State(ResourceKind::ContainerInstance) => CONTAINER_INSTANCE_STATUS_INDEX,
+        Table::Incidents => DUE_INDEX,
+        Table::Ledger => return Ok(()),
+    };
+    let present = description
+        .map(|table| table.global_secondary_indexes())
+        .is_some_and(|indexes| indexes.iter().any(|index| index.index_name() == Some(wanted)));
+    if present {
+        Ok(())
+    } else {
+        Err(format!(
+            "exists without the index {wanted} (made by an older version?): add the index as the \
+             templates define it, or use another table name"
         ))
     }
 }

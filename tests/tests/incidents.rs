@@ -87,6 +87,12 @@ async fn incident_store_contract(store: &dyn IncidentStore) {
     let late = WindowRef { key: key.into(), opened: 1_200, index: 0 };
     assert_eq!(record("t8", 1_300, Clock { now: 1_750, done_by: 1_785 }).await, counted(&late));
     assert_eq!(record("t0", 100, at_once(1_760)).await, counted(&late));
+    // A retry of a match already counted into its own window (its first attempt counted, then
+    // failed before it could answer) counts no more, though its window no longer takes counts.
+    assert_eq!(
+        record("t3", 1_200, Clock { now: 1_770, done_by: 1_785 }).await,
+        Recorded::AlreadyCounted { window: window1.clone() }
+    );
     // A match of window 2 whose writes could still land when it is read goes late too.
     assert_eq!(
         record("t9", 1_800, Clock { now: 2_270, done_by: 2_200 + SETTLE + 1 }).await,
@@ -635,4 +641,56 @@ async fn given_a_long_incident_then_the_heads_expiry_moves_with_it() {
     assert_eq!(expiry().await, 6_000, "window 1 counted: the expiry moved");
     record("t3", 1_700, 7_000).await;
     assert_eq!(expiry().await, 7_000, "window 2 too");
+}
+
+/// GIVEN a window item marked due whose one count never landed (its writer failed between the
+/// two writes), and a window gone by TTL THEN the flush sends no "0 more" digest and marks the
+/// first told, and marking the gone one told makes no item of it.
+#[tokio::test]
+async fn given_a_due_window_without_members_then_no_digest_and_no_ghost_item() {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let table = unique("incidents");
+    create_incident_table(&dynamodb(), &table).await.expect("incident table");
+    let store = Arc::new(DynamoDbIncidentStore::new(dynamodb(), table.clone()));
+    let key = "essential-container-exited|prod|service:web";
+    let item = |name: &str| format!("window#{key}#1000#{name}");
+    dynamodb()
+        .put_item()
+        .table_name(&table)
+        .item("incidentKey", AttributeValue::S(item("1")))
+        .item("entry", AttributeValue::S("window".into()))
+        .item("windowStart", AttributeValue::N("1000".into()))
+        .item("windowEnd", AttributeValue::N("1600".into()))
+        .item("dueShard", AttributeValue::S("due".into()))
+        .item("dueAt", AttributeValue::N("1600".into()))
+        .send()
+        .await
+        .expect("put");
+    let sink = Arc::new(CollectingSink::new());
+    let alerter = Alerter::new(
+        RuleSet::default_rules(),
+        Arc::new(ecs_events::alert::InMemoryLedger::new()),
+        sink.clone(),
+        support::ledger_retention(),
+    )
+    .with_incidents(store.clone());
+    let later = DateTime::from_timestamp(5_000, 0).expect("time");
+    let flushed = alerter.flush(later, budget()).await;
+    assert!(
+        matches!(flushed.as_slice(), [(_, Ok(delivery))] if delivery.published().is_none()),
+        "{flushed:?}"
+    );
+    assert!(sink.alerts().is_empty(), "no empty digest");
+    assert!(store.due(None, 10).await.expect("due").is_empty(), "marked told");
+    let gone = WindowRef { key: key.into(), opened: 1_000, index: 2 };
+    store.digested(&gone, false).await.expect("digested");
+    let ghost = dynamodb()
+        .get_item()
+        .table_name(&table)
+        .key("incidentKey", AttributeValue::S(item("2")))
+        .key("entry", AttributeValue::S("window".into()))
+        .send()
+        .await
+        .expect("read");
+    assert!(ghost.item.is_none(), "no item without an expiry was made");
 }

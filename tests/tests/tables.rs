@@ -78,3 +78,39 @@ async fn given_an_existing_table_with_another_key_then_create_tables_names_the_p
         )
     );
 }
+
+/// GIVEN a container instance table made before the reconciler needed its cluster/status
+/// index THEN create-tables says which index is missing, rather than a reconcile run failing.
+#[tokio::test]
+async fn given_an_instance_table_without_its_index_then_create_tables_names_the_index() {
+    let (tasks, instances) = (unique("tasks"), unique("old-instances"));
+    dynamodb()
+        .create_table()
+        .table_name(&instances)
+        .billing_mode(BillingMode::PayPerRequest)
+        .key_schema(
+            KeySchemaElement::builder()
+                .attribute_name("containerInstanceArn")
+                .key_type(KeyType::Hash)
+                .build()
+                .expect("key"),
+        )
+        .attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name("containerInstanceArn")
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .expect("attribute"),
+        )
+        .send()
+        .await
+        .expect("created");
+    let error = create_state_tables(&dynamodb(), &tasks, &instances).await.expect_err("no index");
+    let message = error.to_string();
+    assert!(
+        message.starts_with(&format!(
+            "table {instances}: exists without the index clusterArn-status-index"
+        )),
+        "{message}"
+    );
+}

@@ -296,7 +296,8 @@ impl Alerter {
         let Some(rule) = self.rules.rules().iter().find(|candidate| candidate.name == rule) else {
             return Err(AlertError::UnknownRule { rule: rule.to_owned() });
         };
-        self.deliver(rule, &received.event, now, deadline).await
+        let clock = Clock::new(now.timestamp(), deadline.remaining());
+        self.deliver(rule, &received.event, now, clock, deadline).await
     }
 
     /// Sends the alerts of every rule whose pattern matches the event as delivered, and
@@ -308,8 +309,10 @@ impl Alerter {
         deadline: Deadline,
     ) -> Vec<RuleResult> {
         let mut results = Vec::new();
+        // Taken once, at the start: every write of the invocation lands by its deadline.
+        let clock = Clock::new(now.timestamp(), deadline.remaining());
         for rule in self.rules.matching(&received.raw) {
-            let result = self.deliver(rule, &received.event, now, deadline).await;
+            let result = self.deliver(rule, &received.event, now, clock, deadline).await;
             results.push((rule.name.clone(), result));
         }
         results
@@ -379,22 +382,26 @@ impl Alerter {
         let content = within(deadline, RELEASE_RESERVE, incidents.window(window))
             .await
             .ok_or_else(|| self.incident_timeout("read window", deadline))??;
-        let (Some(rule), Some(content)) = (rule, content) else {
-            // A rule removed since, or a window gone (TTL): nothing to tell.
-            incidents.digested(window, false).await?;
-            return Ok(Delivery::AlreadySent {
+        let told_already = || async {
+            within(deadline, Duration::ZERO, incidents.digested(window, false))
+                .await
+                .ok_or_else(|| self.incident_timeout("mark digested", deadline))??;
+            Ok::<_, AlertError>(Delivery::AlreadySent {
                 rule: rule_name.to_owned(),
                 resource: window.key.clone(),
-            });
+            })
+        };
+        // A rule removed since, a window gone (TTL), or one whose only count never landed (its
+        // writer failed after marking it due): nothing to tell.
+        let (Some(rule), Some(content)) =
+            (rule, content.filter(|content| !content.members.is_empty()))
+        else {
+            return told_already().await;
         };
         let token = self.token();
         let expires_at = (Utc::now() + self.retention).timestamp();
         if !self.claim(&key, &token, expires_at, deadline).await? {
-            incidents.digested(window, false).await?;
-            return Ok(Delivery::AlreadySent {
-                rule: rule.name.clone(),
-                resource: window.key.clone(),
-            });
+            return told_already().await;
         }
         let digest = render_digest(rule, &content, now);
         let crash_loop = digest.crash_loop;
@@ -410,11 +417,14 @@ impl Alerter {
         Ok(delivery)
     }
 
+    /// Delivers one match; `clock` was taken when the invocation started (its `done_by` is the
+    /// deadline, however long the claim waited).
     async fn deliver(
         &self,
         rule: &AlertRule,
         event: &EcsEvent,
         now: DateTime<Utc>,
+        clock: Clock,
         deadline: Deadline,
     ) -> Result<Delivery, AlertError> {
         let (resource, key) = alert_target(rule, event);
@@ -429,7 +439,6 @@ impl Alerter {
                 let incident = incident_key(&rule.name, event);
                 let member = Member::of(event);
                 let expires = (now + self.retention).timestamp();
-                let clock = Clock::new(now.timestamp(), deadline.remaining_less(RELEASE_RESERVE));
                 let record = incidents.record(&incident, settings, &member, &key, clock, expires);
                 let recorded =
                     within(deadline, RELEASE_RESERVE, record).await.unwrap_or_else(|| {

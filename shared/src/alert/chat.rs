@@ -98,13 +98,26 @@ pub fn notification(content: &ChatContent, thread: &str, context: &[(&str, &str)
             "keywords": list(&content.keywords, MAX_KEYWORD_CHARS),
         },
         "metadata": {
-            "threadId": cut(thread, MAX_METADATA_CHARS),
+            "threadId": thread_id(thread),
             "summary": cut(&content.title, MAX_METADATA_CHARS),
             "eventType": content.event_type,
             "relatedResources": list(&content.related, 2048),
             "additionalContext": additional,
         },
     })
+}
+
+/// A `threadId` of at most [`MAX_METADATA_CHARS`]: the thread as it is, or, when longer, its
+/// start and a CRC-32 of the whole — so two incidents of one long key (which differ at its end,
+/// `#<opened>`) stay two threads.
+fn thread_id(thread: &str) -> String {
+    if thread.chars().count() <= MAX_METADATA_CHARS {
+        return thread.to_owned();
+    }
+    let mut crc = flate2::Crc::new();
+    crc.update(thread.as_bytes());
+    let start: String = thread.chars().take(MAX_METADATA_CHARS - 9).collect();
+    format!("{start}#{:08x}", crc.sum())
 }
 
 /// Checks that `document` is a custom notification Amazon Q Developer accepts: the schema's
@@ -173,6 +186,16 @@ pub fn check_notification(document: &Value) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn given_two_incidents_of_a_very_long_key_then_their_threads_stay_apart() {
+        let key = "r".repeat(300);
+        let (one, two) =
+            (thread_id(&format!("{key}#1714644000")), thread_id(&format!("{key}#1714730400")));
+        assert_ne!(one, two);
+        assert_eq!(one.chars().count(), MAX_METADATA_CHARS);
+        assert_eq!(thread_id("short#1"), "short#1");
+    }
 
     #[test]
     fn given_values_with_markup_then_code_keeps_them_inert() {

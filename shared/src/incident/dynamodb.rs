@@ -261,13 +261,17 @@ impl DynamoDbIncidentStore {
             .table_name(&self.table)
             .key(INCIDENT_KEY, text(&head_key(key)))
             .key(INCIDENT_ENTRY, text(HEAD_ENTRY))
-            .update_expression("SET #last = :index, #expires = :expires")
+            // The version moves too: an invocation that read the head before this count, and
+            // decided to open a new incident from it, then fails its compare-and-set.
+            .update_expression("SET #last = :index, #expires = :expires ADD #version :one")
             .condition_expression("#opened = :opened AND #last < :index")
             .set_expression_attribute_names(Some(names(&[
                 ("#last", "lastActive"),
                 ("#opened", "opened"),
                 ("#expires", "expiresAt"),
+                ("#version", "version"),
             ])))
+            .expression_attribute_values(":one", int(1))
             .expression_attribute_values(":index", int(i64::from(index)))
             .expression_attribute_values(":opened", int(head.opened))
             .expression_attribute_values(":expires", int(expires_at))
@@ -279,6 +283,23 @@ impl DynamoDbIncidentStore {
             // The count stands; the next count into the window moves the head on.
             tracing::warn!(incident = %key, error = %describe(&error), "incident head not advanced");
         }
+    }
+
+    /// Whether `window` counted the member `id` (a consistent read).
+    async fn has_member(&self, window: &WindowRef, id: &str) -> Result<bool, IncidentError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(INCIDENT_KEY, text(&window_key(window)))
+            .key(INCIDENT_ENTRY, text(&format!("{MEMBER_PREFIX}{id}")))
+            .projection_expression("#key")
+            .expression_attribute_names("#key", INCIDENT_KEY)
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|error| failure("read member", &window.id(), &error))?;
+        Ok(output.item.is_some())
     }
 
     /// Every member of a window, strongly consistent (a window is read once it takes no more
@@ -412,10 +433,17 @@ impl IncidentStore for DynamoDbIncidentStore {
                         return Ok(Recorded::Opened { key: key.to_owned(), opened: head.opened });
                     }
                 }
-                Placement::Late(start) => {
-                    let bucket = WindowRef { key: key.to_owned(), opened: start, index: 0 };
-                    let span = (start, start + length);
-                    return self.count(bucket, span, &counting).await;
+                Placement::Late { bucket, own } => {
+                    // A retry of a match already counted into its own window counts no more.
+                    if let (Some(index), Some((head, _))) = (own, &read) {
+                        let window = WindowRef { key: key.to_owned(), opened: head.opened, index };
+                        if self.has_member(&window, &member.id).await? {
+                            return Ok(Recorded::AlreadyCounted { window });
+                        }
+                    }
+                    let window = WindowRef { key: key.to_owned(), opened: bucket, index: 0 };
+                    let span = (bucket, bucket + length);
+                    return self.count(window, span, &counting).await;
                 }
                 Placement::Window(index) => {
                     let Some((head, _)) = read else { continue };
@@ -499,21 +527,30 @@ impl IncidentStore for DynamoDbIncidentStore {
     }
 
     async fn digested(&self, window: &WindowRef, crash_loop: bool) -> Result<(), IncidentError> {
-        self.client
+        let marked = self
+            .client
             .update_item()
             .table_name(&self.table)
             .key(INCIDENT_KEY, text(&window_key(window)))
             .key(INCIDENT_ENTRY, text(WINDOW_ENTRY))
             .update_expression("SET #digested = :yes REMOVE #shard, #dueAt")
+            // A window gone (TTL) stays gone: no item without an expiry is made of it.
+            .condition_expression("attribute_exists(#key)")
             .set_expression_attribute_names(Some(names(&[
                 ("#digested", "digested"),
                 ("#shard", "dueShard"),
                 ("#dueAt", "dueAt"),
+                ("#key", INCIDENT_KEY),
             ])))
             .expression_attribute_values(":yes", AttributeValue::Bool(true))
             .send()
-            .await
-            .map_err(|error| failure("mark digested", &window.id(), &error))?;
+            .await;
+        match marked {
+            Err(error) if !conditional_update_failed(&error) => {
+                return Err(failure("mark digested", &window.id(), &error));
+            }
+            _ => {}
+        }
         if !crash_loop || window.is_late() {
             return Ok(());
         }

@@ -99,9 +99,21 @@ impl IncidentStore for InMemoryIncidentStore {
                 state.heads.insert(key.to_owned(), head);
                 Ok(Recorded::Opened { key: key.to_owned(), opened: member.at })
             }
-            Placement::Late(start) => {
-                let window = WindowRef { key: key.to_owned(), opened: start, index: 0 };
-                Ok(state.count(window, (start, start + length), member, clock, length))
+            Placement::Late { bucket, own } => {
+                // A retry of a match already counted into its own window counts no more.
+                if let Some(index) = own {
+                    let opened = head.map_or(0, |head| head.opened);
+                    let window = WindowRef { key: key.to_owned(), opened, index };
+                    if state
+                        .windows
+                        .get(&window)
+                        .is_some_and(|s| s.members.contains_key(&member.id))
+                    {
+                        return Ok(Recorded::AlreadyCounted { window });
+                    }
+                }
+                let window = WindowRef { key: key.to_owned(), opened: bucket, index: 0 };
+                Ok(state.count(window, (bucket, bucket + length), member, clock, length))
             }
             Placement::Window(index) => {
                 let Some(head) = state.heads.get_mut(key) else {

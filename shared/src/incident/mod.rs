@@ -249,8 +249,22 @@ pub enum Placement {
     /// Into this window (1-based) of the open incident.
     Window(u32),
     /// Too late for its window, or from before the open incident: into the late bucket that
-    /// starts at this time.
-    Late(i64),
+    /// starts at `bucket`. `own` is the window of the open incident the match's time falls
+    /// in, when it does: a retry of a match counted there must not count again.
+    Late {
+        /// When the late bucket starts.
+        bucket: i64,
+        /// The open incident's window the match belongs to by its time, if any.
+        own: Option<u32>,
+    },
+}
+
+/// The start of the late bucket a recording on `clock` goes to: the one that still takes
+/// counts when the recording is done (it contains `done_by` less [`SETTLE`], or now).
+pub fn late_bucket(clock: Clock, length: i64) -> i64 {
+    let length = length.max(1);
+    let at = clock.now.max(clock.done_by.saturating_sub(SETTLE));
+    at - at.rem_euclid(length)
 }
 
 /// Places a match that happened at `at`, recorded on `clock`, given the key's head: an
@@ -261,9 +275,9 @@ pub enum Placement {
 pub fn place(head: Option<&Head>, at: i64, clock: Clock, window: i64) -> Placement {
     let Some(head) = head else { return Placement::Open };
     let length = head.window.max(1);
-    let late = Placement::Late(clock.now - clock.now.rem_euclid(window.max(1)));
+    let bucket = late_bucket(clock, window);
     if at < head.opened.saturating_sub(length) {
-        return late;
+        return Placement::Late { bucket, own: None };
     }
     let elapsed = (at - head.opened).max(0);
     let index = u32::try_from(elapsed / length + 1).unwrap_or(u32::MAX);
@@ -271,7 +285,11 @@ pub fn place(head: Option<&Head>, at: i64, clock: Clock, window: i64) -> Placeme
         return Placement::Open;
     }
     let end = head.opened.saturating_add(i64::from(index).saturating_mul(length));
-    if clock.done_by > end.saturating_add(SETTLE) { late } else { Placement::Window(index) }
+    if clock.done_by > end.saturating_add(SETTLE) {
+        Placement::Late { bucket, own: Some(index) }
+    } else {
+        Placement::Window(index)
+    }
 }
 
 /// One window of one incident, or (index 0) a key's late bucket.
@@ -313,11 +331,7 @@ impl WindowRef {
 /// rules out short of clocks wrong by more than [`FENCE_MARGIN`]): the late bucket of `clock`,
 /// or after a late bucket the next one. With its span.
 pub fn after_told(window: WindowRef, clock: Clock, length: i64) -> (WindowRef, (i64, i64)) {
-    let start = if window.is_late() {
-        window.opened + length
-    } else {
-        clock.now - clock.now.rem_euclid(length)
-    };
+    let start = if window.is_late() { window.opened + length } else { late_bucket(clock, length) };
     (WindowRef { key: window.key, opened: start, index: 0 }, (start, start + length))
 }
 
@@ -480,7 +494,7 @@ mod tests {
         let clock = at_once(thirteen + 300);
         assert_eq!(
             place(Some(&head(thirteen, 0)), 9 * 3_600, clock, 600),
-            Placement::Late(thirteen)
+            Placement::Late { bucket: thirteen, own: None }
         );
     }
 
@@ -491,7 +505,15 @@ mod tests {
         let on_time = Clock { now: 620, done_by: 600 + SETTLE };
         assert_eq!(place(Some(&head), 590, on_time, 600), Placement::Window(1));
         let too_late = Clock { now: 660, done_by: 600 + SETTLE + 1 };
-        assert_eq!(place(Some(&head), 590, too_late, 600), Placement::Late(600));
+        assert_eq!(
+            place(Some(&head), 590, too_late, 600),
+            Placement::Late { bucket: 600, own: Some(1) }
+        );
+        // The late bucket is one that still takes counts when the recording is done.
+        let slow = Clock { now: 1_190, done_by: 1_190 + 200 };
+        let bucket = late_bucket(slow, 600);
+        assert_eq!(bucket, 1_200);
+        assert!(slow.done_by <= bucket + 600 + SETTLE, "its bucket is read after it is done");
         // The recording's deadline counts, not only its start: a count started in time whose
         // invocation may still be writing after the window is read goes late.
         assert_eq!(Clock::new(600, Duration::from_secs(30)).done_by, 600 + 31 + FENCE_MARGIN);
