@@ -57,21 +57,43 @@ pub const MAX_DIGESTS_PER_FLUSH: usize = 50;
 /// The least time left before the deadline for a flush to start another digest.
 const DIGEST_TIME: Duration = Duration::from_secs(3);
 
-/// Runs `step` unless it would outlive `deadline` less `reserve`: `None` when it was cut off.
-async fn within<T>(
+/// Runs `step` unless it would outlive `deadline` less `reserve`; a step cut off fails with
+/// the error `cut_off` makes of the message saying so.
+async fn bounded<T, E>(
     deadline: Deadline,
     reserve: Duration,
-    step: impl Future<Output = T>,
-) -> Option<T> {
-    tokio::time::timeout(deadline.remaining_less(reserve), step).await.ok()
+    step: impl Future<Output = Result<T, E>>,
+    cut_off: impl FnOnce(String) -> E,
+) -> Result<T, E> {
+    let budget = deadline.remaining_less(reserve);
+    tokio::time::timeout(budget, step).await.unwrap_or_else(|_| {
+        Err(cut_off(format!(
+            "no answer within the {} ms left before the invocation's deadline",
+            budget.as_millis()
+        )))
+    })
 }
 
-/// The error of a step cut off by the deadline.
-fn out_of_time(deadline: Deadline, reserve: Duration) -> String {
-    format!(
-        "no answer within the {} ms left before the invocation's deadline",
-        deadline.remaining_less(reserve).as_millis()
-    )
+/// A ledger step cut off by the deadline (`retryable`: whether a retry may finish it).
+fn ledger_cut_off(
+    operation: &'static str,
+    key: &str,
+    retryable: bool,
+) -> impl FnOnce(String) -> LedgerError {
+    let key = key.to_owned();
+    move |message| LedgerError { operation, key, message, retryable }
+}
+
+/// An incident store step cut off by the deadline (a retry may finish it).
+fn incident_cut_off(operation: &'static str, key: &str) -> impl FnOnce(String) -> IncidentError {
+    let key = key.to_owned();
+    move |message| IncidentError { operation, key, message, retryable: true }
+}
+
+/// A publish cut off by the deadline (`retryable`: whether a retry may send it).
+fn sink_cut_off(key: &str, retryable: bool) -> impl FnOnce(String) -> SinkError {
+    let key = key.to_owned();
+    move |message| SinkError { key, message, retryable }
 }
 
 /// What became of one (rule, event) match.
@@ -340,12 +362,9 @@ impl Alerter {
     ) -> Vec<RuleResult> {
         let Some(incidents) = &self.incidents else { return Vec::new() };
         let due = incidents.due(until, MAX_DIGESTS_PER_FLUSH);
-        let due = match within(deadline, RELEASE_RESERVE, due).await {
-            Some(Ok(due)) => due,
-            Some(Err(error)) => return vec![(String::new(), Err(error.into()))],
-            None => {
-                return vec![(String::new(), Err(self.incident_timeout("due windows", deadline)))];
-            }
+        let due = match bounded(deadline, RELEASE_RESERVE, due, incident_cut_off("due", "")).await {
+            Ok(due) => due,
+            Err(error) => return vec![(String::new(), Err(error.into()))],
         };
         let mut results = Vec::new();
         for window in due {
@@ -360,15 +379,6 @@ impl Alerter {
         results
     }
 
-    fn incident_timeout(&self, operation: &'static str, deadline: Deadline) -> AlertError {
-        AlertError::Incident(IncidentError {
-            operation,
-            key: String::new(),
-            message: out_of_time(deadline, RELEASE_RESERVE),
-            retryable: true,
-        })
-    }
-
     async fn send_digest(
         &self,
         incidents: &dyn IncidentStore,
@@ -379,13 +389,13 @@ impl Alerter {
         let key = format!("digest#{}", window.id());
         let rule_name = rule_of(&window.key);
         let rule = self.rules.rules().iter().find(|rule| rule.name == rule_name);
-        let content = within(deadline, RELEASE_RESERVE, incidents.window(window))
-            .await
-            .ok_or_else(|| self.incident_timeout("read window", deadline))??;
+        let id = window.id();
+        let read = incidents.window(window);
+        let content =
+            bounded(deadline, RELEASE_RESERVE, read, incident_cut_off("read window", &id)).await?;
         let told_already = || async {
-            within(deadline, Duration::ZERO, incidents.digested(window, false))
-                .await
-                .ok_or_else(|| self.incident_timeout("mark digested", deadline))??;
+            let mark = incidents.digested(window, false);
+            bounded(deadline, Duration::ZERO, mark, incident_cut_off("mark digested", &id)).await?;
             Ok::<_, AlertError>(Delivery::AlreadySent {
                 rule: rule_name.to_owned(),
                 resource: window.key.clone(),
@@ -406,13 +416,12 @@ impl Alerter {
         let digest = render_digest(rule, &content, now);
         let crash_loop = digest.crash_loop;
         let delivery = self.publish(digest, &key, &token, expires_at, deadline).await?;
-        let recorded =
-            within(deadline, Duration::ZERO, incidents.digested(window, crash_loop)).await;
-        if !matches!(recorded, Some(Ok(()))) {
+        let mark = incidents.digested(window, crash_loop);
+        let marked =
+            bounded(deadline, Duration::ZERO, mark, incident_cut_off("mark digested", &id)).await;
+        if let Err(error) = marked {
             // The digest is marked sent in the ledger: the next flush finds it so.
-            let error =
-                recorded.map_or_else(|| "cut off by the deadline".to_owned(), |r| format!("{r:?}"));
-            tracing::warn!(window = %window.id(), error = %error, "digest sent, window still due");
+            tracing::warn!(window = %id, error = %error, "digest sent, window still due");
         }
         Ok(delivery)
     }
@@ -440,18 +449,10 @@ impl Alerter {
                 let member = Member::of(event);
                 let expires = (now + self.retention).timestamp();
                 let record = incidents.record(&incident, settings, &member, &key, clock, expires);
-                let recorded =
-                    within(deadline, RELEASE_RESERVE, record).await.unwrap_or_else(|| {
-                        Err(IncidentError {
-                            operation: "record",
-                            key: incident.clone(),
-                            message: out_of_time(deadline, RELEASE_RESERVE),
-                            retryable: true,
-                        })
-                    });
-                match recorded {
+                let cut_off = incident_cut_off("record", &incident);
+                match bounded(deadline, RELEASE_RESERVE, record, cut_off).await {
                     Ok(Recorded::Opened { key: incident, opened }) => {
-                        Some((incident.clone(), thread_id(&incident, opened)))
+                        Some((thread_id(&incident, opened), incident))
                     }
                     Ok(Recorded::Counted { window } | Recorded::AlreadyCounted { window }) => {
                         // Counted: its digest tells of it. Marked, so it never counts twice.
@@ -462,15 +463,16 @@ impl Alerter {
                         return Ok(Delivery::Counted { rule: rule.name.clone(), resource, window });
                     }
                     Err(error) => {
-                        let _ = within(deadline, Duration::ZERO, self.ledger.release(&key, &token))
-                            .await;
+                        let release = self.ledger.release(&key, &token);
+                        let cut_off = ledger_cut_off("release", &key, true);
+                        let _ = bounded(deadline, Duration::ZERO, release, cut_off).await;
                         return Err(error.into());
                     }
                 }
             }
             _ => None,
         };
-        let incident = thread.as_ref().map(|(key, thread)| (key.as_str(), thread.as_str()));
+        let incident = thread.as_ref().map(|(thread, key)| (key.as_str(), thread.as_str()));
         let alert = render_alert(rule, event, incident, now);
         self.publish(alert, &key, &token, expires_at, deadline).await
     }
@@ -486,26 +488,12 @@ impl Alerter {
         deadline: Deadline,
     ) -> Result<Delivery, AlertError> {
         let key = key.to_owned();
-        let published = within(deadline, RELEASE_RESERVE, self.sink.publish(&alert))
-            .await
-            .unwrap_or_else(|| {
-                Err(SinkError {
-                    key: key.clone(),
-                    message: out_of_time(deadline, RELEASE_RESERVE),
-                    retryable: true,
-                })
-            });
+        let publish = self.sink.publish(&alert);
+        let published = bounded(deadline, RELEASE_RESERVE, publish, sink_cut_off(&key, true)).await;
         if let Err(error) = published {
-            let release =
-                match within(deadline, Duration::ZERO, self.ledger.release(&key, token)).await {
-                    Some(result) => result.err(),
-                    None => Some(LedgerError {
-                        operation: "release",
-                        key: key.clone(),
-                        message: out_of_time(deadline, Duration::ZERO),
-                        retryable: true,
-                    }),
-                };
+            let release = self.ledger.release(&key, token);
+            let cut_off = ledger_cut_off("release", &key, true);
+            let release = bounded(deadline, Duration::ZERO, release, cut_off).await.err();
             if let Some(release) = &release {
                 tracing::error!(alert_key = %key, error = %release, "claim not released");
             }
@@ -540,15 +528,9 @@ impl Alerter {
         let mut pause = FIRST_WAIT_PAUSE;
         let mut attempt = 1;
         loop {
-            let result =
-                within(deadline, Duration::ZERO, chat.publish(alert)).await.unwrap_or_else(|| {
-                    Err(SinkError {
-                        key: alert.dedup_key.clone(),
-                        message: out_of_time(deadline, Duration::ZERO),
-                        retryable: false,
-                    })
-                });
-            match result {
+            let publish = chat.publish(alert);
+            let cut_off = sink_cut_off(&alert.dedup_key, false);
+            match bounded(deadline, Duration::ZERO, publish, cut_off).await {
                 Err(error)
                     if error.retryable
                         && attempt < MARK_ATTEMPTS
@@ -577,15 +559,8 @@ impl Alerter {
         loop {
             let now = Utc::now().timestamp();
             let claim = self.ledger.claim(key, token, now, lease_until, expires_at);
-            let claimed = within(deadline, RELEASE_RESERVE, claim).await.unwrap_or_else(|| {
-                Err(LedgerError {
-                    operation: "claim",
-                    key: key.to_owned(),
-                    message: out_of_time(deadline, RELEASE_RESERVE),
-                    retryable: true,
-                })
-            })?;
-            match claimed {
+            let cut_off = ledger_cut_off("claim", key, true);
+            match bounded(deadline, RELEASE_RESERVE, claim, cut_off).await? {
                 Claim::Claimed => return Ok(true),
                 Claim::AlreadySent => return Ok(false),
                 Claim::InProgress { lease_until: held } => {
@@ -615,15 +590,8 @@ impl Alerter {
         let mut attempt = 1;
         loop {
             let mark = self.ledger.mark_sent(key, token, expires_at);
-            let marked = within(deadline, Duration::ZERO, mark).await.unwrap_or_else(|| {
-                Err(LedgerError {
-                    operation: "mark sent",
-                    key: key.to_owned(),
-                    message: out_of_time(deadline, Duration::ZERO),
-                    retryable: false,
-                })
-            });
-            match marked {
+            let cut_off = ledger_cut_off("mark sent", key, false);
+            match bounded(deadline, Duration::ZERO, mark, cut_off).await {
                 Err(error)
                     if error.retryable
                         && attempt < MARK_ATTEMPTS

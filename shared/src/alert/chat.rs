@@ -5,8 +5,8 @@
 //! The service drops, without an error, an SNS message that does not match its schema:
 //! `version` "1.0", `source` "custom", `content.description` (required), `content.textType`
 //! "client-markdown" (rendered by the chat client: so only what Slack's mrkdwn and Teams'
-//! markdown render alike is used — inline code and bare URLs, see [`code`]), `title`, `nextSteps`, `keywords`, and `metadata` with `threadId` (one
-//! thread per incident), `summary`, `eventType`, `relatedResources` and `additionalContext`
+//! markdown render alike is used — inline code and bare URLs, see [`code`]), `title`,
+//! `nextSteps`, `keywords`, and `metadata` with `threadId` (one thread per incident), `summary`, `eventType`, `relatedResources` and `additionalContext`
 //! (strings only). [`notification`] keeps every field within the documented limits
 //! ([`MAX_TITLE_CHARS`]...); [`check_notification`] checks a document against the schema, for
 //! tests and for the sink, which refuses to publish one that does not match.

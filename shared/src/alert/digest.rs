@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use super::AlertRule;
 use super::chat::{ChatContent, code};
 use super::render::{
-    Alert, AlertKind, Draft, assemble, console_url, duration, event_time, subject_line,
+    Alert, AlertKind, Draft, assemble, console_url, describe, duration, event_time, subject_line,
 };
 use crate::incident::{LATE_AFTER, Member, MemberKind, Window};
 
@@ -39,8 +39,10 @@ struct Words {
 }
 
 fn words(members: &[Member]) -> Words {
-    let kinds: BTreeSet<String> = members.iter().map(|m| format!("{:?}", m.kind)).collect();
-    let kind = members.first().map(|m| m.kind).filter(|_| kinds.len() == 1);
+    let kind = members
+        .first()
+        .map(|first| first.kind)
+        .filter(|kind| members.iter().all(|member| member.kind == *kind));
     match kind {
         Some(MemberKind::Task) => {
             Words { more: "stopped", heading: "Stopped", list: "tasks", late: "stops" }
@@ -114,6 +116,8 @@ pub fn render_digest(rule: &AlertRule, window: &Window, now: DateTime<Utc>) -> A
     let start = first.map_or(window.start, |first| first.at.min(window.start));
     let sent_late = Some(now.timestamp() - window.end).filter(|late| *late >= LATE_AFTER);
     let oldest = first.map_or(0, |first| now.timestamp() - first.at);
+    // What the message says of the past: a late bucket's oldest match, or a digest sent late.
+    let late_by = if late_bucket { Some(oldest) } else { sent_late };
 
     let subject = subject_line(&if late_bucket {
         format!(
@@ -188,16 +192,7 @@ pub fn render_digest(rule: &AlertRule, window: &Window, now: DateTime<Utc>) -> A
     for (label, url) in &links {
         line(&mut text, label, url);
     }
-    let _ = writeln!(
-        text,
-        "Rule: {}{}",
-        rule.name,
-        if rule.description.is_empty() {
-            String::new()
-        } else {
-            format!(" — {}", rule.description)
-        }
-    );
+    let _ = writeln!(text, "Rule: {}{}", rule.name, describe(rule));
 
     let mut attributes = BTreeMap::from([
         ("rule".to_owned(), json!(rule.name)),
@@ -300,7 +295,7 @@ pub fn render_digest(rule: &AlertRule, window: &Window, now: DateTime<Utc>) -> A
         chat,
         incident: Some(key.clone()),
         thread: Some(window.window.thread()),
-        late_by: sent_late.filter(|_| !late_bucket).or(late_bucket.then_some(oldest)),
+        late_by,
         count,
         crash_loop,
         resources,
@@ -308,7 +303,7 @@ pub fn render_digest(rule: &AlertRule, window: &Window, now: DateTime<Utc>) -> A
     assemble(
         rule,
         draft,
-        json!({ "region": region, "time": event_time(now.timestamp()), "lateBySeconds": sent_late }),
+        json!({ "region": region, "time": event_time(now.timestamp()), "lateBySeconds": late_by }),
     )
 }
 
@@ -532,6 +527,8 @@ mod tests {
         assert!(!digest.message.contains("Window:"), "a late bucket is no window of the incident");
         assert!(!digest.crash_loop);
         assert_eq!(digest.document["late"], true);
+        // Its oldest stop happened 4 h 11 m 40 s before it is sent.
+        assert_eq!(digest.document["lateBySeconds"], 4 * 3_600 + 700);
 
         let told_late = window(stops(2), 2);
         let now = DateTime::from_timestamp(told_late.end + 3 * 3_600, 0).expect("time");

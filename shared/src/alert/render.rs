@@ -596,7 +596,8 @@ fn desired(task: &TaskStateChange) -> &str {
     task.desired_status.as_ref().map_or("?", |status| status.as_str())
 }
 
-fn describe(rule: &AlertRule) -> String {
+/// ` — <description>`, or nothing for a rule without one.
+pub(super) fn describe(rule: &AlertRule) -> String {
     if rule.description.is_empty() { String::new() } else { format!(" — {}", rule.description) }
 }
 

@@ -422,13 +422,7 @@ impl IncidentStore for DynamoDbIncidentStore {
             }
             match place(read.as_ref().map(|(head, _)| head), member.at, clock, length) {
                 Placement::Open => {
-                    let head = Head {
-                        opened: member.at,
-                        window: length,
-                        last_active: 0,
-                        opener: opener.to_owned(),
-                        crash_loop: false,
-                    };
+                    let head = Head::opening(member.at, length, opener);
                     if self.open(key, &head, read.map(|(_, version)| version), expires_at).await? {
                         return Ok(Recorded::Opened { key: key.to_owned(), opened: head.opened });
                     }

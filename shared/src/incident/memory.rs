@@ -89,14 +89,7 @@ impl IncidentStore for InMemoryIncidentStore {
         let length = settings.window_secs();
         match place(head, member.at, clock, length) {
             Placement::Open => {
-                let head = Head {
-                    opened: member.at,
-                    window: length,
-                    last_active: 0,
-                    opener: opener.to_owned(),
-                    crash_loop: false,
-                };
-                state.heads.insert(key.to_owned(), head);
+                state.heads.insert(key.to_owned(), Head::opening(member.at, length, opener));
                 Ok(Recorded::Opened { key: key.to_owned(), opened: member.at })
             }
             Placement::Late { bucket, own } => {

@@ -223,6 +223,13 @@ pub struct Head {
     pub crash_loop: bool,
 }
 
+impl Head {
+    /// The head of an incident a match at `opened` opens, with windows `window` seconds long.
+    pub fn opening(opened: i64, window: i64, opener: &str) -> Self {
+        Self { opened, window, last_active: 0, opener: opener.to_owned(), crash_loop: false }
+    }
+}
+
 /// When a match is recorded, on the caller's clock (epoch seconds).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Clock {

@@ -289,30 +289,78 @@ impl Run<'_> {
     }
 
     async fn cluster(&mut self, cluster: &str) -> Result<(), Stop> {
-        let kind = ResourceKind::Task;
+        self.reconcile(ResourceKind::Task, cluster).await?;
+        self.reconcile(ResourceKind::ContainerInstance, cluster).await
+    }
+
+    /// One kind of resource of a cluster: what the table holds unfinished (read first), what
+    /// ECS lists and describes, batch by batch against the stored versions, then the marks.
+    async fn reconcile(&mut self, kind: ResourceKind, cluster: &str) -> Result<(), Stop> {
         let unfinished = self.store.unfinished(kind, cluster).await?;
-        let mut listed = self.ecs.list_tasks(cluster, DesiredStatus::Running).await?;
-        listed.extend(self.ecs.list_tasks(cluster, DesiredStatus::Stopped).await?);
+        let mut listed = match kind {
+            ResourceKind::Task => {
+                let mut listed = self.ecs.list_tasks(cluster, DesiredStatus::Running).await?;
+                listed.extend(self.ecs.list_tasks(cluster, DesiredStatus::Stopped).await?);
+                listed
+            }
+            ResourceKind::ContainerInstance => self.ecs.list_container_instances(cluster).await?,
+        };
         let mut seen = HashSet::new();
         listed.retain(|arn| seen.insert(arn.clone()));
         for batch in listed.chunks(DESCRIBE_BATCH) {
             self.check_deadline()?;
-            let tasks = self.ecs.describe_tasks(cluster, batch).await?;
-            let arns: Vec<String> = tasks.iter().filter_map(|task| task.task_arn.clone()).collect();
+            let described = self.describe(kind, cluster, batch).await?;
+            let arns: Vec<String> = described
+                .iter()
+                .map(|(arn, ..)| arn.clone())
+                .filter(|arn| !arn.is_empty())
+                .collect();
             let stored = self.store.stored_versions(kind, &arns).await?;
-            for task in tasks {
+            for (arn, version, status, detail) in described {
                 self.report.described += 1;
-                let detail = task_detail(&task);
-                let arn = task.task_arn.unwrap_or_default();
-                let Some(version) = self.versioned(kind, &arn, task.version) else { continue };
-                let status = task.last_status.unwrap_or_default();
+                let Some(version) = self.versioned(kind, &arn, version) else { continue };
                 let ecs = format!("{status}@{version}");
                 self.compare(kind, &arn, ecs, version, detail, stored.get(&arn)).await?;
             }
         }
         self.check_deadline()?;
         self.mark_unlisted(kind, &unfinished, &seen).await?;
-        self.container_instances(cluster).await
+        Ok(())
+    }
+
+    /// Up to [`DESCRIBE_BATCH`] resources as ECS describes them: ARN, API version, status, and
+    /// the detail in an event's shape.
+    async fn describe(
+        &self,
+        kind: ResourceKind,
+        cluster: &str,
+        batch: &[String],
+    ) -> Result<Vec<(String, i64, String, Value)>, EcsApiError> {
+        Ok(match kind {
+            ResourceKind::Task => {
+                let tasks = self.ecs.describe_tasks(cluster, batch).await?;
+                tasks
+                    .into_iter()
+                    .map(|task| {
+                        let detail = task_detail(&task);
+                        let status = task.last_status.unwrap_or_default();
+                        (task.task_arn.unwrap_or_default(), task.version, status, detail)
+                    })
+                    .collect()
+            }
+            ResourceKind::ContainerInstance => {
+                let instances = self.ecs.describe_container_instances(cluster, batch).await?;
+                instances
+                    .into_iter()
+                    .map(|instance| {
+                        let detail = container_instance_detail(&instance, cluster);
+                        let status = instance.status.unwrap_or_default();
+                        let arn = instance.container_instance_arn.unwrap_or_default();
+                        (arn, instance.version, status, detail)
+                    })
+                    .collect()
+            }
+        })
     }
 
     /// The version the API gave, or `None` (reported) when it gave none: without it the
@@ -418,35 +466,6 @@ impl Run<'_> {
         {
             self.report.marked_missing += 1;
         }
-        Ok(())
-    }
-
-    async fn container_instances(&mut self, cluster: &str) -> Result<(), Stop> {
-        let kind = ResourceKind::ContainerInstance;
-        let unfinished = self.store.unfinished(kind, cluster).await?;
-        let listed = self.ecs.list_container_instances(cluster).await?;
-        let seen: HashSet<String> = listed.iter().cloned().collect();
-        for batch in listed.chunks(DESCRIBE_BATCH) {
-            self.check_deadline()?;
-            let instances = self.ecs.describe_container_instances(cluster, batch).await?;
-            let arns: Vec<String> = instances
-                .iter()
-                .filter_map(|instance| instance.container_instance_arn.clone())
-                .collect();
-            let stored = self.store.stored_versions(kind, &arns).await?;
-            for instance in instances {
-                let detail = container_instance_detail(&instance, cluster);
-                let arn = instance.container_instance_arn.unwrap_or_default();
-                self.report.described += 1;
-                let Some(version) = self.versioned(kind, &arn, instance.version) else {
-                    continue;
-                };
-                let ecs = format!("{}@{version}", instance.status.unwrap_or_default());
-                self.compare(kind, &arn, ecs, version, detail, stored.get(&arn)).await?;
-            }
-        }
-        self.check_deadline()?;
-        self.mark_unlisted(kind, &unfinished, &seen).await?;
         Ok(())
     }
 
