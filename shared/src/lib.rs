@@ -12,6 +12,7 @@ pub mod pattern;
 pub mod reconcile;
 pub mod redact;
 mod sdk_error;
+pub mod service;
 pub mod state;
 pub mod telemetry;
 pub mod tracker;

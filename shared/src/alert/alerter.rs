@@ -33,15 +33,17 @@ use chrono::{DateTime, Utc};
 
 use super::digest::{render_digest, rule_of};
 use super::ledger::{AlertLedger, Claim, LedgerError, Marked};
-use super::render::{Alert, alert_target, render_alert};
+use super::render::{Alert, MatchContext, alert_target, match_severity, render_alert};
 use super::rules::{AlertRule, RuleSet};
 use super::sink::{AlertSink, SinkError};
 use crate::deadline::Deadline;
-use crate::event::{EcsEvent, ReceivedEvent};
+use crate::event::{EcsEvent, ReceivedEvent, TaskOutcome};
 use crate::incident::{
-    Clock, IncidentError, IncidentStore, Member, Recorded, SETTLE, WindowRef, incident_key,
-    thread_id,
+    Clock, IncidentError, IncidentStore, Member, Recorded, SETTLE, WindowRef, happened_at,
+    incident_key, thread_id,
 };
+use crate::service::{ServiceStore, health};
+use crate::state::{StateStore, StoreError};
 
 /// A lease ends this long after its holder's deadline (clocks of different hosts differ).
 pub const LEASE_GRACE: Duration = Duration::from_secs(5);
@@ -59,7 +61,7 @@ const DIGEST_TIME: Duration = Duration::from_secs(3);
 
 /// Runs `step` unless it would outlive `deadline` less `reserve`; a step cut off fails with
 /// the error `cut_off` makes of the message saying so.
-async fn bounded<T, E>(
+pub(super) async fn bounded<T, E>(
     deadline: Deadline,
     reserve: Duration,
     step: impl Future<Output = Result<T, E>>,
@@ -132,6 +134,14 @@ pub enum Delivery {
         /// What the alert is about.
         resource: String,
     },
+    /// A task that finished its work, which the rule does not tell of: nothing sent, nothing
+    /// counted (a clean exit is not a failure).
+    Completed {
+        /// The rule.
+        rule: String,
+        /// The task.
+        resource: String,
+    },
 }
 
 impl Delivery {
@@ -140,7 +150,9 @@ impl Delivery {
         match self.published() {
             Some(alert) => &alert.rule,
             None => match self {
-                Self::Counted { rule, .. } | Self::AlreadySent { rule, .. } => rule,
+                Self::Counted { rule, .. }
+                | Self::AlreadySent { rule, .. }
+                | Self::Completed { rule, .. } => rule,
                 _ => "",
             },
         }
@@ -151,7 +163,9 @@ impl Delivery {
         match self.published() {
             Some(alert) => &alert.resource,
             None => match self {
-                Self::Counted { resource, .. } | Self::AlreadySent { resource, .. } => resource,
+                Self::Counted { resource, .. }
+                | Self::AlreadySent { resource, .. }
+                | Self::Completed { resource, .. } => resource,
                 _ => "",
             },
         }
@@ -163,7 +177,7 @@ impl Delivery {
             Self::Sent(alert)
             | Self::SentUnrecorded { alert, .. }
             | Self::SentWithoutChat { alert, .. } => Some(alert),
-            Self::Counted { .. } | Self::AlreadySent { .. } => None,
+            Self::Counted { .. } | Self::AlreadySent { .. } | Self::Completed { .. } => None,
         }
     }
 
@@ -173,20 +187,25 @@ impl Delivery {
             Self::Sent(alert)
             | Self::SentUnrecorded { alert, .. }
             | Self::SentWithoutChat { alert, .. } => Some(alert),
-            Self::Counted { .. } | Self::AlreadySent { .. } => None,
+            Self::Counted { .. } | Self::AlreadySent { .. } | Self::Completed { .. } => None,
         }
     }
 
     /// The name it is counted under in metrics.
     pub fn outcome(&self) -> &'static str {
         match self {
-            Self::Sent(alert) if alert.kind == super::AlertKind::Digest => "DigestSent",
-            Self::Sent(_) => "Sent",
+            Self::Sent(alert) => match alert.kind {
+                super::AlertKind::Digest => "DigestSent",
+                super::AlertKind::Silence => "ServiceDownSent",
+                super::AlertKind::Resolved => "ResolvedSent",
+                super::AlertKind::Alert => "Sent",
+            },
             Self::SentUnrecorded { .. } => "SentUnrecorded",
             Self::SentWithoutChat { .. } => "ChatFailed",
             Self::Counted { window, .. } if window.is_late() => "CountedLate",
             Self::Counted { .. } => "Counted",
             Self::AlreadySent { .. } => "AlreadySent",
+            Self::Completed { .. } => "Completed",
         }
     }
 }
@@ -218,6 +237,9 @@ pub enum AlertError {
     /// The incident store failed before anything was published; the claim was released.
     #[error(transparent)]
     Incident(#[from] IncidentError),
+    /// The state or service store failed while checking services.
+    #[error(transparent)]
+    Store(#[from] StoreError),
     /// The invocation names a rule the alerter does not have: the EventBridge rules and the
     /// alerter's rules were deployed from different files.
     #[error(
@@ -247,6 +269,7 @@ impl AlertError {
             Self::Sink { error, .. } => error.retryable,
             Self::InProgress { .. } => true,
             Self::Incident(error) => error.retryable,
+            Self::Store(error) => error.is_retryable(),
             Self::UnknownRule { .. } => false,
         }
     }
@@ -257,13 +280,26 @@ pub type RuleResult = (String, Result<Delivery, AlertError>);
 
 /// Matches events against the rules and sends each matching alert once.
 pub struct Alerter {
-    rules: RuleSet,
+    pub(super) rules: RuleSet,
     ledger: Arc<dyn AlertLedger>,
     sink: Arc<dyn AlertSink>,
-    retention: chrono::Duration,
+    pub(super) retention: chrono::Duration,
     claims: AtomicU64,
-    incidents: Option<Arc<dyn IncidentStore>>,
+    pub(super) incidents: Option<Arc<dyn IncidentStore>>,
     chat: Option<Arc<dyn AlertSink>>,
+    pub(super) services: Option<ServiceWatch>,
+}
+
+/// What the alerter reads and writes of services: their records and deployments, the state
+/// table's tasks, and how it judges silence.
+#[derive(Clone)]
+pub struct ServiceWatch {
+    /// Services and deployments.
+    pub services: Arc<dyn ServiceStore>,
+    /// Tasks (running ones per cluster, a deployment's).
+    pub state: Arc<dyn StateStore>,
+    /// When a silent service is down.
+    pub settings: health::Settings,
 }
 
 impl Alerter {
@@ -283,7 +319,16 @@ impl Alerter {
             claims: AtomicU64::new(0),
             incidents: None,
             chat: None,
+            services: None,
         }
+    }
+
+    /// Tells failed deployments with their tasks, records the incidents a service can end
+    /// (crash loops, failed deployments), and on every flush checks the services' health:
+    /// down (silent), recovered, incidents resolved.
+    pub fn with_services(mut self, watch: ServiceWatch) -> Self {
+        self.services = Some(watch);
+        self
     }
 
     /// Groups the matches of rules that group them into incidents kept in `incidents`
@@ -344,8 +389,13 @@ impl Alerter {
     /// [`SETTLE`] ago, so it takes no more counts. A digest is sent once, like an alert; one
     /// that fails stays due for the next flush. One flush sends at most
     /// [`MAX_DIGESTS_PER_FLUSH`] digests and starts none it has no time for: the rest stay due.
+    ///
+    /// Then, with services watched ([`Alerter::with_services`]), checks every service's health
+    /// ([`crate::service::health`]): a service down, one recovered, incidents resolved.
     pub async fn flush(&self, now: DateTime<Utc>, deadline: Deadline) -> Vec<RuleResult> {
-        self.flush_until(Some(now.timestamp() - SETTLE), now, deadline).await
+        let mut results = self.flush_until(Some(now.timestamp() - SETTLE), now, deadline).await;
+        results.extend(self.check_services(now, deadline).await);
+        results
     }
 
     /// [`Alerter::flush`] of every window with further matches, ended or not: the end of a
@@ -413,9 +463,13 @@ impl Alerter {
         if !self.claim(&key, &token, expires_at, deadline).await? {
             return told_already().await;
         }
-        let digest = render_digest(rule, &content, now);
+        let deployments = self.deployment_states(&content, deadline).await;
+        let digest = render_digest(rule, &content, &deployments, now);
         let crash_loop = digest.crash_loop;
         let delivery = self.publish(digest, &key, &token, expires_at, deadline).await?;
+        if crash_loop {
+            self.crash_loop_trouble(rule, &content, deadline).await;
+        }
         let mark = incidents.digested(window, crash_loop);
         let marked =
             bounded(deadline, Duration::ZERO, mark, incident_cut_off("mark digested", &id)).await;
@@ -437,6 +491,11 @@ impl Alerter {
         deadline: Deadline,
     ) -> Result<Delivery, AlertError> {
         let (resource, key) = alert_target(rule, event);
+        let outcome = event.task().map(|task| self.rules.outcome(rule, task));
+        if outcome == Some(TaskOutcome::Completed) && !rule.completed {
+            tracing::info!(alert_key = %key, "task completed: not a failure, not told");
+            return Ok(Delivery::Completed { rule: rule.name.clone(), resource });
+        }
         let token = self.token();
         let expires_at = (Utc::now() + self.retention).timestamp();
         if !self.claim(&key, &token, expires_at, deadline).await? {
@@ -445,14 +504,14 @@ impl Alerter {
         }
         let thread = match (&self.incidents, rule.group) {
             (Some(incidents), Some(settings)) => {
-                let incident = incident_key(&rule.name, event);
-                let member = Member::of(event);
+                let incident = incident_key(&rule.name, event, outcome);
+                let member = Member::of(event, outcome, match_severity(rule, event, outcome));
                 let expires = (now + self.retention).timestamp();
                 let record = incidents.record(&incident, settings, &member, &key, clock, expires);
                 let cut_off = incident_cut_off("record", &incident);
                 match bounded(deadline, RELEASE_RESERVE, record, cut_off).await {
                     Ok(Recorded::Opened { key: incident, opened }) => {
-                        Some((thread_id(&incident, opened), incident))
+                        Some((thread_id(&incident, opened), incident, opened))
                     }
                     Ok(Recorded::Counted { window } | Recorded::AlreadyCounted { window }) => {
                         // Counted: its digest tells of it. Marked, so it never counts twice.
@@ -460,6 +519,8 @@ impl Alerter {
                             tracing::warn!(alert_key = %key, error = %error, "counted, not marked: a retry counts it once");
                         }
                         tracing::info!(alert_key = %key, incident = %window.id(), late = window.is_late(), "counted into incident");
+                        let thread = (window.key.clone(), window.thread(), window.opened);
+                        self.deployment_trouble(rule, event, thread, deadline).await;
                         return Ok(Delivery::Counted { rule: rule.name.clone(), resource, window });
                     }
                     Err(error) => {
@@ -472,14 +533,24 @@ impl Alerter {
             }
             _ => None,
         };
-        let incident = thread.as_ref().map(|(thread, key)| (key.as_str(), thread.as_str()));
-        let alert = render_alert(rule, event, incident, now);
-        self.publish(alert, &key, &token, expires_at, deadline).await
+        let incident = thread.as_ref().map(|(thread, key, _)| (key.as_str(), thread.as_str()));
+        let context =
+            MatchContext { outcome, deployment: self.deployment_context(event, deadline).await };
+        let alert = render_alert(rule, event, &context, incident, now);
+        let opened = happened_at(event);
+        let told = (
+            alert.incident.clone().unwrap_or_else(|| alert.dedup_key.clone()),
+            alert.thread.clone(),
+            thread.as_ref().map_or(opened, |(_, _, opened)| *opened),
+        );
+        let delivery = self.publish(alert, &key, &token, expires_at, deadline).await?;
+        self.deployment_trouble(rule, event, told, deadline).await;
+        Ok(delivery)
     }
 
     /// Publishes a claimed alert or digest: the alert topic (the commit point), then the
     /// ledger mark, then chat.
-    async fn publish(
+    pub(super) async fn publish(
         &self,
         alert: Alert,
         key: &str,
@@ -547,7 +618,7 @@ impl Alerter {
 
     /// Claims `key`, waiting while another invocation holds it (up to the deadline): `true`
     /// when the key is ours to send, `false` when the alert was already sent.
-    async fn claim(
+    pub(super) async fn claim(
         &self,
         key: &str,
         token: &str,
@@ -608,7 +679,7 @@ impl Alerter {
     }
 
     /// A token unique to one claim attempt: process, time and a counter.
-    fn token(&self) -> String {
+    pub(super) fn token(&self) -> String {
         format!(
             "{}-{}-{}",
             std::process::id(),

@@ -12,11 +12,11 @@ use std::fmt::Write as _;
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
-use super::AlertRule;
 use super::chat::{ChatContent, code};
 use super::render::{
     Alert, AlertKind, Draft, assemble, console_url, describe, duration, event_time, subject_line,
 };
+use super::{AlertRule, Severity};
 use crate::incident::{LATE_AFTER, Member, MemberKind, Window};
 
 /// Matches listed in a digest's text (and its chat notification).
@@ -59,6 +59,9 @@ fn words(members: &[Member]) -> Words {
             list: "events",
             late: "deployment events",
         },
+        Some(MemberKind::Completed) => {
+            Words { more: "completed", heading: "Completed", list: "tasks", late: "completions" }
+        }
         Some(MemberKind::ContainerInstance) => Words {
             more: "container instance changes",
             heading: "Container instance changes",
@@ -70,12 +73,18 @@ fn words(members: &[Member]) -> Words {
 }
 
 /// Renders the digest of `window`, an incident window (or late bucket) of `rule`'s matches,
-/// sent at `now`.
-pub fn render_digest(rule: &AlertRule, window: &Window, now: DateTime<Utc>) -> Alert {
+/// sent at `now`. `deployments` says what is known of the deployments that started its tasks
+/// (id → `FAILED, rolled back to ecs-svc/…`): the digest names each.
+pub fn render_digest(
+    rule: &AlertRule,
+    window: &Window,
+    deployments: &BTreeMap<String, String>,
+    now: DateTime<Utc>,
+) -> Alert {
     let key = &window.window.key;
     let late_bucket = window.window.is_late();
-    // The key is `rule|cluster|group`.
-    let mut parts = key.splitn(3, '|').skip(1);
+    // The key is `rule|cluster|group`, `|completed` after it for completed tasks.
+    let mut parts = key.split('|').skip(1);
     let cluster = parts.next().unwrap_or_default().to_owned();
     let group = parts.next().unwrap_or_default().to_owned();
     let service = group.strip_prefix("service:").map(str::to_owned);
@@ -118,6 +127,37 @@ pub fn render_digest(rule: &AlertRule, window: &Window, now: DateTime<Utc>) -> A
     let oldest = first.map_or(0, |first| now.timestamp() - first.at);
     // What the message says of the past: a late bucket's oldest match, or a digest sent late.
     let late_by = if late_bucket { Some(oldest) } else { sent_late };
+    let completed = kind == MemberKind::Completed;
+    let severity = if completed {
+        Severity::Info
+    } else {
+        rule.severity.unwrap_or_else(|| {
+            window
+                .members
+                .iter()
+                .filter_map(|member| member.severity)
+                .max()
+                .unwrap_or(Severity::Error)
+        })
+    };
+    // The deployments that started the tasks, most tasks first: `ecs-svc/1 (FAILED, rolled
+    // back to ecs-svc/0): 4 of these`.
+    let mut by_deployment: BTreeMap<&str, u64> = BTreeMap::new();
+    for member in &window.members {
+        if let Some(deployment) = &member.deployment {
+            *by_deployment.entry(deployment).or_default() += 1;
+        }
+    }
+    let mut named: Vec<(&str, u64)> = by_deployment.into_iter().collect();
+    named.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(b.0)));
+    let deployment_lines: Vec<String> = named
+        .iter()
+        .take(3)
+        .map(|(id, n)| match deployments.get(*id) {
+            Some(state) => format!("{id} ({state}): {n} of these"),
+            None => format!("{id}: {n} of these"),
+        })
+        .collect();
 
     let subject = subject_line(&if late_bucket {
         format!(
@@ -129,7 +169,13 @@ pub fn render_digest(rule: &AlertRule, window: &Window, now: DateTime<Utc>) -> A
     } else {
         format!(
             "ECS {}: {cluster}/{name}: {count} more {} in {} ({})",
-            if crash_loop { "crash loop" } else { "incident" },
+            if crash_loop {
+                "crash loop"
+            } else if completed {
+                "completed"
+            } else {
+                "incident"
+            },
             words.more,
             span_words(window.end - window.start),
             breakdown.join(", ")
@@ -174,6 +220,9 @@ pub fn render_digest(rule: &AlertRule, window: &Window, now: DateTime<Utc>) -> A
     }
     if crash_loop {
         line(&mut text, "Crash loop:", "yes: the service keeps stopping");
+    }
+    for (index, deployment) in deployment_lines.iter().enumerate() {
+        line(&mut text, if index == 0 { "Deployment:" } else { "" }, deployment);
     }
     line(&mut text, "By cause:", &breakdown.join(", "));
     let _ = writeln!(text, "\n{} ({count}):", words.heading);
@@ -229,6 +278,7 @@ pub fn render_digest(rule: &AlertRule, window: &Window, now: DateTime<Utc>) -> A
         "firstAt": first.map(|member| event_time(member.at)),
         "lastAt": last.map(|member| event_time(member.at)),
         "causes": causes.iter().map(|(cause, count)| json!({"cause": cause, "count": count})).collect::<Vec<_>>(),
+        "deployments": named.iter().map(|(id, n)| json!({"deploymentId": id, "count": n, "state": deployments.get(*id)})).collect::<Vec<_>>(),
         "unlisted": count - listed.len() as u64,
         "links": links.iter().map(|(label, url)| (label.trim_end_matches(':').to_lowercase(), json!(url))).collect::<serde_json::Map<_, _>>(),
     });
@@ -254,6 +304,9 @@ pub fn render_digest(rule: &AlertRule, window: &Window, now: DateTime<Utc>) -> A
     }
     if let Some(late) = sent_late {
         lines.push(format!("Sent late: {} after the window ended", duration(late)));
+    }
+    for deployment in &deployment_lines {
+        lines.push(format!("Deployment: {}", code(deployment)));
     }
     lines.push(format!(
         "By cause: {}",
@@ -287,6 +340,7 @@ pub fn render_digest(rule: &AlertRule, window: &Window, now: DateTime<Utc>) -> A
     };
     let draft = Draft {
         kind: AlertKind::Digest,
+        severity,
         target: (key.clone(), format!("digest#{}", window.window.id())),
         subject,
         text,
@@ -301,7 +355,7 @@ pub fn render_digest(rule: &AlertRule, window: &Window, now: DateTime<Utc>) -> A
         resources,
     };
     assemble(
-        rule,
+        rule.into(),
         draft,
         json!({ "region": region, "time": event_time(now.timestamp()), "lateBySeconds": late_by }),
     )
@@ -379,6 +433,8 @@ mod tests {
             cause: cause.into(),
             stop_code: (kind == MemberKind::Task).then(|| "EssentialContainerExited".into()),
             failed_containers: (kind == MemberKind::Task).then(|| "app:137".into()),
+            deployment: None,
+            severity: None,
         }
     }
 
@@ -410,7 +466,8 @@ mod tests {
     fn given_a_window_then_the_digest_counts_breaks_down_and_lists_its_tasks() {
         let rules = RuleSet::default_rules();
         let window = window(stops(24), 1);
-        let digest = render_digest(&rules.rules()[0], &window, sent_at_end(&window));
+        let digest =
+            render_digest(&rules.rules()[0], &window, &BTreeMap::new(), sent_at_end(&window));
         assert_eq!(digest.kind, AlertKind::Digest);
         assert_eq!(digest.count, 24);
         assert!(digest.crash_loop, "24 stops in a window: a crash loop");
@@ -453,8 +510,12 @@ mod tests {
         let members: Vec<Member> =
             (0..10_000).map(|i| member(i, MemberKind::Task, &format!("exit {}", i % 30))).collect();
         let window = window(members, 2);
-        let digest =
-            render_digest(&RuleSet::default_rules().rules()[0], &window, sent_at_end(&window));
+        let digest = render_digest(
+            &RuleSet::default_rules().rules()[0],
+            &window,
+            &BTreeMap::new(),
+            sent_at_end(&window),
+        );
         let tasks = digest.document["tasks"].as_array().expect("tasks");
         assert_eq!(tasks.len(), MAX_DOCUMENT_LISTED);
         assert_eq!(digest.document["unlisted"], 10_000 - MAX_DOCUMENT_LISTED as u64);
@@ -482,7 +543,8 @@ mod tests {
             .map(|i| member(i, MemberKind::Service, "SERVICE_TASK_PLACEMENT_FAILURE"))
             .collect();
         let window = window(placement, 1);
-        let digest = render_digest(&rules.rules()[0], &window, sent_at_end(&window));
+        let digest =
+            render_digest(&rules.rules()[0], &window, &BTreeMap::new(), sent_at_end(&window));
         assert!(
             digest.subject.starts_with("ECS incident: prod/checkout: 6 more service events in 10m"),
             "{}",
@@ -501,7 +563,8 @@ mod tests {
         };
         instances.members =
             (0..3).map(|i| member(i, MemberKind::ContainerInstance, "ACTIVE")).collect();
-        let digest = render_digest(&rules.rules()[0], &instances, sent_at_end(&instances));
+        let digest =
+            render_digest(&rules.rules()[0], &instances, &BTreeMap::new(), sent_at_end(&instances));
         assert!(digest.subject.contains("3 more container instance changes"), "{}", digest.subject);
         assert!(
             digest.message.contains("clusters/prod/infrastructure?region=eu-west-1"),
@@ -517,7 +580,7 @@ mod tests {
         let mut late = window(stops(3), 0);
         late.window.opened = OPENED + 4 * 3_600;
         let now = DateTime::from_timestamp(OPENED + 4 * 3_600 + 700, 0).expect("time");
-        let digest = render_digest(&rules.rules()[0], &late, now);
+        let digest = render_digest(&rules.rules()[0], &late, &BTreeMap::new(), now);
         assert!(
             digest.subject.starts_with("ECS late: prod/checkout: 3 stops delivered late, up to 4h"),
             "{}",
@@ -532,7 +595,7 @@ mod tests {
 
         let told_late = window(stops(2), 2);
         let now = DateTime::from_timestamp(told_late.end + 3 * 3_600, 0).expect("time");
-        let digest = render_digest(&rules.rules()[0], &told_late, now);
+        let digest = render_digest(&rules.rules()[0], &told_late, &BTreeMap::new(), now);
         assert!(
             digest.message.contains("Sent late:          3h 00m after the window ended"),
             "{}",

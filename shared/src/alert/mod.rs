@@ -8,20 +8,32 @@ mod dynamodb_ledger;
 mod ledger;
 mod render;
 mod rules;
+mod service_render;
+mod severity;
 mod sink;
 mod sns;
+mod watch;
 
 pub use alerter::{
     AlertError, Alerter, Delivery, LEASE_GRACE, MARK_ATTEMPTS, MAX_DIGESTS_PER_FLUSH,
-    RELEASE_RESERVE, RuleResult,
+    RELEASE_RESERVE, RuleResult, ServiceWatch,
 };
 pub use digest::{MAX_CAUSES, MAX_DOCUMENT_LISTED, MAX_LISTED, render_digest};
 pub use dynamodb_ledger::{DynamoDbLedger, LEDGER_KEY};
 pub use ledger::{AlertLedger, Claim, InMemoryLedger, LedgerError, Marked};
 pub use render::{
-    Alert, AlertKind, MAX_ATTRIBUTES, MAX_SUBJECT_CHARS, alert_target, render, render_alert,
+    Alert, AlertKind, MAX_ATTRIBUTES, MAX_SUBJECT_CHARS, MatchContext, alert_target,
+    match_severity, render, render_alert,
 };
-pub use rules::{AlertRule, DEFAULT_RULES_JSON, MAX_RULE_NAME_LEN, RuleError, RuleSet};
+pub use rules::{
+    AlertRule, DEFAULT_RULES_JSON, MAX_EXPECTED_EXIT_CODES, MAX_RULE_NAME_LEN, RuleError, RuleSet,
+    exit_codes,
+};
+pub use service_render::{
+    DeploymentContext, SERVICE_DOWN_RULE, render_down, render_recovered, render_resolved,
+    silence_incident,
+};
+pub use severity::Severity;
 pub use sink::{AlertSink, CollectingSink, SinkError};
 pub use sns::{MAX_MESSAGE_BYTES, SnsAlertSink, SnsChatSink, structured_message};
 

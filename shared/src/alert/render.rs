@@ -11,9 +11,12 @@ use serde_json::{Value, json};
 
 use chrono::{DateTime, Utc};
 
-use super::AlertRule;
 use super::chat::{ChatContent, code, notification};
-use crate::event::{EcsDetail, EcsEvent, TaskStateChange, TaskStatus};
+use super::service_render::{DeploymentContext, render_deployment};
+use super::{AlertRule, Severity};
+use crate::event::{
+    DEFAULT_EXPECTED_EXIT_CODES, EcsDetail, EcsEvent, TaskOutcome, TaskStateChange, TaskStatus,
+};
 use crate::incident::{LATE_AFTER, happened_at};
 
 /// SNS subjects must be shorter than 100 characters.
@@ -27,14 +30,20 @@ pub enum AlertKind {
     Alert,
     /// The further matches of one window of an incident.
     Digest,
+    /// A service that should run tasks has run none for a while: it is down.
+    Silence,
+    /// An incident ended: the service is healthy (or running) again.
+    Resolved,
 }
 
 impl AlertKind {
-    /// `alert` or `digest`.
+    /// `alert`, `digest`, `silence` or `resolved`.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Alert => "alert",
             Self::Digest => "digest",
+            Self::Silence => "silence",
+            Self::Resolved => "resolved",
         }
     }
 }
@@ -43,13 +52,15 @@ impl AlertKind {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Alert {
-    /// Alert or digest.
+    /// Alert, digest, silence or resolved.
     pub kind: AlertKind,
     /// The rule that fired.
     pub rule: String,
     /// What the alert is about: the task ARN for task events, else the event's first resource
     /// (or its id).
     pub resource: String,
+    /// How bad it is: `error`, `warning` or `info`.
+    pub severity: Severity,
     /// The idempotency key: one alert per key (see [`alert_target`]).
     #[serde(skip)]
     pub dedup_key: String,
@@ -95,25 +106,58 @@ pub fn alert_target(rule: &AlertRule, event: &EcsEvent) -> (String, String) {
     }
 }
 
-/// Renders the alert `rule` raises for `event`, on its own (no incident), told as it happens.
-pub fn render(rule: &AlertRule, event: &EcsEvent) -> Alert {
-    render_alert(rule, event, None, event.time.instant())
+/// What the alerter knows of a match beyond its event.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MatchContext {
+    /// How a task ended, by the rule's expected exit codes.
+    pub outcome: Option<TaskOutcome>,
+    /// A deployment's record and tasks.
+    pub deployment: Option<DeploymentContext>,
 }
 
-/// Renders the alert `rule` raises for `event` at `now`: the first of the incident
-/// `(key, thread)` when the rule groups its matches. A match told [`LATE_AFTER`] or more after
-/// it happened says so (subject, text, document and chat).
+/// Renders the alert `rule` raises for `event`, on its own (no incident), told as it happens,
+/// a task's outcome judged by the rule's expected exit codes (or `[0]`).
+pub fn render(rule: &AlertRule, event: &EcsEvent) -> Alert {
+    let codes = rule.expected_exit_codes.as_deref().unwrap_or(DEFAULT_EXPECTED_EXIT_CODES);
+    let context =
+        MatchContext { outcome: event.task().map(|task| task.outcome(codes)), deployment: None };
+    render_alert(rule, event, &context, None, event.time.instant())
+}
+
+/// The severity of `rule`'s match of `event`: `info` for a completed task, else the rule's,
+/// else the match's own ([`Severity::of_event`]).
+pub fn match_severity(
+    rule: &AlertRule,
+    event: &EcsEvent,
+    outcome: Option<TaskOutcome>,
+) -> Severity {
+    if outcome == Some(TaskOutcome::Completed) {
+        return Severity::Info;
+    }
+    rule.severity.unwrap_or_else(|| Severity::of_event(event, outcome))
+}
+
+/// Renders the alert `rule` raises for `event` at `now` (`context`: how a task ended, a
+/// deployment's record and tasks): the first of the incident `(key, thread)` when the rule
+/// groups its matches. A match told [`LATE_AFTER`] or more after it happened says so (subject,
+/// text, document and chat).
 pub fn render_alert(
     rule: &AlertRule,
     event: &EcsEvent,
+    context: &MatchContext,
     incident: Option<(&str, &str)>,
     now: DateTime<Utc>,
 ) -> Alert {
     let at = happened_at(event);
     let late_by = Some(now.timestamp() - at).filter(|late| *late >= LATE_AFTER);
     let late = late_by.map(|seconds| Late { seconds, at: event_time(at) });
+    let outcome = context.outcome;
+    let severity = match_severity(rule, event, outcome);
     let draft = match &event.detail {
-        EcsDetail::Task(task) => render_task(rule, event, task, late.as_ref()),
+        EcsDetail::Task(task) => render_task(rule, event, task, outcome, late.as_ref()),
+        EcsDetail::Deployment(deployment) => {
+            render_deployment(rule, event, deployment, context.deployment.as_ref(), late.as_ref())
+        }
         _ => render_other(rule, event, late.as_ref()),
     };
     let common = json!({
@@ -127,13 +171,14 @@ pub fn render_alert(
         incident: incident.map(|(key, _)| key.to_owned()),
         thread: incident.map(|(_, thread)| thread.to_owned()),
         late_by,
+        severity,
         ..draft
     };
-    assemble(rule, draft, common)
+    assemble(rule.into(), draft, common)
 }
 
 /// A match told long after it happened.
-struct Late {
+pub(super) struct Late {
     /// How long after.
     seconds: i64,
     /// When it happened.
@@ -142,12 +187,12 @@ struct Late {
 
 impl Late {
     /// ` 4h 03m ago`, for a subject.
-    fn ago(late: Option<&Self>) -> String {
+    pub(super) fn ago(late: Option<&Self>) -> String {
         late.map_or_else(String::new, |late| format!(" {} ago", duration(late.seconds)))
     }
 
     /// The line the text and chat carry.
-    fn line(&self) -> String {
+    pub(super) fn line(&self) -> String {
         format!(
             "this happened at {}, {} before this message (a late or retried delivery)",
             self.at,
@@ -174,6 +219,7 @@ fn render_task(
     rule: &AlertRule,
     event: &EcsEvent,
     task: &TaskStateChange,
+    outcome: Option<TaskOutcome>,
     late: Option<&Late>,
 ) -> Draft {
     let target = alert_target(rule, event);
@@ -181,18 +227,13 @@ fn render_task(
     let service = task.service_name();
     let family = task.task_definition().and_then(|definition| definition.split(':').next());
     let who = service.or(family).unwrap_or_else(|| task.task_id());
+    let completed = outcome == Some(TaskOutcome::Completed);
     let state = match (&task.last_status, &task.desired_status) {
+        _ if completed => "completed".to_owned(),
         (TaskStatus::Stopped, _) => "stopped".to_owned(),
         (_, Some(TaskStatus::Stopped)) => "stopping".to_owned(),
         (status, _) => status.as_str().to_lowercase(),
     };
-    let reason = task
-        .stopped_reason
-        .clone()
-        .or_else(|| task.stop_code.as_ref().map(ToString::to_string))
-        .unwrap_or_else(|| rule.name.clone());
-    let subject =
-        subject_line(&format!("ECS task {state}{}: {cluster}/{who}: {reason}", Late::ago(late)));
     let containers = task.containers_most_telling_first();
     let first_failed = containers.first().filter(|container| container.failed());
     let console =
@@ -203,6 +244,24 @@ fn render_task(
         }
         _ => None,
     };
+    let reason = if completed {
+        // What finished and how: `exit 0 after 7m 55s`.
+        let exits: Vec<String> = containers
+            .iter()
+            .filter_map(|container| container.exit_code)
+            .take(1)
+            .map(|code| format!("exit {code}"))
+            .collect();
+        let after = ran.map(|seconds| format!(" after {}", duration(seconds))).unwrap_or_default();
+        format!("{}{after}", exits.join(" "))
+    } else {
+        task.stopped_reason
+            .clone()
+            .or_else(|| task.stop_code.as_ref().map(ToString::to_string))
+            .unwrap_or_else(|| rule.name.clone())
+    };
+    let subject =
+        subject_line(&format!("ECS task {state}{}: {cluster}/{who}: {reason}", Late::ago(late)));
 
     let mut text = String::new();
     let mut line = |label: &str, value: Option<&str>| labelled(&mut text, label, value);
@@ -212,6 +271,7 @@ fn render_task(
         Some(service) => line("Service:", Some(service)),
         None => line("Group:", task.group.as_deref()),
     }
+    line("Deployment:", task.deployment_id());
     line("Task definition:", task.task_definition());
     line("Task:", Some(task.task_id()));
     line("Task ARN:", Some(&task.task_arn));
@@ -223,6 +283,7 @@ fn render_task(
     line("Launch type:", launch.as_deref());
     line("Availability Zone:", task.availability_zone.as_deref());
     line("Status:", Some(&format!("{} (desired {})", task.last_status, desired(task))));
+    line("Outcome:", outcome.map(TaskOutcome::as_str));
     line("Stop code:", task.stop_code.as_ref().map(|code| code.as_str()));
     line("Stopped reason:", task.stopped_reason.as_deref());
     line("Started:", task.started_at.as_ref().map(|at| at.as_str()));
@@ -266,7 +327,6 @@ fn render_task(
     attribute("service", service.map(|service| json!(service)));
     attribute("group", task.group.as_ref().map(|group| json!(group)));
     attribute("stopCode", task.stop_code.as_ref().map(|code| json!(code.as_str())));
-    attribute("launchType", task.launch_type.as_ref().map(|launch| json!(launch.as_str())));
     attribute("exitCode", first_failed.and_then(|container| container.exit_code).map(Value::from));
 
     let fields = json!({
@@ -276,6 +336,8 @@ fn render_task(
             "group": task.group,
             "taskArn": task.task_arn,
             "taskDefinition": task.task_definition(),
+            "deploymentId": task.deployment_id(),
+            "outcome": outcome,
             "launchType": task.launch_type,
             "capacityProviderName": task.capacity_provider_name,
             "availabilityZone": task.availability_zone,
@@ -336,7 +398,7 @@ fn render_task(
             .map(str::to_owned)
             .collect(),
         related: vec![task.task_arn.clone()],
-        event_type: "ECSTaskStopped",
+        event_type: if completed { "ECSTaskCompleted" } else { "ECSTaskStopped" },
     };
     Draft::alert(target, subject, text, attributes, fields, chat)
 }
@@ -457,7 +519,7 @@ fn render_other(rule: &AlertRule, event: &EcsEvent, late: Option<&Late>) -> Draf
 }
 
 /// Writes `label value` on a line of its own when there is a value.
-fn labelled(text: &mut String, label: &str, value: Option<&str>) {
+pub(super) fn labelled(text: &mut String, label: &str, value: Option<&str>) {
     if let Some(value) = value.filter(|value| !value.is_empty()) {
         let _ = writeln!(text, "{label:<20}{value}");
     }
@@ -470,6 +532,7 @@ pub const MAX_ATTRIBUTES: usize = 10;
 /// What a renderer produces; [`assemble`] makes the message of it.
 pub(super) struct Draft {
     pub(super) kind: AlertKind,
+    pub(super) severity: Severity,
     /// What the message is about, and its idempotency key.
     pub(super) target: (String, String),
     pub(super) subject: String,
@@ -488,7 +551,7 @@ pub(super) struct Draft {
 }
 
 impl Draft {
-    fn alert(
+    pub(super) fn alert(
         target: (String, String),
         subject: String,
         text: String,
@@ -498,6 +561,7 @@ impl Draft {
     ) -> Self {
         Self {
             kind: AlertKind::Alert,
+            severity: Severity::Error,
             target,
             subject,
             text,
@@ -514,14 +578,28 @@ impl Draft {
     }
 }
 
+/// The rule a message is told under: a rule of the rules file, or one of the service checks'.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Told<'a> {
+    pub(super) name: &'a str,
+    pub(super) description: &'a str,
+}
+
+impl<'a> From<&'a AlertRule> for Told<'a> {
+    fn from(rule: &'a AlertRule) -> Self {
+        Self { name: &rule.name, description: &rule.description }
+    }
+}
+
 /// The message, with its idempotency key as the `alertKey` attribute and field (subscribers
-/// drop the rare second copy with it), its kind and crash-loop flag as attributes, a JSON
-/// document for programs — what every message has, `common`, its message attributes (SNS does
-/// not deliver them with `MessageStructure=json`), then the draft's fields — and the chat
+/// drop the rare second copy with it), its kind, severity and crash-loop flag as attributes, a
+/// JSON document for programs — what every message has, `common`, its message attributes (SNS
+/// does not deliver them with `MessageStructure=json`), then the draft's fields — and the chat
 /// notification.
-pub(super) fn assemble(rule: &AlertRule, draft: Draft, common: Value) -> Alert {
+pub(super) fn assemble(rule: Told<'_>, draft: Draft, common: Value) -> Alert {
     let Draft {
         kind,
+        severity,
         target: (resource, dedup_key),
         subject,
         text,
@@ -537,10 +615,12 @@ pub(super) fn assemble(rule: &AlertRule, draft: Draft, common: Value) -> Alert {
     } = draft;
     attributes.insert("alertKey".to_owned(), json!(dedup_key));
     attributes.insert("kind".to_owned(), json!(kind.as_str()));
+    attributes.insert("severity".to_owned(), json!(severity.as_str()));
     attributes.insert("crashLoop".to_owned(), json!(if crash_loop { "true" } else { "false" }));
     debug_assert!(attributes.len() <= MAX_ATTRIBUTES, "{attributes:?}");
     let mut document = json!({
         "kind": kind,
+        "severity": severity,
         "alertKey": dedup_key,
         "rule": rule.name,
         "ruleDescription": rule.description,
@@ -562,16 +642,18 @@ pub(super) fn assemble(rule: &AlertRule, draft: Draft, common: Value) -> Alert {
         &chat,
         &thread,
         &[
-            ("rule", rule.name.as_str()),
+            ("rule", rule.name),
             ("alertKey", dedup_key.as_str()),
             ("kind", kind.as_str()),
+            ("severity", severity.as_str()),
             ("count", &count.to_string()),
             ("crashLoop", if crash_loop { "true" } else { "false" }),
         ],
     );
     Alert {
         kind,
-        rule: rule.name.clone(),
+        severity,
+        rule: rule.name.to_owned(),
         resource,
         dedup_key,
         subject,

@@ -5,6 +5,12 @@
 //! alerter and local replay. `group` says how a rule's matches become incidents (see
 //! [`crate::incident`]): absent, the defaults (10-minute windows, a crash loop at 5 stops);
 //! `{"window": "15m", "crashLoopAfter": 3}` to change them; `false` for one message per task.
+//!
+//! A task that finished its work is not a failure ([`TaskOutcome::Completed`]): a rule's
+//! matches of such tasks are quiet unless the rule says `"completed": true`, and then told as
+//! completed, with severity `info`. `expectedExitCodes` (default `[0]`, or what the alerter is
+//! configured with) says which exit codes mean done; `severity` (`error`, `warning`, `info`)
+//! overrides the severity of the rule's other messages.
 
 use serde::Deserialize;
 use serde_json::Value;
@@ -12,7 +18,8 @@ use serde_json::value::RawValue;
 
 use std::time::Duration;
 
-use crate::event::without_bom;
+use super::Severity;
+use crate::event::{DEFAULT_EXPECTED_EXIT_CODES, TaskOutcome, without_bom};
 use crate::incident::GroupSettings;
 use crate::pattern::{Pattern, PatternError};
 
@@ -34,6 +41,14 @@ pub struct AlertRule {
     pub pattern: Pattern,
     /// How matches are grouped into incidents; `None`: one message per task.
     pub group: Option<GroupSettings>,
+    /// The severity of the rule's messages (those of completed tasks are always `info`);
+    /// `None`: each match's own ([`Severity::of_event`]).
+    pub severity: Option<Severity>,
+    /// The exit codes that mean a task finished its work; `None`: the rule set's default.
+    pub expected_exit_codes: Option<Vec<i64>>,
+    /// Whether matches of completed tasks are told (as completed, severity `info`) rather than
+    /// left quiet.
+    pub completed: bool,
 }
 
 /// Why a rules file cannot be used. Every case names the rule (by position and name).
@@ -75,6 +90,16 @@ pub enum RuleError {
         /// What is wrong.
         message: String,
     },
+    /// A rule's `severity`, `expectedExitCodes` or `completed` is invalid.
+    #[error("rule #{index} {name:?}: {message}")]
+    Setting {
+        /// 1-based position in the file.
+        index: usize,
+        /// The rule's name.
+        name: String,
+        /// What is wrong.
+        message: String,
+    },
     /// A rule's pattern is invalid.
     #[error("rule #{index} {name:?}: pattern {source}")]
     Pattern {
@@ -97,6 +122,46 @@ struct RuleFile {
     /// `false`, `true` or `{"window": "10m", "crashLoopAfter": 5}`.
     #[serde(default)]
     group: Option<Value>,
+    /// `error`, `warning` or `info`.
+    #[serde(default)]
+    severity: Option<String>,
+    /// Exit codes that mean done, e.g. `[0, 3]`.
+    #[serde(default, rename = "expectedExitCodes")]
+    expected_exit_codes: Option<Vec<i64>>,
+    /// Whether completed tasks are told.
+    #[serde(default)]
+    completed: Option<bool>,
+}
+
+/// The most exit codes a rule may list.
+pub const MAX_EXPECTED_EXIT_CODES: usize = 32;
+
+/// A rule's severity, or what is wrong with it.
+fn severity(spec: Option<String>) -> Result<Option<Severity>, String> {
+    spec.map(|text| {
+        Severity::parse(&text).ok_or_else(|| {
+            format!("severity {text:?} is not one of \"error\", \"warning\", \"info\"")
+        })
+    })
+    .transpose()
+}
+
+/// Exit codes as a rules file or the environment gives them: 1 to [`MAX_EXPECTED_EXIT_CODES`]
+/// whole numbers from 0 to 255, sorted and without repeats.
+pub fn exit_codes(codes: Vec<i64>) -> Result<Vec<i64>, String> {
+    if codes.is_empty() || codes.len() > MAX_EXPECTED_EXIT_CODES {
+        return Err(format!(
+            "expectedExitCodes must list 1 to {MAX_EXPECTED_EXIT_CODES} exit codes, found {}",
+            codes.len()
+        ));
+    }
+    if let Some(code) = codes.iter().find(|code| !(0..=255).contains(*code)) {
+        return Err(format!("expectedExitCodes: {code} is not an exit code (0 to 255)"));
+    }
+    let mut codes = codes;
+    codes.sort_unstable();
+    codes.dedup();
+    Ok(codes)
 }
 
 #[derive(Deserialize)]
@@ -179,6 +244,8 @@ fn parse_duration(text: &str) -> Option<Duration> {
 #[derive(Debug, Clone)]
 pub struct RuleSet {
     rules: Vec<AlertRule>,
+    /// The exit codes that mean done for rules that list none.
+    expected_exit_codes: Vec<i64>,
 }
 
 impl RuleSet {
@@ -212,20 +279,46 @@ impl RuleSet {
                 name: entry.name.clone(),
                 message,
             })?;
+            let setting = |message| RuleError::Setting { index, name: entry.name.clone(), message };
+            let severity = severity(entry.severity).map_err(setting)?;
+            let expected_exit_codes =
+                entry.expected_exit_codes.map(exit_codes).transpose().map_err(setting)?;
             rules.push(AlertRule {
                 name: entry.name,
                 description: entry.description,
                 pattern,
                 group,
+                severity,
+                expected_exit_codes,
+                completed: entry.completed.unwrap_or(false),
             });
         }
-        Ok(Self { rules })
+        Ok(Self { rules, expected_exit_codes: DEFAULT_EXPECTED_EXIT_CODES.to_vec() })
+    }
+
+    /// The rule set with `codes` meaning done for the rules that list no `expectedExitCodes`.
+    pub fn with_expected_exit_codes(mut self, codes: Vec<i64>) -> Self {
+        self.expected_exit_codes = codes;
+        self
+    }
+
+    /// The exit codes that mean done for `rule`: its own, else the rule set's default.
+    pub fn expected_exit_codes<'a>(&'a self, rule: &'a AlertRule) -> &'a [i64] {
+        rule.expected_exit_codes.as_deref().unwrap_or(&self.expected_exit_codes)
+    }
+
+    /// How a task match of `rule` ended, by the rule's expected exit codes.
+    pub fn outcome(&self, rule: &AlertRule, task: &crate::event::TaskStateChange) -> TaskOutcome {
+        task.outcome(self.expected_exit_codes(rule))
     }
 
     /// The default rule set ([`DEFAULT_RULES_JSON`]).
     pub fn default_rules() -> Self {
         // The default file ships with the crate and is tested to compile.
-        Self::from_json(DEFAULT_RULES_JSON).unwrap_or(Self { rules: Vec::new() })
+        Self::from_json(DEFAULT_RULES_JSON).unwrap_or(Self {
+            rules: Vec::new(),
+            expected_exit_codes: DEFAULT_EXPECTED_EXIT_CODES.to_vec(),
+        })
     }
 
     /// The rules, in file order.
@@ -357,6 +450,42 @@ mod tests {
             );
             let error = RuleSet::from_json(&text).expect_err(group).to_string();
             assert!(error.contains(expected), "{group}: {error}");
+        }
+    }
+
+    #[test]
+    fn given_severity_exit_codes_and_completed_then_each_rule_keeps_its_own() {
+        let rules = RuleSet::from_json(
+            r#"[{"name": "a", "pattern": {"source": ["aws.ecs"]}},
+                {"name": "job", "pattern": {"source": ["aws.ecs"]}, "severity": "warning",
+                 "expectedExitCodes": [3, 0, 3], "completed": true}]"#,
+        )
+        .expect("rules")
+        .with_expected_exit_codes(vec![0, 1]);
+        let [a, job] = rules.rules() else { panic!("two rules") };
+        assert_eq!((a.severity, a.completed), (None, false));
+        assert_eq!(rules.expected_exit_codes(a), [0, 1], "the rule set's default");
+        assert_eq!((job.severity, job.completed), (Some(Severity::Warning), true));
+        assert_eq!(rules.expected_exit_codes(job), [0, 3], "sorted, without repeats");
+    }
+
+    #[test]
+    fn given_invalid_severity_or_exit_codes_then_the_error_names_the_rule_and_the_value() {
+        for (setting, expected) in [
+            (r#""severity": "critical""#, r#"severity "critical" is not one of"#),
+            (r#""expectedExitCodes": []"#, "expectedExitCodes must list 1 to 32"),
+            (r#""expectedExitCodes": [256]"#, "expectedExitCodes: 256 is not an exit code"),
+            (r#""expectedExitCodes": "0""#, "invalid type"),
+            (r#""completed": "yes""#, "invalid type"),
+        ] {
+            let text =
+                format!(r#"[{{"name": "job", "pattern": {{"source": ["aws.ecs"]}}, {setting}}}]"#);
+            let error = RuleSet::from_json(&text).expect_err(setting).to_string();
+            assert!(error.contains(expected), "{setting}: {error}");
+            assert!(
+                error.starts_with("rule #1 \"job\"") || error.starts_with("rules file"),
+                "{error}"
+            );
         }
     }
 

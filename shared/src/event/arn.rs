@@ -16,6 +16,8 @@ pub enum ArnKind {
     Task,
     /// `...:container-instance/[<cluster>/]<id>`.
     ContainerInstance,
+    /// `...:service/[<cluster>/]<name>`.
+    Service,
 }
 
 impl ArnKind {
@@ -24,6 +26,7 @@ impl ArnKind {
             Self::Cluster => "cluster",
             Self::Task => "task",
             Self::ContainerInstance => "container-instance",
+            Self::Service => "service",
         }
     }
 
@@ -39,6 +42,9 @@ impl ArnKind {
             Self::ContainerInstance => {
                 "a container instance ARN \
                  (arn:<partition>:ecs:<region>:<account>:container-instance/[<cluster>/]<id>)"
+            }
+            Self::Service => {
+                "a service ARN (arn:<partition>:ecs:<region>:<account>:service/[<cluster>/]<name>)"
             }
         }
     }
@@ -82,7 +88,9 @@ fn problem(kind: ArnKind, arn: &str) -> Option<String> {
     let segments: Vec<&str> = path.split('/').collect();
     let segments_fit = match kind {
         ArnKind::Cluster => segments.len() == 1,
-        ArnKind::Task | ArnKind::ContainerInstance => matches!(segments.len(), 1 | 2),
+        ArnKind::Task | ArnKind::ContainerInstance | ArnKind::Service => {
+            matches!(segments.len(), 1 | 2)
+        }
     };
     if !segments_fit {
         return Some(format!("resource {resource:?} has {} parts after the type", segments.len()));
@@ -183,5 +191,22 @@ mod tests {
         assert!(
             check_arn(ArnKind::Cluster, "arn:aws:ecs:us-east-1:111122223333:cluster/a/b").is_err()
         );
+    }
+
+    #[test]
+    fn given_service_arns_then_both_formats_pass_and_a_task_arn_is_named_wrong() {
+        for arn in [
+            "arn:aws:ecs:us-east-1:111122223333:service/prod-fargate/checkout",
+            "arn:aws:ecs:us-east-1:111122223333:service/checkout",
+        ] {
+            assert_eq!(check_arn(ArnKind::Service, arn), Ok(()), "{arn}");
+        }
+        let error = check_arn(
+            ArnKind::Service,
+            "arn:aws:ecs:us-east-1:111122223333:task/prod-fargate/0123456789abcdef",
+        )
+        .expect_err("a task ARN");
+        assert!(error.starts_with("expected a service ARN"), "{error}");
+        assert!(error.contains("must start with service/"), "{error}");
     }
 }

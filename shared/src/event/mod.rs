@@ -8,6 +8,7 @@
 mod arn;
 mod container_instance;
 mod delivered;
+mod outcome;
 mod service;
 mod status;
 mod task;
@@ -21,6 +22,7 @@ use serde_json::{Map, Value};
 pub use arn::{ArnKind, check_arn};
 pub use container_instance::{ContainerInstanceStateChange, Resource, VersionInfo};
 pub use delivered::Delivered;
+pub use outcome::{DEFAULT_EXPECTED_EXIT_CODES, TaskOutcome};
 pub use service::{DeploymentStateChange, ServiceAction};
 pub use status::{
     Connectivity, ContainerInstanceStatus, DeploymentEventName, HealthStatus, LaunchType,
@@ -239,7 +241,7 @@ impl EcsEvent {
             _ if detail.is_object() => EcsDetail::Unknown(detail.clone()),
             _ => return Err(field_type_error("detail", Some(detail), "an object")),
         };
-        check_keys(&detail)?;
+        check_keys(&detail, resources.as_deref())?;
         let extra = object
             .iter()
             .filter(|(name, _)| !ENVELOPE_FIELDS.contains(&name.as_str()))
@@ -286,8 +288,9 @@ impl<'de> Deserialize<'de> for EcsEvent {
     }
 }
 
-/// Checks the ARNs a task or container instance record is keyed and indexed by.
-fn check_keys(detail: &EcsDetail) -> Result<(), EventError> {
+/// Checks the keys a record is stored under: a task's or container instance's ARNs, a
+/// deployment's id and service ARN (`resources[0]`).
+fn check_keys(detail: &EcsDetail, resources: Option<&[String]>) -> Result<(), EventError> {
     let arns = match detail {
         EcsDetail::Task(task) => {
             if task.last_status.as_str().trim().is_empty() {
@@ -296,20 +299,41 @@ fn check_keys(detail: &EcsDetail) -> Result<(), EventError> {
                     message: "expected a task status such as RUNNING or STOPPED, found \"\"".into(),
                 });
             }
-            [
-                ("taskArn", ArnKind::Task, &task.task_arn),
-                ("clusterArn", ArnKind::Cluster, &task.cluster_arn),
+            vec![
+                ("detail.taskArn", ArnKind::Task, task.task_arn.as_str()),
+                ("detail.clusterArn", ArnKind::Cluster, task.cluster_arn.as_str()),
             ]
         }
-        EcsDetail::ContainerInstance(instance) => [
-            ("containerInstanceArn", ArnKind::ContainerInstance, &instance.container_instance_arn),
-            ("clusterArn", ArnKind::Cluster, &instance.cluster_arn),
+        EcsDetail::ContainerInstance(instance) => vec![
+            (
+                "detail.containerInstanceArn",
+                ArnKind::ContainerInstance,
+                instance.container_instance_arn.as_str(),
+            ),
+            ("detail.clusterArn", ArnKind::Cluster, instance.cluster_arn.as_str()),
         ],
+        EcsDetail::Deployment(deployment) => {
+            let id = deployment.deployment_id.as_str();
+            if id.trim().is_empty() || id.chars().any(char::is_whitespace) {
+                return Err(EventError::Field {
+                    path: "detail.deploymentId".into(),
+                    message: format!("expected a deployment id such as ecs-svc/1234, found {id:?}"),
+                });
+            }
+            let Some(service) = resources.and_then(<[String]>::first) else {
+                return Err(EventError::Field {
+                    path: "resources".into(),
+                    message: "expected the deployment's service ARN as resources[0], found none"
+                        .into(),
+                });
+            };
+            vec![("resources[0]", ArnKind::Service, service.as_str())]
+        }
         _ => return Ok(()),
     };
-    for (field, kind, arn) in arns {
+    for (path, kind, arn) in arns {
         check_arn(kind, arn)
-            .map_err(|message| EventError::Field { path: format!("detail.{field}"), message })?;
+            .map_err(|message| EventError::Field { path: path.to_owned(), message })?;
     }
     Ok(())
 }

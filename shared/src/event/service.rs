@@ -70,3 +70,57 @@ pub struct DeploymentStateChange {
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
+
+impl DeploymentStateChange {
+    /// The state the event tells of: its `eventName` without `SERVICE_DEPLOYMENT_`
+    /// (`IN_PROGRESS`, `COMPLETED`, `FAILED`, or a name ECS adds later, as sent).
+    pub fn status(&self) -> &str {
+        let name = self.event_name.as_str();
+        name.strip_prefix("SERVICE_DEPLOYMENT_").unwrap_or(name)
+    }
+
+    /// Whether the deployment ended (completed or failed).
+    pub fn is_finished(&self) -> bool {
+        matches!(self.event_name, DeploymentEventName::Completed | DeploymentEventName::Failed)
+    }
+
+    /// The deployment a rollback goes back to, as the reason names it ("… Rolling back to
+    /// deploymentId ecs-svc/123."): on a failed deployment, where the service went back to;
+    /// on the rollback deployment itself, what it restores.
+    pub fn rolled_back_to(&self) -> Option<&str> {
+        rollback_target(self.reason.as_deref()?)
+    }
+}
+
+/// The deployment id after "rolling back to deploymentId" in a reason (any letter case).
+fn rollback_target(reason: &str) -> Option<&str> {
+    const MARKER: &str = "rolling back to deploymentid";
+    // ASCII lower-casing keeps byte offsets, so the offset indexes the original text.
+    let at = reason.to_ascii_lowercase().find(MARKER)? + MARKER.len();
+    let id = reason[at..].split_whitespace().next()?;
+    let id = id.trim_end_matches(['.', ',', ';', ')']);
+    (!id.is_empty()).then_some(id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn given_rollback_reasons_then_the_target_deployment_is_read_in_either_case() {
+        assert_eq!(
+            rollback_target(
+                "ECS deployment circuit breaker: task failed to start. Rolling back to deploymentId ecs-svc/6001002003004005000."
+            ),
+            Some("ecs-svc/6001002003004005000")
+        );
+        assert_eq!(
+            rollback_target(
+                "ECS deployment circuit breaker: rolling back to deploymentId ecs-svc/123."
+            ),
+            Some("ecs-svc/123")
+        );
+        assert_eq!(rollback_target("ECS deployment ecs-svc/123 completed."), None);
+        assert_eq!(rollback_target("rolling back to deploymentId "), None);
+    }
+}

@@ -37,7 +37,8 @@ use serde::{Deserialize, Serialize};
 pub use dynamodb::{DUE_INDEX, DynamoDbIncidentStore, INCIDENT_ENTRY, INCIDENT_KEY};
 pub use memory::InMemoryIncidentStore;
 
-use crate::event::{EcsDetail, EcsEvent};
+use crate::alert::Severity;
+use crate::event::{EcsDetail, EcsEvent, TaskOutcome};
 
 /// How long after its end a window still takes counts, and before which it is not read.
 pub const SETTLE: i64 = 90;
@@ -82,6 +83,8 @@ pub enum MemberKind {
     Deployment,
     /// A container instance state change.
     ContainerInstance,
+    /// A task that finished its work (a rule told of completed tasks): never a crash loop.
+    Completed,
 }
 
 /// One match counted into an incident: a stopped task, or a service or deployment event.
@@ -107,6 +110,12 @@ pub struct Member {
     /// The failed containers, most telling first (`app:137 log-router:143`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failed_containers: Option<String>,
+    /// The deployment that started the task, when a service deployment did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deployment: Option<String>,
+    /// How bad this match is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub severity: Option<Severity>,
 }
 
 /// When what an event tells of happened (epoch seconds): a task's stop, else the event's time.
@@ -120,40 +129,24 @@ pub fn happened_at(event: &EcsEvent) -> i64 {
 }
 
 impl Member {
-    /// The member an event is, for grouping.
-    pub fn of(event: &EcsEvent) -> Self {
+    /// The member an event is, for grouping: `outcome` is how a task ended (by its rule's
+    /// expected exit codes), `severity` the match's.
+    pub fn of(event: &EcsEvent, outcome: Option<TaskOutcome>, severity: Severity) -> Self {
         let region = event.region.clone();
         let at = happened_at(event);
         match &event.detail {
             EcsDetail::Task(task) => {
-                let telling = task.containers_most_telling_first();
-                let cause = match telling.first().filter(|container| container.failed()) {
-                    Some(container) => {
-                        let exit = container.exit_code.map_or_else(
-                            || "no exit code".to_owned(),
-                            |code| format!("exit {code}"),
-                        );
-                        match container.reason.as_deref() {
-                            Some(reason) => {
-                                let kind = reason.split(':').next().unwrap_or(reason).trim();
-                                format!("{exit} {kind}")
-                            }
-                            None => exit,
-                        }
-                    }
-                    None => task
-                        .stop_code
-                        .as_ref()
-                        .map_or_else(|| task.last_status.to_string(), ToString::to_string),
-                };
+                let completed = outcome == Some(TaskOutcome::Completed);
                 Self {
                     id: task.task_arn.clone(),
                     at,
-                    kind: MemberKind::Task,
+                    kind: if completed { MemberKind::Completed } else { MemberKind::Task },
                     region,
-                    cause,
+                    cause: task.stop_cause().unwrap_or_else(|| task.last_status.to_string()),
                     stop_code: task.stop_code.as_ref().map(ToString::to_string),
                     failed_containers: task.failed_containers(),
+                    deployment: task.deployment_id().map(str::to_owned),
+                    severity: Some(severity),
                 }
             }
             other => {
@@ -175,6 +168,11 @@ impl Member {
                         .to_owned(),
                     stop_code: None,
                     failed_containers: None,
+                    deployment: match other {
+                        EcsDetail::Deployment(deployment) => Some(deployment.deployment_id.clone()),
+                        _ => None,
+                    },
+                    severity: Some(severity),
                 }
             }
         }
@@ -183,8 +181,9 @@ impl Member {
 
 /// The incident key of a rule's match: `rule|cluster|group` (`service:NAME`, `family:NAME`),
 /// `rule|cluster|service:NAME` for service and deployment events, `rule|cluster|instances` for
-/// container instance events.
-pub fn incident_key(rule: &str, event: &EcsEvent) -> String {
+/// container instance events; `|completed` after it for tasks that completed, so completions
+/// and failures are never one story.
+pub fn incident_key(rule: &str, event: &EcsEvent, outcome: Option<TaskOutcome>) -> String {
     let resource = event.resources().first().map(String::as_str).unwrap_or_default();
     let (cluster, group) = match &event.detail {
         EcsDetail::Task(task) => (
@@ -205,7 +204,8 @@ pub fn incident_key(rule: &str, event: &EcsEvent) -> String {
             (cluster.to_owned(), format!("service:{service}"))
         }
     };
-    format!("{rule}|{cluster}|{group}")
+    let completed = if outcome == Some(TaskOutcome::Completed) { "|completed" } else { "" };
+    format!("{rule}|{cluster}|{group}{completed}")
 }
 
 /// The state of an incident key: the incident that is (or was last) open for it.

@@ -29,6 +29,15 @@ pub const TASK_STATUS_INDEX: &str = "clusterArn-lastStatus-index";
 pub const TASK_STATUS_INDEX_ATTRIBUTES: [&str; 7] =
     ["version", "group", "startedAt", "stoppedAt", "stopCode", "failedContainers", "missingSince"];
 
+/// Name of the task table's global secondary index on `deploymentId`: sparse (only tasks a
+/// service deployment started carry it), it finds a deployment's tasks.
+pub const TASK_DEPLOYMENT_INDEX: &str = "deploymentId-index";
+
+/// The attributes the deployment index projects besides its key and the table's: what a
+/// deployment's summary counts.
+pub const TASK_DEPLOYMENT_INDEX_ATTRIBUTES: [&str; 7] =
+    ["clusterArn", "lastStatus", "version", "startedAt", "stoppedAt", "outcome", "stopCause"];
+
 /// Name of the container instance table's global secondary index on (`clusterArn`, `status`):
 /// the reconciler finds a cluster's instances there, to mark the ones ECS no longer lists.
 pub const CONTAINER_INSTANCE_STATUS_INDEX: &str = "clusterArn-status-index";
@@ -180,6 +189,9 @@ fn facts(item: &mut HashMap<String, AttributeValue>) -> TaskFacts {
         stopped_at: text(item, "stoppedAt"),
         stop_code: text(item, "stopCode"),
         failed_containers: text(item, "failedContainers"),
+        deployment_id: text(item, "deploymentId"),
+        outcome: text(item, "outcome"),
+        stop_cause: text(item, "stopCause"),
     }
 }
 
@@ -205,13 +217,25 @@ pub fn record_to_item(record: &StateRecord) -> Result<HashMap<String, AttributeV
             item.insert(name.to_owned(), AttributeValue::N(value.to_string()));
         }
     }
-    let TaskFacts { group, started_at, stopped_at, stop_code, failed_containers } = &record.facts;
+    let TaskFacts {
+        group,
+        started_at,
+        stopped_at,
+        stop_code,
+        failed_containers,
+        deployment_id,
+        outcome,
+        stop_cause,
+    } = &record.facts;
     for (name, value) in [
         ("group", group),
         ("startedAt", started_at),
         ("stoppedAt", stopped_at),
         ("stopCode", stop_code),
         ("failedContainers", failed_containers),
+        ("deploymentId", deployment_id),
+        ("outcome", outcome),
+        ("stopCause", stop_cause),
     ] {
         if let Some(value) = value.as_ref().filter(|value| !value.is_empty()) {
             item.insert(name.to_owned(), AttributeValue::S(value.clone()));
@@ -333,21 +357,31 @@ impl StateStore for DynamoDbStateStore {
         let mut tasks = Vec::new();
         while let Some(page) = pages.next().await {
             let page = page.map_err(|error| self.request_error("Query", kind, error))?;
-            for mut item in page.items.unwrap_or_default() {
-                let task_arn = text(&mut item, kind.key_attribute())
-                    .ok_or_else(|| self.malformed(kind, "?", missing("taskArn")))?;
-                let version = number(&item, "version")
-                    .ok_or_else(|| self.malformed(kind, &task_arn, missing("version")))?;
-                let last_status = text(&mut item, kind.status_attribute())
-                    .ok_or_else(|| self.malformed(kind, &task_arn, missing("lastStatus")))?;
-                tasks.push(TaskSummary {
-                    cluster_arn: cluster_arn.to_owned(),
-                    last_status,
-                    version,
-                    missing_since: number(&item, "missingSince"),
-                    facts: facts(&mut item),
-                    task_arn,
-                });
+            for item in page.items.unwrap_or_default() {
+                tasks.push(self.summary(item, Some(cluster_arn))?);
+            }
+        }
+        tasks.sort_by(|a, b| a.task_arn.cmp(&b.task_arn));
+        Ok(tasks)
+    }
+
+    async fn deployment_tasks(&self, deployment_id: &str) -> Result<Vec<TaskSummary>, StoreError> {
+        let kind = ResourceKind::Task;
+        let mut pages = self
+            .client
+            .query()
+            .table_name(self.table(kind))
+            .index_name(TASK_DEPLOYMENT_INDEX)
+            .key_condition_expression("#deployment = :deployment")
+            .expression_attribute_names("#deployment", "deploymentId")
+            .expression_attribute_values(":deployment", AttributeValue::S(deployment_id.to_owned()))
+            .into_paginator()
+            .send();
+        let mut tasks = Vec::new();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|error| self.request_error("Query", kind, error))?;
+            for item in page.items.unwrap_or_default() {
+                tasks.push(self.summary(item, None)?);
             }
         }
         tasks.sort_by(|a, b| a.task_arn.cmp(&b.task_arn));
@@ -546,6 +580,35 @@ impl StateStore for DynamoDbStateStore {
 }
 
 impl DynamoDbStateStore {
+    /// A task summary of an index entry (`cluster_arn`: the cluster it was queried by, else
+    /// the entry's).
+    fn summary(
+        &self,
+        mut item: HashMap<String, AttributeValue>,
+        cluster_arn: Option<&str>,
+    ) -> Result<TaskSummary, StoreError> {
+        let kind = ResourceKind::Task;
+        let task_arn = text(&mut item, kind.key_attribute())
+            .ok_or_else(|| self.malformed(kind, "?", missing("taskArn")))?;
+        let version = number(&item, "version")
+            .ok_or_else(|| self.malformed(kind, &task_arn, missing("version")))?;
+        let last_status = text(&mut item, kind.status_attribute())
+            .ok_or_else(|| self.malformed(kind, &task_arn, missing("lastStatus")))?;
+        let cluster_arn = match cluster_arn {
+            Some(cluster_arn) => cluster_arn.to_owned(),
+            None => text(&mut item, "clusterArn")
+                .ok_or_else(|| self.malformed(kind, &task_arn, missing("clusterArn")))?,
+        };
+        Ok(TaskSummary {
+            cluster_arn,
+            last_status,
+            version,
+            missing_since: number(&item, "missingSince"),
+            facts: facts(&mut item),
+            task_arn,
+        })
+    }
+
     /// The stored version of an item (or an index entry) read without its detail.
     fn stored_version(
         &self,

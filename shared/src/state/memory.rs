@@ -79,6 +79,20 @@ impl StateStore for InMemoryStateStore {
         Ok(tasks)
     }
 
+    async fn deployment_tasks(&self, deployment_id: &str) -> Result<Vec<TaskSummary>, StoreError> {
+        let mut tasks: Vec<TaskSummary> = self
+            .lock()
+            .values()
+            .filter(|record| {
+                record.kind == ResourceKind::Task
+                    && record.facts.deployment_id.as_deref() == Some(deployment_id)
+            })
+            .map(TaskSummary::of)
+            .collect();
+        tasks.sort_by(|a, b| a.task_arn.cmp(&b.task_arn));
+        Ok(tasks)
+    }
+
     async fn cluster_arns(&self) -> Result<Vec<String>, StoreError> {
         let clusters: std::collections::BTreeSet<String> = self
             .lock()

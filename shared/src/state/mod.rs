@@ -23,7 +23,8 @@ use async_trait::async_trait;
 pub use detail::Detail;
 pub use dynamodb::{
     CONTAINER_INSTANCE_STATUS_INDEX, CONTAINER_INSTANCE_STATUS_INDEX_ATTRIBUTES,
-    DynamoDbStateStore, TASK_STATUS_INDEX, TASK_STATUS_INDEX_ATTRIBUTES, item_size, record_to_item,
+    DynamoDbStateStore, TASK_DEPLOYMENT_INDEX, TASK_DEPLOYMENT_INDEX_ATTRIBUTES, TASK_STATUS_INDEX,
+    TASK_STATUS_INDEX_ATTRIBUTES, item_size, record_to_item,
 };
 pub use memory::InMemoryStateStore;
 pub use record::{
@@ -237,6 +238,10 @@ pub trait StateStore: Send + Sync {
         cluster_arn: &str,
         last_status: Option<&str>,
     ) -> Result<Vec<TaskSummary>, StoreError>;
+
+    /// The tasks a service deployment started (`startedBy` = `deployment_id`), in task ARN
+    /// order.
+    async fn deployment_tasks(&self, deployment_id: &str) -> Result<Vec<TaskSummary>, StoreError>;
 
     /// The ARNs of the clusters the stored tasks belong to, sorted.
     async fn cluster_arns(&self) -> Result<Vec<String>, StoreError>;

@@ -4,7 +4,8 @@ use chrono::{DateTime, Duration, Utc};
 
 use super::detail::Detail;
 use crate::event::{
-    ContainerInstanceStatus, EcsDetail, EcsEvent, ReceivedEvent, TaskStatus, Timestamp,
+    ContainerInstanceStatus, DEFAULT_EXPECTED_EXIT_CODES, EcsDetail, EcsEvent, ReceivedEvent,
+    TaskStateChange, TaskStatus, Timestamp,
 };
 use crate::redact::redact_detail;
 
@@ -120,6 +121,31 @@ pub struct TaskFacts {
     pub stop_code: Option<String>,
     /// The failed containers, most telling first: `app:137 log-router:143`.
     pub failed_containers: Option<String>,
+    /// The deployment that started the task (`startedBy` `ecs-svc/…`): a deployment's tasks are
+    /// found by it.
+    pub deployment_id: Option<String>,
+    /// How the task ended ([`crate::event::TaskOutcome`], by the exit codes `[0]`), once
+    /// stopped: `failed`, `completed`, `failed-to-start`…
+    pub outcome: Option<String>,
+    /// Why it stopped, in a few words ([`crate::event::TaskStateChange::stop_cause`]).
+    pub stop_cause: Option<String>,
+}
+
+impl TaskFacts {
+    /// The facts of a task's state.
+    pub fn of(task: &TaskStateChange) -> Self {
+        let stopped = task.last_status == TaskStatus::Stopped;
+        Self {
+            group: task.group.clone(),
+            started_at: task.started_at.as_ref().map(|at| at.as_str().to_owned()),
+            stopped_at: task.stopped_at.as_ref().map(|at| at.as_str().to_owned()),
+            stop_code: task.stop_code.as_ref().map(|code| code.as_str().to_owned()),
+            failed_containers: task.failed_containers(),
+            deployment_id: task.deployment_id().map(str::to_owned),
+            outcome: stopped.then(|| task.outcome(DEFAULT_EXPECTED_EXIT_CODES).as_str().to_owned()),
+            stop_cause: task.stop_cause(),
+        }
+    }
 }
 
 /// The newest known state of one task or container instance.
@@ -196,13 +222,7 @@ impl StateRecord {
                         task.stopped_at.as_ref().map_or(time.instant(), |at| at.instant());
                     expiry(stopped, retention.stopped_task)
                 });
-                let facts = TaskFacts {
-                    group: task.group.clone(),
-                    started_at: task.started_at.as_ref().map(|at| at.as_str().to_owned()),
-                    stopped_at: task.stopped_at.as_ref().map(|at| at.as_str().to_owned()),
-                    stop_code: task.stop_code.as_ref().map(|code| code.as_str().to_owned()),
-                    failed_containers: task.failed_containers(),
-                };
+                let facts = TaskFacts::of(&task);
                 let status = task.last_status.as_str().to_owned();
                 let task = *task;
                 (
@@ -285,6 +305,9 @@ impl StateRecord {
             + optional("stoppedAt", &self.facts.stopped_at)
             + optional("stopCode", &self.facts.stop_code)
             + optional("failedContainers", &self.facts.failed_containers)
+            + optional("deploymentId", &self.facts.deployment_id)
+            + optional("outcome", &self.facts.outcome)
+            + optional("stopCause", &self.facts.stop_cause)
             + "detail".len()
             + encoded_detail
     }
