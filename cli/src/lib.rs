@@ -2,6 +2,7 @@
 //! the state table, reconcile it with ECS.
 
 pub mod columns;
+pub mod deployments;
 pub mod generate;
 pub mod input;
 pub mod parallel;

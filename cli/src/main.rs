@@ -13,16 +13,19 @@ use chrono::Duration;
 use clap::{Args, Parser, Subcommand};
 use ecs_events::alert::{
     AlertLedger, AlertSink, Alerter, CollectingSink, DEFAULT_LEDGER_RETENTION_DAYS, DynamoDbLedger,
-    InMemoryLedger, RuleSet, SnsAlertSink, SnsChatSink,
+    InMemoryLedger, RuleSet, ServiceWatch, SnsAlertSink, SnsChatSink, exit_codes,
 };
 use ecs_events::deadline::Deadline;
 use ecs_events::incident::{DynamoDbIncidentStore, InMemoryIncidentStore, IncidentStore};
 use ecs_events::reconcile::{DEFAULT_MAX_API_CALLS, ReconcileSettings, Reconciler};
+use ecs_events::service::{DynamoDbServiceStore, InMemoryServiceStore, ServiceStore, health};
 use ecs_events::state::{DynamoDbStateStore, InMemoryStateStore, Retention, StateStore};
 use ecs_events_cli::generate::{CorpusSpec, generate};
 use ecs_events_cli::input::{files, read_file};
 use ecs_events_cli::replay::Replayer;
-use ecs_events_cli::tables::{create_incident_table, create_ledger_table, create_state_tables};
+use ecs_events_cli::tables::{
+    create_incident_table, create_ledger_table, create_service_tables, create_state_tables,
+};
 use ecs_events_cli::tasks::{
     TasksError, detail, details, list, render as render_tasks, resolve_cluster,
 };
@@ -61,6 +64,9 @@ enum Command {
     },
     /// List a cluster's tasks from the state table (DynamoDB: --endpoint-url or --aws).
     Tasks(TasksArgs),
+    /// List a cluster's (or one service's) deployments from the deployment table, with what
+    /// their tasks did (DynamoDB: --endpoint-url or --aws).
+    Deployments(DeploymentsArgs),
     /// Print one task's stored detail from the state table.
     Task {
         /// The task ARN.
@@ -99,6 +105,13 @@ struct RunArgs {
     /// Alert rules file (default: the AWS ECS guide's stopped-task rule).
     #[arg(long)]
     rules: Option<PathBuf>,
+    /// Exit codes that mean a task finished its work, for rules that list none (the stack's
+    /// ExpectedExitCodes), e.g. 0,3.
+    #[arg(long, value_name = "CODES", value_delimiter = ',', value_parser = clap::value_parser!(i64).range(0..=255))]
+    expected_exit_codes: Vec<i64>,
+    /// Minutes a service that should run tasks may run none before it is told down (0: never).
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u16).range(0..=1440))]
+    silence_minutes: u16,
     #[command(flatten)]
     retention: RetentionArgs,
     #[command(flatten)]
@@ -180,6 +193,27 @@ struct StateTableArgs {
     /// Container instance table.
     #[arg(long, default_value = "ECSCtrInstanceState")]
     container_instance_table: String,
+    /// Service table.
+    #[arg(long, default_value = "ECSServiceState")]
+    service_table: String,
+    /// Deployment table.
+    #[arg(long, default_value = "ECSDeploymentState")]
+    deployment_table: String,
+}
+
+#[derive(Args)]
+struct DeploymentsArgs {
+    /// The cluster: its name or ARN.
+    #[arg(long)]
+    cluster: String,
+    /// Only this service's deployments (its name).
+    #[arg(long)]
+    service: Option<String>,
+    /// Print a JSON array of the deployments instead of a table.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    state: StateTableArgs,
 }
 
 #[derive(Args)]
@@ -241,6 +275,7 @@ async fn main() -> ExitCode {
     match Cli::parse().command {
         Command::Replay(args) => report("replay", run(args).await),
         Command::Tasks(args) => report("tasks", tasks(args).await),
+        Command::Deployments(args) => report("deployments", deployments(args).await),
         Command::Reconcile(args) => report("reconcile", reconcile(args).await),
         Command::Task { arn, state } => report("task", task(&arn, &state).await),
         Command::Generate { tasks, seed, duplicates, reordered, out } => {
@@ -304,7 +339,15 @@ async fn reconcile(args: ReconcileArgs) -> Result<(), RunError> {
         dry_run: args.dry_run,
         retention: args.retention.retention(),
     };
-    let reconciler = Reconciler::new(&ecs_events::aws::ecs(&config), Arc::new(store), settings);
+    let dynamodb = ecs_events::aws::dynamodb(&config);
+    check_tables(&dynamodb, &[&args.state.service_table]).await.map_err(RunError::Services)?;
+    let services = DynamoDbServiceStore::new(
+        dynamodb,
+        args.state.service_table.clone(),
+        args.state.deployment_table.clone(),
+    );
+    let reconciler = Reconciler::new(&ecs_events::aws::ecs(&config), Arc::new(store), settings)
+        .with_services(Arc::new(services));
     let deadline = Deadline::after(std::time::Duration::from_secs(args.time_limit));
     let report =
         reconciler.run(deadline).await.map_err(|error| RunError::Services(error.into()))?;
@@ -345,6 +388,33 @@ async fn tasks(args: TasksArgs) -> Result<(), RunError> {
         writeln!(out)?;
     } else {
         out.write_all(render_tasks(&listed).as_bytes())?;
+    }
+    out.flush()?;
+    Ok(())
+}
+
+/// `ecs-events deployments`.
+async fn deployments(args: DeploymentsArgs) -> Result<(), RunError> {
+    let config = sdk_config(&args.state).await?;
+    let store = state_store(&config, &args.state, false).await?;
+    let dynamodb = ecs_events::aws::dynamodb(&config);
+    check_tables(&dynamodb, &[&args.state.deployment_table]).await.map_err(RunError::Services)?;
+    let services = DynamoDbServiceStore::new(
+        dynamodb,
+        args.state.service_table.clone(),
+        args.state.deployment_table.clone(),
+    );
+    let cluster = resolve_cluster(&store, &args.cluster).await.map_err(tasks_error)?;
+    let listed =
+        ecs_events_cli::deployments::list(&services, &store, &cluster, args.service.as_deref())
+            .await
+            .map_err(tasks_error)?;
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    if args.json {
+        serde_json::to_writer(&mut out, &listed).map_err(std::io::Error::from)?;
+        writeln!(out)?;
+    } else {
+        out.write_all(ecs_events_cli::deployments::render(&listed).as_bytes())?;
     }
     out.flush()?;
     Ok(())
@@ -415,6 +485,12 @@ async fn run(args: RunArgs) -> Result<(), RunError> {
         }
         None => RuleSet::default_rules(),
     };
+    let rules = if args.expected_exit_codes.is_empty() {
+        rules
+    } else {
+        let codes = exit_codes(args.expected_exit_codes.clone()).map_err(anyhow::Error::msg)?;
+        rules.with_expected_exit_codes(codes)
+    };
     let files = files(&args.paths).map_err(anyhow::Error::from)?;
     // Created first: a path that cannot be written fails before the replay, not after it.
     let html = match &args.html {
@@ -423,12 +499,19 @@ async fn run(args: RunArgs) -> Result<(), RunError> {
     };
     let adapters = adapters(&args).await?;
     let retention = Duration::days(i64::from(DEFAULT_LEDGER_RETENTION_DAYS));
+    let silence_after = (args.silence_minutes > 0).then(|| i64::from(args.silence_minutes) * 60);
     let mut alerter = Alerter::new(rules, adapters.ledger, adapters.sink, retention)
-        .with_incidents(adapters.incidents);
+        .with_incidents(adapters.incidents)
+        .with_services(ServiceWatch {
+            services: adapters.services.clone(),
+            state: adapters.store.clone(),
+            settings: health::Settings { silence_after },
+        });
     if let Some(chat) = adapters.chat {
         alerter = alerter.with_chat(chat);
     }
-    let mut replayer = Replayer::new(adapters.store, alerter, args.retention.retention());
+    let mut replayer =
+        Replayer::new(adapters.store, adapters.services, alerter, args.retention.retention());
     if html.is_some() {
         replayer = replayer.with_timeline();
     }
@@ -472,6 +555,7 @@ fn cannot_write(path: &Path, error: std::io::Error) -> RunError {
 /// Where a replay keeps state, alerts and incidents.
 struct Adapters {
     store: Arc<dyn StateStore>,
+    services: Arc<dyn ServiceStore>,
     ledger: Arc<dyn AlertLedger>,
     sink: Arc<dyn AlertSink>,
     incidents: Arc<dyn IncidentStore>,
@@ -484,6 +568,7 @@ async fn adapters(args: &RunArgs) -> Result<Adapters, RunError> {
     if !args.state.aws && args.state.endpoint_url.is_none() {
         return Ok(Adapters {
             store: Arc::new(InMemoryStateStore::new()),
+            services: Arc::new(InMemoryServiceStore::new()),
             ledger: Arc::new(InMemoryLedger::new()),
             sink: Arc::new(CollectingSink::new()),
             incidents: Arc::new(InMemoryIncidentStore::new()),
@@ -509,6 +594,9 @@ async fn adapters(args: &RunArgs) -> Result<Adapters, RunError> {
         )
         .await
         .map_err(|e| services(e.into()))?;
+        create_service_tables(&dynamodb, &args.state.service_table, &args.state.deployment_table)
+            .await
+            .map_err(|e| services(e.into()))?;
         create_ledger_table(&dynamodb, &args.ledger_table).await.map_err(|e| services(e.into()))?;
         create_incident_table(&dynamodb, &args.incident_table)
             .await
@@ -517,6 +605,8 @@ async fn adapters(args: &RunArgs) -> Result<Adapters, RunError> {
     let tables = [
         &args.state.task_table,
         &args.state.container_instance_table,
+        &args.state.service_table,
+        &args.state.deployment_table,
         &args.ledger_table,
         &args.incident_table,
     ];
@@ -528,6 +618,11 @@ async fn adapters(args: &RunArgs) -> Result<Adapters, RunError> {
             dynamodb.clone(),
             args.state.task_table.clone(),
             args.state.container_instance_table.clone(),
+        )),
+        services: Arc::new(DynamoDbServiceStore::new(
+            dynamodb.clone(),
+            args.state.service_table.clone(),
+            args.state.deployment_table.clone(),
         )),
         ledger: Arc::new(DynamoDbLedger::new(dynamodb.clone(), args.ledger_table.clone())),
         incidents: Arc::new(DynamoDbIncidentStore::new(dynamodb, args.incident_table.clone())),

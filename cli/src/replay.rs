@@ -1,17 +1,18 @@
 //! Replays entries through the same state-tracker and alerter code the Lambdas run, and
 //! builds the report.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use ecs_events::alert::{Alert, AlertKind, Alerter, MAX_DIGESTS_PER_FLUSH, RuleResult};
+use ecs_events::alert::{Alert, AlertKind, Alerter, Delivery, MAX_DIGESTS_PER_FLUSH, RuleResult};
 use ecs_events::deadline::Deadline;
 use ecs_events::event::EcsDetail;
+use ecs_events::service::{DeploymentTasks, DeploymentView, ServiceStore, views};
 use ecs_events::state::{Detail, Outcome, ResourceKind, Retention, StateStore};
-use ecs_events::tracker::{TrackError, track};
+use ecs_events::tracker::{Stores, TrackError, track};
 use serde::Serialize;
 
 use crate::input::Entry;
@@ -43,6 +44,13 @@ pub struct Stats {
     pub alerts: u64,
     /// Digests sent (one per incident window with further matches).
     pub digests: u64,
+    /// "Service down" messages sent.
+    pub silences: u64,
+    /// "Resolved" and "recovered" messages sent.
+    pub resolved: u64,
+    /// Task stops that were clean exits, matched by a rule that does not tell of them: not
+    /// alerted, not counted.
+    pub completed: u64,
     /// Alerts that could not be published or recorded (the topic or the ledger failed).
     pub alerts_failed: u64,
 }
@@ -69,6 +77,8 @@ pub struct Report {
     pub tasks: Vec<Detail>,
     /// The stored detail of each container instance the replay touched, in ARN order.
     pub container_instances: Vec<Detail>,
+    /// Every deployment the replay saw, with its tasks, oldest first.
+    pub deployments: Vec<DeploymentView>,
     /// Tasks by cluster name and status, for the text report.
     #[serde(skip)]
     pub task_counts: StatusCounts,
@@ -89,24 +99,32 @@ pub struct Report {
 
 /// The time each alert may take, as an invocation's deadline would allow.
 const ALERT_BUDGET: Duration = Duration::from_secs(30);
+/// The most schedule ticks (one a minute) simulated between two events, or after the last
+/// event of a folder: a longer gap jumps to the next event's minute.
+pub const MAX_GAP_TICKS: i64 = 60;
 
 /// Replays events one at a time, in order. Time is event time: the replay's clock is the
 /// latest envelope `time` seen, so replaying last week decides as production did then — an
 /// event from before the clock arrived late, as it would have in production — and the
-/// digests of incident windows are flushed each time the clock enters a new minute (as the
-/// stack's schedule does every minute).
+/// stack's schedule is played every minute of event time: digests of incident windows that
+/// are due, and the services' health (down, recovered, incidents resolved). Between two
+/// events, each minute in between is played (up to [`MAX_GAP_TICKS`]).
 ///
 /// **Each folder is a stream of its own**: the events of one folder (a capture, a scenario)
 /// share a clock; when the entries move to another folder, every window still open is flushed
 /// and the clock starts again, so a tree of separate captures (like `events/`) decides each
-/// as it would on its own. Every window still open when the events run out is flushed by
-/// [`Replayer::finish`].
+/// as it would on its own. After a folder's last event the schedule plays on (up to
+/// [`MAX_GAP_TICKS`] minutes, as it would with no further event), then every window still open
+/// is flushed.
 pub struct Replayer {
     store: Arc<dyn StateStore>,
+    services: Arc<dyn ServiceStore>,
     alerter: Alerter,
     retention: Retention,
     stats: Stats,
     touched: BTreeMap<ResourceKind, HashSet<String>>,
+    /// Deployments seen: service ARN and deployment id.
+    deployments: BTreeSet<(String, String)>,
     alerts: Vec<Alert>,
     rejected: Vec<Rejected>,
     failed: Vec<Rejected>,
@@ -119,14 +137,21 @@ pub struct Replayer {
 }
 
 impl Replayer {
-    /// A replayer tracking state in `store` and alerting through `alerter`.
-    pub fn new(store: Arc<dyn StateStore>, alerter: Alerter, retention: Retention) -> Self {
+    /// A replayer tracking state in `store` and `services` and alerting through `alerter`.
+    pub fn new(
+        store: Arc<dyn StateStore>,
+        services: Arc<dyn ServiceStore>,
+        alerter: Alerter,
+        retention: Retention,
+    ) -> Self {
         Self {
             store,
+            services,
             alerter,
             retention,
             stats: Stats::default(),
             touched: BTreeMap::new(),
+            deployments: BTreeSet::new(),
             alerts: Vec::new(),
             rejected: Vec::new(),
             failed: Vec::new(),
@@ -151,7 +176,7 @@ impl Replayer {
         let folder = entry.location.file.parent().map(std::path::Path::to_path_buf);
         if folder != self.stream {
             if self.stream.is_some() {
-                self.flush_all(&location).await;
+                self.end_stream(&location).await;
             }
             self.stream = folder;
             self.clock = DateTime::<Utc>::MIN_UTC;
@@ -161,16 +186,17 @@ impl Replayer {
             Ok(received) => received,
             Err(error) => return self.reject(location, error),
         };
-        self.clock = self.clock.max(received.event.time.instant());
+        let clock = self.clock.max(received.event.time.instant());
+        self.tick_until(clock, &location).await;
+        self.clock = clock;
         let deadline = Deadline::after(ALERT_BUDGET);
-        let minute = self.clock.timestamp().div_euclid(60);
-        if minute > self.flushed_minute {
-            self.flushed_minute = minute;
-            let digests = self.alerter.flush(self.clock, deadline).await;
-            self.record_alerts(&location, digests);
-        }
         let alerts = self.alerter.process(&received, self.clock, deadline).await;
         self.record_alerts(&location, alerts);
+        if let (EcsDetail::Deployment(deployment), Some(service)) =
+            (&received.event.detail, received.event.resources().first())
+        {
+            self.deployments.insert((service.clone(), deployment.deployment_id.clone()));
+        }
         if let Some((kind, key)) = ResourceKind::of(&received.event) {
             let keys = self.touched.entry(kind).or_default();
             if !keys.contains(key) {
@@ -184,7 +210,8 @@ impl Replayer {
                 _ => None,
             }
         });
-        match track(self.store.as_ref(), received, self.retention, self.clock).await {
+        let stores = Stores { state: self.store.as_ref(), services: self.services.as_ref() };
+        match track(stores, received, self.retention, self.clock).await {
             Ok(outcome) => {
                 if let (Some(timeline), Some(task_arn)) = (&mut self.timeline, &timeline_task) {
                     timeline.decided(task_arn, outcome);
@@ -205,14 +232,44 @@ impl Replayer {
         }
     }
 
+    /// Plays the schedule's tick (digests due, services' health) at each minute from the last
+    /// one played up to `clock`'s: every minute of a gap of up to [`MAX_GAP_TICKS`], else
+    /// only `clock`'s.
+    async fn tick_until(&mut self, clock: DateTime<Utc>, location: &str) {
+        let minute = clock.timestamp().div_euclid(60);
+        if minute <= self.flushed_minute {
+            return;
+        }
+        let first =
+            if self.flushed_minute == i64::MIN || minute - self.flushed_minute > MAX_GAP_TICKS {
+                minute
+            } else {
+                self.flushed_minute + 1
+            };
+        for tick in first..=minute {
+            let at = if tick == minute {
+                clock
+            } else {
+                DateTime::<Utc>::from_timestamp(tick * 60, 0).unwrap_or(clock)
+            };
+            let told = self.alerter.flush(at, Deadline::after(ALERT_BUDGET)).await;
+            self.clock = self.clock.max(at);
+            self.record_alerts(location, told);
+        }
+        self.flushed_minute = minute;
+    }
+
     fn record_alerts(&mut self, location: &str, results: Vec<RuleResult>) {
         for (rule, result) in results {
             match result {
+                Ok(Delivery::Completed { .. }) => self.stats.completed += 1,
                 Ok(delivery) => {
                     if let Some(alert) = delivery.into_published() {
                         match alert.kind {
                             AlertKind::Alert => self.stats.alerts += 1,
                             AlertKind::Digest => self.stats.digests += 1,
+                            AlertKind::Silence => self.stats.silences += 1,
+                            AlertKind::Resolved => self.stats.resolved += 1,
                         }
                         if let Some(timeline) = &mut self.timeline {
                             timeline.alert(&alert, self.clock);
@@ -227,6 +284,37 @@ impl Replayer {
                 }
             }
         }
+    }
+
+    /// Ends a folder's stream: the schedule plays on for up to [`MAX_GAP_TICKS`] minutes after
+    /// its last event (as it would in production with no further event), then every window
+    /// still open is flushed.
+    async fn end_stream(&mut self, location: &str) {
+        if self.flushed_minute != i64::MIN {
+            let end = self.clock + chrono::Duration::minutes(MAX_GAP_TICKS);
+            // One tick sees the last event's effect; more only while something may be told.
+            loop {
+                let next = self.clock + chrono::Duration::minutes(1);
+                if next > end {
+                    break;
+                }
+                self.tick_until(next, location).await;
+                if !self.pending().await {
+                    break;
+                }
+            }
+        }
+        self.flush_all(location).await;
+    }
+
+    /// Whether a later tick may still tell something: a service watched for silence or with
+    /// an incident to end, or a window not yet told.
+    async fn pending(&self) -> bool {
+        let services = self.services.services().await.unwrap_or_default();
+        services.iter().any(|service| {
+            !service.troubles.is_empty()
+                || (service.health.silent_since.is_some() && service.health.down_since.is_none())
+        })
     }
 
     /// Flushes every window still open, at the clock (a flush sends a bounded number of
@@ -251,7 +339,7 @@ impl Replayer {
     /// The report, with the stored state of every task and container instance touched, after
     /// flushing the digests of every incident window still open.
     pub async fn finish(mut self) -> Report {
-        self.flush_all("end of replay").await;
+        self.end_stream("end of replay").await;
         let mut tasks = Vec::new();
         let mut container_instances = Vec::new();
         let mut task_counts = StatusCounts::new();
@@ -281,10 +369,34 @@ impl Replayer {
                 }
             }
         }
+        let mut records = Vec::new();
+        for (service, id) in &self.deployments {
+            match self.services.deployment(service, id).await {
+                Ok(Some(record)) => records.push(record),
+                Ok(None) => {}
+                Err(error) => {
+                    failed.push(Rejected { location: id.clone(), error: error.to_string() })
+                }
+            }
+        }
+        let mut tasks_of = BTreeMap::new();
+        for record in &records {
+            match self.store.deployment_tasks(&record.deployment_id).await {
+                Ok(tasks) => {
+                    tasks_of.insert(record.deployment_id.clone(), DeploymentTasks::of(&tasks));
+                }
+                Err(error) => failed.push(Rejected {
+                    location: record.deployment_id.clone(),
+                    error: error.to_string(),
+                }),
+            }
+        }
+        let deployments = views(records, |id| tasks_of.remove(id).unwrap_or_default());
         Report {
             stats: self.stats,
             tasks,
             container_instances,
+            deployments,
             task_counts,
             instance_counts,
             alerts: self.alerts,
@@ -342,6 +454,10 @@ mod tests {
             _: &str,
             _: Option<&str>,
         ) -> Result<Vec<TaskSummary>, StoreError> {
+            Ok(Vec::new())
+        }
+
+        async fn deployment_tasks(&self, _: &str) -> Result<Vec<TaskSummary>, StoreError> {
             Ok(Vec::new())
         }
 
@@ -406,7 +522,9 @@ mod tests {
             Arc::new(CollectingSink::new()),
             chrono::Duration::days(1),
         );
-        let mut replayer = Replayer::new(Arc::new(Unreachable), alerter, Retention::default());
+        let services = Arc::new(ecs_events::service::InMemoryServiceStore::new());
+        let mut replayer =
+            Replayer::new(Arc::new(Unreachable), services, alerter, Retention::default());
         replayer.replay(entry(include_str!("../../events/samples/task-ec2-running.json"))).await;
         replayer.replay(entry(r#"{"not": "an event"}"#)).await;
         let report = replayer.finish().await;

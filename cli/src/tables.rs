@@ -19,9 +19,11 @@ use aws_sdk_dynamodb::types::{
 };
 use ecs_events::alert::LEDGER_KEY;
 use ecs_events::incident::{DUE_INDEX, INCIDENT_ENTRY, INCIDENT_KEY};
+use ecs_events::service::DEPLOYMENT_CLUSTER_INDEX;
 use ecs_events::state::{
     CONTAINER_INSTANCE_STATUS_INDEX, CONTAINER_INSTANCE_STATUS_INDEX_ATTRIBUTES, ResourceKind,
-    TASK_STATUS_INDEX, TASK_STATUS_INDEX_ATTRIBUTES,
+    TASK_DEPLOYMENT_INDEX, TASK_DEPLOYMENT_INDEX_ATTRIBUTES, TASK_STATUS_INDEX,
+    TASK_STATUS_INDEX_ATTRIBUTES,
 };
 
 /// The TTL attribute of every table.
@@ -40,9 +42,9 @@ pub struct CreateTableError {
     pub message: String,
 }
 
-/// Creates, when missing, the task table (key `taskArn`, GSI on `clusterArn` + `lastStatus`
-/// projecting what listing a cluster shows) and the container instance table (key
-/// `containerInstanceArn`, GSI on `clusterArn` + `status`), on-demand, with TTL.
+/// Creates, when missing, the task table (key `taskArn`, GSIs on `clusterArn` + `lastStatus`
+/// projecting what listing a cluster shows and on `deploymentId`) and the container instance
+/// table (key `containerInstanceArn`, GSI on `clusterArn` + `status`), on-demand, with TTL.
 pub async fn create_state_tables(
     client: &Client,
     task_table: &str,
@@ -51,6 +53,17 @@ pub async fn create_state_tables(
     ensure_table(client, task_table, Table::State(ResourceKind::Task)).await?;
     ensure_table(client, container_instance_table, Table::State(ResourceKind::ContainerInstance))
         .await
+}
+
+/// Creates, when missing, the service table (key `serviceArn`) and the deployment table (keys
+/// `serviceArn` + `deploymentId`, GSI on `clusterArn` + `updatedAt`), on-demand, with TTL.
+pub async fn create_service_tables(
+    client: &Client,
+    service_table: &str,
+    deployment_table: &str,
+) -> Result<(), CreateTableError> {
+    ensure_table(client, service_table, Table::Services).await?;
+    ensure_table(client, deployment_table, Table::Deployments).await
 }
 
 /// Creates, when missing, the alert ledger table (key `alertKey`), on-demand, with TTL.
@@ -71,6 +84,17 @@ enum Table {
     State(ResourceKind),
     Ledger,
     Incidents,
+    Services,
+    Deployments,
+}
+
+/// A global secondary index as the templates define it.
+struct Index {
+    name: &'static str,
+    hash: (&'static str, ScalarAttributeType),
+    range: Option<(&'static str, ScalarAttributeType)>,
+    /// `None`: every attribute; `Some(&[])`: the keys only; else these too.
+    projected: Option<&'static [&'static str]>,
 }
 
 impl Table {
@@ -81,6 +105,48 @@ impl Table {
             Self::State(ResourceKind::ContainerInstance) => &["containerInstanceArn"],
             Self::Ledger => &[LEDGER_KEY],
             Self::Incidents => &[INCIDENT_KEY, INCIDENT_ENTRY],
+            Self::Services => &["serviceArn"],
+            Self::Deployments => &["serviceArn", "deploymentId"],
+        }
+    }
+
+    /// Its global secondary indexes.
+    fn indexes(self) -> Vec<Index> {
+        use ScalarAttributeType::{N, S};
+        match self {
+            Self::State(ResourceKind::Task) => vec![
+                Index {
+                    name: TASK_STATUS_INDEX,
+                    hash: ("clusterArn", S),
+                    range: Some(("lastStatus", S)),
+                    projected: Some(&TASK_STATUS_INDEX_ATTRIBUTES),
+                },
+                Index {
+                    name: TASK_DEPLOYMENT_INDEX,
+                    hash: ("deploymentId", S),
+                    range: None,
+                    projected: Some(&TASK_DEPLOYMENT_INDEX_ATTRIBUTES),
+                },
+            ],
+            Self::State(ResourceKind::ContainerInstance) => vec![Index {
+                name: CONTAINER_INSTANCE_STATUS_INDEX,
+                hash: ("clusterArn", S),
+                range: Some(("status", S)),
+                projected: Some(&CONTAINER_INSTANCE_STATUS_INDEX_ATTRIBUTES),
+            }],
+            Self::Incidents => vec![Index {
+                name: DUE_INDEX,
+                hash: ("dueShard", S),
+                range: Some(("dueAt", N)),
+                projected: Some(&[]),
+            }],
+            Self::Deployments => vec![Index {
+                name: DEPLOYMENT_CLUSTER_INDEX,
+                hash: ("clusterArn", S),
+                range: Some(("updatedAt", N)),
+                projected: None,
+            }],
+            Self::Ledger | Self::Services => Vec::new(),
         }
     }
 }
@@ -160,25 +226,23 @@ fn check_key(description: Option<&TableDescription>, keys: &[&str]) -> Result<()
     }
 }
 
-/// The index an existing table must have for the code that reads it (a container instance
-/// table made by an older version has no cluster/status index, which the reconciler needs).
+/// The indexes an existing table must have for the code that reads it (a table made by an
+/// older version may lack one: the reconciler needs the instances' cluster/status index, the
+/// deployment summaries the tasks' deployment index).
 fn check_index(description: Option<&TableDescription>, kind: Table) -> Result<(), String> {
-    let wanted = match kind {
-        Table::State(ResourceKind::Task) => TASK_STATUS_INDEX,
-        Table::State(ResourceKind::ContainerInstance) => CONTAINER_INSTANCE_STATUS_INDEX,
-        Table::Incidents => DUE_INDEX,
-        Table::Ledger => return Ok(()),
-    };
-    let present = description
+    let present: Vec<&str> = description
         .map(|table| table.global_secondary_indexes())
-        .is_some_and(|indexes| indexes.iter().any(|index| index.index_name() == Some(wanted)));
-    if present {
-        Ok(())
-    } else {
-        Err(format!(
-            "exists without the index {wanted} (made by an older version?): add the index as the \
-             templates define it, or use another table name"
-        ))
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|index| index.index_name())
+        .collect();
+    match kind.indexes().into_iter().find(|index| !present.contains(&index.name)) {
+        None => Ok(()),
+        Some(missing) => Err(format!(
+            "exists without the index {} (made by an older version?): add the index as the \
+             templates define it, or use another table name",
+            missing.name
+        )),
     }
 }
 
@@ -231,56 +295,36 @@ fn create_table_request(
             .key_schema(key(attribute, key_type)?)
             .attribute_definitions(string_attribute(attribute)?);
     }
-    if kind == Table::Incidents {
-        request = request
-            .attribute_definitions(string_attribute("dueShard")?)
-            .attribute_definitions(
-                AttributeDefinition::builder()
-                    .attribute_name("dueAt")
-                    .attribute_type(ScalarAttributeType::N)
-                    .build()?,
-            )
-            .global_secondary_indexes(
-                GlobalSecondaryIndex::builder()
-                    .index_name(DUE_INDEX)
-                    .key_schema(key("dueShard", KeyType::Hash)?)
-                    .key_schema(key("dueAt", KeyType::Range)?)
-                    .projection(
-                        Projection::builder().projection_type(ProjectionType::KeysOnly).build(),
-                    )
-                    .build()?,
-            );
-    }
-    let index = match kind {
-        Table::State(ResourceKind::Task) => {
-            Some((TASK_STATUS_INDEX, "lastStatus", &TASK_STATUS_INDEX_ATTRIBUTES[..]))
+    let mut defined: Vec<&str> = kind.keys().to_vec();
+    for index in kind.indexes() {
+        let mut index_keys = vec![(index.hash.0, index.hash.1.clone(), KeyType::Hash)];
+        if let Some((name, attribute_type)) = &index.range {
+            index_keys.push((name, attribute_type.clone(), KeyType::Range));
         }
-        Table::State(ResourceKind::ContainerInstance) => Some((
-            CONTAINER_INSTANCE_STATUS_INDEX,
-            "status",
-            &CONTAINER_INSTANCE_STATUS_INDEX_ATTRIBUTES[..],
-        )),
-        Table::Ledger | Table::Incidents => None,
-    };
-    if let Some((name, status, projected)) = index {
-        request = request
-            .attribute_definitions(string_attribute("clusterArn")?)
-            .attribute_definitions(string_attribute(status)?)
-            .global_secondary_indexes(
-                GlobalSecondaryIndex::builder()
-                    .index_name(name)
-                    .key_schema(key("clusterArn", KeyType::Hash)?)
-                    .key_schema(key(status, KeyType::Range)?)
-                    .projection(
-                        Projection::builder()
-                            .projection_type(ProjectionType::Include)
-                            .set_non_key_attributes(Some(
-                                projected.iter().map(|name| (*name).to_owned()).collect(),
-                            ))
-                            .build(),
-                    )
-                    .build()?,
-            );
+        let mut built = GlobalSecondaryIndex::builder().index_name(index.name);
+        for (name, attribute_type, key_type) in index_keys {
+            built = built.key_schema(key(name, key_type)?);
+            if !defined.contains(&name) {
+                defined.push(name);
+                request = request.attribute_definitions(
+                    AttributeDefinition::builder()
+                        .attribute_name(name)
+                        .attribute_type(attribute_type)
+                        .build()?,
+                );
+            }
+        }
+        let projection = match index.projected {
+            None => Projection::builder().projection_type(ProjectionType::All).build(),
+            Some([]) => Projection::builder().projection_type(ProjectionType::KeysOnly).build(),
+            Some(projected) => Projection::builder()
+                .projection_type(ProjectionType::Include)
+                .set_non_key_attributes(Some(
+                    projected.iter().map(|name| (*name).to_owned()).collect(),
+                ))
+                .build(),
+        };
+        request = request.global_secondary_indexes(built.projection(projection).build()?);
     }
     Ok(request)
 }

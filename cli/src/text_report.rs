@@ -4,6 +4,7 @@
 use std::fmt::Write as _;
 
 use ecs_events::alert::{Alert, AlertKind};
+use ecs_events::service::DeploymentView;
 
 use crate::replay::{Rejected, Report, StatusCounts};
 
@@ -13,7 +14,7 @@ pub fn render(report: &Report) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "Replayed {} events: {} stored, {} duplicates, {} stale, {} ignored, {} rejected{}; {} and {} sent{}.",
+        "Replayed {} events: {} stored, {} duplicates, {} stale, {} ignored, {} rejected{}; {} and {} sent{}{}.",
         stats.events,
         stats.stored,
         stats.duplicates,
@@ -23,6 +24,7 @@ pub fn render(report: &Report) -> String {
         if stats.failed > 0 { format!(", {} failed", stats.failed) } else { String::new() },
         counted(stats.alerts, "alert"),
         counted(stats.digests, "digest"),
+        service_messages(stats),
         if stats.alerts_failed > 0 {
             format!(", {} could not be sent", stats.alerts_failed)
         } else {
@@ -31,6 +33,7 @@ pub fn render(report: &Report) -> String {
     );
     by_cluster(&mut out, "Tasks", &report.task_counts);
     by_cluster(&mut out, "Container instances", &report.instance_counts);
+    deployments(&mut out, &report.deployments);
     for alert in &report.alerts {
         let _ = writeln!(out, "\n{}", heading(alert));
         let _ = writeln!(out, "Subject: {}\n", alert.subject);
@@ -42,6 +45,53 @@ pub fn render(report: &Report) -> String {
     listing(&mut out, "Rejected", &report.rejected);
     listing(&mut out, "Failed", &report.failed);
     out
+}
+
+/// `, 1 service down and 2 resolved, 3 clean exits not told`, or nothing.
+fn service_messages(stats: &crate::replay::Stats) -> String {
+    let mut parts = Vec::new();
+    if stats.silences > 0 {
+        parts.push(format!("{} service down", stats.silences));
+    }
+    if stats.resolved > 0 {
+        parts.push(format!("{} resolved", stats.resolved));
+    }
+    let told = if parts.is_empty() { String::new() } else { format!(", {}", parts.join(" and ")) };
+    let quiet = match stats.completed {
+        0 => String::new(),
+        1 => "; 1 clean exit not told".to_owned(),
+        count => format!("; {count} clean exits not told"),
+    };
+    format!("{told}{quiet}")
+}
+
+/// One line per deployment: service, id, state, rollback, what its tasks did, how long it ran.
+fn deployments(out: &mut String, views: &[DeploymentView]) {
+    if views.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "\nDeployments ({}):", views.len());
+    for view in views {
+        let service = view.service.rsplit('/').next().unwrap_or(&view.service);
+        let mut facts = vec![view.status.clone()];
+        if let Some(target) = &view.rolled_back_to {
+            facts.push(format!("rolled back to {target}"));
+        }
+        if let Some(failed) = &view.rollback_of {
+            facts.push(format!("rollback of {failed}"));
+        }
+        let counts = &view.task_counts;
+        facts.push(format!(
+            "{} started, {} running, {}",
+            counts.started,
+            counts.reached_running,
+            counts.failures()
+        ));
+        if let Some(seconds) = view.duration_seconds {
+            facts.push(format!("ran {}s", seconds));
+        }
+        let _ = writeln!(out, "  {service:<20} {}  {}", view.deployment_id, facts.join("; "));
+    }
 }
 
 /// `1 alert`, `2 alerts`.
@@ -60,6 +110,15 @@ fn heading(alert: &Alert) -> String {
         ),
         (AlertKind::Alert, Some(incident)) => {
             format!("--- alert: {} → {} (opens incident {incident})", alert.rule, alert.resource)
+        }
+        (AlertKind::Silence, Some(incident)) => {
+            format!(
+                "--- service down: {} → {} (opens incident {incident})",
+                alert.rule, alert.resource
+            )
+        }
+        (AlertKind::Resolved, Some(incident)) => {
+            format!("--- resolved: {} → {} (ends incident {incident})", alert.rule, alert.resource)
         }
         (_, None) => format!("--- {}: {} → {}", alert.kind.as_str(), alert.rule, alert.resource),
     }

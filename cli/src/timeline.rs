@@ -10,7 +10,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::io::Write;
 
 use chrono::{DateTime, Utc};
-use ecs_events::alert::{Alert, AlertKind};
+use ecs_events::alert::Alert;
 use ecs_events::event::{EcsDetail, EcsEvent, StopCode, TaskStateChange};
 use ecs_events::state::Outcome;
 use serde::Serialize;
@@ -225,13 +225,13 @@ impl Timeline {
         let lane = tasks.iter().find_map(|arn| self.index.get(arn)).map(|&at| &self.tasks[at]);
         let (cluster, lane) = match lane {
             Some(bar) => (bar.cluster.clone(), bar.lane.clone()),
-            None => incident_lane(alert.incident.as_deref()),
+            None => match arn_lane(&alert.resource) {
+                Some(lane) => lane,
+                None => incident_lane(alert.incident.as_deref()),
+            },
         };
         self.markers.push(Marker {
-            kind: match alert.kind {
-                AlertKind::Alert => "alert",
-                AlertKind::Digest => "digest",
-            },
+            kind: alert.kind.as_str(),
             time: time.timestamp_millis(),
             cluster,
             lane,
@@ -359,12 +359,18 @@ fn task_lane(task: &TaskStateChange) -> (String, String) {
 /// (`arn:...:service/CLUSTER/NAME`).
 fn service_lane(event: &EcsEvent) -> (String, String) {
     let service = event.resources.as_deref().unwrap_or_default().first();
-    let parts: Vec<&str> = service.map(|arn| arn.split('/').collect()).unwrap_or_default();
-    match parts.as_slice() {
-        [_, cluster, name] => ((*cluster).to_owned(), format!("service:{name}")),
-        [_, name] => ("(unknown cluster)".to_owned(), format!("service:{name}")),
-        _ => ("(unknown cluster)".to_owned(), "(no service)".to_owned()),
-    }
+    service
+        .and_then(|arn| arn_lane(arn))
+        .unwrap_or_else(|| ("(unknown cluster)".to_owned(), "(no service)".to_owned()))
+}
+
+/// The lane of a service ARN (`…:service/[<cluster>/]<name>`).
+fn arn_lane(arn: &str) -> Option<(String, String)> {
+    let (_, path) = arn.split_once(":service/")?;
+    Some(match path.split_once('/') {
+        Some((cluster, name)) => (cluster.to_owned(), format!("service:{name}")),
+        None => ("(unknown cluster)".to_owned(), format!("service:{path}")),
+    })
 }
 
 /// The lane of an incident key (`rule|cluster|group`), for a digest about no known task.

@@ -55,6 +55,7 @@ async fn given_planted_secrets_then_no_log_item_alert_or_replay_output_contains_
     let subscribed = topic_with_queue(false, None).await;
     let tracker = StateTracker::new(
         Arc::new(DynamoDbStateStore::new(dynamodb(), tasks.clone(), instances)),
+        Arc::new(support::moto_services().await),
         support::covering_retention(),
     );
     let alerter = Alerter::new(

@@ -2,7 +2,7 @@
 
 use chrono::Duration;
 
-use crate::alert::{DEFAULT_LEDGER_RETENTION_DAYS, RuleSet};
+use crate::alert::{DEFAULT_LEDGER_RETENTION_DAYS, RuleSet, exit_codes};
 use crate::reconcile::{DEFAULT_MAX_API_CALLS, ReconcileSettings};
 use crate::state::Retention;
 
@@ -56,6 +56,10 @@ pub struct StateTrackerConfig {
     /// `DEAD_LETTER_QUEUE_URL` (optional): the buffer's dead-letter queue, where buffered
     /// records that can never be tracked go at once.
     pub dead_letter_queue_url: Option<String>,
+    /// `SERVICE_TABLE`: services (desired counts, steady states, health).
+    pub service_table: String,
+    /// `DEPLOYMENT_TABLE`: deployments.
+    pub deployment_table: String,
 }
 
 impl StateTrackerConfig {
@@ -74,6 +78,8 @@ impl StateTrackerConfig {
                 inactive_instance: retention_days(&lookup, "CONTAINER_INSTANCE_RETENTION_DAYS")?,
             },
             dead_letter_queue_url: optional(&lookup, "DEAD_LETTER_QUEUE_URL"),
+            service_table: required(&lookup, "SERVICE_TABLE")?,
+            deployment_table: required(&lookup, "DEPLOYMENT_TABLE")?,
         })
     }
 }
@@ -85,6 +91,8 @@ pub struct ReconcilerConfig {
     pub task_table: String,
     /// `CONTAINER_INSTANCE_TABLE`: the container instance table.
     pub container_instance_table: String,
+    /// `SERVICE_TABLE`: services (the desired counts and status `DescribeServices` gives).
+    pub service_table: String,
     /// `RECONCILE_CLUSTERS` (names or ARNs, comma-separated; every cluster when unset),
     /// `RECONCILE_MAX_API_CALLS` (1 to 65535, default 2000) and the state tracker's retention
     /// variables (a task marked missing expires as a stopped task does).
@@ -99,7 +107,10 @@ impl ReconcilerConfig {
 
     /// Reads variables through `lookup` (the environment, or a map in tests).
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let tables = StateTrackerConfig::from_lookup(&lookup)?;
+        let retention = Retention {
+            stopped_task: retention_days(&lookup, "STOPPED_TASK_RETENTION_DAYS")?,
+            inactive_instance: retention_days(&lookup, "CONTAINER_INSTANCE_RETENTION_DAYS")?,
+        };
         let clusters = optional(&lookup, "RECONCILE_CLUSTERS")
             .map(|list| {
                 list.split(',').map(str::trim).filter(|c| !c.is_empty()).map(String::from).collect()
@@ -107,8 +118,9 @@ impl ReconcilerConfig {
             .unwrap_or_default();
         let default_cap = u16::try_from(DEFAULT_MAX_API_CALLS).unwrap_or(u16::MAX);
         Ok(Self {
-            task_table: tables.task_table,
-            container_instance_table: tables.container_instance_table,
+            task_table: required(&lookup, "TASK_TABLE")?,
+            container_instance_table: required(&lookup, "CONTAINER_INSTANCE_TABLE")?,
+            service_table: required(&lookup, "SERVICE_TABLE")?,
             settings: ReconcileSettings {
                 clusters,
                 max_api_calls: u64::from(positive(
@@ -117,7 +129,7 @@ impl ReconcilerConfig {
                     default_cap,
                 )?),
                 dry_run: false,
-                retention: tables.retention,
+                retention,
             },
         })
     }
@@ -169,13 +181,15 @@ mod tests {
 
     #[test]
     fn given_the_reconcilers_variables_then_clusters_and_cap_are_read_and_checked() {
-        let tables = [("TASK_TABLE", "T"), ("CONTAINER_INSTANCE_TABLE", "I")];
+        let tables =
+            [("TASK_TABLE", "T"), ("CONTAINER_INSTANCE_TABLE", "I"), ("SERVICE_TABLE", "S")];
         let config = ReconcilerConfig::from_lookup(lookup(&tables)).expect("valid");
         assert_eq!(config.settings.clusters, Vec::<String>::new(), "every cluster");
         assert_eq!(config.settings.max_api_calls, DEFAULT_MAX_API_CALLS);
         let config = ReconcilerConfig::from_lookup(lookup(&[
             tables[0],
             tables[1],
+            tables[2],
             ("RECONCILE_CLUSTERS", " prod, arn:aws:ecs:us-east-1:1:cluster/edge ,,"),
             ("RECONCILE_MAX_API_CALLS", "50"),
             ("STOPPED_TASK_RETENTION_DAYS", "3"),
@@ -187,6 +201,7 @@ mod tests {
         let error = ReconcilerConfig::from_lookup(lookup(&[
             tables[0],
             tables[1],
+            tables[2],
             ("RECONCILE_MAX_API_CALLS", "0"),
         ]))
         .expect_err("zero calls");
@@ -199,13 +214,21 @@ mod tests {
 
     #[test]
     fn given_both_tables_then_retention_defaults_to_seven_days() {
-        let config = StateTrackerConfig::from_lookup(lookup(&[
+        let tables = [
             ("TASK_TABLE", "ECSTaskState"),
             ("CONTAINER_INSTANCE_TABLE", "ECSCtrInstanceState"),
-        ]))
-        .expect("valid");
+            ("SERVICE_TABLE", "ECSServiceState"),
+            ("DEPLOYMENT_TABLE", "ECSDeploymentState"),
+        ];
+        let config = StateTrackerConfig::from_lookup(lookup(&tables)).expect("valid");
         assert_eq!(config.task_table, "ECSTaskState");
+        assert_eq!(config.service_table, "ECSServiceState");
+        assert_eq!(config.deployment_table, "ECSDeploymentState");
         assert_eq!(config.retention, Retention::default());
+        assert_eq!(
+            StateTrackerConfig::from_lookup(lookup(&tables[..3])).expect_err("no deployment table"),
+            ConfigError::Missing("DEPLOYMENT_TABLE")
+        );
     }
 
     #[test]
@@ -220,6 +243,8 @@ mod tests {
         let config = StateTrackerConfig::from_lookup(lookup(&[
             ("TASK_TABLE", "t"),
             ("CONTAINER_INSTANCE_TABLE", "c"),
+            ("SERVICE_TABLE", "s"),
+            ("DEPLOYMENT_TABLE", "d"),
             ("STOPPED_TASK_RETENTION_DAYS", "3650"),
             ("CONTAINER_INSTANCE_RETENTION_DAYS", "2"),
         ]))
@@ -292,6 +317,41 @@ mod tests {
     }
 
     #[test]
+    fn given_service_tables_silence_and_exit_codes_then_the_alerter_watches_services() {
+        let base = [("TOPIC_ARN", "t"), ("LEDGER_TABLE", "l"), ("INCIDENT_TABLE", "i")];
+        let config = AlerterConfig::from_lookup(lookup(&base)).expect("valid");
+        assert_eq!((config.services, config.silence_after), (None, Some(300)));
+        let mut vars = base.to_vec();
+        vars.extend([
+            ("SERVICE_TABLE", "s"),
+            ("DEPLOYMENT_TABLE", "d"),
+            ("TASK_TABLE", "k"),
+            ("SILENCE_MINUTES", "0"),
+            ("EXPECTED_EXIT_CODES", "3, 0"),
+        ]);
+        let config = AlerterConfig::from_lookup(lookup(&vars)).expect("valid");
+        let tables = config.services.expect("services watched");
+        assert_eq!((tables.service_table.as_str(), tables.task_table.as_str()), ("s", "k"));
+        assert_eq!(config.silence_after, None, "0: never");
+        let rule = &config.rules.rules()[0];
+        assert_eq!(config.rules.expected_exit_codes(rule), [0, 3]);
+        for (name, value, expected) in [
+            ("SILENCE_MINUTES", "1441", "SILENCE_MINUTES is \"1441\""),
+            ("EXPECTED_EXIT_CODES", "0,x", "EXPECTED_EXIT_CODES is \"0,x\""),
+            ("EXPECTED_EXIT_CODES", "300", "EXPECTED_EXIT_CODES is \"300\""),
+        ] {
+            let mut vars = base.to_vec();
+            vars.push((name, value));
+            let error = AlerterConfig::from_lookup(lookup(&vars)).expect_err(value).to_string();
+            assert!(error.contains(expected), "{error}");
+        }
+        let mut vars = base.to_vec();
+        vars.push(("SERVICE_TABLE", "s"));
+        let error = AlerterConfig::from_lookup(lookup(&vars)).expect_err("no deployment table");
+        assert_eq!(error, ConfigError::Missing("DEPLOYMENT_TABLE"));
+    }
+
+    #[test]
     fn given_a_missing_rules_file_then_the_error_names_the_path() {
         let error = AlerterConfig::from_lookup(lookup(&[
             ("TOPIC_ARN", "t"),
@@ -340,6 +400,24 @@ pub struct AlerterConfig {
     /// `CHAT_TOPIC_ARN` (optional): every alert and digest also goes there, as an Amazon Q
     /// Developer custom notification.
     pub chat_topic_arn: Option<String>,
+    /// `SERVICE_TABLE` (optional; then `DEPLOYMENT_TABLE` and `TASK_TABLE` are required): the
+    /// tables the alerter reads services, deployments and tasks from, to tell deployments
+    /// with their tasks, services down and incidents resolved.
+    pub services: Option<ServiceTables>,
+    /// `SILENCE_MINUTES` (0 to 1440, default 5; 0: never): how long a service that should run
+    /// tasks may run none before it is told down.
+    pub silence_after: Option<i64>,
+}
+
+/// The tables the alerter watches services through.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceTables {
+    /// `SERVICE_TABLE`.
+    pub service_table: String,
+    /// `DEPLOYMENT_TABLE`.
+    pub deployment_table: String,
+    /// `TASK_TABLE`.
+    pub task_table: String,
 }
 
 impl AlerterConfig {
@@ -362,6 +440,10 @@ impl AlerterConfig {
             }
             (None, None) => RuleSet::default_rules(),
         };
+        let rules = match optional(&lookup, "EXPECTED_EXIT_CODES") {
+            None => rules,
+            Some(list) => rules.with_expected_exit_codes(expected_exit_codes(&list)?),
+        };
         let incident_table = optional(&lookup, "INCIDENT_TABLE");
         if incident_table.is_none()
             && let Some(rule) = rules.rules().iter().find(|rule| rule.group.is_some())
@@ -375,11 +457,34 @@ impl AlerterConfig {
                 ),
             });
         }
+        let services = match optional(&lookup, "SERVICE_TABLE") {
+            None => None,
+            Some(service_table) => Some(ServiceTables {
+                service_table,
+                deployment_table: required(&lookup, "DEPLOYMENT_TABLE")?,
+                task_table: required(&lookup, "TASK_TABLE")?,
+            }),
+        };
+        let silence = match optional(&lookup, "SILENCE_MINUTES") {
+            None => 5,
+            Some(value) => match value.parse::<u16>() {
+                Ok(minutes) if minutes <= 1_440 => minutes,
+                _ => {
+                    return Err(ConfigError::Invalid {
+                        name: "SILENCE_MINUTES",
+                        value,
+                        reason: "expected whole minutes from 0 (never) to 1440",
+                    });
+                }
+            },
+        };
         Ok(Self {
             topic_arn: required(&lookup, "TOPIC_ARN")?,
             ledger_table: required(&lookup, "LEDGER_TABLE")?,
             incident_table,
             chat_topic_arn: optional(&lookup, "CHAT_TOPIC_ARN"),
+            services,
+            silence_after: (silence > 0).then(|| i64::from(silence) * 60),
             rules,
             ledger_retention: Duration::days(i64::from(positive(
                 &lookup,
@@ -388,6 +493,22 @@ impl AlerterConfig {
             )?)),
         })
     }
+}
+
+/// `EXPECTED_EXIT_CODES`: comma-separated exit codes that mean a task finished its work, for
+/// rules that list none.
+fn expected_exit_codes(list: &str) -> Result<Vec<i64>, ConfigError> {
+    let invalid = |reason| ConfigError::Invalid {
+        name: "EXPECTED_EXIT_CODES",
+        value: list.to_owned(),
+        reason,
+    };
+    let codes: Vec<i64> = list
+        .split(',')
+        .map(|code| code.trim().parse::<i64>())
+        .collect::<Result<_, _>>()
+        .map_err(|_| invalid("expected exit codes separated by commas, such as 0,3"))?;
+    exit_codes(codes).map_err(|_| invalid("expected 1 to 32 exit codes from 0 to 255"))
 }
 
 fn rules_from(name: &'static str, origin: &str, text: &str) -> Result<RuleSet, ConfigError> {

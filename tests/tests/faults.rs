@@ -38,9 +38,17 @@ fn retries() -> RetryConfig {
 }
 
 fn tracker(client: DynamoDb) -> StateTracker {
-    let store =
-        DynamoDbStateStore::new(client, "ECSTaskState".into(), "ECSCtrInstanceState".into());
-    StateTracker::new(Arc::new(store), support::covering_retention())
+    let store = DynamoDbStateStore::new(
+        client.clone(),
+        "ECSTaskState".into(),
+        "ECSCtrInstanceState".into(),
+    );
+    let services = ecs_events::service::DynamoDbServiceStore::new(
+        client,
+        "ECSServiceState".into(),
+        "ECSDeploymentState".into(),
+    );
+    StateTracker::new(Arc::new(store), Arc::new(services), support::covering_retention())
 }
 
 #[tokio::test]

@@ -26,7 +26,11 @@ const EXPECTED: &str =
 #[tokio::test]
 async fn given_an_invalid_event_then_the_state_tracker_leaves_the_one_log_line_to_the_runtime() {
     let (logs, _guard) = capture_logs();
-    let tracker = StateTracker::new(Arc::new(InMemoryStateStore::new()), Retention::default());
+    let tracker = StateTracker::new(
+        Arc::new(InMemoryStateStore::new()),
+        Arc::new(ecs_events::service::InMemoryServiceStore::new()),
+        Retention::default(),
+    );
     let error = tracker
         .handle(LambdaEvent::new(invalid_event(), Context::default()))
         .await

@@ -34,6 +34,8 @@ fn member(id: &str, at: i64) -> Member {
         cause: "exit 1".into(),
         stop_code: None,
         failed_containers: None,
+        deployment: None,
+        severity: None,
     }
 }
 
@@ -551,6 +553,8 @@ async fn given_a_window_of_1000_members_then_a_count_costs_what_it_cost_at_10() 
             cause: "exit 137 OutOfMemoryError".into(),
             stop_code: Some("EssentialContainerExited".into()),
             failed_containers: Some("resizer:137".into()),
+            deployment: Some("ecs-svc/9836046878285863851".into()),
+            severity: Some(ecs_events::alert::Severity::Error),
         };
         store
             .record(key, settings, &member, &format!("r#{id}"), at_once(1_000 + i), 9_999_999)

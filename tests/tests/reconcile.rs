@@ -549,6 +549,12 @@ impl StateStore for CountingReads {
         Ok(tasks)
     }
 
+    async fn deployment_tasks(&self, deployment: &str) -> Result<Vec<TaskSummary>, StoreError> {
+        let tasks = self.inner.deployment_tasks(deployment).await?;
+        self.count(tasks.len());
+        Ok(tasks)
+    }
+
     async fn cluster_arns(&self) -> Result<Vec<String>, StoreError> {
         self.inner.cluster_arns().await
     }

@@ -35,7 +35,9 @@ async fn given_every_scenario_then_each_state_event_costs_one_dynamodb_request_a
         create_state_tables(&dynamodb(), &tasks, &instances).await.expect("tables");
         let counter = RequestCounter::default();
         let store = DynamoDbStateStore::new(counting_dynamodb(&counter), tasks, instances);
-        let tracker = StateTracker::new(Arc::new(store), support::covering_retention());
+        let services = support::moto_services_with(counting_dynamodb(&counter)).await;
+        let tracker =
+            StateTracker::new(Arc::new(store), Arc::new(services), support::covering_retention());
         for event in scenario.events {
             let before = counter.count();
             tracker.handle(invoke(event.clone())).await.expect("handled");

@@ -13,12 +13,18 @@ use ecs_events::state::{
     Create, Detail, DynamoDbStateStore, InMemoryStateStore, Outcome, PutResult, ResourceKind,
     Retention, Source, StateRecord, StateStore, StoredVersion, TaskFacts, TaskSummary,
 };
+use ecs_events::tracker::Stores;
 use ecs_events_cli::tables::create_state_tables;
 use lambda_runtime::{Context, LambdaEvent};
 use proptest::prelude::*;
 use serde_json::{Value, json};
 use state_tracker::StateTracker;
 use support::{Scenario, covering_retention, dynamodb, scenarios, unique};
+
+/// An empty in-memory service store.
+fn memory_services() -> Arc<dyn ecs_events::service::ServiceStore> {
+    Arc::new(ecs_events::service::InMemoryServiceStore::new())
+}
 
 /// A DynamoDB store over fresh tables on the moto server.
 async fn moto_store() -> DynamoDbStateStore {
@@ -47,6 +53,9 @@ fn task_record(key: &str, version: u64, status: &str, event_id: &str) -> StateRe
             stopped_at: (status == "STOPPED").then(|| "2024-05-02T10:00:00.000Z".into()),
             stop_code: (status == "STOPPED").then(|| "EssentialContainerExited".into()),
             failed_containers: (status == "STOPPED").then(|| "app:137 log-router:143".into()),
+            deployment_id: Some("ecs-svc/1234567890123456789".into()),
+            outcome: (status == "STOPPED").then(|| "oom".into()),
+            stop_cause: (status == "STOPPED").then(|| "exit 137 OutOfMemoryError".into()),
         },
         // Numbers and nesting DynamoDB's number and map types could not hold, kept exactly.
         detail: Detail::from_value(
@@ -311,8 +320,12 @@ async fn assert_final_state(store: &dyn StateStore, scenario: &str, expected: &V
     }
 }
 
-async fn replay_scenario(store: Arc<dyn StateStore>, scenario: &Scenario) {
-    let tracker = StateTracker::new(store.clone(), covering_retention());
+async fn replay_scenario(
+    store: Arc<dyn StateStore>,
+    services: Arc<dyn ecs_events::service::ServiceStore>,
+    scenario: &Scenario,
+) {
+    let tracker = StateTracker::new(store.clone(), services, covering_retention());
     let stats = replay(&tracker, &scenario.events).await;
     for name in ["stored", "duplicates", "stale", "ignored"] {
         assert_eq!(
@@ -330,14 +343,15 @@ async fn given_each_scenario_in_delivery_order_against_moto_then_final_state_and
     let all = scenarios();
     assert!(all.len() >= 5, "found {} scenarios", all.len());
     for scenario in &all {
-        replay_scenario(Arc::new(moto_store().await), scenario).await;
+        let services = Arc::new(support::moto_services().await);
+        replay_scenario(Arc::new(moto_store().await), services, scenario).await;
     }
 }
 
 #[tokio::test]
 async fn given_each_scenario_in_delivery_order_in_memory_then_final_state_and_counts_match() {
     for scenario in &scenarios() {
-        replay_scenario(Arc::new(InMemoryStateStore::new()), scenario).await;
+        replay_scenario(Arc::new(InMemoryStateStore::new()), memory_services(), scenario).await;
     }
 }
 
@@ -362,7 +376,7 @@ where
             let events: Vec<Value> = order.iter().map(|&i| scenario.events[i].clone()).collect();
             runtime.block_on(async {
                 let store = store_for_case().await;
-                let tracker = StateTracker::new(store.clone(), covering_retention());
+                let tracker = StateTracker::new(store.clone(), memory_services(), covering_retention());
                 replay(&tracker, &events).await;
                 assert_final_state(store.as_ref(), &scenario.name, &scenario.expected).await;
             });
@@ -466,7 +480,7 @@ async fn given_an_sqs_batch_with_bad_and_failing_records_then_exactly_those_are_
     create_state_tables(&client, &tasks, &unique("unused")).await.expect("tables");
     // The container instance table does not exist: its writes fail on the server.
     let store = DynamoDbStateStore::new(client, tasks, unique("missing-instances"));
-    let tracker = StateTracker::new(Arc::new(store), covering_retention());
+    let tracker = StateTracker::new(Arc::new(store), memory_services(), covering_retention());
 
     let samples = support::events_dir().join("samples");
     let task = support::read_json(&samples.join("task-oom-killed.json")).to_string();
@@ -496,7 +510,7 @@ async fn given_an_sqs_batch_with_bad_and_failing_records_then_exactly_those_are_
 async fn given_a_direct_invocation_with_a_non_ecs_event_then_it_fails_non_retryable_and_writes_nothing()
  {
     let store = Arc::new(InMemoryStateStore::new());
-    let tracker = StateTracker::new(store.clone(), covering_retention());
+    let tracker = StateTracker::new(store.clone(), memory_services(), covering_retention());
     let mut event = support::read_json(&support::events_dir().join("samples/task-oom-killed.json"));
     event["source"] = json!("custom.app");
     let error = tracker.handle(invoke(event.clone())).await.expect_err("rejected");
@@ -515,8 +529,9 @@ async fn given_a_stopped_task_event_then_the_dynamodb_item_has_a_ttl_and_the_gsi
     let received = ReceivedEvent::new(raw).expect("valid");
     let task = received.event.task().expect("task").clone();
     let now = received.event.time.instant();
+    let services = ecs_events::service::InMemoryServiceStore::new();
     let outcome = ecs_events::tracker::track(
-        &store,
+        Stores { state: &store, services: &services },
         received,
         Retention { stopped_task: Duration::days(3), ..Retention::default() },
         now,
@@ -546,10 +561,11 @@ async fn given_an_expired_task_when_a_late_event_arrives_then_no_ghost_is_writte
     let received = ReceivedEvent::new(stopped.clone()).expect("valid");
     let arn = received.event.task().expect("task").task_arn.clone();
     let stopped_at = received.event.time.instant();
-    let outcome =
-        ecs_events::tracker::track(store.as_ref(), received, Retention::default(), stopped_at)
-            .await
-            .expect("tracked");
+    let services = ecs_events::service::InMemoryServiceStore::new();
+    let stores = Stores { state: store.as_ref(), services: &services };
+    let outcome = ecs_events::tracker::track(stores, received, Retention::default(), stopped_at)
+        .await
+        .expect("tracked");
     assert_eq!(outcome, Outcome::Stored);
     // As DynamoDB's TTL does, once the retention has passed.
     dynamodb()
@@ -565,14 +581,14 @@ async fn given_an_expired_task_when_a_late_event_arrives_then_no_ghost_is_writte
     late["id"] = json!("6d65956a-0000-4000-8000-00000000late");
     late["detail"]["version"] = json!(2);
     late["detail"]["lastStatus"] = json!("RUNNING");
-    let tracker = StateTracker::new(store.clone(), Retention::default());
+    let tracker = StateTracker::new(store.clone(), memory_services(), Retention::default());
     let response = tracker.handle(invoke(late.clone())).await.expect("handled");
     assert_eq!(response, json!({"outcome": "Stale"}));
     assert_eq!(store.get(ResourceKind::Task, &arn).await.expect("get"), None);
     // And through a replay whose clock has moved past the retention.
     let later = stopped_at + Duration::days(8);
     let received = ReceivedEvent::new(late).expect("valid");
-    let outcome = ecs_events::tracker::track(store.as_ref(), received, Retention::default(), later)
+    let outcome = ecs_events::tracker::track(stores, received, Retention::default(), later)
         .await
         .expect("tracked");
     assert_eq!(outcome, Outcome::Stale);
@@ -594,7 +610,7 @@ async fn given_poison_records_in_a_batch_then_they_reach_the_dead_letter_queue_a
     use state_tracker::SqsDeadLetters;
     let dead_letters = support::new_queue("buffer-dlq").await;
     let store = Arc::new(InMemoryStateStore::new());
-    let tracker = StateTracker::new(store.clone(), covering_retention())
+    let tracker = StateTracker::new(store.clone(), memory_services(), covering_retention())
         .with_dead_letters(Arc::new(SqsDeadLetters::new(support::sqs(), dead_letters.clone())));
     let samples = support::events_dir().join("samples");
     let task = support::read_json(&samples.join("task-oom-killed.json")).to_string();
@@ -619,7 +635,7 @@ async fn given_poison_records_in_a_batch_then_they_reach_the_dead_letter_queue_a
 
     // A dead-letter queue that does not exist: the poison record is redelivered instead.
     let missing = format!("{}/111122223333/{}", support::moto().endpoint, unique("missing"));
-    let tracker = StateTracker::new(store, covering_retention())
+    let tracker = StateTracker::new(store, memory_services(), covering_retention())
         .with_dead_letters(Arc::new(SqsDeadLetters::new(support::sqs(), missing)));
     let response = tracker.handle(invoke(batch)).await.expect("batch handled");
     assert_eq!(response["batchItemFailures"], json!([{"itemIdentifier": "m-2-broken"}]));

@@ -2,9 +2,11 @@
 
 use std::sync::Arc;
 
-use ecs_events::alert::{Alerter, DynamoDbLedger, SnsAlertSink, SnsChatSink};
+use ecs_events::alert::{Alerter, DynamoDbLedger, ServiceWatch, SnsAlertSink, SnsChatSink};
 use ecs_events::config::{AlerterConfig, or_exit};
 use ecs_events::incident::DynamoDbIncidentStore;
+use ecs_events::service::{DynamoDbServiceStore, health};
+use ecs_events::state::DynamoDbStateStore;
 use ecs_events::{aws, telemetry};
 use lambda_runtime::{LambdaEvent, service_fn};
 use serde_json::Value;
@@ -21,6 +23,17 @@ async fn main() {
     if let Some(table) = config.incident_table {
         alerter = alerter
             .with_incidents(Arc::new(DynamoDbIncidentStore::new(aws::dynamodb(&sdk), table)));
+    }
+    if let Some(tables) = config.services {
+        let dynamodb = aws::dynamodb(&sdk);
+        let state = DynamoDbStateStore::new(dynamodb.clone(), tables.task_table, String::new());
+        let services =
+            DynamoDbServiceStore::new(dynamodb, tables.service_table, tables.deployment_table);
+        alerter = alerter.with_services(ServiceWatch {
+            services: Arc::new(services),
+            state: Arc::new(state),
+            settings: health::Settings { silence_after: config.silence_after },
+        });
     }
     if let Some(topic) = config.chat_topic_arn {
         alerter = alerter.with_chat(Arc::new(SnsChatSink::new(aws::sns(&sdk), topic)));

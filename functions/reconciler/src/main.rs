@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use ecs_events::config::{ReconcilerConfig, or_exit};
 use ecs_events::reconcile::Reconciler;
+use ecs_events::service::DynamoDbServiceStore;
 use ecs_events::state::DynamoDbStateStore;
 use ecs_events::{aws, telemetry};
 use lambda_runtime::{LambdaEvent, service_fn};
@@ -14,12 +15,16 @@ async fn main() {
     telemetry::init_logging();
     let config = or_exit(reconciler::FUNCTION_NAME, ReconcilerConfig::from_env());
     let sdk = aws::sdk_config(None).await;
+    let dynamodb = aws::dynamodb(&sdk);
     let store = DynamoDbStateStore::new(
-        aws::dynamodb(&sdk),
+        dynamodb.clone(),
         config.task_table,
         config.container_instance_table,
     );
-    let reconciler = Reconciler::new(&aws::ecs(&sdk), Arc::new(store), config.settings);
+    // The reconciler writes services, never deployments.
+    let services = DynamoDbServiceStore::new(dynamodb, config.service_table, String::new());
+    let reconciler = Reconciler::new(&aws::ecs(&sdk), Arc::new(store), config.settings)
+        .with_services(Arc::new(services));
     let reconciler = &reconciler;
     let ran = lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
         reconciler::handle(reconciler, event)

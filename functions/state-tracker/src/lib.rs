@@ -16,9 +16,10 @@ use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMe
 use chrono::Utc;
 use ecs_events::deadline::Deadline;
 use ecs_events::event::{EventError, ReceivedEvent};
+use ecs_events::service::ServiceStore;
 use ecs_events::state::{Outcome, Retention, StateStore};
 use ecs_events::telemetry::OutcomeCounts;
-use ecs_events::tracker::{TrackError, track};
+use ecs_events::tracker::{Stores, TrackError, track};
 use futures::StreamExt;
 use lambda_runtime::LambdaEvent;
 use serde_json::{Value, json};
@@ -80,15 +81,25 @@ ecs_events::handler_error!(HandlerError);
 #[derive(Clone)]
 pub struct StateTracker {
     store: Arc<dyn StateStore>,
+    services: Arc<dyn ServiceStore>,
     retention: Retention,
     dead_letters: Option<Arc<dyn DeadLetters>>,
 }
 
 impl StateTracker {
-    /// A tracker writing to `store`; stopped tasks and deregistered container instances
-    /// expire after their `retention`.
-    pub fn new(store: Arc<dyn StateStore>, retention: Retention) -> Self {
-        Self { store, retention, dead_letters: None }
+    /// A tracker writing tasks and container instances to `store`, services and deployments
+    /// to `services`; stopped tasks, deregistered container instances and deployments expire
+    /// after their `retention`.
+    pub fn new(
+        store: Arc<dyn StateStore>,
+        services: Arc<dyn ServiceStore>,
+        retention: Retention,
+    ) -> Self {
+        Self { store, services, retention, dead_letters: None }
+    }
+
+    fn stores(&self) -> Stores<'_> {
+        Stores { state: self.store.as_ref(), services: self.services.as_ref() }
     }
 
     /// Sends SQS records that can never be tracked to `dead_letters` at once.
@@ -186,12 +197,12 @@ impl StateTracker {
     async fn track_record(&self, record: &SqsMessage) -> Result<Outcome, HandlerError> {
         let body = record.body.as_deref().unwrap_or_default();
         let received = ReceivedEvent::from_slice(body.as_bytes())?;
-        Ok(track(self.store.as_ref(), received, self.retention, Utc::now()).await?)
+        Ok(track(self.stores(), received, self.retention, Utc::now()).await?)
     }
 
     async fn track_payload(&self, payload: Value) -> Result<Outcome, HandlerError> {
         let received = ReceivedEvent::new(payload)?;
-        Ok(track(self.store.as_ref(), received, self.retention, Utc::now()).await?)
+        Ok(track(self.stores(), received, self.retention, Utc::now()).await?)
     }
 }
 

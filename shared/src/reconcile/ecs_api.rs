@@ -10,16 +10,20 @@ use aws_sdk_ecs::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_ecs::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_ecs::operation::describe_clusters::DescribeClustersError;
 use aws_sdk_ecs::operation::describe_container_instances::DescribeContainerInstancesError;
+use aws_sdk_ecs::operation::describe_services::DescribeServicesError;
 use aws_sdk_ecs::operation::describe_tasks::DescribeTasksError;
 use aws_sdk_ecs::operation::list_clusters::ListClustersError;
 use aws_sdk_ecs::operation::list_container_instances::ListContainerInstancesError;
+use aws_sdk_ecs::operation::list_services::ListServicesError;
 use aws_sdk_ecs::operation::list_tasks::ListTasksError;
-use aws_sdk_ecs::types::{ContainerInstance, DesiredStatus, Task, TaskField};
+use aws_sdk_ecs::types::{ContainerInstance, DesiredStatus, Failure, Service, Task, TaskField};
 
 use crate::sdk_error::describe;
 
 /// The most ARNs `DescribeTasks` and `DescribeContainerInstances` take per call.
 pub const DESCRIBE_BATCH: usize = 100;
+/// The most services `DescribeServices` takes per call.
+pub const DESCRIBE_SERVICES_BATCH: usize = 10;
 /// The most ARNs a list call returns per page.
 const LIST_PAGE: i32 = 100;
 /// Error codes that mean the request was throttled.
@@ -81,6 +85,8 @@ impl Intercept for CountAttempts {
                     .or_else(|| error.downcast_ref::<DescribeClustersError>()?.code())
                     .or_else(|| error.downcast_ref::<ListContainerInstancesError>()?.code())
                     .or_else(|| error.downcast_ref::<DescribeContainerInstancesError>()?.code())
+                    .or_else(|| error.downcast_ref::<ListServicesError>()?.code())
+                    .or_else(|| error.downcast_ref::<DescribeServicesError>()?.code())
             });
         if status == Some(429) || code.is_some_and(|code| THROTTLING_CODES.contains(&code)) {
             self.0.throttles.fetch_add(1, Ordering::Relaxed);
@@ -272,6 +278,42 @@ impl EcsApi {
             .await
             .map_err(|error| request_error("DescribeContainerInstances", &error))?;
         Ok(output.container_instances.unwrap_or_default())
+    }
+
+    /// The ARNs of a cluster's services (all pages; ECS lists no deleted service).
+    pub async fn list_services(&self, cluster: &str) -> Result<Vec<String>, EcsApiError> {
+        self.all_pages(|token| async move {
+            let page = self
+                .client
+                .list_services()
+                .cluster(cluster)
+                .max_results(LIST_PAGE)
+                .set_next_token(token)
+                .send()
+                .await
+                .map_err(|error| request_error("ListServices", &error))?;
+            Ok((page.service_arns.unwrap_or_default(), page.next_token))
+        })
+        .await
+    }
+
+    /// Up to [`DESCRIBE_SERVICES_BATCH`] services of a cluster, and the ones ECS does not know
+    /// (`MISSING`).
+    pub async fn describe_services(
+        &self,
+        cluster: &str,
+        arns: &[String],
+    ) -> Result<(Vec<Service>, Vec<Failure>), EcsApiError> {
+        self.budget()?;
+        let output = self
+            .client
+            .describe_services()
+            .cluster(cluster)
+            .set_services(Some(arns.to_vec()))
+            .send()
+            .await
+            .map_err(|error| request_error("DescribeServices", &error))?;
+        Ok((output.services.unwrap_or_default(), output.failures.unwrap_or_default()))
     }
 }
 

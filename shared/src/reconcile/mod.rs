@@ -22,7 +22,12 @@
 //!    a STOPPED state; a newer write replaces the mark, and a run that finds the task listed
 //!    again at the same version clears it;
 //! 5. does the same for container instances (`ListContainerInstances`, every status but
-//!    INACTIVE; `DescribeContainerInstances`), from the instance table's cluster/status index.
+//!    INACTIVE; `DescribeContainerInstances`), from the instance table's cluster/status index;
+//! 6. with a service store, reads the cluster's services (`ListServices`, `DescribeServices` in
+//!    batches of 10, and the stored services ECS no longer lists, to learn they are gone) and
+//!    records each one's desired count and status when it changed — or when the service is
+//!    silent and its desired count was last observed before the silence began, so the health
+//!    check ([`crate::service::health`]) learns whether it should run tasks.
 //!
 //! Calls are counted (every attempt) and capped **per run** — each run starts its own count,
 //! however many runs one Lambda sandbox serves; the SDK retries throttled calls with backoff.
@@ -32,7 +37,7 @@
 mod api_detail;
 mod ecs_api;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -42,10 +47,14 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 pub use api_detail::{api_facts, container_instance_detail, task_detail};
-pub use ecs_api::{DESCRIBE_BATCH, EcsApi, EcsApiError};
+pub use ecs_api::{DESCRIBE_BATCH, DESCRIBE_SERVICES_BATCH, EcsApi, EcsApiError};
 
 use crate::deadline::Deadline;
-use crate::event::{CONTAINER_INSTANCE_STATE_CHANGE, ECS_SOURCE, ReceivedEvent, TASK_STATE_CHANGE};
+use crate::event::{
+    ArnKind, CONTAINER_INSTANCE_STATE_CHANGE, ECS_SOURCE, ReceivedEvent, TASK_STATE_CHANGE,
+    check_arn,
+};
+use crate::service::{Desired, ServiceRecord, ServiceStore};
 use crate::state::{
     Create, PutResult, ResourceKind, Retention, Source, StateRecord, StateStore, StoreError,
     StoredVersion,
@@ -113,6 +122,10 @@ pub struct ReconcileReport {
     pub unknown_clusters: Vec<String>,
     /// Tasks and container instances described by the API.
     pub described: u64,
+    /// Services described by the API.
+    pub services_described: u64,
+    /// Service records given a desired count or status (dry run: that would be).
+    pub services_written: u64,
     /// Records written (dry run: that would be).
     pub written: u64,
     /// Described resources the table already held at that version or newer.
@@ -144,6 +157,8 @@ impl ReconcileReport {
     pub fn emf(&self, function: &str) -> Value {
         let counts = [
             ("Described", self.described),
+            ("ServicesDescribed", self.services_described),
+            ("ServicesWritten", self.services_written),
             ("Written", self.written),
             ("Unchanged", self.unchanged),
             ("MarkedMissing", self.marked_missing),
@@ -196,6 +211,7 @@ impl From<StoreError> for Stop {
 pub struct Reconciler {
     client: aws_sdk_ecs::Client,
     store: Arc<dyn StateStore>,
+    services: Option<Arc<dyn ServiceStore>>,
     settings: ReconcileSettings,
 }
 
@@ -206,7 +222,13 @@ impl Reconciler {
         store: Arc<dyn StateStore>,
         settings: ReconcileSettings,
     ) -> Self {
-        Self { client: client.clone(), store, settings }
+        Self { client: client.clone(), store, services: None, settings }
+    }
+
+    /// Also records each service's desired count and status in `services`.
+    pub fn with_services(mut self, services: Arc<dyn ServiceStore>) -> Self {
+        self.services = Some(services);
+        self
     }
 
     /// One run, which must end by `deadline`, with its own count of API calls against the
@@ -217,6 +239,7 @@ impl Reconciler {
         let mut run = Run {
             ecs: &ecs,
             store: self.store.as_ref(),
+            services: self.services.as_deref(),
             settings: &self.settings,
             deadline,
             now: Utc::now(),
@@ -233,6 +256,7 @@ impl Reconciler {
 struct Run<'a> {
     ecs: &'a EcsApi,
     store: &'a dyn StateStore,
+    services: Option<&'a dyn ServiceStore>,
     settings: &'a ReconcileSettings,
     deadline: Deadline,
     now: DateTime<Utc>,
@@ -290,7 +314,73 @@ impl Run<'_> {
 
     async fn cluster(&mut self, cluster: &str) -> Result<(), Stop> {
         self.reconcile(ResourceKind::Task, cluster).await?;
-        self.reconcile(ResourceKind::ContainerInstance, cluster).await
+        self.reconcile(ResourceKind::ContainerInstance, cluster).await?;
+        self.services(cluster).await
+    }
+
+    /// The cluster's services: desired count and status, recorded when they changed or when a
+    /// silent service needs a fresh observation; stored services ECS no longer lists are
+    /// described to learn they are gone (`MISSING` is recorded as `INACTIVE`, desired 0).
+    async fn services(&mut self, cluster: &str) -> Result<(), Stop> {
+        let Some(services) = self.services else { return Ok(()) };
+        let stored: HashMap<String, ServiceRecord> = services
+            .services()
+            .await?
+            .into_iter()
+            .filter(|record| record.cluster_arn == cluster)
+            .map(|record| (record.service_arn.clone(), record))
+            .collect();
+        let mut arns = self.ecs.list_services(cluster).await?;
+        let listed: HashSet<String> = arns.iter().cloned().collect();
+        let mut gone: Vec<String> = stored
+            .values()
+            .filter(|record| {
+                !listed.contains(&record.service_arn)
+                    && record.status.as_deref() != Some("INACTIVE")
+                    && check_arn(ArnKind::Service, &record.service_arn).is_ok()
+            })
+            .map(|record| record.service_arn.clone())
+            .collect();
+        gone.sort();
+        arns.extend(gone);
+        let at_ms = self.now.timestamp_millis();
+        for batch in arns.chunks(DESCRIBE_SERVICES_BATCH) {
+            self.check_deadline()?;
+            let (described, failures) = self.ecs.describe_services(cluster, batch).await?;
+            let mut seen: Vec<(String, i64, String)> = described
+                .into_iter()
+                .filter_map(|service| {
+                    let status = service.status.unwrap_or_else(|| "ACTIVE".to_owned());
+                    Some((service.service_arn?, i64::from(service.desired_count), status))
+                })
+                .collect();
+            seen.extend(failures.into_iter().filter_map(|failure| {
+                (failure.reason.as_deref() == Some("MISSING"))
+                    .then(|| (failure.arn.unwrap_or_default(), 0, "INACTIVE".to_owned()))
+            }));
+            for (arn, desired, status) in seen.into_iter().filter(|(arn, ..)| !arn.is_empty()) {
+                self.report.services_described += 1;
+                let record = stored.get(&arn);
+                let changed = record.is_none_or(|record| {
+                    record.desired.map(|d| d.count) != Some(desired)
+                        || record.status.as_deref() != Some(status.as_str())
+                });
+                let needed = record.is_some_and(|record| {
+                    record.health.silent_since.is_some_and(|since| {
+                        record.desired.is_none_or(|d| d.at_ms.div_euclid(1_000) < since)
+                    })
+                });
+                if !(changed || needed) {
+                    continue;
+                }
+                self.report.services_written += 1;
+                if !self.settings.dry_run {
+                    let observed = Desired { count: desired, at_ms, source: Source::Reconcile };
+                    services.observe_desired(&arn, cluster, observed, Some(&status)).await?;
+                }
+            }
+        }
+        Ok(())
     }
 
     /// One kind of resource of a cluster: what the table holds unfinished (read first), what

@@ -126,6 +126,23 @@ pub fn dynamodb() -> aws_sdk_dynamodb::Client {
     aws_sdk_dynamodb::Client::from_conf(moto_config!(aws_sdk_dynamodb))
 }
 
+/// A service store over fresh service and deployment tables on the moto server, through
+/// `client` (a counting one, say).
+pub async fn moto_services_with(
+    client: aws_sdk_dynamodb::Client,
+) -> ecs_events::service::DynamoDbServiceStore {
+    let (services, deployments) = (unique("services"), unique("deployments"));
+    ecs_events_cli::tables::create_service_tables(&dynamodb(), &services, &deployments)
+        .await
+        .expect("service tables");
+    ecs_events::service::DynamoDbServiceStore::new(client, services, deployments)
+}
+
+/// A service store over fresh tables on the moto server.
+pub async fn moto_services() -> ecs_events::service::DynamoDbServiceStore {
+    moto_services_with(dynamodb()).await
+}
+
 /// An SNS client for the moto server.
 pub fn sns() -> aws_sdk_sns::Client {
     aws_sdk_sns::Client::from_conf(
