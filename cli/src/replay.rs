@@ -299,22 +299,12 @@ impl Replayer {
                     break;
                 }
                 self.tick_until(next, location).await;
-                if !self.pending().await {
+                if !self.alerter.pending().await {
                     break;
                 }
             }
         }
         self.flush_all(location).await;
-    }
-
-    /// Whether a later tick may still tell something: a service watched for silence or with
-    /// an incident to end, or a window not yet told.
-    async fn pending(&self) -> bool {
-        let services = self.services.services().await.unwrap_or_default();
-        services.iter().any(|service| {
-            !service.troubles.is_empty()
-                || (service.health.silent_since.is_some() && service.health.down_since.is_none())
-        })
     }
 
     /// Flushes every window still open, at the clock (a flush sends a bounded number of

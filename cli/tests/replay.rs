@@ -67,6 +67,9 @@ fn assert_scenario(report: &Value, scenario: &Scenario) {
     for count in ["events", "stored", "duplicates", "stale", "ignored"] {
         assert_eq!(report["stats"][count], scenario.expected["stats"][count], "{name}: {count}");
     }
+    if let Some(completed) = scenario.expected["stats"].get("completed") {
+        assert_eq!(&report["stats"]["completed"], completed, "{name}: clean exits not told");
+    }
     assert_eq!(report["stats"]["rejected"], 0, "{name}: {}", report["rejected"]);
     for (list, report_list, key, status) in [
         ("tasks", "tasks", "taskArn", "lastStatus"),
@@ -101,10 +104,47 @@ fn assert_scenario(report: &Value, scenario: &Scenario) {
         })
         .collect();
     assert_eq!(Value::from(projected), scenario.expected["alerts"], "{name}: messages");
-    let alerts = sent.iter().filter(|alert| alert["kind"] == "alert").count();
-    let digests = sent.len() - alerts;
-    assert_eq!(report["stats"]["alerts"], alerts, "{name}");
-    assert_eq!(report["stats"]["digests"], digests, "{name}");
+    let of_kind = |kind: &str| sent.iter().filter(|alert| alert["kind"] == kind).count();
+    assert_eq!(report["stats"]["alerts"], of_kind("alert"), "{name}");
+    assert_eq!(report["stats"]["digests"], of_kind("digest"), "{name}");
+    assert_eq!(report["stats"]["silences"], of_kind("silence"), "{name}");
+    assert_eq!(report["stats"]["resolved"], of_kind("resolved"), "{name}");
+    for alert in sent {
+        for field in ["kind", "rule", "resource", "subject", "severity"] {
+            assert!(alert[field].is_string(), "{name}: every message has {field}: {alert}");
+        }
+    }
+    // Every deployment seen, with its tasks (each once) and how it ended.
+    if let Some(expected) = scenario.expected["deployments"].as_array() {
+        let reported = report["deployments"].as_array().expect("deployments");
+        let projected: Vec<Value> = reported
+            .iter()
+            .map(|deployment| {
+                json!({
+                    "deploymentId": deployment["deploymentId"],
+                    "service": deployment["service"],
+                    "status": deployment["status"],
+                    "rolledBackTo": deployment["rolledBackTo"],
+                    "tasks": deployment["tasks"],
+                })
+            })
+            .collect();
+        assert_eq!(&projected, expected, "{name}: deployments");
+    }
+    // What a message must say, by rule: its text names each of these.
+    if let Some(messages) = scenario.expected["messages"].as_object() {
+        for (rule, needles) in messages {
+            let text = sent
+                .iter()
+                .find(|alert| alert["rule"] == *rule && alert["kind"] == "alert")
+                .map(|alert| alert["message"].as_str().expect("message"))
+                .unwrap_or_else(|| panic!("{name}: no alert of {rule}"));
+            for needle in needles.as_array().expect("list") {
+                let needle = needle.as_str().expect("text");
+                assert!(text.contains(needle), "{name}: {rule} says {needle:?}:\n{text}");
+            }
+        }
+    }
     let covered = support::coverage_of(sent);
     assert_eq!(
         covered,

@@ -492,8 +492,9 @@ impl Alerter {
     ) -> Result<Delivery, AlertError> {
         let (resource, key) = alert_target(rule, event);
         let outcome = event.task().map(|task| self.rules.outcome(rule, task));
-        if outcome == Some(TaskOutcome::Completed) && !rule.completed {
-            tracing::info!(alert_key = %key, "task completed: not a failure, not told");
+        if !rule.completed.tells(outcome) {
+            let completed = outcome == Some(TaskOutcome::Completed);
+            tracing::info!(alert_key = %key, completed, "not told by this rule: a clean exit is not a failure, or the rule tells only completions");
             return Ok(Delivery::Completed { rule: rule.name.clone(), resource });
         }
         let token = self.token();

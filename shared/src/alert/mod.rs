@@ -26,7 +26,7 @@ pub use render::{
     match_severity, render, render_alert,
 };
 pub use rules::{
-    AlertRule, DEFAULT_RULES_JSON, MAX_EXPECTED_EXIT_CODES, MAX_RULE_NAME_LEN, RuleError, RuleSet,
+    AlertRule, Completions, DEFAULT_RULES_JSON, MAX_EXPECTED_EXIT_CODES, MAX_RULE_NAME_LEN, RuleError, RuleSet,
     exit_codes,
 };
 pub use service_render::{

@@ -81,7 +81,8 @@ pub struct Alert {
     /// How long after it happened the match was told, when that is [`LATE_AFTER`] or more.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub late_by_seconds: Option<i64>,
-    /// How many matches the message tells of: 1 for an alert, the window's count for a digest.
+    /// How many matches the message tells of: 1 for an alert, the window's count for a digest,
+    /// 0 for a service's health (`silence`, `resolved`).
     pub count: u64,
     /// Whether the incident is a crash loop.
     pub crash_loop: bool,

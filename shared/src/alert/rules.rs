@@ -7,8 +7,9 @@
 //! `{"window": "15m", "crashLoopAfter": 3}` to change them; `false` for one message per task.
 //!
 //! A task that finished its work is not a failure ([`TaskOutcome::Completed`]): a rule's
-//! matches of such tasks are quiet unless the rule says `"completed": true`, and then told as
-//! completed, with severity `info`. `expectedExitCodes` (default `[0]`, or what the alerter is
+//! matches of such tasks are quiet unless the rule says `"completed": true` (told as completed,
+//! with severity `info`, beside its failures) or `"completed": "only"` (only completions: a
+//! job's success digest). `expectedExitCodes` (default `[0]`, or what the alerter is
 //! configured with) says which exit codes mean done; `severity` (`error`, `warning`, `info`)
 //! overrides the severity of the rule's other messages.
 
@@ -46,9 +47,33 @@ pub struct AlertRule {
     pub severity: Option<Severity>,
     /// The exit codes that mean a task finished its work; `None`: the rule set's default.
     pub expected_exit_codes: Option<Vec<i64>>,
-    /// Whether matches of completed tasks are told (as completed, severity `info`) rather than
-    /// left quiet.
-    pub completed: bool,
+    /// What the rule tells of tasks that completed (finished their work).
+    pub completed: Completions,
+}
+
+/// What a rule tells of tasks that finished their work (`"completed"` in the rules file).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Completions {
+    /// Nothing (`false`, the default): a clean exit is not a failure.
+    #[default]
+    Quiet,
+    /// Completions too, as `completed` with severity `info` (`true`).
+    Tell,
+    /// Only completions (`"only"`): a daily success digest of a job; its failures are other
+    /// rules' to tell.
+    Only,
+}
+
+impl Completions {
+    /// Whether a match of a task with `outcome` is told by a rule with these settings.
+    pub fn tells(self, outcome: Option<TaskOutcome>) -> bool {
+        let completed = outcome == Some(TaskOutcome::Completed);
+        match self {
+            Self::Quiet => !completed,
+            Self::Tell => true,
+            Self::Only => completed,
+        }
+    }
 }
 
 /// Why a rules file cannot be used. Every case names the rule (by position and name).
@@ -128,13 +153,23 @@ struct RuleFile {
     /// Exit codes that mean done, e.g. `[0, 3]`.
     #[serde(default, rename = "expectedExitCodes")]
     expected_exit_codes: Option<Vec<i64>>,
-    /// Whether completed tasks are told.
+    /// `false`, `true` or `"only"`: what is told of completed tasks.
     #[serde(default)]
-    completed: Option<bool>,
+    completed: Option<Value>,
 }
 
 /// The most exit codes a rule may list.
 pub const MAX_EXPECTED_EXIT_CODES: usize = 32;
+
+/// What a rule tells of completed tasks, or what is wrong with its `completed`.
+fn completions(spec: Option<Value>) -> Result<Completions, String> {
+    match spec {
+        None | Some(Value::Bool(false)) => Ok(Completions::Quiet),
+        Some(Value::Bool(true)) => Ok(Completions::Tell),
+        Some(Value::String(text)) if text == "only" => Ok(Completions::Only),
+        Some(other) => Err(format!("completed must be false, true or \"only\", found {other}")),
+    }
+}
 
 /// A rule's severity, or what is wrong with it.
 fn severity(spec: Option<String>) -> Result<Option<Severity>, String> {
@@ -283,6 +318,7 @@ impl RuleSet {
             let severity = severity(entry.severity).map_err(setting)?;
             let expected_exit_codes =
                 entry.expected_exit_codes.map(exit_codes).transpose().map_err(setting)?;
+            let completed = completions(entry.completed).map_err(setting)?;
             rules.push(AlertRule {
                 name: entry.name,
                 description: entry.description,
@@ -290,7 +326,7 @@ impl RuleSet {
                 group,
                 severity,
                 expected_exit_codes,
-                completed: entry.completed.unwrap_or(false),
+                completed,
             });
         }
         Ok(Self { rules, expected_exit_codes: DEFAULT_EXPECTED_EXIT_CODES.to_vec() })
@@ -458,14 +494,18 @@ mod tests {
         let rules = RuleSet::from_json(
             r#"[{"name": "a", "pattern": {"source": ["aws.ecs"]}},
                 {"name": "job", "pattern": {"source": ["aws.ecs"]}, "severity": "warning",
-                 "expectedExitCodes": [3, 0, 3], "completed": true}]"#,
+                 "expectedExitCodes": [3, 0, 3], "completed": "only"}]"#,
         )
         .expect("rules")
         .with_expected_exit_codes(vec![0, 1]);
         let [a, job] = rules.rules() else { panic!("two rules") };
-        assert_eq!((a.severity, a.completed), (None, false));
+        assert_eq!((a.severity, a.completed), (None, Completions::Quiet));
         assert_eq!(rules.expected_exit_codes(a), [0, 1], "the rule set's default");
-        assert_eq!((job.severity, job.completed), (Some(Severity::Warning), true));
+        assert_eq!((job.severity, job.completed), (Some(Severity::Warning), Completions::Only));
+        assert!(!job.completed.tells(Some(TaskOutcome::Failed)));
+        assert!(job.completed.tells(Some(TaskOutcome::Completed)));
+        assert!(!Completions::Quiet.tells(Some(TaskOutcome::Completed)));
+        assert!(Completions::Tell.tells(Some(TaskOutcome::Failed)));
         assert_eq!(rules.expected_exit_codes(job), [0, 3], "sorted, without repeats");
     }
 
@@ -476,7 +516,7 @@ mod tests {
             (r#""expectedExitCodes": []"#, "expectedExitCodes must list 1 to 32"),
             (r#""expectedExitCodes": [256]"#, "expectedExitCodes: 256 is not an exit code"),
             (r#""expectedExitCodes": "0""#, "invalid type"),
-            (r#""completed": "yes""#, "invalid type"),
+            (r#""completed": "yes""#, r#"completed must be false, true or "only", found "yes""#),
         ] {
             let text =
                 format!(r#"[{{"name": "job", "pattern": {{"source": ["aws.ecs"]}}, {setting}}}]"#);

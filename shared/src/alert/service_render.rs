@@ -31,6 +31,9 @@ pub struct DeploymentContext {
     pub record: Option<DeploymentRecord>,
     /// Its tasks.
     pub tasks: DeploymentTasks,
+    /// The service's last deployment that completed before this one: where a rollback goes
+    /// when the event does not name it.
+    pub last_completed: Option<String>,
 }
 
 /// The parts of a service ARN: region, cluster and name (`…:<region>:<account>:service/<cluster>/<name>`).
@@ -67,17 +70,16 @@ pub(super) fn render_deployment(
     let started_ms = record.and_then(|record| record.started_ms);
     let ran = started_ms.map(|start| (updated.timestamp_millis() - start).max(0) / 1_000);
     let words = status.to_lowercase().replace('_', " ");
+    let last_completed = context.and_then(|context| context.last_completed.as_deref());
     let mut headline = Vec::new();
     if let Some(tasks) = tasks.filter(|tasks| tasks.started > 0 || failed) {
-        headline.push(tasks.failures());
+        headline.push(tasks.headline());
     }
-    match (&rolled_back_to, failed) {
-        (Some(target), true) => headline.push(format!("rolled back to {target}")),
-        (None, true) => headline.push("no rollback named".to_owned()),
-        _ => {}
+    if failed && rolled_back_to.is_some() {
+        headline.push("rolled back".to_owned());
     }
     if is_rollback && !failed {
-        headline.push(format!("rollback to {}", rolled_back_to.as_deref().unwrap_or("?")));
+        headline.push("a rollback".to_owned());
     }
     let subject = subject_line(&format!(
         "ECS deployment {words}{}: {cluster}/{name}{}",
@@ -94,12 +96,14 @@ pub(super) fn render_deployment(
     line("Deployment:", Some(&deployment.deployment_id));
     line("Status:", Some(status));
     if failed {
-        line(
-            "Rolled back to:",
-            Some(rolled_back_to.as_deref().unwrap_or(
-                "not named in the event (with rollback on, a new deployment restores the last good one)",
-            )),
-        );
+        let target = match (&rolled_back_to, last_completed) {
+            (Some(target), _) => target.clone(),
+            (None, Some(last)) => format!(
+                "{last}, the last completed deployment, if rollback is on (the event does not say)"
+            ),
+            (None, None) => "not named in the event".to_owned(),
+        };
+        line("Rolled back to:", Some(&target));
     } else if is_rollback {
         line("Rollback to:", rolled_back_to.as_deref());
     }
@@ -246,6 +250,8 @@ fn service_draft(
         severity,
         incident: Some(incident),
         thread: Some(thread),
+        // It tells of no match.
+        count: 0,
         ..Draft::alert((record.service_arn.clone(), dedup), subject, text, attributes, fields, chat)
     }
 }
@@ -375,9 +381,10 @@ pub fn render_resolved(
     let lasted = (now.timestamp() - trouble.opened).max(0);
     let why = resolution.words();
     let subject = subject_line(&format!(
-        "ECS resolved: {cluster}/{name}: {} over after {} ({why})",
+        "ECS resolved: {cluster}/{name}: {} over after {} ({})",
         trouble.kind.words(),
-        duration(lasted)
+        duration(lasted),
+        resolution.short()
     ));
     let mut text = String::new();
     let mut line = |label: &str, value: Option<&str>| labelled(&mut text, label, value);

@@ -23,6 +23,7 @@ use crate::incident::{MemberKind, Window};
 use crate::service::health::{self, Action, LastStops, Observed};
 use crate::service::{
     DeploymentTasks, ServiceRecord, Trouble, TroubleKind, cluster_arn_of, service_arn_for_task,
+    views,
 };
 use crate::state::{ResourceKind, StoreError};
 
@@ -63,10 +64,24 @@ impl Alerter {
         let EcsDetail::Deployment(deployment) = &event.detail else { return None };
         let service = event.resources().first()?;
         let id = &deployment.deployment_id;
+        let cluster = cluster_arn_of(service).unwrap_or_default();
         let read = async {
-            let record = watch.services.deployment(service, id).await?;
+            let deployments = watch.services.deployments(&cluster, Some(service)).await?;
+            let record = deployments.iter().find(|record| record.deployment_id == *id).cloned();
+            // What a rollback goes back to: the last deployment that completed before this one.
+            let started = record.as_ref().and_then(|record| record.started_ms);
+            let last_completed = deployments
+                .iter()
+                .filter(|other| other.deployment_id != *id && other.status == "COMPLETED")
+                .filter(|other| started.is_none_or(|start| other.updated_ms <= start))
+                .max_by_key(|other| other.updated_ms)
+                .map(|other| other.deployment_id.clone());
             let tasks = watch.state.deployment_tasks(id).await?;
-            Ok::<_, StoreError>(DeploymentContext { record, tasks: DeploymentTasks::of(&tasks) })
+            Ok::<_, StoreError>(DeploymentContext {
+                record,
+                tasks: DeploymentTasks::of(&tasks),
+                last_completed,
+            })
         };
         match bounded(deadline, RELEASE_RESERVE, read, store_cut_off("read deployment")).await {
             Ok(context) => Some(context),
@@ -86,27 +101,29 @@ impl Alerter {
     ) -> BTreeMap<String, String> {
         let mut states = BTreeMap::new();
         let Some(watch) = &self.services else { return states };
-        let Some((service, _)) = window_service(window) else { return states };
-        let ids: BTreeSet<&str> = window
-            .members
-            .iter()
-            .filter_map(|member| member.deployment.as_deref())
-            .take(3)
-            .collect();
-        for id in ids {
-            let read = watch.services.deployment(&service, id);
-            if let Ok(Some(record)) =
-                bounded(deadline, RELEASE_RESERVE, read, store_cut_off("read deployment")).await
-            {
-                let state = match &record.rolled_back_to {
-                    Some(target) if !record.rollback => {
-                        format!("{}, rolled back to {target}", record.status)
-                    }
-                    Some(target) => format!("{}, a rollback to {target}", record.status),
-                    None => record.status.clone(),
-                };
-                states.insert(id.to_owned(), state);
+        let Some((service, cluster)) = window_service(window) else { return states };
+        let ids: BTreeSet<&str> =
+            window.members.iter().filter_map(|member| member.deployment.as_deref()).collect();
+        if ids.is_empty() {
+            return states;
+        }
+        let read = watch.services.deployments(&cluster, Some(&service));
+        let Ok(records) =
+            bounded(deadline, RELEASE_RESERVE, read, store_cut_off("read deployments")).await
+        else {
+            return states;
+        };
+        // With each rollback linked to the deployment it rolled back.
+        for view in views(records, |_| DeploymentTasks::default()) {
+            if !ids.contains(view.deployment_id.as_str()) {
+                continue;
             }
+            let state = match (&view.rolled_back_to, &view.restores) {
+                (Some(target), _) => format!("{}, rolled back to {target}", view.status),
+                (None, Some(target)) => format!("{}, a rollback to {target}", view.status),
+                (None, None) => view.status.clone(),
+            };
+            states.insert(view.deployment_id, state);
         }
         states
     }
@@ -119,13 +136,15 @@ impl Alerter {
         deadline: Deadline,
     ) {
         let Some((service, cluster)) = window_service(window) else { return };
+        // Its last activity: the window's latest stop.
+        let last = window.members.iter().map(|member| member.at).max().unwrap_or(window.end);
         let trouble = Trouble {
             incident: window.window.key.clone(),
             thread: window.window.thread(),
             rule: rule.name.clone(),
             kind: TroubleKind::CrashLoop,
             opened: window.window.opened,
-            since: window.end,
+            since: last,
             window: rule.group.unwrap_or_default().window_secs(),
         };
         self.add_trouble(&service, &cluster, &trouble, deadline).await;
@@ -175,6 +194,22 @@ impl Alerter {
         {
             tracing::warn!(service = %service, incident = %trouble.incident, error = %error, "incident not recorded on its service: it will not be told resolved");
         }
+    }
+
+    /// Whether a later flush may still tell something: a window not told yet, a service
+    /// silent but not told down, or an incident to end (a replay plays the schedule on after
+    /// its last event while this holds). A store that fails counts as nothing pending.
+    pub async fn pending(&self) -> bool {
+        if let Some(incidents) = &self.incidents
+            && incidents.due(None, 1).await.is_ok_and(|due| !due.is_empty())
+        {
+            return true;
+        }
+        let Some(watch) = &self.services else { return false };
+        watch.services.services().await.unwrap_or_default().iter().any(|service| {
+            !service.troubles.is_empty()
+                || (service.health.silent_since.is_some() && service.health.down_since.is_none())
+        })
     }
 
     /// Checks every watched service's health at `now` (see [`health`]) and tells what it

@@ -182,6 +182,16 @@ impl DeploymentTasks {
         summary
     }
 
+    /// `4 tasks failed (CannotPullContainerError)`: the count and the top cause, for a subject;
+    /// `no task failed`.
+    pub fn headline(&self) -> String {
+        match (self.failed, self.failed_causes.first()) {
+            (0, _) | (_, None) => "no task failed".to_owned(),
+            (1, Some((cause, _))) => format!("1 task failed ({cause})"),
+            (failed, Some((cause, _))) => format!("{failed} tasks failed ({cause})"),
+        }
+    }
+
     /// `5 tasks failed: CannotPullContainerError ×4, exit 1 ×1` (the top two causes), or
     /// `no task failed`.
     pub fn failures(&self) -> String {

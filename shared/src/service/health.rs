@@ -241,6 +241,16 @@ fn resolution(
 }
 
 impl Resolution {
+    /// The reason in a few words, for a subject: `steady state`, `deployment completed`.
+    pub fn short(&self) -> &'static str {
+        match self {
+            Self::SteadyState(_) => "steady state",
+            Self::DeploymentCompleted(..) => "deployment completed",
+            Self::Running { .. } => "running again",
+            Self::Stopped(_) => "stopped on purpose",
+        }
+    }
+
     /// The reason, in words: `ECS reported a steady state`, `deployment ecs-svc/1 completed`.
     pub fn words(&self) -> String {
         match self {

@@ -372,6 +372,12 @@ pub fn scenario_rules(expected: &Value) -> ecs_events::alert::RuleSet {
     }
 }
 
+/// Whether a message tells of matches (an alert or a digest), not of a service's health
+/// (`silence`, `resolved`).
+fn is_match(message: &Value) -> bool {
+    !matches!(message["kind"].as_str(), Some("silence" | "resolved"))
+}
+
 /// Every (rule, resource) a scenario's messages must tell of, each exactly once: the resource
 /// of each alert and every resource of each digest, sorted.
 pub fn expected_coverage(expected: &Value) -> Vec<(String, String)> {
@@ -379,6 +385,7 @@ pub fn expected_coverage(expected: &Value) -> Vec<(String, String)> {
         .as_array()
         .expect("alerts")
         .iter()
+        .filter(|alert| is_match(alert))
         .flat_map(|alert| {
             let rule = alert["rule"].as_str().expect("rule").to_owned();
             let resources: Vec<String> = match alert["kind"].as_str() {
@@ -401,7 +408,7 @@ pub fn expected_coverage(expected: &Value) -> Vec<(String, String)> {
 /// or `taskArn`, and a digest's `resources` or `tasks`) tells of, sorted, duplicates kept.
 pub fn coverage_of(messages: &[Value]) -> Vec<(String, String)> {
     let mut covered = Vec::new();
-    for message in messages {
+    for message in messages.iter().filter(|message| is_match(message)) {
         let rule = message["rule"].as_str().expect("rule").to_owned();
         if message["kind"] == "digest" {
             let listed =
