@@ -1,17 +1,25 @@
-//! `ecs-events replay --html`: what happened, as one self-contained page — every task a bar
-//! on its cluster's and service's lane from creation to its last known state, coloured by how
-//! it ended; every alert and digest, deployment and service action a marker on its lane.
+//! `ecs-events replay --html`: what happened, as one self-contained page. Per lane (a cluster's
+//! service or task family) the page first draws what an operator reads first — how many tasks
+//! ran over time, the stops per interval by cause, the deployments as bands (failed ones
+//! marked, rollbacks named) and the periods the service was down — and, zoomed in or for a
+//! lane of few tasks, every task as a bar from creation to its last known state, coloured by
+//! how it ended; every alert, digest, "service down" and "recovered" message, deployment and
+//! service action is a marker on its lane.
 //!
 //! The replay feeds the timeline each event (before and after the state tracker decides it) and
-//! each alert when it is sent; [`Timeline::write_html`] writes the page: `timeline.html` with
-//! the data as JSON in it, drawn by its own script (no network, no dependency).
+//! each message when it is sent; [`Timeline::write_html`] writes the page: `timeline.html` with
+//! the data as JSON in it, drawn by its own script (no network, no dependency). The lane
+//! summaries are computed here, so that the page stays small whatever the number of tasks.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::Write;
 
 use chrono::{DateTime, Utc};
-use ecs_events::alert::Alert;
-use ecs_events::event::{EcsDetail, EcsEvent, StopCode, TaskStateChange};
+use ecs_events::alert::{Alert, AlertKind, SERVICE_DOWN_RULE};
+use ecs_events::event::{
+    DEFAULT_EXPECTED_EXIT_CODES, DeploymentStateChange, EcsDetail, EcsEvent, TaskOutcome,
+    TaskStateChange, TaskStatus,
+};
 use ecs_events::state::Outcome;
 use serde::Serialize;
 
@@ -25,51 +33,27 @@ const DATA_PLACEHOLDER: &str = "/*TIMELINE-DATA*/";
 pub const MAX_TASKS_DRAWN: usize = 8_000;
 /// The most characters of a reason or subject shown.
 const MAX_TEXT: usize = 300;
-
-/// How a task ended (or that it has not), the bar's colour.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum TaskOutcome {
-    /// Not stopped at its last known state.
-    Running,
-    /// Stopped with every container's exit code 0, or on purpose (by a person, the scheduler).
-    Stopped,
-    /// An essential container exited non-zero.
-    Failed,
-    /// A container was killed for want of memory.
-    Oom,
-    /// The task never started (image pull, secrets, placement...).
-    FailedToStart,
-    /// A Spot interruption (or a Fargate termination notice).
-    Spot,
-}
-
-impl TaskOutcome {
-    /// The outcome of a task's last known state (a task Spot is interrupting is Spot already).
-    pub fn of(task: &TaskStateChange) -> Self {
-        if matches!(task.stop_code, Some(StopCode::SpotInterruption | StopCode::TerminationNotice))
-        {
-            return Self::Spot;
-        }
-        if task.last_status.as_str() != "STOPPED" {
-            return Self::Running;
-        }
-        let containers = task.containers.as_deref().unwrap_or_default();
-        let oom = |reason: &Option<String>| {
-            reason.as_deref().is_some_and(|reason| reason.starts_with("OutOfMemoryError"))
-        };
-        match task.stop_code {
-            Some(StopCode::TaskFailedToStart) => Self::FailedToStart,
-            _ if containers.iter().any(|c| oom(&c.reason)) => Self::Oom,
-            // Stopped on purpose: the exit codes are those of the stop (SIGTERM, SIGKILL).
-            Some(StopCode::UserInitiated | StopCode::ServiceSchedulerInitiated) => Self::Stopped,
-            _ if containers.iter().any(|c| c.exit_code.is_some_and(|code| code != 0)) => {
-                Self::Failed
-            }
-            _ => Self::Stopped,
-        }
-    }
-}
+/// The most characters of a stop cause (causes are a few words; a longer one is cut).
+const MAX_CAUSE: usize = 80;
+/// The most points of a lane's running series: beyond, each point tells the most tasks that
+/// ran in its interval (a coarser step, never less than a second).
+pub const MAX_RUNNING_POINTS: usize = 3_000;
+/// The most stop buckets of a lane: the interval is the shortest of [`STOP_INTERVALS`] that
+/// covers the lane's span in this many.
+pub const MAX_STOP_BUCKETS: i64 = 120;
+/// The intervals stops are counted in (seconds).
+const STOP_INTERVALS: [i64; 20] = [
+    1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1_800, 3_600, 7_200, 10_800, 21_600, 43_200,
+    86_400, 172_800, 604_800,
+];
+/// The causes of failures named on a lane's chart (the most frequent): the others are
+/// "other failures".
+pub const MAX_FAILURE_CAUSES: usize = 4;
+/// The causes of other stops (clean exits, stops on purpose, Spot) named on a lane's chart:
+/// the others are "other stops".
+pub const MAX_OTHER_CAUSES: usize = 3;
+/// The cause of a task that finished its work, whatever its sidecars' exits.
+const COMPLETED_CAUSE: &str = "completed";
 
 /// One container of a task's last known state.
 #[derive(Debug, Clone, Serialize)]
@@ -88,6 +72,8 @@ struct TaskBar {
     arn: String,
     cluster: String,
     lane: String,
+    /// The task's Region (the page links to the task in the ECS console of it).
+    region: String,
     /// Epoch milliseconds: created (or first seen) and last known (stopped, or last event).
     start: i64,
     end: i64,
@@ -97,24 +83,63 @@ struct TaskBar {
     stop_code: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     reason: Option<String>,
+    /// Why it stopped, in a few words ([`TaskStateChange::stop_cause`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cause: Option<String>,
+    /// The deployment that started it (`startedBy` `ecs-svc/…`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    deployment: Option<String>,
     containers: Vec<ContainerFacts>,
     versions: Vec<u64>,
     duplicates: u32,
     stale: u32,
-    console: String,
     #[serde(skip)]
     newest: u64,
     /// Whether the state tracker stored any of its events (else it is not drawn: the table
     /// never held it).
     #[serde(skip)]
     stored: bool,
+    /// `startedAt` (any version's).
+    #[serde(skip)]
+    started_at: Option<i64>,
+    /// The first event seen RUNNING.
+    #[serde(skip)]
+    first_running: Option<i64>,
+    /// `stoppedAt` (any version's).
+    #[serde(skip)]
+    stopped_at: Option<i64>,
+    /// The first event seen past RUNNING (deactivating, stopping, deprovisioning, stopped).
+    #[serde(skip)]
+    first_stopping: Option<i64>,
+    /// The first event seen STOPPED.
+    #[serde(skip)]
+    first_stopped: Option<i64>,
 }
 
-/// A marker: an alert, a digest, a deployment or a service action.
+impl TaskBar {
+    /// When it ran (epoch milliseconds): from its start (`startedAt`, else its first RUNNING
+    /// event) to its stop (`stoppedAt`, else its first event past RUNNING), the stop `None`
+    /// while it runs. `None` for a task never seen started (it failed to start).
+    fn ran(&self) -> Option<(i64, Option<i64>)> {
+        let from = self.started_at.or(self.first_running)?;
+        let to = self.stopped_at.or(self.first_stopping).map(|to| to.max(from));
+        Some((from, to))
+    }
+
+    /// When it stopped (`stoppedAt`, else its first STOPPED event), once its newest state is
+    /// STOPPED.
+    fn stop(&self) -> Option<i64> {
+        (self.status == TaskStatus::Stopped.as_str())
+            .then(|| self.stopped_at.or(self.first_stopped).unwrap_or(self.end))
+    }
+}
+
+/// A marker: an alert, a digest, a "service down" or "recovered" message, a deployment or a
+/// service action.
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 struct Marker {
-    /// `alert`, `digest`, `deployment` or `service`.
+    /// `alert`, `digest`, `silence`, `resolved`, `deployment` or `service`.
     kind: &'static str,
     time: i64,
     cluster: String,
@@ -123,9 +148,120 @@ struct Marker {
     #[serde(skip_serializing_if = "Option::is_none")]
     detail: Option<String>,
     crash_loop: bool,
+    /// `error`, `warning` or `info` (messages).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    severity: Option<&'static str>,
     /// The tasks it is about (alerts and digests).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     tasks: Vec<String>,
+}
+
+/// A deployment of a service, drawn as a band from its start to its end.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct DeploymentBand {
+    #[serde(skip)]
+    service: String,
+    id: String,
+    /// `IN_PROGRESS`, `COMPLETED`, `FAILED` (or a state ECS adds later, as sent).
+    status: String,
+    /// Epoch milliseconds: in progress (`updatedAt`, else the event's time), and finished —
+    /// or the end of the replay while it is `open` (not seen finished).
+    start: i64,
+    end: i64,
+    open: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<String>,
+    /// A rollback: its in-progress reason says "rolling back to deploymentId X".
+    rollback: bool,
+    /// On a rollback, the deployment it restores; on a failed deployment, the deployment the
+    /// service went back to (its own reason's, else its rollback's).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rolled_back_to: Option<String>,
+    /// On a failed deployment, the rollback deployment that followed it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rolled_back_by: Option<String>,
+    /// The tasks it started (`startedBy`) that the state tracker stored, and how many of them
+    /// failed (failed, out of memory, failed to start).
+    tasks: usize,
+    failed: usize,
+    #[serde(skip)]
+    started: Option<i64>,
+    #[serde(skip)]
+    ended: Option<i64>,
+    /// The latest unfinished state's time (for its status when it is not seen finished).
+    #[serde(skip)]
+    latest: i64,
+}
+
+/// A period a service ran no task and was told down: from when it went silent (the message's
+/// `downSince`) to its "recovered" message, or the end of the replay while `open`.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SilenceBand {
+    #[serde(skip)]
+    service: String,
+    start: i64,
+    end: i64,
+    open: bool,
+    /// When the "service down" message was sent, and the "recovered" one.
+    told: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    recovered: Option<i64>,
+    subject: String,
+}
+
+/// A cause of stops on a lane's chart.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct StopCause {
+    /// The cause (`exit 137 OutOfMemoryError`, `Scaling activity initiated`), or
+    /// `other failures` / `other stops`.
+    cause: String,
+    /// How most of its tasks ended.
+    outcome: TaskOutcome,
+    /// Whether most of its tasks failed (drawn warm; the others grey).
+    failure: bool,
+    count: u32,
+}
+
+/// The stops of one interval: its start (epoch milliseconds) and the count of each cause.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+struct StopBucket(i64, Vec<u32>);
+
+/// A lane's stops per interval by cause.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Stops {
+    /// Milliseconds; buckets start at multiples of it.
+    interval: i64,
+    /// Failures first (most first), then the others.
+    causes: Vec<StopCause>,
+    /// The intervals with stops, in time order.
+    buckets: Vec<StopBucket>,
+    /// The most stops of an interval.
+    max: u32,
+    total: u32,
+}
+
+/// What the page draws first for a lane.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct LaneSummary {
+    cluster: String,
+    lane: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    service: Option<String>,
+    /// The tasks the state tracker stored (drawn or not), and how many failed.
+    tasks: usize,
+    failed: usize,
+    /// Running tasks over time: `[epoch ms, count]` steps, each count holding until the next.
+    running: Vec<(i64, u32)>,
+    running_max: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stops: Option<Stops>,
+    deployments: Vec<DeploymentBand>,
+    silences: Vec<SilenceBand>,
 }
 
 /// What the page is drawn from.
@@ -134,12 +270,27 @@ struct Marker {
 struct PageData<'a> {
     time_zone: &'static str,
     stats: &'a Stats,
+    /// The first and last times seen (epoch milliseconds).
+    first: Option<i64>,
+    last: Option<i64>,
     tasks_total: usize,
     /// Tasks seen whose every event the state tracker refused (stale, or failed): not drawn.
     not_stored: usize,
     sampled: bool,
     tasks: Vec<&'a TaskBar>,
     markers: &'a [Marker],
+    summaries: Vec<LaneSummary>,
+}
+
+/// A "service down" or "recovered" message, for the silence bands.
+#[derive(Debug, Clone)]
+struct ServiceMessage {
+    kind: AlertKind,
+    rule: String,
+    service: String,
+    time: i64,
+    down_since: Option<i64>,
+    subject: String,
 }
 
 /// The timeline a replay builds.
@@ -148,6 +299,11 @@ pub struct Timeline {
     tasks: Vec<TaskBar>,
     index: HashMap<String, usize>,
     markers: Vec<Marker>,
+    deployments: Vec<DeploymentBand>,
+    deployment_index: HashMap<(String, String), usize>,
+    service_messages: Vec<ServiceMessage>,
+    first: Option<i64>,
+    last: Option<i64>,
 }
 
 impl Timeline {
@@ -157,18 +313,22 @@ impl Timeline {
     }
 
     /// Takes in an event before the state tracker decides it: a task's facts (kept from its
-    /// newest version), a deployment's or service action's marker.
+    /// newest version), a deployment's band and marker, a service action's marker.
     pub fn observe(&mut self, event: &EcsEvent) {
         let time = event.time.instant().timestamp_millis();
+        self.saw(time);
         match &event.detail {
             EcsDetail::Task(task) => self.task(task, time, &event.region),
-            EcsDetail::Deployment(deployment) => self.service_event(
-                "deployment",
-                event,
-                time,
-                deployment.event_name.as_str(),
-                deployment.reason.as_deref(),
-            ),
+            EcsDetail::Deployment(deployment) => {
+                self.deployment(event, deployment, time);
+                self.service_event(
+                    "deployment",
+                    event,
+                    time,
+                    deployment.event_name.as_str(),
+                    deployment.reason.as_deref(),
+                );
+            }
             EcsDetail::ServiceAction(action) => self.service_event(
                 "service",
                 event,
@@ -178,6 +338,12 @@ impl Timeline {
             ),
             EcsDetail::ContainerInstance(_) | EcsDetail::Unknown(_) => {}
         }
+    }
+
+    /// Widens the time span seen to `time`.
+    fn saw(&mut self, time: i64) {
+        self.first = Some(self.first.map_or(time, |first| first.min(time)));
+        self.last = Some(self.last.map_or(time, |last| last.max(time)));
     }
 
     /// A deployment's or service action's marker, on its service's lane.
@@ -198,8 +364,66 @@ impl Timeline {
             label: name.to_owned(),
             detail: reason.map(clip),
             crash_loop: false,
+            severity: None,
             tasks: Vec::new(),
         });
+    }
+
+    /// A deployment's band: started at its first in-progress state, ended at its completion
+    /// or failure (whatever the order the events arrive in).
+    fn deployment(&mut self, event: &EcsEvent, deployment: &DeploymentStateChange, time: i64) {
+        let Some(service) = event.resources().first() else { return };
+        let at = deployment.updated_at.as_ref().map_or(time, |t| t.instant().timestamp_millis());
+        self.saw(at);
+        let key = (service.clone(), deployment.deployment_id.clone());
+        let index = match self.deployment_index.get(&key) {
+            Some(&index) => index,
+            None => {
+                self.deployment_index.insert(key, self.deployments.len());
+                self.deployments.push(DeploymentBand {
+                    service: service.clone(),
+                    id: deployment.deployment_id.clone(),
+                    status: deployment.status().to_owned(),
+                    start: at,
+                    end: at,
+                    open: true,
+                    reason: None,
+                    rollback: false,
+                    rolled_back_to: None,
+                    rolled_back_by: None,
+                    tasks: 0,
+                    failed: 0,
+                    started: None,
+                    ended: None,
+                    latest: i64::MIN,
+                });
+                self.deployments.len() - 1
+            }
+        };
+        let band = &mut self.deployments[index];
+        let target = deployment.rolled_back_to().map(str::to_owned);
+        if deployment.is_finished() {
+            if band.ended.is_none_or(|ended| at >= ended) {
+                band.ended = Some(at);
+                band.status = deployment.status().to_owned();
+                band.reason = deployment.reason.as_deref().map(clip);
+                if !band.rollback && target.is_some() {
+                    band.rolled_back_to = target;
+                }
+            }
+        } else {
+            band.started = Some(band.started.map_or(at, |started| started.min(at)));
+            if target.is_some() {
+                // Its in-progress reason says what it rolls back to: it is a rollback.
+                band.rollback = true;
+                band.rolled_back_to = target;
+            }
+            if band.ended.is_none() && at >= band.latest {
+                band.latest = at;
+                band.status = deployment.status().to_owned();
+                band.reason = deployment.reason.as_deref().map(clip);
+            }
+        }
     }
 
     /// Counts the state tracker's decision on a task's event: stored, duplicate or stale.
@@ -214,9 +438,12 @@ impl Timeline {
         }
     }
 
-    /// An alert or digest sent at `time` (the replay's clock), on the lane of the first task
-    /// it is about.
+    /// A message sent at `time` (the replay's clock): an alert or digest on the lane of the
+    /// first task it is about, a service's message on the service's lane; a "service down"
+    /// message opens a silence band, the service's "recovered" one closes it.
     pub fn alert(&mut self, alert: &Alert, time: DateTime<Utc>) {
+        let time = time.timestamp_millis();
+        self.saw(time);
         let tasks: Vec<String> = if alert.resources.is_empty() {
             vec![alert.resource.clone()]
         } else {
@@ -230,15 +457,32 @@ impl Timeline {
                 None => incident_lane(alert.incident.as_deref()),
             },
         };
+        // A service's message is about the service, not tasks.
+        let about_tasks = matches!(alert.kind, AlertKind::Alert | AlertKind::Digest);
+        if matches!(alert.kind, AlertKind::Silence | AlertKind::Resolved) {
+            let down_since = alert.document["downSince"]
+                .as_str()
+                .and_then(|since| DateTime::parse_from_rfc3339(since).ok())
+                .map(|since| since.timestamp_millis());
+            self.service_messages.push(ServiceMessage {
+                kind: alert.kind,
+                rule: alert.rule.clone(),
+                service: alert.resource.clone(),
+                time,
+                down_since,
+                subject: clip(&alert.subject),
+            });
+        }
         self.markers.push(Marker {
             kind: alert.kind.as_str(),
-            time: time.timestamp_millis(),
+            time,
             cluster,
             lane,
             label: alert.rule.clone(),
             detail: Some(clip(&alert.subject)),
             crash_loop: alert.crash_loop,
-            tasks,
+            severity: Some(alert.severity.as_str()),
+            tasks: if about_tasks { tasks } else { Vec::new() },
         });
     }
 
@@ -249,7 +493,7 @@ impl Timeline {
                 let (cluster, lane) = task_lane(task);
                 self.index.insert(task.task_arn.clone(), self.tasks.len());
                 self.tasks.push(TaskBar {
-                    console: console_link(region, &cluster, &task.task_arn),
+                    region: region.to_owned(),
                     arn: task.task_arn.clone(),
                     cluster,
                     lane,
@@ -259,38 +503,76 @@ impl Timeline {
                     status: String::new(),
                     stop_code: None,
                     reason: None,
+                    cause: None,
+                    deployment: None,
                     containers: Vec::new(),
                     versions: Vec::new(),
                     duplicates: 0,
                     stale: 0,
                     newest: 0,
                     stored: false,
+                    started_at: None,
+                    first_running: None,
+                    stopped_at: None,
+                    first_stopping: None,
+                    first_stopped: None,
                 });
                 self.tasks.len() - 1
             }
+        };
+        let millis = |stamp: &Option<ecs_events::event::Timestamp>| {
+            stamp.as_ref().map(|t| t.instant().timestamp_millis())
         };
         let bar = &mut self.tasks[at];
         if let Err(place) = bar.versions.binary_search(&task.version) {
             bar.versions.insert(place, task.version);
         }
-        let created = task.created_at.as_ref().map(|t| t.instant().timestamp_millis());
+        let created = millis(&task.created_at);
         bar.start = bar.start.min(created.unwrap_or(time)).min(time);
         bar.end = bar.end.max(time);
+        let earliest = |known: Option<i64>, at: Option<i64>| match (known, at) {
+            (Some(known), Some(at)) => Some(known.min(at)),
+            (known, at) => known.or(at),
+        };
+        bar.started_at = earliest(bar.started_at, millis(&task.started_at));
+        bar.stopped_at = earliest(bar.stopped_at, millis(&task.stopped_at));
+        match task.last_status {
+            TaskStatus::Running => bar.first_running = earliest(bar.first_running, Some(time)),
+            TaskStatus::Deactivating | TaskStatus::Stopping | TaskStatus::Deprovisioning => {
+                bar.first_stopping = earliest(bar.first_stopping, Some(time));
+            }
+            TaskStatus::Stopped => {
+                bar.first_stopping = earliest(bar.first_stopping, Some(time));
+                bar.first_stopped = earliest(bar.first_stopped, Some(time));
+            }
+            _ => {}
+        }
+        if bar.deployment.is_none() {
+            bar.deployment = task.deployment_id().map(str::to_owned);
+        }
+        let stopped = millis(&task.stopped_at);
+        if let Some(stopped) = stopped {
+            bar.end = bar.end.max(stopped);
+        }
+        let outer = (created.unwrap_or(time).min(time), stopped.unwrap_or(time).max(time));
         if task.version < bar.newest {
+            self.saw(outer.0);
+            self.saw(outer.1);
             return;
         }
         bar.newest = task.version;
-        bar.outcome = TaskOutcome::of(task);
+        bar.outcome = TaskOutcome::of(task, DEFAULT_EXPECTED_EXIT_CODES);
         bar.status = task.last_status.as_str().to_owned();
         bar.stop_code = task.stop_code.as_ref().map(|code| code.as_str().to_owned());
         bar.reason = task.stopped_reason.as_deref().map(clip);
-        if let Some(stopped) = task.stopped_at.as_ref() {
-            bar.end = bar.end.max(stopped.instant().timestamp_millis());
-        }
+        // A completed task's cause is that it completed: the library's stop cause would name
+        // a sidecar's SIGTERM exit (143), which is an effect of the essential container's end.
+        bar.cause = match bar.outcome {
+            TaskOutcome::Completed => Some(COMPLETED_CAUSE.to_owned()),
+            _ => task.stop_cause().map(|cause| clip_to(&cause, MAX_CAUSE)),
+        };
         bar.containers = task
-            .containers
-            .as_deref()
-            .unwrap_or_default()
+            .containers()
             .iter()
             .map(|container| ContainerFacts {
                 name: container.name.clone(),
@@ -298,6 +580,8 @@ impl Timeline {
                 reason: container.reason.as_deref().map(clip),
             })
             .collect();
+        self.saw(outer.0);
+        self.saw(outer.1);
     }
 
     /// Writes the page for a replay with these counts.
@@ -307,11 +591,14 @@ impl Timeline {
         let data = PageData {
             time_zone: "UTC",
             stats,
+            first: self.first,
+            last: self.last,
             tasks_total: stored,
             not_stored: self.tasks.len() - stored,
             sampled,
             tasks,
             markers: &self.markers,
+            summaries: self.summaries(),
         };
         // Inside <script>, "</" could end the element: JSON allows "<\/" for it.
         let json = serde_json::to_string(&data)?.replace("</", "<\\/");
@@ -334,8 +621,10 @@ impl Timeline {
                 .flat_map(|marker| marker.tasks.iter().map(String::as_str))
                 .collect();
             let notable = |bar: &TaskBar| {
-                !matches!(bar.outcome, TaskOutcome::Running | TaskOutcome::Stopped)
-                    || alerted.contains(bar.arn.as_str())
+                !matches!(
+                    bar.outcome,
+                    TaskOutcome::Running | TaskOutcome::Completed | TaskOutcome::Stopped
+                ) || alerted.contains(bar.arn.as_str())
             };
             let (kept, rest): (Vec<&TaskBar>, Vec<&TaskBar>) =
                 tasks.into_iter().partition(|bar| notable(bar));
@@ -346,6 +635,294 @@ impl Timeline {
         tasks.sort_by_key(|bar| (bar.start, bar.arn.as_str()));
         (tasks, sampled)
     }
+
+    /// The summary of every lane with stored tasks, deployments or silences, in lane order.
+    fn summaries(&self) -> Vec<LaneSummary> {
+        let last = self.last.unwrap_or_default();
+        let mut lanes: BTreeMap<(String, String), LaneSummary> = BTreeMap::new();
+        let mut tasks_of: BTreeMap<(String, String), Vec<&TaskBar>> = BTreeMap::new();
+        let mut started_by: HashMap<&str, (usize, usize)> = HashMap::new();
+        for bar in self.tasks.iter().filter(|bar| bar.stored) {
+            tasks_of.entry((bar.cluster.clone(), bar.lane.clone())).or_default().push(bar);
+            if let Some(id) = bar.deployment.as_deref() {
+                let counts = started_by.entry(id).or_default();
+                counts.0 += 1;
+                counts.1 += usize::from(bar.outcome.is_failure());
+            }
+        }
+        for ((cluster, lane), bars) in &tasks_of {
+            let summary = lane_of(&mut lanes, cluster, lane);
+            summary.tasks = bars.len();
+            summary.failed = bars.iter().filter(|bar| bar.outcome.is_failure()).count();
+            summary.running = running_series(bars, MAX_RUNNING_POINTS);
+            summary.running_max = summary.running.iter().map(|&(_, n)| n).max().unwrap_or(0);
+            summary.stops = stops(bars);
+            if let (Some(bar), Some(name)) = (bars.first(), lane.strip_prefix("service:")) {
+                summary.service =
+                    ecs_events::service::service_arn_for_task(&bar.arn, cluster, name);
+            }
+        }
+        for band in deployment_bands(&self.deployments, last) {
+            let Some((cluster, lane)) = arn_lane(&band.service) else { continue };
+            let mut band = band;
+            if let Some(&(tasks, failed)) = started_by.get(band.id.as_str()) {
+                (band.tasks, band.failed) = (tasks, failed);
+            }
+            let summary = lane_of(&mut lanes, &cluster, &lane);
+            summary.service.get_or_insert_with(|| band.service.clone());
+            summary.deployments.push(band);
+        }
+        for band in silence_bands(&self.service_messages, last) {
+            let Some((cluster, lane)) = arn_lane(&band.service) else { continue };
+            let summary = lane_of(&mut lanes, &cluster, &lane);
+            summary.service.get_or_insert_with(|| band.service.clone());
+            summary.silences.push(band);
+        }
+        lanes.into_values().collect()
+    }
+}
+
+/// The summary of a lane, empty until filled.
+fn lane_of<'a>(
+    lanes: &'a mut BTreeMap<(String, String), LaneSummary>,
+    cluster: &str,
+    lane: &str,
+) -> &'a mut LaneSummary {
+    lanes.entry((cluster.to_owned(), lane.to_owned())).or_insert_with(|| LaneSummary {
+        cluster: cluster.to_owned(),
+        lane: lane.to_owned(),
+        service: None,
+        tasks: 0,
+        failed: 0,
+        running: Vec::new(),
+        running_max: 0,
+        stops: None,
+        deployments: Vec::new(),
+        silences: Vec::new(),
+    })
+}
+
+/// Whole `unit`s covering `value` (both positive).
+fn ceil_div(value: i64, unit: i64) -> i64 {
+    (value + unit - 1) / unit
+}
+
+/// Running tasks over time, as steps: the count from each point's time until the next. With
+/// more than `max_points` changes, each step covers an interval (whole seconds) and tells the
+/// most tasks that ran in it, then the count at its end.
+fn running_series(bars: &[&TaskBar], max_points: usize) -> Vec<(i64, u32)> {
+    let mut changes: Vec<(i64, i32)> = Vec::with_capacity(bars.len() * 2);
+    for (from, to) in bars.iter().filter_map(|bar| bar.ran()) {
+        changes.push((from, 1));
+        if let Some(to) = to {
+            changes.push((to, -1));
+        }
+    }
+    // At one instant, stops before starts: a task replaced at once is no extra task.
+    changes.sort_unstable();
+    let (Some(&(first, _)), Some(&(last, _))) = (changes.first(), changes.last()) else {
+        return Vec::new();
+    };
+    let mut series: Vec<(i64, u32)> = Vec::new();
+    let push = |series: &mut Vec<(i64, u32)>, time: i64, count: i64| {
+        let count = u32::try_from(count.max(0)).unwrap_or(u32::MAX);
+        match series.last_mut() {
+            Some(last) if last.0 == time => last.1 = count,
+            Some(last) if last.1 == count => {}
+            _ => series.push((time, count)),
+        }
+    };
+    let mut count: i64 = 0;
+    if changes.len() <= max_points {
+        for (time, change) in changes {
+            count += i64::from(change);
+            push(&mut series, time, count);
+        }
+        // A change that was undone at the same instant leaves a point equal to the one before.
+        series.dedup_by(|next, previous| next.1 == previous.1);
+        return series;
+    }
+    // Each interval: the most tasks that ran in it, then (from its end) the count it left.
+    let intervals = i64::try_from(max_points.max(2) / 2).unwrap_or(i64::MAX);
+    let step = ceil_div(((last - first) / intervals + 1).max(1_000), 1_000) * 1_000;
+    let mut at = 0;
+    while at < changes.len() {
+        let bin = changes[at].0.div_euclid(step) * step;
+        let mut most = count;
+        while at < changes.len() && changes[at].0 < bin + step {
+            count += i64::from(changes[at].1);
+            most = most.max(count);
+            at += 1;
+        }
+        push(&mut series, bin, most);
+        push(&mut series, bin + step, count);
+    }
+    series
+}
+
+/// A lane's stops per interval by cause (`None` without stops): the interval the shortest of
+/// [`STOP_INTERVALS`] that covers the lane's span in at most [`MAX_STOP_BUCKETS`]; the
+/// most frequent causes named ([`MAX_FAILURE_CAUSES`] of failures, [`MAX_OTHER_CAUSES`] of
+/// other stops), the others counted as "other failures" or "other stops".
+fn stops(bars: &[&TaskBar]) -> Option<Stops> {
+    let stopped: Vec<(i64, &TaskBar)> =
+        bars.iter().filter_map(|bar| bar.stop().map(|at| (at, *bar))).collect();
+    if stopped.is_empty() {
+        return None;
+    }
+    let first = bars.iter().map(|bar| bar.start).min().unwrap_or_default();
+    let last = bars.iter().map(|bar| bar.end.max(bar.stop().unwrap_or(bar.end))).max();
+    let span = (last.unwrap_or(first) - first).max(1);
+    let interval = STOP_INTERVALS
+        .iter()
+        .map(|seconds| seconds * 1_000)
+        .find(|interval| ceil_div(span, *interval) <= MAX_STOP_BUCKETS)
+        .unwrap_or(STOP_INTERVALS[STOP_INTERVALS.len() - 1] * 1_000);
+    // Each cause: its count and its tasks' outcomes.
+    let mut by_cause: HashMap<&str, (u32, HashMap<TaskOutcome, u32>)> = HashMap::new();
+    for (_, bar) in &stopped {
+        let cause = by_cause.entry(bar.cause.as_deref().unwrap_or("stopped")).or_default();
+        cause.0 += 1;
+        *cause.1.entry(bar.outcome).or_default() += 1;
+    }
+    let dominant = |outcomes: &HashMap<TaskOutcome, u32>| {
+        let mut outcomes: Vec<(&TaskOutcome, &u32)> = outcomes.iter().collect();
+        outcomes.sort_by_key(|(outcome, count)| (std::cmp::Reverse(**count), outcome.as_str()));
+        outcomes.first().map_or(TaskOutcome::Stopped, |(outcome, _)| **outcome)
+    };
+    let mut ranked: Vec<StopCause> = by_cause
+        .iter()
+        .map(|(cause, (count, outcomes))| {
+            let outcome = dominant(outcomes);
+            StopCause {
+                cause: (*cause).to_owned(),
+                outcome,
+                failure: outcome.is_failure(),
+                count: *count,
+            }
+        })
+        .collect();
+    ranked.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.cause.cmp(&b.cause)));
+    let named: Vec<StopCause> = ranked
+        .iter()
+        .filter(|cause| cause.failure)
+        .take(MAX_FAILURE_CAUSES)
+        .chain(ranked.iter().filter(|cause| !cause.failure).take(MAX_OTHER_CAUSES))
+        .cloned()
+        .collect();
+    let named_causes: BTreeSet<&str> = named.iter().map(|cause| cause.cause.as_str()).collect();
+    let mut causes = named.clone();
+    let other = |failure: bool| {
+        let count = stopped
+            .iter()
+            .filter(|(_, bar)| {
+                !named_causes.contains(bar.cause.as_deref().unwrap_or("stopped"))
+                    && bar.outcome.is_failure() == failure
+            })
+            .count();
+        (count > 0).then(|| StopCause {
+            cause: if failure { "other failures" } else { "other stops" }.to_owned(),
+            outcome: if failure { TaskOutcome::Failed } else { TaskOutcome::Stopped },
+            failure,
+            count: u32::try_from(count).unwrap_or(u32::MAX),
+        })
+    };
+    causes.extend(other(true));
+    causes.extend(other(false));
+    // Failures first (drawn at the bottom of each stack, warm), most frequent first.
+    causes.sort_by(|a, b| b.failure.cmp(&a.failure).then(b.count.cmp(&a.count)));
+    let slot = |bar: &TaskBar| {
+        let cause = bar.cause.as_deref().unwrap_or("stopped");
+        let name = if named_causes.contains(cause) {
+            cause
+        } else if bar.outcome.is_failure() {
+            "other failures"
+        } else {
+            "other stops"
+        };
+        causes.iter().position(|c| c.cause == name).unwrap_or(0)
+    };
+    let mut buckets: BTreeMap<i64, Vec<u32>> = BTreeMap::new();
+    for (at, bar) in &stopped {
+        let bucket = at.div_euclid(interval) * interval;
+        let counts = buckets.entry(bucket).or_insert_with(|| vec![0; causes.len()]);
+        counts[slot(bar)] += 1;
+    }
+    let buckets: Vec<StopBucket> =
+        buckets.into_iter().map(|(start, counts)| StopBucket(start, counts)).collect();
+    let max = buckets.iter().map(|bucket| bucket.1.iter().sum::<u32>()).max().unwrap_or(0);
+    let total = u32::try_from(stopped.len()).unwrap_or(u32::MAX);
+    Some(Stops { interval, causes, buckets, max, total })
+}
+
+/// The deployment bands, in start order: each ended (or open to `last`), a failed deployment
+/// linked to the rollback that followed it on its service (and what it rolled back to).
+fn deployment_bands(deployments: &[DeploymentBand], last: i64) -> Vec<DeploymentBand> {
+    let mut bands: Vec<DeploymentBand> = deployments
+        .iter()
+        .cloned()
+        .map(|mut band| {
+            band.start = band.started.or(band.ended).unwrap_or(band.start);
+            band.open = band.ended.is_none();
+            band.end = band.ended.unwrap_or(last).max(band.start);
+            band
+        })
+        .collect();
+    bands.sort_by(|a, b| (&a.service, a.start, &a.id).cmp(&(&b.service, b.start, &b.id)));
+    let rollbacks: Vec<(String, i64, String, Option<String>)> = bands
+        .iter()
+        .filter(|band| band.rollback)
+        .map(|band| (band.service.clone(), band.start, band.id.clone(), band.rolled_back_to.clone()))
+        .collect();
+    for band in bands.iter_mut().filter(|band| band.status == "FAILED" && !band.rollback) {
+        // The first rollback of the service that started after it did (and restores what
+        // its own reason names, when it names it).
+        let rollback = rollbacks.iter().find(|(service, start, id, target)| {
+            *service == band.service
+                && *start >= band.start
+                && *id != band.id
+                && (band.rolled_back_to.is_none() || *target == band.rolled_back_to)
+        });
+        if let Some((_, _, id, target)) = rollback {
+            band.rolled_back_by = Some(id.clone());
+            if band.rolled_back_to.is_none() {
+                band.rolled_back_to = target.clone();
+            }
+        }
+    }
+    bands
+}
+
+/// The silence bands: from each "service down" message's `downSince` (else its time) to the
+/// service's next "recovered" message (its rule `service-down`), or to `last`.
+fn silence_bands(messages: &[ServiceMessage], last: i64) -> Vec<SilenceBand> {
+    let mut bands: Vec<SilenceBand> = Vec::new();
+    for message in messages {
+        match message.kind {
+            AlertKind::Silence => bands.push(SilenceBand {
+                service: message.service.clone(),
+                start: message.down_since.unwrap_or(message.time).min(message.time),
+                end: last.max(message.time),
+                open: true,
+                told: message.time,
+                recovered: None,
+                subject: message.subject.clone(),
+            }),
+            AlertKind::Resolved if message.rule == SERVICE_DOWN_RULE => {
+                let band = bands
+                    .iter_mut()
+                    .rev()
+                    .find(|band| band.open && band.service == message.service);
+                if let Some(band) = band {
+                    band.open = false;
+                    band.end = message.time.max(band.start);
+                    band.recovered = Some(message.time);
+                }
+            }
+            _ => {}
+        }
+    }
+    bands
 }
 
 /// The cluster name and lane (`service:NAME`, `family:NAME`, or the cluster) of a task.
@@ -387,17 +964,14 @@ fn name_of(arn: &str) -> &str {
     arn.rsplit('/').next().unwrap_or(arn)
 }
 
-/// The task's page in the ECS console.
-fn console_link(region: &str, cluster: &str, task_arn: &str) -> String {
-    format!(
-        "https://{region}.console.aws.amazon.com/ecs/v2/clusters/{cluster}/tasks/{}/configuration?region={region}",
-        name_of(task_arn)
-    )
-}
-
 /// At most [`MAX_TEXT`] characters of `text`.
 fn clip(text: &str) -> String {
-    match text.char_indices().nth(MAX_TEXT) {
+    clip_to(text, MAX_TEXT)
+}
+
+/// At most `max` characters of `text`.
+fn clip_to(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
         Some((end, _)) => format!("{}…", &text[..end]),
         None => text.to_owned(),
     }
@@ -405,7 +979,10 @@ fn clip(text: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    use ecs_events::alert::{render_down, render_recovered};
     use ecs_events::event::ReceivedEvent;
+    use ecs_events::service::ServiceRecord;
+    use serde_json::{Value, json};
 
     use super::*;
 
@@ -437,21 +1014,101 @@ mod tests {
         event
     }
 
+    /// The page's data, as the page reads it.
+    fn page_data(timeline: &Timeline) -> Value {
+        let mut page = Vec::new();
+        timeline.write_html(&Stats::default(), &mut page).expect("written");
+        let page = String::from_utf8(page).expect("UTF-8");
+        let json = page
+            .split("<script id=\"timeline-data\" type=\"application/json\">")
+            .nth(1)
+            .and_then(|rest| rest.split("</script>").next())
+            .expect("data");
+        serde_json::from_str(&json.replace("<\\/", "</")).expect("JSON")
+    }
+
+    const SERVICE: &str = "arn:aws:ecs:us-east-1:111122223333:service/prod/web";
+
+    /// A task of service `web` on cluster `prod`: started at `from` minutes, stopped at `to`
+    /// (scaled in, or exit 1 when `failed`), times from 2024-06-10T08:00Z.
+    fn web_task(id: &str, from: i64, to: Option<i64>, failed: bool) -> EcsEvent {
+        let at = |minutes: i64| {
+            (DateTime::parse_from_rfc3339("2024-06-10T08:00:00Z").expect("time")
+                + chrono::Duration::minutes(minutes))
+            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+        };
+        let mut detail = json!({
+            "clusterArn": "arn:aws:ecs:us-east-1:111122223333:cluster/prod",
+            "taskArn": format!("arn:aws:ecs:us-east-1:111122223333:task/prod/{id}"),
+            "lastStatus": "RUNNING", "version": 2, "group": "service:web",
+            "startedBy": "ecs-svc/1", "startedAt": at(from), "createdAt": at(from),
+            "containers": [{"name": "app", "lastStatus": "RUNNING"}],
+        });
+        if let Some(to) = to {
+            detail["lastStatus"] = json!("STOPPED");
+            detail["version"] = json!(3);
+            detail["stoppedAt"] = json!(at(to));
+            if failed {
+                detail["stopCode"] = json!("EssentialContainerExited");
+                detail["stoppedReason"] = json!("Essential container in task exited");
+                detail["containers"] = json!([{"name": "app", "exitCode": 1}]);
+            } else {
+                detail["stopCode"] = json!("ServiceSchedulerInitiated");
+                detail["stoppedReason"] = json!("Scaling activity initiated by (deployment ecs-svc/1)");
+                detail["containers"] = json!([{"name": "app", "exitCode": 143}]);
+            }
+        }
+        let time = detail["stoppedAt"].as_str().unwrap_or_else(|| detail["startedAt"].as_str().expect("at"));
+        let time = format!("{}Z", &time[..19]);
+        ReceivedEvent::new(json!({
+            "version": "0", "id": format!("{id}-{}", detail["version"]),
+            "detail-type": "ECS Task State Change", "source": "aws.ecs",
+            "account": "111122223333", "time": time, "region": "us-east-1",
+            "resources": [detail["taskArn"].clone()], "detail": detail,
+        }))
+        .expect("event")
+        .event
+    }
+
+    fn deployment(id: &str, name: &str, minute: u32, reason: &str) -> EcsEvent {
+        let time = format!("2024-06-10T08:{minute:02}:00Z");
+        ReceivedEvent::new(json!({
+            "version": "0", "id": format!("{id}-{name}"),
+            "detail-type": "ECS Deployment State Change", "source": "aws.ecs",
+            "account": "111122223333", "time": time, "region": "us-east-1",
+            "resources": [SERVICE],
+            "detail": {"eventType": if name == "FAILED" { "ERROR" } else { "INFO" },
+                "eventName": format!("SERVICE_DEPLOYMENT_{name}"), "deploymentId": id,
+                "updatedAt": format!("2024-06-10T08:{minute:02}:00.000Z"), "reason": reason},
+        }))
+        .expect("event")
+        .event
+    }
+
     #[test]
-    fn given_the_samples_then_each_stop_is_told_apart_by_how_it_ended() {
+    fn given_the_samples_then_each_bar_tells_how_the_task_ended_as_the_library_decides() {
         let outcomes = [
-            ("task-ec2-running", TaskOutcome::Running),
-            ("task-oom-killed", TaskOutcome::Oom),
-            ("task-essential-exited-nonzero", TaskOutcome::Failed),
-            ("task-essential-exited-zero", TaskOutcome::Stopped),
-            ("task-failed-to-start-cannot-pull", TaskOutcome::FailedToStart),
-            ("task-spot-interruption", TaskOutcome::Spot),
-            ("task-spot-stopped-after-interruption", TaskOutcome::Spot),
-            ("task-stopped-by-user", TaskOutcome::Stopped),
+            ("task-ec2-running", "running"),
+            ("task-oom-killed", "oom"),
+            ("task-essential-exited-nonzero", "failed"),
+            ("task-essential-exited-zero", "completed"),
+            ("task-failed-to-start-cannot-pull", "failed-to-start"),
+            ("task-spot-interruption", "spot"),
+            ("task-spot-stopped-after-interruption", "spot"),
+            ("task-stopped-by-user", "stopped"),
         ];
         for (sample, outcome) in outcomes {
-            assert_eq!(TaskOutcome::of(task(&event(sample))), outcome, "{sample}");
+            let mut timeline = Timeline::new();
+            stored(&mut timeline, &event(sample));
+            let data = page_data(&timeline);
+            assert_eq!(data["tasks"][0]["outcome"], outcome, "{sample}");
         }
+        let mut timeline = Timeline::new();
+        stored(&mut timeline, &event("task-failed-to-start-cannot-pull"));
+        let bar = &timeline.tasks[0];
+        assert_eq!(bar.deployment.as_deref(), Some("ecs-svc/7653527755743676889"));
+        assert_eq!(bar.cause.as_deref(), Some("CannotPullContainerError"));
+        assert_eq!(bar.ran(), None, "a task that never started never ran");
     }
 
     #[test]
@@ -471,12 +1128,10 @@ mod tests {
         let bar = &timeline.tasks[0];
         assert_eq!(bar.outcome, TaskOutcome::Oom);
         assert_eq!(bar.status, "STOPPED");
+        assert_eq!(bar.cause.as_deref(), Some("exit 137 OutOfMemoryError"));
         assert_eq!(bar.versions, [task(&stopped).version - 1, task(&stopped).version]);
         assert_eq!((bar.duplicates, bar.stale), (1, 1));
-        assert!(
-            bar.console
-                .ends_with(&format!("/tasks/{}/configuration?region=us-east-1", name_of(&arn)))
-        );
+        assert_eq!(bar.region, "us-east-1");
         assert!(bar.start < bar.end, "from creation to the stop");
     }
 
@@ -501,6 +1156,15 @@ mod tests {
         assert!(page.contains(&format!("\"tasksTotal\":{}", MAX_TASKS_DRAWN + 800)));
         assert!(page.contains("\"notStored\":1"));
         assert!(!page.contains("never-stored\""), "a task the table never held is not drawn");
+        // The summaries count every stored task, drawn or not.
+        let data = page_data(&timeline);
+        let total: u64 = data["summaries"]
+            .as_array()
+            .expect("summaries")
+            .iter()
+            .map(|summary| summary["tasks"].as_u64().expect("tasks"))
+            .sum();
+        assert_eq!(total, (MAX_TASKS_DRAWN + 800) as u64);
     }
 
     #[test]
@@ -516,5 +1180,132 @@ mod tests {
         assert_eq!(page.matches("</script>").count(), 2, "only the page's own two scripts end");
         assert!(page.contains(r"<\/script><script>alert(1)<\/script>"));
         assert!(!page.contains(DATA_PLACEHOLDER));
+    }
+
+    #[test]
+    fn given_tasks_starting_and_stopping_then_the_running_series_steps_with_them() {
+        let mut timeline = Timeline::new();
+        stored(&mut timeline, &web_task("a", 0, Some(10), false));
+        stored(&mut timeline, &web_task("b", 5, Some(20), true));
+        stored(&mut timeline, &web_task("c", 30, None, false));
+        let data = page_data(&timeline);
+        let summary = &data["summaries"][0];
+        assert_eq!(summary["lane"], "service:web");
+        assert_eq!(summary["service"], SERVICE);
+        let base = DateTime::parse_from_rfc3339("2024-06-10T08:00:00Z").expect("t").timestamp_millis();
+        let minute = 60_000;
+        assert_eq!(
+            summary["running"],
+            json!([[base, 1], [base + 5 * minute, 2], [base + 10 * minute, 1],
+                   [base + 20 * minute, 0], [base + 30 * minute, 1]])
+        );
+        assert_eq!(summary["runningMax"], 2);
+        let stops = &summary["stops"];
+        assert_eq!(stops["total"], 2);
+        // A 30-minute span: 15-second intervals (120 of them).
+        assert_eq!(stops["interval"], 15_000);
+        assert_eq!(stops["causes"][0]["cause"], "exit 1");
+        assert_eq!(stops["causes"][0]["failure"], true);
+        assert_eq!(stops["causes"][1]["cause"], "Scaling activity initiated");
+        assert_eq!(stops["causes"][1]["outcome"], "stopped");
+        assert_eq!(
+            stops["buckets"],
+            json!([[base + 10 * minute, [0, 1]], [base + 20 * minute, [1, 0]]])
+        );
+    }
+
+    #[test]
+    fn given_thousands_of_tasks_then_the_running_series_is_bounded_and_keeps_the_peaks() {
+        let bars: Vec<TaskBar> = (0..10_000)
+            .map(|n| {
+                let mut bar = timeline_bar();
+                bar.started_at = Some(n * 1_500);
+                bar.stopped_at = Some(n * 1_500 + 60_000);
+                bar
+            })
+            .collect();
+        let refs: Vec<&TaskBar> = bars.iter().collect();
+        let series = running_series(&refs, MAX_RUNNING_POINTS);
+        assert!(series.len() <= MAX_RUNNING_POINTS, "{}", series.len());
+        assert_eq!(series.iter().map(|p| p.1).max(), Some(40), "60 s / 1.5 s");
+        assert_eq!(series.last().map(|p| p.1), Some(0), "all stopped");
+        assert!(series.windows(2).all(|w| w[0].0 < w[1].0));
+    }
+
+    fn timeline_bar() -> TaskBar {
+        let mut timeline = Timeline::new();
+        stored(&mut timeline, &web_task("x", 0, None, false));
+        timeline.tasks.remove(0)
+    }
+
+    #[test]
+    fn given_a_failed_deployment_and_its_rollback_then_the_bands_name_them() {
+        let mut timeline = Timeline::new();
+        timeline.observe(&deployment("ecs-svc/1", "IN_PROGRESS", 0, "ECS deployment ecs-svc/1 in progress."));
+        timeline.observe(&deployment("ecs-svc/1", "COMPLETED", 5, "ECS deployment ecs-svc/1 completed."));
+        // The failure arrives before the in-progress state it follows.
+        timeline.observe(&deployment(
+            "ecs-svc/2",
+            "FAILED",
+            20,
+            "ECS deployment circuit breaker: task failed to start.",
+        ));
+        timeline.observe(&deployment("ecs-svc/2", "IN_PROGRESS", 10, "ECS deployment ecs-svc/2 in progress."));
+        timeline.observe(&deployment(
+            "ecs-svc/3",
+            "IN_PROGRESS",
+            20,
+            "ECS deployment circuit breaker: rolling back to deploymentId ecs-svc/1.",
+        ));
+        timeline.observe(&deployment("ecs-svc/4", "IN_PROGRESS", 40, "ECS deployment ecs-svc/4 in progress."));
+        let mut failed = web_task("f", 12, Some(13), true);
+        let EcsDetail::Task(detail) = &mut failed.detail else { panic!("task") };
+        detail.started_by = Some("ecs-svc/2".into());
+        stored(&mut timeline, &failed);
+        let data = page_data(&timeline);
+        let summary = &data["summaries"][0];
+        let bands = summary["deployments"].as_array().expect("bands");
+        let ids: Vec<&str> = bands.iter().map(|b| b["id"].as_str().expect("id")).collect();
+        assert_eq!(ids, ["ecs-svc/1", "ecs-svc/2", "ecs-svc/3", "ecs-svc/4"]);
+        let statuses: Vec<&str> = bands.iter().map(|b| b["status"].as_str().expect("s")).collect();
+        assert_eq!(statuses, ["COMPLETED", "FAILED", "IN_PROGRESS", "IN_PROGRESS"]);
+        let base = DateTime::parse_from_rfc3339("2024-06-10T08:00:00Z").expect("t").timestamp_millis();
+        assert_eq!((bands[1]["start"].as_i64(), bands[1]["end"].as_i64()), (Some(base + 600_000), Some(base + 1_200_000)));
+        assert_eq!(bands[1]["rolledBackTo"], "ecs-svc/1");
+        assert_eq!(bands[1]["rolledBackBy"], "ecs-svc/3");
+        assert_eq!((bands[1]["tasks"].as_u64(), bands[1]["failed"].as_u64()), (Some(1), Some(1)));
+        assert_eq!(bands[2]["rollback"], true);
+        assert_eq!(bands[2]["rolledBackTo"], "ecs-svc/1");
+        assert_eq!(bands[2]["open"], true, "never seen finished: open to the end");
+        assert_eq!(bands[2]["end"], data["last"]);
+        assert_eq!(bands[3]["rollback"], false);
+    }
+
+    #[test]
+    fn given_a_service_down_and_its_recovery_then_a_silence_band_spans_them() {
+        let mut timeline = Timeline::new();
+        let record = ServiceRecord::new(SERVICE, "arn:aws:ecs:us-east-1:111122223333:cluster/prod");
+        let since = DateTime::parse_from_rfc3339("2024-06-10T08:10:00Z").expect("t").to_utc();
+        let told = since + chrono::Duration::minutes(5);
+        let back = since + chrono::Duration::minutes(30);
+        timeline.alert(&render_down(&record, since.timestamp(), Some(2), 300, told), told);
+        timeline.alert(&render_recovered(&record, since.timestamp(), 2, back), back);
+        timeline.alert(&render_down(&record, back.timestamp() + 600, Some(2), 300, back + chrono::Duration::minutes(15)), back + chrono::Duration::minutes(15));
+        let data = page_data(&timeline);
+        let summary = &data["summaries"][0];
+        assert_eq!(summary["lane"], "service:web");
+        let silences = summary["silences"].as_array().expect("silences");
+        assert_eq!(silences.len(), 2);
+        assert_eq!(silences[0]["start"], since.timestamp_millis());
+        assert_eq!(silences[0]["end"], back.timestamp_millis());
+        assert_eq!(silences[0]["open"], false);
+        assert_eq!(silences[1]["open"], true);
+        let markers: Vec<&str> = data["markers"]
+            .as_array()
+            .expect("markers")
+            .iter()
+            .map(|m| m["kind"].as_str().expect("kind"))
+            .collect();
+        assert_eq!(markers, ["silence", "resolved", "silence"]);
     }
 }

@@ -293,7 +293,8 @@ fn given_each_bad_input_file_then_it_gets_its_specific_error_and_nothing_stored_
     let bad_input = events_dir().join("bad-input");
     let expected = read_json(&bad_input.join("_expected.json"));
     let stored_first = events_dir().join("samples/task-oom-killed.json");
-    let report = replay(&[&path(&stored_first), &path(&bad_input)]);
+    let deployment_first = events_dir().join("samples/deployment-failed-rollback.json");
+    let report = replay(&[&path(&stored_first), &path(&deployment_first), &path(&bad_input)]);
     let files = expected["files"].as_object().expect("files");
     let errors = files.values().filter(|want| want.get("error").is_some()).count();
     assert_eq!(report["stats"]["rejected"], errors);
@@ -315,7 +316,12 @@ fn given_each_bad_input_file_then_it_gets_its_specific_error_and_nothing_stored_
     let tasks = report["tasks"].as_array().expect("tasks");
     assert_eq!(tasks.len(), 1);
     assert_eq!(tasks[0], read_json(&stored_first)["detail"]);
-    assert_eq!(report["stats"]["stored"], 1);
+    // The bad deployment events name the sample's deployment with a later state: it is as the
+    // sample left it.
+    let deployments = report["deployments"].as_array().expect("deployments");
+    assert_eq!(deployments.len(), 1, "{deployments:?}");
+    assert_eq!(deployments[0]["status"], "FAILED");
+    assert_eq!(report["stats"]["stored"], 2);
 }
 
 #[test]

@@ -5,8 +5,9 @@ rules, the delivery and buffer alarms, state TTLs, the task index's projection, 
 poison-record DLQ, the incident table and the alerter's grants on it, the digest flush schedule,
 the optional chat topic and channel configurations (the SAM template's conditions evaluated for
 several parameter sets), the reconciler's schedule and its ECS grants (evaluated as IAM would for
-requests on named and other clusters), and the SAM parameters' constraints. Run by scripts/test after
-`cdk synth` (see README)."""
+requests on named and other clusters), the service and deployment tables, the task table's deployment
+index and each function's grants on them (issue #24), and the SAM parameters' constraints. Run by
+scripts/test after `cdk synth` (see README)."""
 
 import fnmatch
 import json
@@ -23,6 +24,7 @@ DEFAULT_RULES = ROOT / "rules" / "default.json"
 EXAMPLE_RULES = ROOT / "rules" / "examples.json"
 STATE_STORE_SOURCE = ROOT / "shared" / "src" / "state" / "dynamodb.rs"
 INCIDENT_STORE_SOURCE = ROOT / "shared" / "src" / "incident" / "dynamodb.rs"
+SERVICE_STORE_SOURCE = ROOT / "shared" / "src" / "service" / "dynamodb.rs"
 # EventBridge's predefined input-transformer variable for the whole event.
 EVENT_JSON = "<aws.events.event.json>"
 MAX_INPUT_TEMPLATE_CHARS = 8192
@@ -34,6 +36,27 @@ CONTAINER_INSTANCE_STATUS_INDEX_ATTRIBUTES = ["version", "missingSince"]
 TASK_STATUS_INDEX_ATTRIBUTES = [
     "version", "group", "startedAt", "stoppedAt", "stopCode", "failedContainers", "missingSince",
 ]
+# Issue #24: a deployment's tasks (sparse: only tasks a deployment started carry deploymentId),
+# projecting what a deployment's summary counts.
+TASK_DEPLOYMENT_INDEX = "deploymentId-index"
+TASK_DEPLOYMENT_INDEX_ATTRIBUTES = [
+    "clusterArn", "lastStatus", "version", "startedAt", "stoppedAt", "outcome", "stopCause",
+]
+# Issue #24: services and deployments (shared/src/service/dynamodb.rs), as cli/src/tables.rs makes them.
+SERVICE_KEY_SCHEMA = [{"AttributeName": "serviceArn", "KeyType": "HASH"}]
+DEPLOYMENT_KEY_SCHEMA = [
+    {"AttributeName": "serviceArn", "KeyType": "HASH"},
+    {"AttributeName": "deploymentId", "KeyType": "RANGE"},
+]
+DEPLOYMENT_CLUSTER_INDEX = "clusterArn-updatedAt-index"
+DEPLOYMENT_CLUSTER_INDEX_DEFINITION = {
+    "IndexName": DEPLOYMENT_CLUSTER_INDEX,
+    "KeySchema": [
+        {"AttributeName": "clusterArn", "KeyType": "HASH"},
+        {"AttributeName": "updatedAt", "KeyType": "RANGE"},
+    ],
+    "Projection": {"ProjectionType": "ALL"},
+}
 
 LOG_ACTIONS = {"logs:CreateLogStream", "logs:PutLogEvents"}
 DESTINATION_ACTIONS = {"sqs:SendMessage"}
@@ -41,6 +64,8 @@ ALLOWED_ACTIONS = {
     "listener": LOG_ACTIONS | DESTINATION_ACTIONS,
     "state-tracker": LOG_ACTIONS | DESTINATION_ACTIONS | {
         "dynamodb:PutItem",
+        # Issue #24: services and deployments, one conditional UpdateItem each.
+        "dynamodb:UpdateItem",
         "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes",
         "sqs:ChangeMessageVisibility",
     },
@@ -49,6 +74,8 @@ ALLOWED_ACTIONS = {
         "kms:GenerateDataKey*",
         # Incidents (issue #14): GetItem/PutItem/UpdateItem on the table, Query on its due-index.
         "dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:Query",
+        # Issue #24: the service health check reads every service.
+        "dynamodb:Scan",
     },
     # Issue #16: the state tracker's writes, the missing mark, the task index; ECS reads only
     # (checked on their own, by test_the_reconciler_reads_ecs_only_on_its_clusters).
@@ -56,6 +83,8 @@ ALLOWED_ACTIONS = {
         "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query",
         # Issue #23: the stored versions of what ECS describes, without their details.
         "dynamodb:BatchGetItem",
+        # Issue #24: the stored services.
+        "dynamodb:Scan",
     },
 }
 # The ECS API calls of the reconciler (shared/src/reconcile/ecs_api.rs), and the resource each is
@@ -67,15 +96,20 @@ ECS_READS = {
     "ecs:ListTasks": "container-instance/{cluster}/0f1e2d3c4b5a69788796a5b4c3d2e1f0",
     "ecs:DescribeTasks": "task/{cluster}/95b918ce77c865209529878959a99780",
     "ecs:DescribeContainerInstances": "container-instance/{cluster}/0f1e2d3c4b5a69788796a5b4c3d2e1f0",
+    # Issue #24: ListServices has no resource type ("*"); DescribeServices is authorized on the
+    # service (both take the ecs:cluster condition key).
+    "ecs:ListServices": "*",
+    "ecs:DescribeServices": "service/{cluster}/web",
 }
 # What a deployment resolves the pseudo parameters to, for evaluating grants.
 PSEUDO = {"AWS::Partition": "aws", "AWS::Region": "us-east-1", "AWS::AccountId": "111111111111"}
-# The table keys each function may write to.
+# The tables (by hash key) each function may use at all (which actions on which table and index:
+# the tests of each function's grants).
 ALLOWED_TABLE_KEYS = {
     "listener": set(),
-    "state-tracker": {"taskArn", "containerInstanceArn"},
-    "alerter": {"alertKey", "incidentKey"},
-    "reconciler": {"taskArn", "containerInstanceArn"},
+    "state-tracker": {"taskArn", "containerInstanceArn", "serviceArn"},
+    "alerter": {"alertKey", "incidentKey", "serviceArn", "taskArn"},
+    "reconciler": {"taskArn", "containerInstanceArn", "serviceArn"},
 }
 RESOURCE_TYPE_OF_SERVICE = {
     "logs": "AWS::Logs::LogGroup",
@@ -89,12 +123,20 @@ ALLOWED_ENVIRONMENT = {
     "state-tracker": {
         "TASK_TABLE", "CONTAINER_INSTANCE_TABLE", "STOPPED_TASK_RETENTION_DAYS",
         "CONTAINER_INSTANCE_RETENTION_DAYS", "DEAD_LETTER_QUEUE_URL",
+        # Issue #24.
+        "SERVICE_TABLE", "DEPLOYMENT_TABLE",
     },
     # No ALERT_CLAIM_SECONDS (issue #13): a claim lasts until the invocation's deadline.
-    "alerter": {"TOPIC_ARN", "LEDGER_TABLE", "ALERT_RULES", "INCIDENT_TABLE", "CHAT_TOPIC_ARN"},
+    "alerter": {
+        "TOPIC_ARN", "LEDGER_TABLE", "ALERT_RULES", "INCIDENT_TABLE", "CHAT_TOPIC_ARN",
+        # Issue #24: the service watch and task outcomes.
+        "SERVICE_TABLE", "DEPLOYMENT_TABLE", "TASK_TABLE", "SILENCE_MINUTES", "EXPECTED_EXIT_CODES",
+    },
     "reconciler": {
         "TASK_TABLE", "CONTAINER_INSTANCE_TABLE", "STOPPED_TASK_RETENTION_DAYS",
         "CONTAINER_INSTANCE_RETENTION_DAYS", "RECONCILE_CLUSTERS", "RECONCILE_MAX_API_CALLS",
+        # Issue #24.
+        "SERVICE_TABLE",
     },
 }
 # Issue #14: the incident table as shared/src/incident/dynamodb.rs uses it.
@@ -365,6 +407,27 @@ def role_statements(template, role):
     return [statement for _, statement in role_statements_with_conditions(template, role)]
 
 
+def table_with_keys(template, key_schema):
+    """The logical id of the one table with exactly this key schema."""
+    (name,) = [
+        name for name, table in resources(template, "AWS::DynamoDB::Table").items()
+        if table["Properties"]["KeySchema"] == key_schema
+    ]
+    return name
+
+
+def dynamodb_grants(template, function):
+    """Every (action, resource) a function's role allows on DynamoDB, the resource rendered
+    (${Table.Arn} or ${Table.Arn}/index/<name>)."""
+    role = role_of(template, functions(template)[function])
+    return {
+        (action, render(resource))
+        for statement in role_statements(template, role)
+        for action in as_list(statement["Action"]) if action.startswith("dynamodb:")
+        for resource in as_list(statement["Resource"])
+    }
+
+
 def role_of(template, function_id):
     (role,) = referenced(template["Resources"][function_id]["Properties"]["Role"])
     return role
@@ -438,7 +501,7 @@ def test_every_function_role_grants_only_its_own_actions_on_its_own_resources(te
                         assert target_resource["Type"] == expected_type, f"{function}: {action} on {target}"
                         if expected_type == "AWS::DynamoDB::Table":
                             keys = {k["AttributeName"] for k in target_resource["Properties"]["KeySchema"] if k["KeyType"] == "HASH"}
-                            assert keys <= ALLOWED_TABLE_KEYS[function], f"{function} may not write table {target}"
+                            assert keys <= ALLOWED_TABLE_KEYS[function], f"{function} may not use table {target}"
                         if expected_type == "AWS::Logs::LogGroup" and own_log_groups:
                             assert target in own_log_groups, f"{function} writes another function's logs: {target}"
 
@@ -554,8 +617,9 @@ def test_the_task_status_index_projects_only_what_listing_tasks_reads(template):
         table["Properties"] for table in resources(template, "AWS::DynamoDB::Table").values()
         if table["Properties"]["KeySchema"] == [{"AttributeName": "taskArn", "KeyType": "HASH"}]
     ]
-    (index,) = task["GlobalSecondaryIndexes"]
-    assert index["IndexName"] == TASK_STATUS_INDEX
+    # Unchanged by issue #24 (which adds the deployment index beside it): a new projection would
+    # replace the index, which CloudFormation refuses in place.
+    (index,) = [index for index in task["GlobalSecondaryIndexes"] if index["IndexName"] == TASK_STATUS_INDEX]
     assert index["KeySchema"] == [
         {"AttributeName": "clusterArn", "KeyType": "HASH"},
         {"AttributeName": "lastStatus", "KeyType": "RANGE"},
@@ -1116,8 +1180,11 @@ def ecs_request(action, cluster, region="us-east-1"):
     context = {"aws:RequestedRegion": region}
     if action == "ecs:ListClusters":
         return "*", context
-    if action in ("ecs:ListTasks", "ecs:DescribeTasks", "ecs:DescribeContainerInstances"):
+    if action in ("ecs:ListTasks", "ecs:DescribeTasks", "ecs:DescribeContainerInstances",
+                  "ecs:ListServices", "ecs:DescribeServices"):
         context["ecs:cluster"] = f"{prefix}cluster/{cluster}"
+    if ECS_READS[action] == "*":
+        return "*", context
     return prefix + ECS_READS[action].format(cluster=cluster), context
 
 
@@ -1132,7 +1199,8 @@ def reconciler_ecs_grants(template, overrides=None):
 def test_the_reconciler_reads_ecs_only_on_its_clusters(variant):
     # Issue #16: list and describe only, scoped to the named clusters (every cluster of the
     # account and region when none is named), in the stack's region only. (The CDK stack with
-    # named clusters: infra/cdk/test/stack.test.ts.)
+    # named clusters: infra/cdk/test/stack.test.ts.) Issue #24: services too (ListServices,
+    # DescribeServices), as the Service Authorization Reference authorizes them.
     template = load(CDK_TEMPLATE if variant == "cdk" else SAM_TEMPLATE)
     named = ["prod", "batch-jobs"] if variant == "sam-named" else []
     statements, parameters = reconciler_ecs_grants(
@@ -1154,6 +1222,23 @@ def test_the_reconciler_reads_ecs_only_on_its_clusters(variant):
                 assert not may(action, other), f"{variant}: {action} on {other}, not named"
     assert may("ecs:ListClusters", None) == (not named), variant
     assert not may("ecs:ListClusters", None, region="eu-west-1"), variant
+    # Issue #24: a service ARN of the old format (no cluster in it) is described in its cluster only.
+    def may_describe_old_service(cluster, region="us-east-1"):
+        resource = f"arn:aws:ecs:{region}:{PSEUDO['AWS::AccountId']}:service/web"
+        context = {"aws:RequestedRegion": region,
+                   "ecs:cluster": f"arn:aws:ecs:{region}:{PSEUDO['AWS::AccountId']}:cluster/{cluster}"}
+        return allows(statements, parameters, "ecs:DescribeServices", resource, context)
+    for cluster in named or ["prod", "anything"]:
+        assert may_describe_old_service(cluster), f"{variant}: an old-format service ARN in {cluster}"
+        assert not may_describe_old_service(cluster, region="eu-west-1"), variant
+    for other in (["staging"] if named else []):
+        assert not may_describe_old_service(other), f"{variant}: an old-format service ARN in {other}"
+    # DescribeServices reaches services only (of the stack's account), not whatever names the cluster.
+    for resource in ("arn:aws:ecs:us-east-1:111111111111:task/prod/1",
+                     "arn:aws:ecs:us-east-1:222222222222:service/prod/web"):
+        context = {"aws:RequestedRegion": "us-east-1",
+                   "ecs:cluster": f"arn:aws:ecs:us-east-1:{PSEUDO['AWS::AccountId']}:cluster/{(named or ['prod'])[0]}"}
+        assert not allows(statements, parameters, "ecs:DescribeServices", resource, context), (variant, resource)
     # Nothing of ECS beyond reading: no write on any cluster.
     for action in ("ecs:StopTask", "ecs:UpdateService", "ecs:RunTask", "ecs:TagResource"):
         assert not allows(statements, parameters, action, "*", {"aws:RequestedRegion": "us-east-1"}), action
@@ -1174,7 +1259,11 @@ def test_the_reconciler_writes_the_state_tables_as_the_tracker_does_and_reads_th
         for resource in as_list(statement["Resource"])
     )
     task, instance = tables["taskArn"], tables["containerInstanceArn"]
+    service = table_with_keys(template, SERVICE_KEY_SCHEMA)
     assert grants == sorted([
+        # Issue #24: the stored services, and their desired count and status as ECS describes them.
+        ("dynamodb:Scan", "${%s.Arn}" % service),
+        ("dynamodb:UpdateItem", "${%s.Arn}" % service),
         ("dynamodb:PutItem", "${%s.Arn}" % task),
         ("dynamodb:PutItem", "${%s.Arn}" % instance),
         ("dynamodb:UpdateItem", "${%s.Arn}" % task),
@@ -1257,3 +1346,208 @@ def test_sam_reconcile_parameters_take_what_the_reconciler_and_eventbridge_accep
         assert pattern.fullmatch(value), f"{parameter} refuses {value!r}"
     for value in refused:
         assert not pattern.fullmatch(value), f"{parameter} accepts {value!r}"
+
+
+# ---------------------------------------------------------------- services and deployments (issue #24)
+
+def table_resources(template):
+    """{role: (logical id, the table resource)} of the state tables, found by their key schemas."""
+    keys = {
+        "task": [{"AttributeName": "taskArn", "KeyType": "HASH"}],
+        "instance": [{"AttributeName": "containerInstanceArn", "KeyType": "HASH"}],
+        "service": SERVICE_KEY_SCHEMA,
+        "deployment": DEPLOYMENT_KEY_SCHEMA,
+    }
+    found = {}
+    for role, schema in keys.items():
+        name = table_with_keys(template, schema)
+        found[role] = (name, template["Resources"][name])
+    return found
+
+
+def test_the_service_and_deployment_tables_are_keyed_indexed_and_kept_as_the_code_uses_them(template):
+    assert code_constant_strings("DEPLOYMENT_CLUSTER_INDEX", SERVICE_STORE_SOURCE) == [DEPLOYMENT_CLUSTER_INDEX]
+    tables = table_resources(template)
+    task = tables["task"][1]
+    sam = "Transform" in template
+    for role, names in (("service", ("ServiceTableName", "ECSServiceState")),
+                        ("deployment", ("DeploymentTableName", "ECSDeploymentState"))):
+        name, table = tables[role]
+        properties = table["Properties"]
+        # State, like the task table: kept when the stack goes, or when an update would replace it.
+        assert table.get("DeletionPolicy") == task.get("DeletionPolicy") == "Retain", name
+        assert table.get("UpdateReplacePolicy") == task.get("UpdateReplacePolicy") == "Retain", name
+        assert "Condition" not in table, name
+        parameter, default = names
+        if sam:
+            assert properties["TableName"] == {"Ref": parameter}
+            assert template["Parameters"][parameter]["Default"] == default
+            assert template["Parameters"][parameter]["Type"] == "String"
+        else:
+            assert properties["TableName"] == default
+        assert properties["BillingMode"] == "PAY_PER_REQUEST", name
+        assert properties["TimeToLiveSpecification"] == {"AttributeName": "expiresAt", "Enabled": True}, name
+        assert properties["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}, name
+        assert properties["SSESpecification"] == {"SSEEnabled": True}, name
+        assert "LocalSecondaryIndexes" not in properties, name
+    service = tables["service"][1]["Properties"]
+    assert service["AttributeDefinitions"] == [{"AttributeName": "serviceArn", "AttributeType": "S"}]
+    assert "GlobalSecondaryIndexes" not in service
+    deployment = tables["deployment"][1]["Properties"]
+    assert sorted(deployment["AttributeDefinitions"], key=repr) == sorted([
+        {"AttributeName": "serviceArn", "AttributeType": "S"},
+        {"AttributeName": "deploymentId", "AttributeType": "S"},
+        {"AttributeName": "clusterArn", "AttributeType": "S"},
+        {"AttributeName": "updatedAt", "AttributeType": "N"},
+    ], key=repr)
+    assert deployment["GlobalSecondaryIndexes"] == [DEPLOYMENT_CLUSTER_INDEX_DEFINITION]
+
+
+def test_the_task_deployment_index_projects_exactly_what_a_deployment_summary_counts(template):
+    assert code_constant_strings("TASK_DEPLOYMENT_INDEX") == [TASK_DEPLOYMENT_INDEX]
+    assert code_constant_strings("TASK_DEPLOYMENT_INDEX_ATTRIBUTES") == TASK_DEPLOYMENT_INDEX_ATTRIBUTES
+    task = table_resources(template)["task"][1]["Properties"]
+    # The status index stays first and unchanged; the deployment index is added beside it (an
+    # in-place update: one new index, no projection changed).
+    assert [index["IndexName"] for index in task["GlobalSecondaryIndexes"]] == [TASK_STATUS_INDEX, TASK_DEPLOYMENT_INDEX]
+    index = task["GlobalSecondaryIndexes"][1]
+    assert index == {
+        "IndexName": TASK_DEPLOYMENT_INDEX,
+        "KeySchema": [{"AttributeName": "deploymentId", "KeyType": "HASH"}],
+        "Projection": {"ProjectionType": "INCLUDE", "NonKeyAttributes": TASK_DEPLOYMENT_INDEX_ATTRIBUTES},
+    }
+    assert {"AttributeName": "deploymentId", "AttributeType": "S"} in task["AttributeDefinitions"]
+    # Every index key is defined, and nothing else (CloudFormation refuses unused definitions).
+    used = {"taskArn"} | {key["AttributeName"] for index in task["GlobalSecondaryIndexes"] for key in index["KeySchema"]}
+    assert {definition["AttributeName"] for definition in task["AttributeDefinitions"]} == used
+
+
+def test_the_state_tracker_writes_services_and_deployments_with_updateitem_only(template):
+    tables = {role: name for role, (name, _) in table_resources(template).items()}
+    assert dynamodb_grants(template, "state-tracker") == {
+        ("dynamodb:PutItem", "${%s.Arn}" % tables["task"]),
+        ("dynamodb:PutItem", "${%s.Arn}" % tables["instance"]),
+        # One conditional UpdateItem per service action or deployment event; nothing read.
+        ("dynamodb:UpdateItem", "${%s.Arn}" % tables["service"]),
+        ("dynamodb:UpdateItem", "${%s.Arn}" % tables["deployment"]),
+    }
+
+
+def test_the_alerter_reads_services_deployments_and_tasks_exactly(template):
+    tables = {role: name for role, (name, _) in table_resources(template).items()}
+    service, deployment, task = ("${%s.Arn}" % tables[role] for role in ("service", "deployment", "task"))
+    grants = {
+        grant for grant in dynamodb_grants(template, "alerter")
+        if any(grant[1].startswith(arn) for arn in (service, deployment, task))
+    }
+    assert grants == {
+        # The health check: every service, one service, its health and incidents.
+        ("dynamodb:Scan", service), ("dynamodb:GetItem", service), ("dynamodb:UpdateItem", service),
+        # A deployment and a service's deployments (the table, by its key; not the cluster index).
+        ("dynamodb:GetItem", deployment), ("dynamodb:Query", deployment),
+        # A task, a service's running tasks, a deployment's tasks: the two indexes only, no Scan.
+        ("dynamodb:GetItem", task),
+        ("dynamodb:Query", "%s/index/%s" % (task, TASK_STATUS_INDEX)),
+        ("dynamodb:Query", "%s/index/%s" % (task, TASK_DEPLOYMENT_INDEX)),
+    }
+    # Nothing on the container instance table; the listener touches no table.
+    assert not [g for g in dynamodb_grants(template, "alerter") if tables["instance"] in g[1]]
+    assert dynamodb_grants(template, "listener") == set()
+    # The deployments are the state tracker's alone to write.
+    for function in ("alerter", "reconciler", "listener"):
+        assert not [g for g in dynamodb_grants(template, function) if g[1].startswith(deployment)
+                    and g[0] not in ("dynamodb:GetItem", "dynamodb:Query")], function
+
+
+def test_each_function_gets_the_service_tables_and_settings_it_reads(template):
+    tables = {role: name for role, (name, _) in table_resources(template).items()}
+    found = functions(template)
+    variables = {
+        function: template["Resources"][name]["Properties"].get("Environment", {}).get("Variables", {})
+        for function, name in found.items()
+    }
+    assert variables["state-tracker"]["SERVICE_TABLE"] == {"Ref": tables["service"]}
+    assert variables["state-tracker"]["DEPLOYMENT_TABLE"] == {"Ref": tables["deployment"]}
+    alerter = variables["alerter"]
+    # SERVICE_TABLE set: the alerter watches services, and then needs the other two.
+    assert alerter["SERVICE_TABLE"] == {"Ref": tables["service"]}
+    assert alerter["DEPLOYMENT_TABLE"] == {"Ref": tables["deployment"]}
+    assert alerter["TASK_TABLE"] == {"Ref": tables["task"]}
+    assert variables["reconciler"]["SERVICE_TABLE"] == {"Ref": tables["service"]}
+    assert "DEPLOYMENT_TABLE" not in variables["reconciler"], "the reconciler writes services, never deployments"
+    if "Transform" in template:
+        assert alerter["SILENCE_MINUTES"] == {"Ref": "SilenceMinutes"}
+        assert alerter["EXPECTED_EXIT_CODES"] == {"Ref": "ExpectedExitCodes"}
+        assert template["Parameters"]["SilenceMinutes"]["Default"] == "5"
+        assert template["Parameters"]["ExpectedExitCodes"]["Default"] == "0"
+    else:
+        assert alerter["SILENCE_MINUTES"] == "5"
+        assert alerter["EXPECTED_EXIT_CODES"] == "0"
+    outputs = template["Outputs"]
+    assert outputs["ServiceTableName"]["Value"] == {"Ref": tables["service"]}
+    assert outputs["DeploymentTableName"]["Value"] == {"Ref": tables["deployment"]}
+
+
+def test_the_every_minute_schedule_also_checks_the_services(template):
+    # No new schedule: the digest flush tick runs the health check too.
+    ((name, rule),) = [(name, rule) for name, rule in schedule_rules(template).items() if "DigestFlush" in name]
+    assert "services" in rule["Properties"]["Description"], rule["Properties"]["Description"]
+    assert len(schedule_rules(template)) == 2
+
+
+SERVICE_PARAMETERS = {
+    "SilenceMinutes": (["0", "1", "5", "59", "60", "999", "1000", "1399", "1439", "1440"],
+                       ["", "-1", "1441", "2000", "2.5", "05", " 5", "5 ", "abc", "1e3"]),
+    "ExpectedExitCodes": (["0", "3", "0,3", "1,2,255", "9,99,199,249,250", ",".join(str(c) for c in range(32))],
+                          ["", "256", "300", "-1", "0,", ",0", "0,,3", "0, 3", "0 3", "03", "1.5", "x",
+                           ",".join("0" for _ in range(33))]),
+}
+
+
+@pytest.mark.parametrize("parameter", sorted(SERVICE_PARAMETERS))
+def test_sam_service_parameters_take_what_the_alerter_accepts(parameter):
+    # The alerter parses SILENCE_MINUTES as whole minutes 0..1440 and EXPECTED_EXIT_CODES as 1 to
+    # 32 codes 0..255; anything else would stop it at start-up, failing every invocation. A String
+    # with a pattern (as for the retentions): a Number parameter would take 2.5.
+    definition = load(SAM_TEMPLATE)["Parameters"][parameter]
+    assert definition["Type"] == "String"
+    assert definition["ConstraintDescription"]
+    accepted, refused = SERVICE_PARAMETERS[parameter]
+    pattern = re.compile(definition["AllowedPattern"])
+    assert definition["Default"] in accepted
+    for value in accepted:
+        assert pattern.fullmatch(value), f"{parameter} refuses {value!r}"
+    for value in refused:
+        assert not pattern.fullmatch(value), f"{parameter} accepts {value!r}"
+
+
+@pytest.mark.parametrize("setting, problem", [
+    ('"severity": 3', "severity must be a string"),
+    ('"expectedExitCodes": "0,3"', "expectedExitCodes must be an array of whole numbers"),
+    ('"expectedExitCodes": [0.5]', "expectedExitCodes must be an array of whole numbers"),
+    ('"expectedExitCodes": [true]', "expectedExitCodes must be an array of whole numbers"),
+    ('"completed": 1', 'completed must be false, true or "only"'),
+])
+def test_sync_rules_takes_the_alerters_rule_settings_and_refuses_misshapen_ones(setting, problem):
+    # Issue #24: severity, expectedExitCodes and completed are the alerter's (checked by value at
+    # start-up), like "group": the SAM template carries them in ALERT_RULES, never in the pattern.
+    import runpy
+    validate = runpy.run_path(str(ROOT / "scripts" / "sync-rules"))["validate"]
+    with pytest.raises(SystemExit, match=re.escape(problem)):
+        validate(json.loads(f'[{{"name": "r", "pattern": {{"source": ["aws.ecs"]}}, {setting}}}]'), "rules.json")
+    validate([{"name": "r", "pattern": {"source": ["aws.ecs"]}, "severity": "info",
+               "expectedExitCodes": [0, 3], "completed": "only"},
+              {"name": "s", "pattern": {"source": ["aws.ecs"]}, "completed": True, "severity": None}], "ok.json")
+
+
+def test_sync_rules_leaves_room_in_the_alerters_4_kb_for_every_other_variable():
+    # Lambda counts every variable's name and value against 4 KB. The others: ARNs and table names
+    # (at most about 150 bytes each, as the CDK app counts them), SILENCE_MINUTES (at most 4) and
+    # EXPECTED_EXIT_CODES (at most 32 codes of up to 3 digits).
+    import runpy
+    budget = runpy.run_path(str(ROOT / "scripts" / "sync-rules"))["MAX_RULES_BYTES"]
+    variables = load(SAM_TEMPLATE)["Resources"]["AlerterFunction"]["Properties"]["Environment"]["Variables"]
+    assert set(variables) == ALLOWED_ENVIRONMENT["alerter"]
+    longest = {"SILENCE_MINUTES": len("1440"), "EXPECTED_EXIT_CODES": len(",".join(["255"] * 32)), "ALERT_RULES": budget}
+    total = sum(len(name) + longest.get(name, 150) for name in variables)
+    assert total <= 4096, total

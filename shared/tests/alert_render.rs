@@ -57,7 +57,8 @@ fn given_the_oom_killed_task_then_attributes_carry_the_failed_containers_exit_co
     assert_eq!(alert.attributes["cluster"], "prod-ec2");
     assert_eq!(alert.attributes["service"], "image-resizer");
     assert_eq!(alert.attributes["stopCode"], "EssentialContainerExited");
-    assert_eq!(alert.attributes["launchType"], "EC2");
+    assert_eq!(alert.attributes["severity"], "error");
+    assert_eq!(alert.document["launchType"], "EC2");
     assert_eq!(alert.document["containers"][0]["exitCode"], 137);
     assert_eq!(
         alert.subject,

@@ -1,6 +1,7 @@
 //! Requests per event against a real DynamoDB/SNS API (moto), counted by an SDK interceptor:
-//! one DynamoDB request per task or container instance event, none for the others; per alert,
-//! claim + publish + mark when it is sent, one claim when it was already sent.
+//! one DynamoDB request per task, container instance or deployment event and per service
+//! desired-count or steady-state event, none for the others; per alert, claim + publish + mark
+//! when it is sent, one claim when it was already sent, none for a clean exit not told.
 
 mod support;
 
@@ -20,11 +21,20 @@ fn invoke(payload: Value) -> LambdaEvent<Value> {
     LambdaEvent::new(payload, Context::default())
 }
 
+/// Whether the state tracker keeps what the event tells (one conditional write).
 fn is_state_event(event: &Value) -> bool {
-    matches!(
-        event["detail-type"].as_str(),
-        Some("ECS Task State Change" | "ECS Container Instance State Change")
-    )
+    match event["detail-type"].as_str() {
+        Some(
+            "ECS Task State Change"
+            | "ECS Container Instance State Change"
+            | "ECS Deployment State Change",
+        ) => true,
+        Some("ECS Service Action") => matches!(
+            event["detail"]["eventName"].as_str(),
+            Some("SERVICE_DESIRED_COUNT_UPDATED" | "SERVICE_STEADY_STATE")
+        ),
+        _ => false,
+    }
 }
 
 #[tokio::test]
@@ -74,6 +84,9 @@ async fn given_alerts_then_a_sent_one_costs_claim_publish_mark_and_a_repeat_one_
                 [alert] if alert["sent"] == true => {
                     assert_eq!((ledger, sns), (2, 1), "{}: claim + publish + mark", scenario.name);
                     sent += 1;
+                }
+                [alert] if alert["completed"] == true => {
+                    assert_eq!((ledger, sns), (0, 0), "{}: a clean exit is not told", scenario.name);
                 }
                 [_] => {
                     assert_eq!((ledger, sns), (1, 0), "{}: a claim finds it sent", scenario.name);

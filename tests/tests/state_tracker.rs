@@ -136,6 +136,17 @@ async fn store_contract(store: &dyn StateStore) {
         .expect("list");
     let expected = [&other, &newer, &running].map(TaskSummary::of);
     assert_eq!(all, expected);
+    // WHEN a deployment's tasks are asked for THEN every task it started (`startedBy`), from
+    // the deployment index: how far each got and why it stopped.
+    let mut of_deployment: Vec<TaskSummary> = [&other, &elsewhere, &newer, &running]
+        .map(TaskSummary::of_deployment)
+        .into_iter()
+        .collect();
+    of_deployment.sort_by(|a, b| a.task_arn.cmp(&b.task_arn));
+    let listed = store.deployment_tasks("ecs-svc/1234567890123456789").await.expect("query");
+    assert_eq!(listed, of_deployment);
+    assert_eq!(listed[1].facts.stop_cause.as_deref(), Some("exit 137 OutOfMemoryError"));
+    assert!(store.deployment_tasks("ecs-svc/0").await.expect("query").is_empty());
     // The clusters of the stored tasks (container instances do not count).
     assert_eq!(
         store.cluster_arns().await.expect("clusters"),

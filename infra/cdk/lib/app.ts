@@ -27,8 +27,9 @@ export function buildApp(props: AppProps = {}): { app: App; stack: EcsEventsStac
   const stack = new EcsEventsStack(app, STACK_NAME, {
     description:
       'ecs-events: react to Amazon ECS events. A listener logs every ECS event, a state tracker keeps the newest ' +
-      'state of every task and container instance in DynamoDB, and an alerter sends one readable alert per ' +
-      'incident, then digests of what followed, to SNS (and optionally to chat).',
+      'state of every task, container instance, service and deployment in DynamoDB, and an alerter sends one ' +
+      'readable alert per incident, then digests of what followed, to SNS (and optionally to chat), and watches ' +
+      'services (deployments, services down). A reconciler corrects the state from the ECS API on a schedule.',
     // Explicit env and no lookups: synth needs no AWS account. With credentials configured the CLI
     // sets CDK_DEFAULT_ACCOUNT/REGION, and deploy targets that account and region.
     env: {

@@ -59,6 +59,20 @@ export const TASK_STATUS_INDEX_ATTRIBUTES = [
 ];
 /** The task index's name (shared/src/state/dynamodb.rs TASK_STATUS_INDEX). */
 export const TASK_STATUS_INDEX = 'clusterArn-lastStatus-index';
+/** The task table's deployment index (shared/src/state/dynamodb.rs TASK_DEPLOYMENT_INDEX): a deployment's tasks. */
+export const TASK_DEPLOYMENT_INDEX = 'deploymentId-index';
+/** What it projects besides its key (TASK_DEPLOYMENT_INDEX_ATTRIBUTES): what a deployment's summary counts. */
+export const TASK_DEPLOYMENT_INDEX_ATTRIBUTES = [
+  'clusterArn',
+  'lastStatus',
+  'version',
+  'startedAt',
+  'stoppedAt',
+  'outcome',
+  'stopCause',
+];
+/** The deployment table's index (shared/src/service/dynamodb.rs DEPLOYMENT_CLUSTER_INDEX): a cluster's deployments. */
+export const DEPLOYMENT_CLUSTER_INDEX = 'clusterArn-updatedAt-index';
 /** The container instance index's name (shared/src/state/dynamodb.rs CONTAINER_INSTANCE_STATUS_INDEX). */
 export const CONTAINER_INSTANCE_STATUS_INDEX = 'clusterArn-status-index';
 /** What it projects besides the keys (CONTAINER_INSTANCE_STATUS_INDEX_ATTRIBUTES). */
@@ -72,6 +86,12 @@ const MAX_RECONCILE_INTERVAL_MINUTES = 1440;
 const MAX_RECONCILE_API_CALLS = 65535;
 /** What the schedule sends the reconciler (the SAM template's Input). */
 export const RECONCILE_INPUT = '{}';
+
+/** Minutes a service may run no task before it is told down, 0 for never (the alerter's SILENCE_MINUTES). */
+const MAX_SILENCE_MINUTES = 1440;
+/** Exit codes that mean done (the alerter's EXPECTED_EXIT_CODES): 1 to 32 codes from 0 to 255. */
+const MAX_EXPECTED_EXIT_CODES = 32;
+const MAX_EXIT_CODE = 255;
 
 /** The incident table's index of windows whose digest is due (shared/src/incident/dynamodb.rs DUE_INDEX). */
 export const INCIDENT_DUE_INDEX = 'due-index';
@@ -107,6 +127,10 @@ export interface EcsEventsStackProps extends StackProps {
   readonly taskTableName?: string;
   /** Context `containerInstanceTableName`. @default ECSCtrInstanceState */
   readonly containerInstanceTableName?: string;
+  /** Context `serviceTableName`. @default ECSServiceState */
+  readonly serviceTableName?: string;
+  /** Context `deploymentTableName`. @default ECSDeploymentState */
+  readonly deploymentTableName?: string;
   /** Days (1..3650) a stopped task's state stays before DynamoDB's TTL deletes it. Context `stoppedTaskRetentionDays`. @default 7 */
   readonly stoppedTaskRetentionDays?: number;
   /**
@@ -143,6 +167,16 @@ export interface EcsEventsStackProps extends StackProps {
   readonly reconcileClusters?: string[];
   /** The most ECS API calls (1..65535) one run may make. Context `reconcileMaxApiCalls`. @default 2000 */
   readonly reconcileMaxApiCalls?: number;
+  /**
+   * Minutes (0..1440) a service that should run tasks may run none before the alerter tells it is
+   * down; 0 never tells. Context `silenceMinutes`. @default 5
+   */
+  readonly silenceMinutes?: number;
+  /**
+   * Exit codes (1 to 32, each 0..255) that mean a task finished its work, for the alert rules that
+   * list none. Context `expectedExitCodes` (comma-separated, e.g. `0,3`). @default [0]
+   */
+  readonly expectedExitCodes?: number[];
 }
 
 /**
@@ -202,6 +236,48 @@ export class EcsEventsStack extends Stack {
       sortKey: { name: 'status', type: dynamodb.AttributeType.STRING },
       projectionType: dynamodb.ProjectionType.INCLUDE,
       nonKeyAttributes: CONTAINER_INSTANCE_STATUS_INDEX_ATTRIBUTES,
+    });
+
+    // A deployment's tasks: sparse (only tasks a service deployment started carry deploymentId),
+    // projecting what a deployment's summary counts. Adding it to a deployed table is an in-place
+    // update (CloudFormation adds one index per update; DynamoDB backfills it).
+    taskTable.addGlobalSecondaryIndex({
+      indexName: TASK_DEPLOYMENT_INDEX,
+      partitionKey: { name: 'deploymentId', type: dynamodb.AttributeType.STRING },
+      projectionType: dynamodb.ProjectionType.INCLUDE,
+      nonKeyAttributes: TASK_DEPLOYMENT_INDEX_ATTRIBUTES,
+    });
+
+    // Services (shared/src/service/dynamodb.rs): one item per service (desired count, status, last
+    // steady state, health, open incidents), each writer with a conditional UpdateItem; a deleted
+    // service's item expires. Retained like the other state, as in the SAM template.
+    const serviceTable = new dynamodb.Table(this, 'ServiceStateTable', {
+      tableName: settings.serviceTableName,
+      partitionKey: { name: 'serviceArn', type: dynamodb.AttributeType.STRING },
+      billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
+      timeToLiveAttribute: 'expiresAt',
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      encryption: dynamodb.TableEncryption.AWS_MANAGED,
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+
+    // Deployments: one item per (service, deployment), the newest state winning; the cluster index
+    // lists a cluster's deployments in order (`ecs-events deployments`).
+    const deploymentTable = new dynamodb.Table(this, 'DeploymentStateTable', {
+      tableName: settings.deploymentTableName,
+      partitionKey: { name: 'serviceArn', type: dynamodb.AttributeType.STRING },
+      sortKey: { name: 'deploymentId', type: dynamodb.AttributeType.STRING },
+      billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
+      timeToLiveAttribute: 'expiresAt',
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      encryption: dynamodb.TableEncryption.AWS_MANAGED,
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    deploymentTable.addGlobalSecondaryIndex({
+      indexName: DEPLOYMENT_CLUSTER_INDEX,
+      partitionKey: { name: 'clusterArn', type: dynamodb.AttributeType.STRING },
+      sortKey: { name: 'updatedAt', type: dynamodb.AttributeType.NUMBER },
+      projectionType: dynamodb.ProjectionType.ALL,
     });
 
     // Idempotency claims only (short TTL): deleted with the stack, as in the SAM template.
@@ -422,11 +498,24 @@ export class EcsEventsStack extends Stack {
 
     const stateTracker = rustFunction(
       'state-tracker',
-      'Keeps the newest state of every ECS task and container instance in DynamoDB.',
+      'Keeps the newest state of every ECS task, container instance, service and deployment in DynamoDB.',
       Duration.seconds(30),
-      stateTableEnvironment,
+      {
+        ...stateTableEnvironment,
+        SERVICE_TABLE: serviceTable.tableName,
+        DEPLOYMENT_TABLE: deploymentTable.tableName,
+      },
     );
     stateTracker.addToRolePolicy(conditionalWrites());
+    // Service actions (desired count, steady state) and deployment events: one conditional
+    // UpdateItem each (the newer observation wins); nothing is read.
+    stateTracker.addToRolePolicy(
+      new iam.PolicyStatement({
+        sid: 'ServiceWrites',
+        actions: ['dynamodb:UpdateItem'],
+        resources: [serviceTable.tableArn, deploymentTable.tableArn],
+      }),
+    );
 
     const alertRulesJson = JSON.stringify(this.alertRules);
     const alerterEnvironment = {
@@ -435,12 +524,20 @@ export class EcsEventsStack extends Stack {
       INCIDENT_TABLE: incidentTable.tableName,
       // Empty: no chat (the alerter treats an empty value as unset), as in the SAM template.
       CHAT_TOPIC_ARN: chatTopic?.topicArn ?? '',
+      // Set: the alerter watches services (deployments with their tasks, services down, incidents
+      // resolved) from these three tables.
+      SERVICE_TABLE: serviceTable.tableName,
+      DEPLOYMENT_TABLE: deploymentTable.tableName,
+      TASK_TABLE: taskTable.tableName,
+      SILENCE_MINUTES: String(settings.silenceMinutes),
+      EXPECTED_EXIT_CODES: settings.expectedExitCodes.join(','),
       ALERT_RULES: alertRulesJson,
     };
     checkEnvironmentSize(alerterEnvironment, settings.rulesFile);
     const alerter = rustFunction(
       'alerter',
-      'Sends one readable SNS alert per incident (rule, cluster, service or family), then digests of what followed.',
+      'Sends one readable SNS alert per incident (rule, cluster, service or family), then digests of what followed; ' +
+        'watches services (deployments, services down).',
       Duration.seconds(30),
       alerterEnvironment,
     );
@@ -468,6 +565,43 @@ export class EcsEventsStack extends Stack {
         resources: [`${incidentTable.tableArn}/index/${INCIDENT_DUE_INDEX}`],
       }),
     );
+    // The service health check (every minute, with the digest flush): every service (Scan), one
+    // service (GetItem), its health and open incidents (conditional UpdateItem). No PutItem, no DeleteItem.
+    alerter.addToRolePolicy(
+      new iam.PolicyStatement({
+        sid: 'Services',
+        actions: ['dynamodb:GetItem', 'dynamodb:Scan', 'dynamodb:UpdateItem'],
+        resources: [serviceTable.tableArn],
+      }),
+    );
+    // A deployment (GetItem) and a service's deployments (Query of the table by its serviceArn key;
+    // not the cluster index). Read only: the state tracker writes them.
+    alerter.addToRolePolicy(
+      new iam.PolicyStatement({
+        sid: 'Deployments',
+        actions: ['dynamodb:GetItem', 'dynamodb:Query'],
+        resources: [deploymentTable.tableArn],
+      }),
+    );
+    // A task (GetItem), a service's running tasks and a deployment's tasks (Query of the
+    // cluster/status and deployment indexes only). Read only.
+    alerter.addToRolePolicy(
+      new iam.PolicyStatement({
+        sid: 'Tasks',
+        actions: ['dynamodb:GetItem'],
+        resources: [taskTable.tableArn],
+      }),
+    );
+    alerter.addToRolePolicy(
+      new iam.PolicyStatement({
+        sid: 'TaskIndexes',
+        actions: ['dynamodb:Query'],
+        resources: [
+          `${taskTable.tableArn}/index/${TASK_STATUS_INDEX}`,
+          `${taskTable.tableArn}/index/${TASK_DEPLOYMENT_INDEX}`,
+        ],
+      }),
+    );
     // Exactly sns:Publish on the topics plus kms:Decrypt and kms:GenerateDataKey* on their key.
     topic.grantPublish(alerter);
     chatTopic?.grantPublish(alerter);
@@ -491,11 +625,13 @@ export class EcsEventsStack extends Stack {
     // read) goes to the functions DLQ, which alarms.
     const reconciler = rustFunction(
       'reconciler',
-      'Corrects the state tables from the ECS API (lost events, tags, health); marks tasks ECS no longer lists.',
+      "Corrects the state tables from the ECS API (lost events, tags, health, services' desired counts); marks " +
+        'tasks ECS no longer lists.',
       // A run stops 5 s before its deadline, keeping what it wrote.
       Duration.minutes(5),
       {
         ...stateTableEnvironment,
+        SERVICE_TABLE: serviceTable.tableName,
         RECONCILE_CLUSTERS: settings.reconcileClusters.join(','),
         RECONCILE_MAX_API_CALLS: String(settings.reconcileMaxApiCalls),
       },
@@ -529,6 +665,15 @@ export class EcsEventsStack extends Stack {
         ],
       }),
     );
+    // The stored services (Scan) and their desired count and status as ECS describes them
+    // (conditional UpdateItem, the newer observation winning). Never the deployments.
+    reconciler.addToRolePolicy(
+      new iam.PolicyStatement({
+        sid: 'StoredServices',
+        actions: ['dynamodb:Scan', 'dynamodb:UpdateItem'],
+        resources: [serviceTable.tableArn],
+      }),
+    );
     this.grantEcsReads(reconciler, settings.reconcileClusters);
     NagSuppressions.addResourceSuppressions(
       reconciler.role!.node.findChild('DefaultPolicy'),
@@ -537,11 +682,18 @@ export class EcsEventsStack extends Stack {
           id: 'AwsSolutions-IAM5',
           reason:
             'ECS list and describe actions only. ecs:ListClusters has no resource type (Resource "*" is the only ' +
-            'form; granted only when no cluster is named); ecs:ListTasks, ecs:DescribeTasks and ' +
-            'ecs:DescribeContainerInstances are on "*" with the ecs:cluster condition naming the clusters, which ' +
-            'also covers task ARNs of the old format (no cluster in them); cluster/* is every cluster of the ' +
-            "stack's account and region, when no cluster is named. The SAM template grants the same.",
-          appliesTo: ['Resource::*', { regex: '/^Resource::arn:[^:]+:ecs:[^:]+:[^:]+:cluster\\/\\*$/g' }],
+            'form; granted only when no cluster is named), nor has ecs:ListServices; ecs:ListTasks, ' +
+            'ecs:DescribeTasks, ecs:DescribeContainerInstances and ecs:ListServices are on "*" with the ' +
+            'ecs:cluster condition naming the clusters, which also covers task ARNs of the old format (no ' +
+            'cluster in them); ecs:DescribeServices is on service/* (the services of the stack\'s account and ' +
+            'region, old-format ARNs without a cluster included) with the same ecs:cluster condition; cluster/* ' +
+            "is every cluster of the stack's account and region, when no cluster is named. The SAM template " +
+            'grants the same.',
+          appliesTo: [
+            'Resource::*',
+            { regex: '/^Resource::arn:[^:]+:ecs:[^:]+:[^:]+:cluster\\/\\*$/g' },
+            { regex: '/^Resource::arn:[^:]+:ecs:[^:]+:[^:]+:service\\/\\*$/g' },
+          ],
         },
       ],
       true,
@@ -669,7 +821,9 @@ export class EcsEventsStack extends Stack {
       invokedBy(alerter, `${ruleLogicalId(alertRule.name)}Invoke`, rule);
     }
 
-    // Due digests: every minute the alerter sends the digests of incident windows that have ended.
+    // Due digests and service health: every minute the alerter sends the digests of incident windows
+    // that have ended, and checks the services (a service that should run tasks and has run none for
+    // silenceMinutes is told down; a recovered one resolves its incident).
     // No dead-letter queue, on purpose: a tick carries nothing (the constant input), the flush is
     // idempotent, and the next tick sends whatever a failed one left, so a dead-lettered tick would
     // be an empty message in the events DLQ, one a minute while something is wrong. Hence also no
@@ -677,7 +831,7 @@ export class EcsEventsStack extends Stack {
     // `rules`); its FailedInvocations alarm is below. (EventBridge invokes Lambda asynchronously: a
     // tick the alerter fails follows its async config, two retries then the functions DLQ.)
     const flushSchedule = new events.CfnRule(this, 'DigestFlushSchedule', {
-      description: 'Every minute, the alerter sends the digests of incident windows that have ended.',
+      description: "Every minute, the alerter sends the digests of incident windows that have ended and checks the services' health.",
       scheduleExpression: 'rate(1 minute)',
       state: 'ENABLED',
       targets: [
@@ -698,7 +852,7 @@ export class EcsEventsStack extends Stack {
       minutes === 0
         ? undefined
         : new events.CfnRule(this, 'ReconcileSchedule', {
-            description: 'The reconciler corrects the state tables from the ECS API.',
+            description: 'The reconciler corrects the state tables (tasks, container instances, services) from the ECS API.',
             scheduleExpression: minutes === 1 ? 'rate(1 minute)' : `rate(${minutes} minutes)`,
             state: 'ENABLED',
             targets: [
@@ -802,11 +956,12 @@ export class EcsEventsStack extends Stack {
       ],
     ];
     // The schedule's only delivery alarm (it has no DLQ): EventBridge could not invoke the alerter
-    // within the tick's retries (permission, throttling). One missed tick only delays digests.
+    // within the tick's retries (permission, throttling). One missed tick only delays digests and
+    // the service health check by a minute.
     alarm(
       'DigestFlushScheduleFailedInvocationsAlarm',
       'EventBridge could not invoke the alerter for the digest flush schedule (DigestFlushSchedule): ' +
-        'due digests wait for a tick that gets through.',
+        'due digests and the service health check wait for a tick that gets through.',
       new cloudwatch.Metric({
         namespace: 'AWS/Events',
         metricName: 'FailedInvocations',
@@ -850,6 +1005,11 @@ export class EcsEventsStack extends Stack {
     new CfnOutput(this, 'ContainerInstanceTableName', {
       description: 'Container instance state table.',
       value: containerInstanceTable.tableName,
+    });
+    new CfnOutput(this, 'ServiceTableName', { description: 'Service state table.', value: serviceTable.tableName });
+    new CfnOutput(this, 'DeploymentTableName', {
+      description: 'Deployment state table.',
+      value: deploymentTable.tableName,
     });
     new CfnOutput(this, 'AlertLedgerTableName', {
       description: 'Alert idempotency ledger table.',
@@ -908,7 +1068,8 @@ export class EcsEventsStack extends Stack {
    * none is named). ListTasks, DescribeTasks and DescribeContainerInstances are scoped by the
    * ecs:cluster condition key (ListTasks is authorized on container instances, and a task ARN of the
    * old format has no cluster in it); DescribeClusters and ListContainerInstances by the cluster's
-   * ARN. As in the SAM template.
+   * ARN; ListServices and DescribeServices by ecs:cluster too (see EcsClusterServices). As in the
+   * SAM template.
    */
   private grantEcsReads(fn: lambda.IFunction, clusters: string[]) {
     const clusterArns = (clusters.length === 0 ? ['*'] : clusters).map((name) =>
@@ -938,6 +1099,29 @@ export class EcsEventsStack extends Stack {
         sid: 'EcsClusterTasksAndInstances',
         actions: ['ecs:ListTasks', 'ecs:DescribeTasks', 'ecs:DescribeContainerInstances'],
         resources: ['*'],
+        conditions: { ...inRegion, ArnLike: { 'ecs:cluster': clusterArns } },
+      }),
+    );
+    // A cluster's services. The Service Authorization Reference: ListServices has no resource type
+    // (Resource "*") and takes the ecs:cluster condition key; DescribeServices is authorized on the
+    // service resource type (arn:${Partition}:ecs:${Region}:${Account}:service/${ClusterName}/${ServiceName})
+    // and takes ecs:cluster too. A service ARN of the old format (service/<name>) has no cluster in it
+    // (the reconciler describes the stored ones ECS no longer lists, to learn they are gone), so, as
+    // for tasks, ecs:cluster names the clusters, and the resource keeps DescribeServices to the
+    // services of the stack's account and region.
+    fn.addToRolePolicy(
+      new iam.PolicyStatement({
+        sid: 'EcsClusterServiceList',
+        actions: ['ecs:ListServices'],
+        resources: ['*'],
+        conditions: { ...inRegion, ArnLike: { 'ecs:cluster': clusterArns } },
+      }),
+    );
+    fn.addToRolePolicy(
+      new iam.PolicyStatement({
+        sid: 'EcsClusterServices',
+        actions: ['ecs:DescribeServices'],
+        resources: [this.formatArn({ service: 'ecs', resource: 'service', resourceName: '*' })],
         conditions: { ...inRegion, ArnLike: { 'ecs:cluster': clusterArns } },
       }),
     );
@@ -1029,6 +1213,23 @@ export class EcsEventsStack extends Stack {
     if (!Number.isInteger(reconcileMaxApiCalls) || reconcileMaxApiCalls < 1 || reconcileMaxApiCalls > MAX_RECONCILE_API_CALLS) {
       throw new Error(`reconcileMaxApiCalls must be a whole number from 1 to ${MAX_RECONCILE_API_CALLS}, got ${reconcileMaxApiCalls}`);
     }
+    const silenceMinutes = props.silenceMinutes ?? numberSetting(context('silenceMinutes'), 'silenceMinutes') ?? 5;
+    if (!Number.isInteger(silenceMinutes) || silenceMinutes < 0 || silenceMinutes > MAX_SILENCE_MINUTES) {
+      throw new Error(
+        `silenceMinutes must be a whole number of minutes from 0 (never) to ${MAX_SILENCE_MINUTES}, got ${silenceMinutes}`,
+      );
+    }
+    const expectedExitCodes = props.expectedExitCodes ?? exitCodesSetting(context('expectedExitCodes')) ?? [0];
+    if (
+      expectedExitCodes.length < 1 ||
+      expectedExitCodes.length > MAX_EXPECTED_EXIT_CODES ||
+      !expectedExitCodes.every((code) => Number.isInteger(code) && code >= 0 && code <= MAX_EXIT_CODE)
+    ) {
+      throw new Error(
+        `expectedExitCodes must be 1 to ${MAX_EXPECTED_EXIT_CODES} exit codes from 0 to ${MAX_EXIT_CODE} ` +
+          `(comma-separated, such as 0,3), got ${JSON.stringify(expectedExitCodes)}`,
+      );
+    }
     const slack = given(slackIds) === 2 ? slackIds : undefined;
     const teams = given(teamsIds) === 3 ? teamsIds : undefined;
     const chatTopic = props.chatTopic ?? booleanSetting(context('chatTopic'), 'chatTopic') ?? false;
@@ -1045,12 +1246,20 @@ export class EcsEventsStack extends Stack {
         props.containerInstanceTableName ??
         stringSetting(context('containerInstanceTableName'), 'containerInstanceTableName') ??
         'ECSCtrInstanceState',
+      serviceTableName:
+        props.serviceTableName ?? stringSetting(context('serviceTableName'), 'serviceTableName') ?? 'ECSServiceState',
+      deploymentTableName:
+        props.deploymentTableName ??
+        stringSetting(context('deploymentTableName'), 'deploymentTableName') ??
+        'ECSDeploymentState',
       stoppedTaskRetentionDays,
       containerInstanceRetentionDays,
       logRetentionDays,
       reconcileIntervalMinutes,
       reconcileClusters,
       reconcileMaxApiCalls,
+      silenceMinutes,
+      expectedExitCodes,
     };
   }
 }
@@ -1100,6 +1309,25 @@ function numberSetting(value: unknown, key: string): number | undefined {
   const parsed = typeof value === 'number' ? value : typeof value === 'string' && value.trim() !== '' ? Number(value) : NaN;
   if (Number.isNaN(parsed)) throw new Error(`context ${key} must be a number, got ${JSON.stringify(value)}`);
   return parsed;
+}
+
+/**
+ * Context `expectedExitCodes`: "0,3" (as `-c expectedExitCodes=0,3` gives it), a number, or an array
+ * of numbers (cdk.json). Each item must be a whole number; the range is checked by the caller.
+ */
+function exitCodesSetting(value: unknown): number[] | undefined {
+  if (value === undefined || value === null) return undefined;
+  const items = Array.isArray(value) ? value : typeof value === 'string' ? value.split(',') : [value];
+  return items.map((item) => {
+    const text = typeof item === 'string' ? item.trim() : item;
+    const code = typeof text === 'number' ? text : typeof text === 'string' && /^[0-9]+$/.test(text) ? Number(text) : NaN;
+    if (Number.isNaN(code)) {
+      throw new Error(
+        `context expectedExitCodes must be exit codes separated by commas (such as 0,3), got ${JSON.stringify(value)}`,
+      );
+    }
+    return code;
+  });
 }
 
 function booleanSetting(value: unknown, key: string): boolean | undefined {

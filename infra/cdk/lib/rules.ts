@@ -14,10 +14,16 @@ export interface AlertRule {
    * the alerter checks the values (durations, ranges) at start-up.
    */
   readonly group?: AlertRuleGroup | null;
+  /** The severity of the rule's messages: `error`, `warning` or `info` (the alerter checks the value). */
+  readonly severity?: string | null;
+  /** The exit codes that mean a task finished its work, e.g. [0, 3] (default: the stack's expectedExitCodes). */
+  readonly expectedExitCodes?: number[] | null;
+  /** What the rule tells of tasks that finished their work: false (default), true or "only". */
+  readonly completed?: boolean | string | null;
 }
 
 /** The fields of a rule the alerter reads; it refuses any other at start-up. */
-export const RULE_FIELDS = ['name', 'description', 'pattern', 'group'];
+export const RULE_FIELDS = ['name', 'description', 'pattern', 'group', 'severity', 'expectedExitCodes', 'completed'];
 /** The fields of a rule's "group" object, and their JSON types. */
 const GROUP_FIELDS: Record<string, 'string' | 'integer'> = { window: 'string', crashLoopAfter: 'integer' };
 
@@ -51,7 +57,8 @@ export function alerterInputTemplate(name: string): string {
 }
 
 /**
- * Reads and validates a rules file: a JSON array of {"name", "description", "pattern", "group"}.
+ * Reads and validates a rules file: a JSON array of {"name", "description", "pattern", "group",
+ * "severity", "expectedExitCodes", "completed"}.
  * Throws an Error naming the file and the offending rule on any problem.
  *
  * Returns the parsed array as it is in the file (no field renamed, dropped or added), so that
@@ -123,7 +130,7 @@ export function validateAlertRules(parsed: unknown, source: string): AlertRule[]
         `alert rule "${name}" in ${source} has an unknown field "${unknown[0]}" (known: ${RULE_FIELDS.join(', ')})`,
       );
     }
-    const problem = groupProblem(rule.group);
+    const problem = groupProblem(rule.group) ?? settingProblem(rule);
     if (problem !== undefined) {
       throw new Error(`alert rule "${name}" in ${source}: ${problem}`);
     }
@@ -147,6 +154,28 @@ function groupProblem(group: unknown): string | undefined {
     if (!fits) {
       return `"group.${field}" must be a ${wanted === 'string' ? 'string' : 'whole number'}, not ${JSON.stringify(value)}`;
     }
+  }
+  return undefined;
+}
+
+/**
+ * What is wrong with a rule's "severity", "expectedExitCodes" or "completed", by shape only (absent
+ * or null: the defaults); the alerter checks the values at start-up.
+ */
+function settingProblem(rule: Record<string, unknown>): string | undefined {
+  const { severity, expectedExitCodes, completed } = rule;
+  if (severity !== undefined && severity !== null && typeof severity !== 'string') {
+    return `"severity" must be a string (error, warning or info), not ${JSON.stringify(severity)}`;
+  }
+  if (
+    expectedExitCodes !== undefined &&
+    expectedExitCodes !== null &&
+    !(Array.isArray(expectedExitCodes) && expectedExitCodes.every((code) => Number.isInteger(code)))
+  ) {
+    return `"expectedExitCodes" must be an array of whole numbers such as [0, 3], not ${JSON.stringify(expectedExitCodes)}`;
+  }
+  if (completed !== undefined && completed !== null && typeof completed !== 'boolean' && typeof completed !== 'string') {
+    return `"completed" must be false, true or "only", not ${JSON.stringify(completed)}`;
   }
   return undefined;
 }

@@ -6,7 +6,13 @@ import { after, describe, test } from 'node:test';
 import { App, Stack } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import { BUNDLING_STACKS, buildApp } from '../lib/app';
-import { EcsEventsStack, FLUSH_DIGESTS_INPUT, LAMBDA_ENV_LIMIT_BYTES, TOKEN_VALUE_BYTES } from '../lib/ecs-events-stack';
+import {
+  EcsEventsStack,
+  FLUSH_DIGESTS_INPUT,
+  LAMBDA_ENV_LIMIT_BYTES,
+  TASK_DEPLOYMENT_INDEX_ATTRIBUTES,
+  TOKEN_VALUE_BYTES,
+} from '../lib/ecs-events-stack';
 
 const CDK_DIR = path.resolve(__dirname, '..');
 const DEFAULT_RULES_FILE = path.resolve(CDK_DIR, '../../rules/default.json');
@@ -236,9 +242,18 @@ describe('default stack (direct, rules/default.json)', () => {
     assert.deepEqual(Object.keys(tracker).sort(), [
       'CONTAINER_INSTANCE_RETENTION_DAYS',
       'CONTAINER_INSTANCE_TABLE',
+      'DEPLOYMENT_TABLE',
+      'SERVICE_TABLE',
       'STOPPED_TASK_RETENTION_DAYS',
       'TASK_TABLE',
     ]);
+    // Issue #24: services and deployments.
+    const serviceTable = { Ref: logicalIdOf(stack, template, 'AWS::DynamoDB::Table', '/ServiceStateTable/Resource') };
+    const deploymentTable = {
+      Ref: logicalIdOf(stack, template, 'AWS::DynamoDB::Table', '/DeploymentStateTable/Resource'),
+    };
+    assert.deepEqual(tracker.SERVICE_TABLE, serviceTable);
+    assert.deepEqual(tracker.DEPLOYMENT_TABLE, deploymentTable);
     assert.deepEqual(tracker.TASK_TABLE, { Ref: logicalIdOf(stack, template, 'AWS::DynamoDB::Table', '/TaskStateTable/Resource') });
     assert.deepEqual(tracker.CONTAINER_INSTANCE_TABLE, {
       Ref: logicalIdOf(stack, template, 'AWS::DynamoDB::Table', '/ContainerInstanceStateTable/Resource'),
@@ -250,10 +265,21 @@ describe('default stack (direct, rules/default.json)', () => {
     assert.deepEqual(Object.keys(alerter).sort(), [
       'ALERT_RULES',
       'CHAT_TOPIC_ARN',
+      'DEPLOYMENT_TABLE',
+      'EXPECTED_EXIT_CODES',
       'INCIDENT_TABLE',
       'LEDGER_TABLE',
+      'SERVICE_TABLE',
+      'SILENCE_MINUTES',
+      'TASK_TABLE',
       'TOPIC_ARN',
     ]);
+    // Issue #24: SERVICE_TABLE set, the alerter watches services (and then needs the other two).
+    assert.deepEqual(alerter.SERVICE_TABLE, serviceTable);
+    assert.deepEqual(alerter.DEPLOYMENT_TABLE, deploymentTable);
+    assert.deepEqual(alerter.TASK_TABLE, tracker.TASK_TABLE);
+    assert.equal(alerter.SILENCE_MINUTES, '5');
+    assert.equal(alerter.EXPECTED_EXIT_CODES, '0');
     assert.deepEqual(alerter.INCIDENT_TABLE, {
       Ref: logicalIdOf(stack, template, 'AWS::DynamoDB::Table', '/IncidentTable/Resource'),
     });
@@ -265,11 +291,13 @@ describe('default stack (direct, rules/default.json)', () => {
     });
     // Issue #16: the tracker's tables and retentions, every cluster, the default call cap.
     const reconciler = functionBy(template, 'reconciler').Properties.Environment.Variables;
+    // Issue #24: the services it writes (never the deployments).
     assert.deepEqual(reconciler, {
       TASK_TABLE: tracker.TASK_TABLE,
       CONTAINER_INSTANCE_TABLE: tracker.CONTAINER_INSTANCE_TABLE,
       STOPPED_TASK_RETENTION_DAYS: '7',
       CONTAINER_INSTANCE_RETENTION_DAYS: '7',
+      SERVICE_TABLE: serviceTable,
       RECONCILE_CLUSTERS: '',
       RECONCILE_MAX_API_CALLS: '2000',
     });
@@ -296,6 +324,7 @@ describe('default stack (direct, rules/default.json)', () => {
     ]);
     assert.deepEqual(allowedActions(template, roleOf('state-tracker')), [
       'dynamodb:PutItem',
+      'dynamodb:UpdateItem',
       'logs:CreateLogStream',
       'logs:PutLogEvents',
       'sqs:SendMessage',
@@ -303,10 +332,17 @@ describe('default stack (direct, rules/default.json)', () => {
     assert.deepEqual(allowedActions(template, roleOf('alerter')), [
       'dynamodb:DeleteItem',
       'dynamodb:GetItem',
+      'dynamodb:GetItem',
+      'dynamodb:GetItem',
+      'dynamodb:GetItem',
       'dynamodb:PutItem',
       'dynamodb:PutItem',
       'dynamodb:Query',
       'dynamodb:Query',
+      'dynamodb:Query',
+      'dynamodb:Query',
+      'dynamodb:Scan',
+      'dynamodb:UpdateItem',
       'dynamodb:UpdateItem',
       'kms:Decrypt',
       'kms:GenerateDataKey*',
@@ -320,12 +356,16 @@ describe('default stack (direct, rules/default.json)', () => {
       'dynamodb:BatchGetItem',
       'dynamodb:PutItem',
       'dynamodb:Query',
+      'dynamodb:Scan',
+      'dynamodb:UpdateItem',
       'dynamodb:UpdateItem',
       'ecs:DescribeClusters',
       'ecs:DescribeContainerInstances',
+      'ecs:DescribeServices',
       'ecs:DescribeTasks',
       'ecs:ListClusters',
       'ecs:ListContainerInstances',
+      'ecs:ListServices',
       'ecs:ListTasks',
       'logs:CreateLogStream',
       'logs:PutLogEvents',
@@ -376,7 +416,7 @@ describe('default stack (direct, rules/default.json)', () => {
   });
 
   test('state tables: keys, GSI projecting only what listing tasks reads, TTL, PITR, SSE, on-demand, retained', () => {
-    template.resourceCountIs('AWS::DynamoDB::Table', 4);
+    template.resourceCountIs('AWS::DynamoDB::Table', 6);
     template.hasResource('AWS::DynamoDB::Table', {
       DeletionPolicy: 'Retain',
       UpdateReplacePolicy: 'Retain',
@@ -395,6 +435,15 @@ describe('default stack (direct, rules/default.json)', () => {
             Projection: {
               ProjectionType: 'INCLUDE',
               NonKeyAttributes: ['version', 'group', 'startedAt', 'stoppedAt', 'stopCode', 'failedContainers', 'missingSince'],
+            },
+          },
+          // Issue #24: a deployment's tasks, beside the unchanged status index.
+          {
+            IndexName: 'deploymentId-index',
+            KeySchema: [{ AttributeName: 'deploymentId', KeyType: 'HASH' }],
+            Projection: {
+              ProjectionType: 'INCLUDE',
+              NonKeyAttributes: ['clusterArn', 'lastStatus', 'version', 'startedAt', 'stoppedAt', 'outcome', 'stopCause'],
             },
           },
         ],
@@ -603,12 +652,20 @@ describe('default stack (direct, rules/default.json)', () => {
       'AlertLedgerTableName',
       'AlertTopicArn',
       'ContainerInstanceTableName',
+      'DeploymentTableName',
       'EventsDeadLetterQueueUrl',
       'FunctionsDeadLetterQueueUrl',
       'IncidentTableName',
       'ReconcilerFunctionName',
+      'ServiceTableName',
       'TaskTableName',
     ]);
+    assert.deepEqual(outputs.ServiceTableName.Value, {
+      Ref: logicalIdOf(stack, template, 'AWS::DynamoDB::Table', '/ServiceStateTable/Resource'),
+    });
+    assert.deepEqual(outputs.DeploymentTableName.Value, {
+      Ref: logicalIdOf(stack, template, 'AWS::DynamoDB::Table', '/DeploymentStateTable/Resource'),
+    });
     assert.deepEqual(outputs.ReconcilerFunctionName.Value, {
       Ref: logicalIdOf(stack, template, 'AWS::Lambda::Function', '/ReconcilerFunction/Resource'),
     });
@@ -687,6 +744,7 @@ describe('buffered stack (useSqsBuffer=true)', () => {
     const trackerRole = functionBy(template, 'state-tracker').Properties.Role['Fn::GetAtt'][0];
     assert.deepEqual(allowedActions(template, trackerRole), [
       'dynamodb:PutItem',
+      'dynamodb:UpdateItem',
       'logs:CreateLogStream',
       'logs:PutLogEvents',
       'sqs:ChangeMessageVisibility',
@@ -827,10 +885,12 @@ describe('rules file (context rulesFile)', () => {
   });
 
   test('the alerter environment may hold rules up to the limit, counting ARNs and names at their most', () => {
-    // The other variables are TOPIC_ARN, LEDGER_TABLE and INCIDENT_TABLE (tokens) and CHAT_TOPIC_ARN
-    // (empty without chat), nothing else (no ALERT_CLAIM_SECONDS).
-    const keys = ['TOPIC_ARN', 'LEDGER_TABLE', 'INCIDENT_TABLE', 'CHAT_TOPIC_ARN', 'ALERT_RULES'].join('').length;
-    const budget = LAMBDA_ENV_LIMIT_BYTES - 3 * TOKEN_VALUE_BYTES - keys;
+    // The other variables are TOPIC_ARN, LEDGER_TABLE, INCIDENT_TABLE, SERVICE_TABLE, DEPLOYMENT_TABLE
+    // and TASK_TABLE (tokens), CHAT_TOPIC_ARN (empty without chat), SILENCE_MINUTES ("5") and
+    // EXPECTED_EXIT_CODES ("0"), nothing else (no ALERT_CLAIM_SECONDS).
+    const tokens = ['TOPIC_ARN', 'LEDGER_TABLE', 'INCIDENT_TABLE', 'SERVICE_TABLE', 'DEPLOYMENT_TABLE', 'TASK_TABLE'];
+    const keys = [...tokens, 'CHAT_TOPIC_ARN', 'SILENCE_MINUTES', 'EXPECTED_EXIT_CODES', 'ALERT_RULES'].join('').length;
+    const budget = LAMBDA_ENV_LIMIT_BYTES - tokens.length * TOKEN_VALUE_BYTES - keys - '5'.length - '0'.length;
     const rulesOfSize = (bytes: number) => {
       const rule = { name: 'big', description: '', pattern: { source: ['aws.ecs'] } };
       const rules = [{ ...rule, description: 'x'.repeat(bytes - JSON.stringify([rule]).length) }];
@@ -1214,7 +1274,7 @@ describe('reconciler (issue #16)', () => {
     const { stack, template } = synth();
     const fnId = logicalIdOf(stack, template, 'AWS::Lambda::Function', '/ReconcilerFunction/Resource');
     assert.deepEqual(schedule(template), {
-      Description: 'The reconciler corrects the state tables from the ECS API.',
+      Description: 'The reconciler corrects the state tables (tasks, container instances, services) from the ECS API.',
       ScheduleExpression: 'rate(15 minutes)',
       State: 'ENABLED',
       Targets: [
@@ -1239,6 +1299,22 @@ describe('reconciler (issue #16)', () => {
     });
     assert.deepEqual(statements.EcsClusters.Resource, every);
     assert.deepEqual(statements.EcsClusterTasksAndInstances.Condition, { ...inRegion, ArnLike: { 'ecs:cluster': [every] } });
+    // Issue #24: ListServices has no resource type ("*"); DescribeServices is on the service resource
+    // type (service/* covers old-format ARNs, which name no cluster); both scoped by ecs:cluster.
+    assert.deepEqual(statements.EcsClusterServiceList, {
+      Sid: 'EcsClusterServiceList',
+      Effect: 'Allow',
+      Action: 'ecs:ListServices',
+      Resource: '*',
+      Condition: { ...inRegion, ArnLike: { 'ecs:cluster': [every] } },
+    });
+    assert.deepEqual(statements.EcsClusterServices, {
+      Sid: 'EcsClusterServices',
+      Effect: 'Allow',
+      Action: 'ecs:DescribeServices',
+      Resource: `arn:aws:ecs:${stack.region}:${stack.account}:service/*`,
+      Condition: { ...inRegion, ArnLike: { 'ecs:cluster': [every] } },
+    });
   });
 
   test('named clusters: list and describe those clusters only, no ListClusters, nag-clean', () => {
@@ -1266,6 +1342,20 @@ describe('reconciler (issue #16)', () => {
         Effect: 'Allow',
         Action: ['ecs:DescribeContainerInstances', 'ecs:DescribeTasks', 'ecs:ListTasks'],
         Resource: '*',
+        Condition: { ...inRegion, ArnLike: { 'ecs:cluster': given } },
+      },
+      {
+        Sid: 'EcsClusterServiceList',
+        Effect: 'Allow',
+        Action: 'ecs:ListServices',
+        Resource: '*',
+        Condition: { ...inRegion, ArnLike: { 'ecs:cluster': given } },
+      },
+      {
+        Sid: 'EcsClusterServices',
+        Effect: 'Allow',
+        Action: 'ecs:DescribeServices',
+        Resource: `arn:aws:ecs:${stack.region}:${stack.account}:service/*`,
         Condition: { ...inRegion, ArnLike: { 'ecs:cluster': given } },
       },
     ]);
@@ -1299,5 +1389,211 @@ describe('reconciler (issue #16)', () => {
     for (const [context, message] of refused) {
       assert.throws(() => synth(context), message, JSON.stringify(context));
     }
+  });
+});
+
+describe('services and deployments (issue #24)', () => {
+  const { stack, template } = synth();
+  const tableId = (name: string) => logicalIdOf(stack, template, 'AWS::DynamoDB::Table', `/${name}/Resource`);
+  const arn = (name: string) => ({ 'Fn::GetAtt': [tableId(name), 'Arn'] });
+  const indexArn = (name: string, index: string) => ({ 'Fn::Join': ['', [arn(name), `/index/${index}`]] });
+  /** The statements of every policy that name one of the tables. */
+  const statementsOn = (...names: string[]) =>
+    Object.values(resourcesOf(template, 'AWS::IAM::Policy'))
+      .flatMap((p) => (p.Properties.PolicyDocument.Statement as any[]).map((s) => ({ ...s, Roles: p.Properties.Roles })))
+      .filter((s) => names.some((name) => JSON.stringify(s.Resource).includes(`"${tableId(name)}"`)));
+  const roleOf = (binary: string) => [{ Ref: functionBy(template, binary).Properties.Role['Fn::GetAtt'][0] }];
+  /** A Rust `const NAME: ... = [...]` of the state store, as strings. */
+  const rustStrings = (file: string, name: string) => {
+    const source = fs.readFileSync(path.resolve(CDK_DIR, '../..', file), 'utf8');
+    const match = new RegExp(`\\b${name}\\s*:[^=]*=\\s*([^;]*);`).exec(source);
+    assert.ok(match, `${name} in ${file}`);
+    return [...match[1].matchAll(/"([^"]*)"/g)].map((m) => m[1]);
+  };
+
+  test('service and deployment tables: keys, cluster index, TTL, PITR, SSE, on-demand, retained', () => {
+    const tables = resourcesOf(template, 'AWS::DynamoDB::Table');
+    const common = {
+      BillingMode: 'PAY_PER_REQUEST',
+      TimeToLiveSpecification: { AttributeName: 'expiresAt', Enabled: true },
+      PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+      SSESpecification: { SSEEnabled: true },
+    };
+    const service = tables[tableId('ServiceStateTable')];
+    assert.equal(service.DeletionPolicy, 'Retain');
+    assert.equal(service.UpdateReplacePolicy, 'Retain');
+    assert.deepEqual(service.Properties, {
+      ...common,
+      TableName: 'ECSServiceState',
+      AttributeDefinitions: [{ AttributeName: 'serviceArn', AttributeType: 'S' }],
+      KeySchema: [{ AttributeName: 'serviceArn', KeyType: 'HASH' }],
+    });
+    const deployment = tables[tableId('DeploymentStateTable')];
+    assert.equal(deployment.DeletionPolicy, 'Retain');
+    assert.equal(deployment.UpdateReplacePolicy, 'Retain');
+    assert.deepEqual(deployment.Properties, {
+      ...common,
+      TableName: 'ECSDeploymentState',
+      AttributeDefinitions: [
+        { AttributeName: 'serviceArn', AttributeType: 'S' },
+        { AttributeName: 'deploymentId', AttributeType: 'S' },
+        { AttributeName: 'clusterArn', AttributeType: 'S' },
+        { AttributeName: 'updatedAt', AttributeType: 'N' },
+      ],
+      KeySchema: [
+        { AttributeName: 'serviceArn', KeyType: 'HASH' },
+        { AttributeName: 'deploymentId', KeyType: 'RANGE' },
+      ],
+      GlobalSecondaryIndexes: [
+        {
+          IndexName: 'clusterArn-updatedAt-index',
+          KeySchema: [
+            { AttributeName: 'clusterArn', KeyType: 'HASH' },
+            { AttributeName: 'updatedAt', KeyType: 'RANGE' },
+          ],
+          Projection: { ProjectionType: 'ALL' },
+        },
+      ],
+    });
+    assert.deepEqual(rustStrings('shared/src/service/dynamodb.rs', 'DEPLOYMENT_CLUSTER_INDEX'), ['clusterArn-updatedAt-index']);
+  });
+
+  test("the task table's deployment index projects exactly what a deployment's summary counts", () => {
+    assert.deepEqual(TASK_DEPLOYMENT_INDEX_ATTRIBUTES, rustStrings('shared/src/state/dynamodb.rs', 'TASK_DEPLOYMENT_INDEX_ATTRIBUTES'));
+    assert.deepEqual(rustStrings('shared/src/state/dynamodb.rs', 'TASK_DEPLOYMENT_INDEX'), ['deploymentId-index']);
+    const task = resourcesOf(template, 'AWS::DynamoDB::Table')[tableId('TaskStateTable')].Properties;
+    assert.deepEqual(
+      task.GlobalSecondaryIndexes.map((index: any) => index.IndexName),
+      ['clusterArn-lastStatus-index', 'deploymentId-index'],
+    );
+    assert.deepEqual(task.GlobalSecondaryIndexes[1].Projection, {
+      ProjectionType: 'INCLUDE',
+      NonKeyAttributes: ['clusterArn', 'lastStatus', 'version', 'startedAt', 'stoppedAt', 'outcome', 'stopCause'],
+    });
+    assert.deepEqual(task.AttributeDefinitions, [
+      { AttributeName: 'taskArn', AttributeType: 'S' },
+      { AttributeName: 'clusterArn', AttributeType: 'S' },
+      { AttributeName: 'lastStatus', AttributeType: 'S' },
+      { AttributeName: 'deploymentId', AttributeType: 'S' },
+    ]);
+  });
+
+  test('grants: the tracker writes, the alerter reads (and keeps health), the reconciler scans and updates services', () => {
+    const deployments = statementsOn('DeploymentStateTable');
+    assert.deepEqual(
+      deployments.map((s) => [s.Sid, s.Roles]),
+      [
+        ['ServiceWrites', roleOf('state-tracker')],
+        ['Deployments', roleOf('alerter')],
+      ],
+    );
+    assert.deepEqual(
+      statementsOn('ServiceStateTable').map((s) => [s.Sid, s.Action, s.Roles]),
+      [
+        ['ServiceWrites', 'dynamodb:UpdateItem', roleOf('state-tracker')],
+        ['Services', ['dynamodb:GetItem', 'dynamodb:Scan', 'dynamodb:UpdateItem'], roleOf('alerter')],
+        ['StoredServices', ['dynamodb:Scan', 'dynamodb:UpdateItem'], roleOf('reconciler')],
+      ],
+    );
+    const [trackerWrites, alerterDeployments] = deployments;
+    assert.deepEqual(trackerWrites.Resource, [arn('DeploymentStateTable'), arn('ServiceStateTable')]);
+    // The table by its key, not the cluster index.
+    assert.deepEqual(alerterDeployments.Action, ['dynamodb:GetItem', 'dynamodb:Query']);
+    assert.deepEqual(alerterDeployments.Resource, arn('DeploymentStateTable'));
+    // The alerter on the task table: GetItem, and Query of the two indexes only.
+    const alerterOnTasks = statementsOn('TaskStateTable').filter(
+      (s) => JSON.stringify(s.Roles) === JSON.stringify(roleOf('alerter')),
+    );
+    assert.deepEqual(
+      alerterOnTasks.map(({ Roles: _, ...s }) => s),
+      [
+        { Sid: 'Tasks', Effect: 'Allow', Action: 'dynamodb:GetItem', Resource: arn('TaskStateTable') },
+        {
+          Sid: 'TaskIndexes',
+          Effect: 'Allow',
+          Action: 'dynamodb:Query',
+          Resource: [
+            indexArn('TaskStateTable', 'clusterArn-lastStatus-index'),
+            indexArn('TaskStateTable', 'deploymentId-index'),
+          ],
+        },
+      ],
+    );
+  });
+
+  test('the every-minute schedule also runs the health check (no other schedule)', () => {
+    assert.deepEqual(scheduleRuleIdsOf(template), ['DigestFlushSchedule', 'ReconcileSchedule']);
+    const description = resourcesOf(template, 'AWS::Events::Rule').DigestFlushSchedule.Properties.Description;
+    assert.match(description, /services/);
+  });
+
+  test('silenceMinutes, expectedExitCodes and the table names come from context or props, checked at synth', () => {
+    const { template: custom } = synth({
+      silenceMinutes: '0',
+      expectedExitCodes: '0, 3',
+      serviceTableName: 'Services',
+      deploymentTableName: 'Deployments',
+    });
+    const alerter = functionBy(custom, 'alerter').Properties.Environment.Variables;
+    assert.equal(alerter.SILENCE_MINUTES, '0');
+    assert.equal(alerter.EXPECTED_EXIT_CODES, '0,3');
+    custom.hasResourceProperties('AWS::DynamoDB::Table', { TableName: 'Services' });
+    custom.hasResourceProperties('AWS::DynamoDB::Table', { TableName: 'Deployments' });
+    for (const [minutes, codes] of [['1440', '255'], ['1', '0,1,2']]) {
+      const variables = functionBy(synth({ silenceMinutes: minutes, expectedExitCodes: codes }).template, 'alerter')
+        .Properties.Environment.Variables;
+      assert.equal(variables.SILENCE_MINUTES, minutes);
+      assert.equal(variables.EXPECTED_EXIT_CODES, codes);
+    }
+    assert.equal(
+      functionBy(synth({ expectedExitCodes: [0, 3] }).template, 'alerter').Properties.Environment.Variables.EXPECTED_EXIT_CODES,
+      '0,3',
+    );
+    const refused: [Record<string, unknown>, RegExp][] = [
+      [{ silenceMinutes: '1441' }, /silenceMinutes must be a whole number of minutes from 0 \(never\) to 1440, got 1441/],
+      [{ silenceMinutes: '2.5' }, /silenceMinutes must be a whole number/],
+      [{ silenceMinutes: '-1' }, /silenceMinutes must be a whole number/],
+      [{ silenceMinutes: 'soon' }, /context silenceMinutes must be a number/],
+      [{ expectedExitCodes: '256' }, /expectedExitCodes must be 1 to 32 exit codes from 0 to 255/],
+      [{ expectedExitCodes: '0,x' }, /context expectedExitCodes must be exit codes separated by commas/],
+      [{ expectedExitCodes: '0,,3' }, /context expectedExitCodes must be exit codes separated by commas/],
+      [{ expectedExitCodes: '-1' }, /context expectedExitCodes must be exit codes separated by commas/],
+      [{ expectedExitCodes: '1.5' }, /context expectedExitCodes must be exit codes separated by commas/],
+      [{ expectedExitCodes: Array.from({ length: 33 }, () => '0').join(',') }, /expectedExitCodes must be 1 to 32 exit codes/],
+      [{ expectedExitCodes: [] }, /expectedExitCodes must be 1 to 32 exit codes/],
+    ];
+    for (const [context, message] of refused) {
+      assert.throws(() => synth(context), message, JSON.stringify(context));
+    }
+    // Props are checked the same way (before any function is bundled).
+    const app = new App({ context: { ...CDK_JSON_CONTEXT, skipBundling: 'true' } });
+    assert.throws(() => new EcsEventsStack(app, 'Silence', { silenceMinutes: 7.5 }), /silenceMinutes must be a whole number/);
+    assert.throws(() => new EcsEventsStack(app, 'Codes', { expectedExitCodes: [300] }), /expectedExitCodes must be 1 to 32/);
+  });
+
+  test("a rule's severity, expectedExitCodes and completed reach the alerter unchanged; misshapen ones are refused", () => {
+    const rules = [
+      {
+        name: 'job-done',
+        pattern: { source: ['aws.ecs'], 'detail-type': ['ECS Task State Change'] },
+        severity: 'info',
+        expectedExitCodes: [0, 3],
+        completed: 'only',
+      },
+      { name: 'failures', pattern: { source: ['aws.ecs'] }, severity: 'error', completed: false },
+    ];
+    const { template: custom } = synth({ rulesFile: writeRules('settings.json', rules) });
+    assert.equal(functionBy(custom, 'alerter').Properties.Environment.Variables.ALERT_RULES, JSON.stringify(rules));
+    assertAlertRuleInputs(custom, rules);
+    const refused = (setting: Record<string, unknown>, message: RegExp) =>
+      assert.throws(
+        () => synth({ rulesFile: writeRules('badsetting.json', [{ name: 's', pattern: { source: ['aws.ecs'] }, ...setting }]) }),
+        message,
+      );
+    refused({ severity: 3 }, /alert rule "s" .*"severity" must be a string/);
+    refused({ expectedExitCodes: '0,3' }, /alert rule "s" .*"expectedExitCodes" must be an array of whole numbers/);
+    refused({ expectedExitCodes: [0.5] }, /alert rule "s" .*"expectedExitCodes" must be an array of whole numbers/);
+    refused({ completed: 1 }, /alert rule "s" .*"completed" must be false, true or "only"/);
+    refused({ severty: 'info' }, /alert rule "s" .* unknown field "severty"/);
   });
 });

@@ -108,16 +108,21 @@ pub(super) fn render_deployment(
         line("Rollback to:", rolled_back_to.as_deref());
     }
     line("Reason:", deployment.reason.as_deref());
-    let span = match (started_ms, ran) {
-        (Some(start), Some(ran)) => Some(format!(
-            "{} to {} ({})",
-            event_time(start.div_euclid(1_000)),
-            event_time(updated.timestamp()),
-            duration(ran)
-        )),
-        _ => Some(format!("{} (start not known)", event_time(updated.timestamp()))),
-    };
-    line(if deployment.is_finished() { "Ran:" } else { "Since:" }, span.as_deref());
+    match (started_ms, ran) {
+        (Some(start), Some(ran)) => {
+            let span = format!(
+                "{} to {} ({})",
+                event_time(start.div_euclid(1_000)),
+                event_time(updated.timestamp()),
+                duration(ran)
+            );
+            line(if deployment.is_finished() { "Ran:" } else { "Running:" }, Some(&span));
+        }
+        _ => {
+            let at = format!("{} (its start was not seen)", event_time(updated.timestamp()));
+            line("At:", Some(&at));
+        }
+    }
     if let Some(tasks) = tasks {
         line(
             "Tasks:",

@@ -87,7 +87,7 @@ impl StateStore for InMemoryStateStore {
                 record.kind == ResourceKind::Task
                     && record.facts.deployment_id.as_deref() == Some(deployment_id)
             })
-            .map(TaskSummary::of)
+            .map(TaskSummary::of_deployment)
             .collect();
         tasks.sort_by(|a, b| a.task_arn.cmp(&b.task_arn));
         Ok(tasks)

@@ -123,8 +123,33 @@ pub struct TaskSummary {
 }
 
 impl TaskSummary {
-    /// The summary of a stored task record.
+    /// What the cluster/status index holds of a stored task record
+    /// ([`TASK_STATUS_INDEX_ATTRIBUTES`]).
     pub fn of(record: &StateRecord) -> Self {
+        let facts = TaskFacts {
+            deployment_id: None,
+            outcome: None,
+            stop_cause: None,
+            ..record.facts.clone()
+        };
+        Self { facts, ..Self::whole(record) }
+    }
+
+    /// What the deployment index holds of a stored task record
+    /// ([`TASK_DEPLOYMENT_INDEX_ATTRIBUTES`], and its key).
+    pub fn of_deployment(record: &StateRecord) -> Self {
+        let facts = TaskFacts {
+            started_at: record.facts.started_at.clone(),
+            stopped_at: record.facts.stopped_at.clone(),
+            deployment_id: record.facts.deployment_id.clone(),
+            outcome: record.facts.outcome.clone(),
+            stop_cause: record.facts.stop_cause.clone(),
+            ..TaskFacts::default()
+        };
+        Self { facts, missing_since: None, ..Self::whole(record) }
+    }
+
+    fn whole(record: &StateRecord) -> Self {
         Self {
             task_arn: record.key.clone(),
             cluster_arn: record.cluster_arn.clone(),
