@@ -316,7 +316,13 @@ impl Timeline {
     /// newest version), a deployment's band and marker, a service action's marker.
     pub fn observe(&mut self, event: &EcsEvent) {
         let time = event.time.instant().timestamp_millis();
-        self.saw(time);
+        if matches!(
+            event.detail,
+            EcsDetail::Task(_) | EcsDetail::Deployment(_) | EcsDetail::ServiceAction(_)
+        ) {
+            // The span drawn: that of what the page draws (not container instances).
+            self.saw(time);
+        }
         match &event.detail {
             EcsDetail::Task(task) => self.task(task, time, &event.region),
             EcsDetail::Deployment(deployment) => {
@@ -872,7 +878,9 @@ fn deployment_bands(deployments: &[DeploymentBand], last: i64) -> Vec<Deployment
     let rollbacks: Vec<(String, i64, String, Option<String>)> = bands
         .iter()
         .filter(|band| band.rollback)
-        .map(|band| (band.service.clone(), band.start, band.id.clone(), band.rolled_back_to.clone()))
+        .map(|band| {
+            (band.service.clone(), band.start, band.id.clone(), band.rolled_back_to.clone())
+        })
         .collect();
     for band in bands.iter_mut().filter(|band| band.status == "FAILED" && !band.rollback) {
         // The first rollback of the service that started after it did (and restores what
@@ -1054,11 +1062,14 @@ mod tests {
                 detail["containers"] = json!([{"name": "app", "exitCode": 1}]);
             } else {
                 detail["stopCode"] = json!("ServiceSchedulerInitiated");
-                detail["stoppedReason"] = json!("Scaling activity initiated by (deployment ecs-svc/1)");
+                detail["stoppedReason"] =
+                    json!("Scaling activity initiated by (deployment ecs-svc/1)");
                 detail["containers"] = json!([{"name": "app", "exitCode": 143}]);
             }
         }
-        let time = detail["stoppedAt"].as_str().unwrap_or_else(|| detail["startedAt"].as_str().expect("at"));
+        let time = detail["stoppedAt"]
+            .as_str()
+            .unwrap_or_else(|| detail["startedAt"].as_str().expect("at"));
         let time = format!("{}Z", &time[..19]);
         ReceivedEvent::new(json!({
             "version": "0", "id": format!("{id}-{}", detail["version"]),
@@ -1192,12 +1203,18 @@ mod tests {
         let summary = &data["summaries"][0];
         assert_eq!(summary["lane"], "service:web");
         assert_eq!(summary["service"], SERVICE);
-        let base = DateTime::parse_from_rfc3339("2024-06-10T08:00:00Z").expect("t").timestamp_millis();
+        let base =
+            DateTime::parse_from_rfc3339("2024-06-10T08:00:00Z").expect("t").timestamp_millis();
         let minute = 60_000;
         assert_eq!(
             summary["running"],
-            json!([[base, 1], [base + 5 * minute, 2], [base + 10 * minute, 1],
-                   [base + 20 * minute, 0], [base + 30 * minute, 1]])
+            json!([
+                [base, 1],
+                [base + 5 * minute, 2],
+                [base + 10 * minute, 1],
+                [base + 20 * minute, 0],
+                [base + 30 * minute, 1]
+            ])
         );
         assert_eq!(summary["runningMax"], 2);
         let stops = &summary["stops"];
@@ -1241,8 +1258,18 @@ mod tests {
     #[test]
     fn given_a_failed_deployment_and_its_rollback_then_the_bands_name_them() {
         let mut timeline = Timeline::new();
-        timeline.observe(&deployment("ecs-svc/1", "IN_PROGRESS", 0, "ECS deployment ecs-svc/1 in progress."));
-        timeline.observe(&deployment("ecs-svc/1", "COMPLETED", 5, "ECS deployment ecs-svc/1 completed."));
+        timeline.observe(&deployment(
+            "ecs-svc/1",
+            "IN_PROGRESS",
+            0,
+            "ECS deployment ecs-svc/1 in progress.",
+        ));
+        timeline.observe(&deployment(
+            "ecs-svc/1",
+            "COMPLETED",
+            5,
+            "ECS deployment ecs-svc/1 completed.",
+        ));
         // The failure arrives before the in-progress state it follows.
         timeline.observe(&deployment(
             "ecs-svc/2",
@@ -1250,14 +1277,24 @@ mod tests {
             20,
             "ECS deployment circuit breaker: task failed to start.",
         ));
-        timeline.observe(&deployment("ecs-svc/2", "IN_PROGRESS", 10, "ECS deployment ecs-svc/2 in progress."));
+        timeline.observe(&deployment(
+            "ecs-svc/2",
+            "IN_PROGRESS",
+            10,
+            "ECS deployment ecs-svc/2 in progress.",
+        ));
         timeline.observe(&deployment(
             "ecs-svc/3",
             "IN_PROGRESS",
             20,
             "ECS deployment circuit breaker: rolling back to deploymentId ecs-svc/1.",
         ));
-        timeline.observe(&deployment("ecs-svc/4", "IN_PROGRESS", 40, "ECS deployment ecs-svc/4 in progress."));
+        timeline.observe(&deployment(
+            "ecs-svc/4",
+            "IN_PROGRESS",
+            40,
+            "ECS deployment ecs-svc/4 in progress.",
+        ));
         let mut failed = web_task("f", 12, Some(13), true);
         let EcsDetail::Task(detail) = &mut failed.detail else { panic!("task") };
         detail.started_by = Some("ecs-svc/2".into());
@@ -1269,8 +1306,12 @@ mod tests {
         assert_eq!(ids, ["ecs-svc/1", "ecs-svc/2", "ecs-svc/3", "ecs-svc/4"]);
         let statuses: Vec<&str> = bands.iter().map(|b| b["status"].as_str().expect("s")).collect();
         assert_eq!(statuses, ["COMPLETED", "FAILED", "IN_PROGRESS", "IN_PROGRESS"]);
-        let base = DateTime::parse_from_rfc3339("2024-06-10T08:00:00Z").expect("t").timestamp_millis();
-        assert_eq!((bands[1]["start"].as_i64(), bands[1]["end"].as_i64()), (Some(base + 600_000), Some(base + 1_200_000)));
+        let base =
+            DateTime::parse_from_rfc3339("2024-06-10T08:00:00Z").expect("t").timestamp_millis();
+        assert_eq!(
+            (bands[1]["start"].as_i64(), bands[1]["end"].as_i64()),
+            (Some(base + 600_000), Some(base + 1_200_000))
+        );
         assert_eq!(bands[1]["rolledBackTo"], "ecs-svc/1");
         assert_eq!(bands[1]["rolledBackBy"], "ecs-svc/3");
         assert_eq!((bands[1]["tasks"].as_u64(), bands[1]["failed"].as_u64()), (Some(1), Some(1)));
@@ -1290,7 +1331,16 @@ mod tests {
         let back = since + chrono::Duration::minutes(30);
         timeline.alert(&render_down(&record, since.timestamp(), Some(2), 300, told), told);
         timeline.alert(&render_recovered(&record, since.timestamp(), 2, back), back);
-        timeline.alert(&render_down(&record, back.timestamp() + 600, Some(2), 300, back + chrono::Duration::minutes(15)), back + chrono::Duration::minutes(15));
+        timeline.alert(
+            &render_down(
+                &record,
+                back.timestamp() + 600,
+                Some(2),
+                300,
+                back + chrono::Duration::minutes(15),
+            ),
+            back + chrono::Duration::minutes(15),
+        );
         let data = page_data(&timeline);
         let summary = &data["summaries"][0];
         assert_eq!(summary["lane"], "service:web");

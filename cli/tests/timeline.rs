@@ -323,7 +323,12 @@ impl Corpus {
             "containers": [container("app", "PENDING"), container("log-router", "PENDING")],
         });
         self.event(created, "ECS Task State Change", arn.clone(), detail.clone());
-        let stop = |detail: &mut Value, at: DateTime<Utc>, code: &str, reason: &str, exits: [Option<(i64, Option<&str>)>; 2], version: u64| {
+        let stop = |detail: &mut Value,
+                    at: DateTime<Utc>,
+                    code: &str,
+                    reason: &str,
+                    exits: [Option<(i64, Option<&str>)>; 2],
+                    version: u64| {
             detail["lastStatus"] = json!("STOPPED");
             detail["desiredStatus"] = json!("STOPPED");
             detail["version"] = json!(version);
@@ -346,7 +351,9 @@ impl Corpus {
             at
         };
         if ending == Ending::FailedToStart {
-            let pull = format!("CannotPullContainerError: pull image manifest has been retried 5 time(s): failed to resolve ref {image}: not found");
+            let pull = format!(
+                "CannotPullContainerError: pull image manifest has been retried 5 time(s): failed to resolve ref {image}: not found"
+            );
             let at = created + Duration::seconds(40);
             stop(&mut detail, at, "TaskFailedToStart", &pull, [None, None], 2);
             detail["containers"][0]["reason"] = json!(pull);
@@ -367,11 +374,31 @@ impl Corpus {
         let oom = "OutOfMemoryError: Container killed due to memory usage";
         let (code, reason, exits) = match ending {
             Ending::Running | Ending::FailedToStart => return,
-            Ending::Completed => ("EssentialContainerExited", "Essential container in task exited", [Some((0, None)), Some((143, None))]),
-            Ending::Exit1 => ("EssentialContainerExited", "Essential container in task exited", [Some((1, None)), Some((143, None))]),
-            Ending::Oom => ("EssentialContainerExited", "Essential container in task exited", [Some((137, Some(oom))), Some((143, None))]),
-            Ending::ScaledIn => ("ServiceSchedulerInitiated", scaled_in.as_str(), [Some((143, None)), Some((143, None))]),
-            Ending::Unhealthy => ("ServiceSchedulerInitiated", "Task failed ELB health checks in (target-group arn:aws:elasticloadbalancing:us-east-1:111122223333:targetgroup/orders/0123456789abcdef)", [Some((137, None)), Some((143, None))]),
+            Ending::Completed => (
+                "EssentialContainerExited",
+                "Essential container in task exited",
+                [Some((0, None)), Some((143, None))],
+            ),
+            Ending::Exit1 => (
+                "EssentialContainerExited",
+                "Essential container in task exited",
+                [Some((1, None)), Some((143, None))],
+            ),
+            Ending::Oom => (
+                "EssentialContainerExited",
+                "Essential container in task exited",
+                [Some((137, Some(oom))), Some((143, None))],
+            ),
+            Ending::ScaledIn => (
+                "ServiceSchedulerInitiated",
+                scaled_in.as_str(),
+                [Some((143, None)), Some((143, None))],
+            ),
+            Ending::Unhealthy => (
+                "ServiceSchedulerInitiated",
+                "Task failed ELB health checks in (target-group arn:aws:elasticloadbalancing:us-east-1:111122223333:targetgroup/orders/0123456789abcdef)",
+                [Some((137, None)), Some((143, None))],
+            ),
         };
         stop(&mut detail, at, code, reason, exits, 3);
         self.event(at, "ECS Task State Change", arn, detail);
@@ -415,7 +442,9 @@ fn service_corpus(path: &Path) -> (usize, usize) {
         at(75.05),
         ROLLBACK_DEPLOYMENT,
         "IN_PROGRESS",
-        &format!("ECS deployment circuit breaker: rolling back to deploymentId {FIRST_DEPLOYMENT}."),
+        &format!(
+            "ECS deployment circuit breaker: rolling back to deploymentId {FIRST_DEPLOYMENT}."
+        ),
     );
     corpus.deployment(at(86.0), ROLLBACK_DEPLOYMENT, "COMPLETED", &completed(ROLLBACK_DEPLOYMENT));
     // The failed deployment's tasks: one every 20 seconds, none starts.
@@ -454,7 +483,8 @@ fn service_corpus(path: &Path) -> (usize, usize) {
         let gap = 1.7 + 2.0 * (0.5 + 0.5 * (minute / 45.0 * std::f64::consts::TAU).sin());
         minute += gap / 60.0;
     }
-    let failed_to_start = corpus.lines.iter().filter(|(_, _, l)| l.contains("TaskFailedToStart")).count();
+    let failed_to_start =
+        corpus.lines.iter().filter(|(_, _, l)| l.contains("TaskFailedToStart")).count();
     let events = corpus.write(path);
     assert!(events > 14_000, "{events} events");
     (tasks + failed_to_start, events)
@@ -462,7 +492,9 @@ fn service_corpus(path: &Path) -> (usize, usize) {
 
 /// The opening tags of the elements whose tag starts with `start` (`<div class="x `).
 fn tags<'a>(dom: &'a str, start: &str) -> Vec<&'a str> {
-    dom.match_indices(start).map(|(at, _)| dom[at..].split('>').next().unwrap_or_default()).collect()
+    dom.match_indices(start)
+        .map(|(at, _)| dom[at..].split('>').next().unwrap_or_default())
+        .collect()
 }
 
 /// The value of `attribute` in a tag.
@@ -547,9 +579,17 @@ fn given_a_service_with_5000_tasks_then_the_browser_draws_its_summary_first() {
         .filter(|task| task["lastStatus"] == "STOPPED")
         .count();
     assert_eq!(stops, stopped as u64, "every stop in one bucket");
-    let causes: Vec<&str> =
-        lane.match_indices(" data-cause=\"").map(|(at, n)| lane[at + n.len()..].split('"').next().unwrap_or_default()).collect();
-    for cause in ["exit 137 OutOfMemoryError", "exit 1", "CannotPullContainerError", "completed", "Scaling activity initiated"] {
+    let causes: Vec<&str> = lane
+        .match_indices(" data-cause=\"")
+        .map(|(at, n)| lane[at + n.len()..].split('"').next().unwrap_or_default())
+        .collect();
+    for cause in [
+        "exit 137 OutOfMemoryError",
+        "exit 1",
+        "CannotPullContainerError",
+        "completed",
+        "Scaling activity initiated",
+    ] {
         assert!(causes.contains(&cause), "{cause} in {causes:?}");
     }
     // exactly the deployments generated, the failed one marked and its rollback named
@@ -591,7 +631,8 @@ fn given_a_service_with_5000_tasks_then_the_browser_draws_its_summary_first() {
     assert_eq!(told("resolved"), 1, "and recovered once");
     assert_eq!(attribute_values(lane, "data-silence"), ["ended"]);
     let silence = &summary["silences"][0];
-    let (from, to) = (silence["start"].as_i64().expect("start"), silence["end"].as_i64().expect("end"));
+    let (from, to) =
+        (silence["start"].as_i64().expect("start"), silence["end"].as_i64().expect("end"));
     assert!(from <= outage.0 && to >= outage.1, "{from}..{to} spans the outage");
     let path = screenshot(&page, "services-5000");
     println!("timeline of one service, 5,000 tasks: {}", path.display());

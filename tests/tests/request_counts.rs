@@ -86,7 +86,12 @@ async fn given_alerts_then_a_sent_one_costs_claim_publish_mark_and_a_repeat_one_
                     sent += 1;
                 }
                 [alert] if alert["completed"] == true => {
-                    assert_eq!((ledger, sns), (0, 0), "{}: a clean exit is not told", scenario.name);
+                    assert_eq!(
+                        (ledger, sns),
+                        (0, 0),
+                        "{}: a clean exit is not told",
+                        scenario.name
+                    );
                 }
                 [_] => {
                     assert_eq!((ledger, sns), (1, 0), "{}: a claim finds it sent", scenario.name);

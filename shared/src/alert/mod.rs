@@ -26,8 +26,8 @@ pub use render::{
     match_severity, render, render_alert,
 };
 pub use rules::{
-    AlertRule, Completions, DEFAULT_RULES_JSON, MAX_EXPECTED_EXIT_CODES, MAX_RULE_NAME_LEN, RuleError, RuleSet,
-    exit_codes,
+    AlertRule, Completions, DEFAULT_RULES_JSON, MAX_EXPECTED_EXIT_CODES, MAX_RULE_NAME_LEN,
+    RuleError, RuleSet, exit_codes,
 };
 pub use service_render::{
     DeploymentContext, SERVICE_DOWN_RULE, render_down, render_recovered, render_resolved,
