@@ -626,3 +626,90 @@ async fn given_thousands_of_stopped_tasks_stored_then_a_run_reads_only_what_it_c
     // stored: 4 records, not 5,002.
     assert_eq!(store.read.load(std::sync::atomic::Ordering::SeqCst), 4);
 }
+
+const WEB: &str = "arn:aws:ecs:us-west-2:123456789012:service/MyCluster/web";
+const WORKER: &str = "arn:aws:ecs:us-west-2:123456789012:service/MyCluster/worker";
+const DELETED: &str = "arn:aws:ecs:us-west-2:123456789012:service/MyCluster/old-api";
+
+/// A service as `DescribeServices` answers on the wire (the API reference's example's fields).
+fn api_service(arn: &str, desired: i64, running: i64) -> Value {
+    json!({
+        "serviceArn": arn,
+        "serviceName": arn.rsplit('/').next(),
+        "clusterArn": CLUSTER,
+        "status": "ACTIVE",
+        "desiredCount": desired,
+        "runningCount": running,
+        "pendingCount": 0,
+        "launchType": "FARGATE",
+        "taskDefinition": "arn:aws:ecs:us-west-2:123456789012:task-definition/sample-fargate:2",
+        "deployments": [],
+        "events": [],
+        "createdAt": 1557128207.101
+    })
+}
+
+/// GIVEN a cluster with two services (one scaled to zero, listed over two pages) and a stored
+/// service ECS no longer lists WHEN a run reads the services (`DescribeServices` throttled once)
+/// THEN each one's desired count and status is recorded — the unlisted one as deleted — and a
+/// second run over the unchanged cluster writes none of them.
+#[tokio::test]
+async fn given_services_then_a_run_records_desired_counts_and_status_once() {
+    use ecs_events::service::{Desired, InMemoryServiceStore, ServiceStore};
+    let store = store_before().await;
+    let services = Arc::new(InMemoryServiceStore::new());
+    let gone = Desired { count: 1, at_ms: 0, source: Source::Event };
+    services.observe_desired(DELETED, CLUSTER, gone, None).await.expect("stored");
+    let (newer, same, older, lost) = ecs_today();
+    let mut rules = cluster_rules(&[&newer, &same], &[&older, &lost], false);
+    rules.extend([
+        mock!(Ecs::list_services)
+            .match_requests(|r| r.next_token().is_none())
+            .sequence()
+            .http_status(200, body(&json!({"serviceArns": [WEB], "nextToken": "services-2"})))
+            .repeatedly()
+            .build(),
+        mock!(Ecs::list_services)
+            .match_requests(|r| r.next_token() == Some("services-2"))
+            .sequence()
+            .http_status(200, body(&json!({"serviceArns": [WORKER]})))
+            .repeatedly()
+            .build(),
+        mock!(Ecs::describe_services)
+            .sequence()
+            .http_status(400, Some(THROTTLED.into()))
+            .http_status(
+                200,
+                body(&json!({
+                    "services": [api_service(WEB, 2, 2), api_service(WORKER, 0, 0)],
+                    "failures": [{"arn": DELETED, "reason": "MISSING"}]
+                })),
+            )
+            .repeatedly()
+            .build(),
+    ]);
+    let reconciler = Reconciler::new(&client(&rules), store.clone(), settings(false, 100))
+        .with_services(services.clone());
+    let report = reconciler.run(Deadline::after(StdDuration::from_secs(30))).await.expect("runs");
+    assert!(report.failures.is_empty(), "{:?}", report.failures);
+    assert_eq!((report.services_described, report.services_written), (3, 3));
+    // The 7 calls of the tasks and instances, ListServices ×2, DescribeServices ×2 (the first
+    // throttled and retried): every attempt counted.
+    assert_eq!((report.api_calls, report.throttles), (11, 1));
+    let read = |arn| {
+        let services = services.clone();
+        async move { services.service(arn).await.expect("get").expect("stored") }
+    };
+    let web = read(WEB).await;
+    assert_eq!(web.desired.map(|d| (d.count, d.source)), Some((2, Source::Reconcile)));
+    assert_eq!(web.status.as_deref(), Some("ACTIVE"));
+    assert_eq!(read(WORKER).await.desired.map(|d| d.count), Some(0));
+    let deleted = read(DELETED).await;
+    assert_eq!(
+        (deleted.desired.map(|d| d.count), deleted.status.as_deref()),
+        (Some(0), Some("INACTIVE"))
+    );
+    // Nothing changed since: the second run writes no service.
+    let report = reconciler.run(Deadline::after(StdDuration::from_secs(30))).await.expect("runs");
+    assert_eq!((report.services_described, report.services_written), (2, 0));
+}

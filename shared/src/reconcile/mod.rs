@@ -240,6 +240,7 @@ impl Reconciler {
             ecs: &ecs,
             store: self.store.as_ref(),
             services: self.services.as_deref(),
+            stored_services: None,
             settings: &self.settings,
             deadline,
             now: Utc::now(),
@@ -257,6 +258,8 @@ struct Run<'a> {
     ecs: &'a EcsApi,
     store: &'a dyn StateStore,
     services: Option<&'a dyn ServiceStore>,
+    /// The stored services by cluster, read once a run.
+    stored_services: Option<HashMap<String, HashMap<String, ServiceRecord>>>,
     settings: &'a ReconcileSettings,
     deadline: Deadline,
     now: DateTime<Utc>,
@@ -323,13 +326,22 @@ impl Run<'_> {
     /// described to learn they are gone (`MISSING` is recorded as `INACTIVE`, desired 0).
     async fn services(&mut self, cluster: &str) -> Result<(), Stop> {
         let Some(services) = self.services else { return Ok(()) };
-        let stored: HashMap<String, ServiceRecord> = services
-            .services()
-            .await?
-            .into_iter()
-            .filter(|record| record.cluster_arn == cluster)
-            .map(|record| (record.service_arn.clone(), record))
-            .collect();
+        // The service table is read once a run, whatever the number of clusters.
+        if self.stored_services.is_none() {
+            let mut by_cluster: HashMap<String, HashMap<String, ServiceRecord>> = HashMap::new();
+            for record in services.services().await? {
+                by_cluster
+                    .entry(record.cluster_arn.clone())
+                    .or_default()
+                    .insert(record.service_arn.clone(), record);
+            }
+            self.stored_services = Some(by_cluster);
+        }
+        let stored = self
+            .stored_services
+            .as_mut()
+            .and_then(|by_cluster| by_cluster.remove(cluster))
+            .unwrap_or_default();
         let mut arns = self.ecs.list_services(cluster).await?;
         let listed: HashSet<String> = arns.iter().cloned().collect();
         let mut gone: Vec<String> = stored
@@ -347,6 +359,8 @@ impl Run<'_> {
         for batch in arns.chunks(DESCRIBE_SERVICES_BATCH) {
             self.check_deadline()?;
             let (described, failures) = self.ecs.describe_services(cluster, batch).await?;
+            // What was asked for: ECS answers for these ARNs only.
+            let asked = |arn: &String| batch.contains(arn);
             let mut seen: Vec<(String, i64, String)> = described
                 .into_iter()
                 .filter_map(|service| {
@@ -358,7 +372,7 @@ impl Run<'_> {
                 (failure.reason.as_deref() == Some("MISSING"))
                     .then(|| (failure.arn.unwrap_or_default(), 0, "INACTIVE".to_owned()))
             }));
-            for (arn, desired, status) in seen.into_iter().filter(|(arn, ..)| !arn.is_empty()) {
+            for (arn, desired, status) in seen.into_iter().filter(|(arn, ..)| asked(arn)) {
                 self.report.services_described += 1;
                 let record = stored.get(&arn);
                 let changed = record.is_none_or(|record| {
