@@ -106,6 +106,58 @@ async fn given_a_conditional_check_failure_then_it_is_a_decision_not_an_error_an
     assert_eq!(put.num_calls(), 1);
 }
 
+/// GIVEN a deployment event (one conditional `UpdateItem` on the deployment table) WHEN
+/// DynamoDB throttles twice THEN the SDK retries and it is stored; WHEN the condition fails
+/// with a newer stored state THEN it is stale, decided from that one answer; WHEN every attempt
+/// fails with a 5xx THEN the invocation fails retryably naming the table.
+#[tokio::test]
+async fn given_faults_on_a_deployment_write_then_retries_decisions_and_errors_are_as_for_tasks() {
+    use aws_sdk_dynamodb::operation::update_item::UpdateItemOutput;
+    let event = sample("deployment-failed-rollback.json");
+    let throttled = mock!(DynamoDb::update_item)
+        .sequence()
+        .http_status(400, Some(THROTTLED.into()))
+        .times(2)
+        .output(|| UpdateItemOutput::builder().build())
+        .build();
+    let client = mock_client!(aws_sdk_dynamodb, RuleMode::Sequential, [&throttled], |c| {
+        c.retry_config(retries())
+    });
+    let response = tracker(client).handle(invoke(event.clone())).await.expect("stored");
+    assert_eq!(response, json!({"outcome": "Stored"}));
+    assert_eq!(throttled.num_calls(), 3);
+
+    // The sample's updatedAt is 2024-05-02T23:14:40.612Z; a later state is stored.
+    let failed = r#"{"__type":"com.amazonaws.dynamodb.v20120810#ConditionalCheckFailedException","message":"The conditional request failed","Item":{"updatedAt":{"N":"1714691700000"}}}"#;
+    let newer = mock!(DynamoDb::update_item)
+        .sequence()
+        .http_status(400, Some(failed.into()))
+        .repeatedly()
+        .build();
+    let client = mock_client!(aws_sdk_dynamodb, RuleMode::Sequential, [&newer], |c| c
+        .retry_config(retries()));
+    let response = tracker(client).handle(invoke(event.clone())).await.expect("decided");
+    assert_eq!(response, json!({"outcome": "Stale"}));
+    assert_eq!(newer.num_calls(), 1);
+
+    let broken = mock!(DynamoDb::update_item)
+        .sequence()
+        .http_status(500, Some(INTERNAL.into()))
+        .repeatedly()
+        .build();
+    let client = mock_client!(aws_sdk_dynamodb, RuleMode::Sequential, [&broken], |c| c
+        .retry_config(retries()));
+    let error = tracker(client).handle(invoke(event)).await.expect_err("fails");
+    let diagnostic = Diagnostic::from(error);
+    assert_eq!(diagnostic.error_type, "Retryable.StoreError");
+    assert!(
+        diagnostic.error_message.contains("UpdateItem on table ECSDeploymentState failed"),
+        "{}",
+        diagnostic.error_message
+    );
+    assert_eq!(broken.num_calls(), 3);
+}
+
 /// A server on loopback that accepts connections and never answers.
 fn silent_server() -> String {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("port");
