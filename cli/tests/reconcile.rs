@@ -13,7 +13,7 @@ use std::process::Output;
 use assert_cmd::Command;
 use ecs_events::event::ReceivedEvent;
 use ecs_events::state::{Create, DynamoDbStateStore, Retention, StateRecord, StateStore};
-use ecs_events_cli::tables::create_state_tables;
+use ecs_events_cli::tables::{create_service_tables, create_state_tables};
 use serde_json::{Value, json};
 use support::unique;
 
@@ -30,6 +30,7 @@ struct Fixture {
     lost_task: String,
     task_table: String,
     instance_table: String,
+    service_table: String,
 }
 
 fn fixture() -> Fixture {
@@ -50,13 +51,25 @@ fn fixture() -> Fixture {
     let event = ReceivedEvent::from_slice(event.as_bytes()).expect("event");
     let record = StateRecord::from_event(event, Retention::default()).expect("fits").expect("task");
     let (task_table, instance_table) = (unique("recon-tasks"), unique("recon-instances"));
+    let service_table = unique("recon-services");
     tokio::runtime::Runtime::new().expect("runtime").block_on(async {
         let dynamodb = support::dynamodb();
         create_state_tables(&dynamodb, &task_table, &instance_table).await.expect("tables");
+        create_service_tables(&dynamodb, &service_table, &unique("recon-deployments"))
+            .await
+            .expect("service tables");
         let store = DynamoDbStateStore::new(dynamodb, task_table.clone(), instance_table.clone());
         store.put_if_newer(record, Create::Allowed).await.expect("put");
     });
-    Fixture { cluster, cluster_arn, instance_arn, lost_task, task_table, instance_table }
+    Fixture {
+        cluster,
+        cluster_arn,
+        instance_arn,
+        lost_task,
+        task_table,
+        instance_table,
+        service_table,
+    }
 }
 
 impl Fixture {
@@ -68,6 +81,7 @@ impl Fixture {
             .args(["--endpoint-url", &support::moto().endpoint])
             .args(["--task-table", &self.task_table])
             .args(["--container-instance-table", &self.instance_table])
+            .args(["--service-table", &self.service_table])
             .output()
             .expect("ran")
     }
@@ -127,8 +141,9 @@ fn given_a_task_ecs_no_longer_lists_then_a_dry_run_shows_the_mark_and_a_run_make
     assert_eq!(report["written"], 0);
     assert_eq!(report["markedMissing"], 1);
     // DescribeClusters, ListTasks RUNNING and STOPPED, ListContainerInstances,
-    // DescribeContainerInstances.
-    assert_eq!(report["apiCalls"], 5);
+    // DescribeContainerInstances, ListServices (none: no DescribeServices).
+    assert_eq!(report["apiCalls"], 6);
+    assert_eq!(report["servicesDescribed"], 0);
     assert!(fixture.lost_task_line().contains("RUNNING (missing since "));
 
     let again = fixture.run(&["reconcile", "--cluster", &fixture.cluster_arn, "--json"]);
