@@ -11,37 +11,54 @@ use assert_cmd::Command;
 use serde_json::Value;
 use support::{events_dir, topic_with_queue, unique};
 
-/// The task table the bundled events were replayed into (once for all tests), and the
-/// replay's report.
-fn replayed() -> &'static (String, Value) {
-    static REPLAYED: OnceLock<(String, Value)> = OnceLock::new();
+/// The tables the bundled events were replayed into (once for all tests): tasks, services,
+/// deployments.
+struct Tables {
+    tasks: String,
+    services: String,
+    deployments: String,
+}
+
+/// The tables the bundled events were replayed into (once for all tests), and the replay's
+/// report (with the example rules).
+fn replayed() -> &'static (Tables, Value) {
+    static REPLAYED: OnceLock<(Tables, Value)> = OnceLock::new();
     REPLAYED.get_or_init(|| {
         let endpoint = support::moto().endpoint.clone();
         let topic = tokio::runtime::Runtime::new()
             .expect("runtime")
             .block_on(async { topic_with_queue(false, None).await.topic_arn });
-        let table = unique("tasks");
+        let tables = Tables {
+            tasks: unique("tasks"),
+            services: unique("services"),
+            deployments: unique("deployments"),
+        };
+        let rules = events_dir().join("../rules/examples.json");
         let output = Command::cargo_bin("ecs-events")
             .expect("binary")
             .args(["replay", "--json", "--create-tables", "--endpoint-url", &endpoint])
-            .args(["--topic-arn", &topic, "--task-table", &table])
+            .args(["--topic-arn", &topic, "--task-table", &tables.tasks])
+            .args(["--service-table", &tables.services, "--deployment-table", &tables.deployments])
             .args(["--container-instance-table", &unique("instances")])
-            .args(["--ledger-table", &unique("ledger")])
+            .args(["--ledger-table", &unique("ledger"), "--incident-table", &unique("incidents")])
+            .arg("--rules")
+            .arg(rules)
             .arg(events_dir())
             .output()
             .expect("ran");
         assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-        (table, serde_json::from_slice(&output.stdout).expect("report"))
+        (tables, serde_json::from_slice(&output.stdout).expect("report"))
     })
 }
 
 /// `ecs-events <args> --endpoint-url <moto> --task-table <the replayed table>`.
 fn against_moto(args: &[&str]) -> std::process::Output {
-    let (table, _) = replayed();
+    let (tables, _) = replayed();
     Command::cargo_bin("ecs-events")
         .expect("binary")
         .args(args)
-        .args(["--endpoint-url", &support::moto().endpoint, "--task-table", table])
+        .args(["--endpoint-url", &support::moto().endpoint, "--task-table", &tables.tasks])
+        .args(["--service-table", &tables.services, "--deployment-table", &tables.deployments])
         .output()
         .expect("ran")
 }
@@ -169,4 +186,73 @@ fn given_bad_flags_then_tasks_exits_2_saying_what_is_wrong() {
         String::from_utf8_lossy(&no_table.stderr).trim(),
         "ecs-events tasks: the state is in DynamoDB: give --endpoint-url URL (a local endpoint) or --aws"
     );
+}
+
+/// GIVEN the bundled events replayed into moto's tables WHEN `deployments` lists a cluster's
+/// (the deployment table's cluster index) and one service's (the table) THEN each deployment
+/// the replay reported, with its tasks (the task table's deployment index) and its rollback.
+#[test]
+fn given_a_replay_against_moto_then_deployments_lists_what_it_stored_with_tasks_and_rollbacks() {
+    let (_, report) = replayed();
+    let of_cluster = |cluster: &str| -> Vec<Value> {
+        let prefix = format!(":service/{cluster}/");
+        let deployments = report["deployments"].as_array().expect("deployments");
+        deployments
+            .iter()
+            .filter(|d| d["service"].as_str().is_some_and(|s| s.contains(&prefix)))
+            .cloned()
+            .collect()
+    };
+    let expected = of_cluster("prod-fargate");
+    assert!(expected.len() >= 5, "{expected:?}");
+    let output = against_moto(&["deployments", "--cluster", "prod-fargate", "--json"]);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let listed: Vec<Value> = serde_json::from_slice(&output.stdout).expect("JSON");
+    let key = |d: &Value| d["deploymentId"].as_str().expect("id").to_owned();
+    let mut ids: Vec<String> = listed.iter().map(key).collect();
+    let mut want: Vec<String> = expected.iter().map(key).collect();
+    ids.sort();
+    want.sort();
+    assert_eq!(ids, want);
+    for deployment in &listed {
+        let reported = expected.iter().find(|d| key(d) == key(deployment)).expect("reported");
+        for field in ["service", "status", "rolledBackTo", "rollbackOf", "tasks", "taskCounts"] {
+            assert_eq!(deployment[field], reported[field], "{}: {field}", key(deployment));
+        }
+    }
+    let failed = listed
+        .iter()
+        .find(|d| d["deploymentId"] == "ecs-svc/6001002003004005006")
+        .expect("billing's failed deployment");
+    assert_eq!(failed["status"], "FAILED");
+    assert_eq!(failed["rolledBackTo"], "ecs-svc/6001002003004005000");
+    assert_eq!(failed["tasks"].as_array().map(Vec::len), Some(4));
+    assert_eq!(failed["taskCounts"]["failed"], 4);
+
+    // One service, as a table for people.
+    let output =
+        against_moto(&["deployments", "--cluster", "prod-fargate", "--service", "billing"]);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let text = String::from_utf8(output.stdout).expect("UTF-8");
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(lines[0].starts_with("DEPLOYMENT ") && lines[0].contains("ROLLBACK"), "{text}");
+    assert_eq!(lines.last().copied(), Some("2 deployments"), "{text}");
+    assert!(text.contains("ecs-svc/6001002003004005006  billing  FAILED"), "{text}");
+    assert!(text.contains("to ecs-svc/6001002003004005000"), "{text}");
+    assert!(text.contains("4 started, 0 running, 4 failed"), "{text}");
+
+    // An unknown cluster is a usage error naming the clusters there are.
+    let unknown = against_moto(&["deployments", "--cluster", "nope"]);
+    assert_eq!(unknown.status.code(), Some(2));
+    // A deployment table that does not exist: one message, exit 1.
+    let missing = Command::cargo_bin("ecs-events")
+        .expect("binary")
+        .args(["deployments", "--cluster", "prod-fargate"])
+        .args(["--endpoint-url", &support::moto().endpoint])
+        .args(["--task-table", &replayed().0.tasks, "--deployment-table", &unique("absent")])
+        .output()
+        .expect("ran");
+    assert_eq!(missing.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&missing.stderr);
+    assert!(stderr.starts_with("ecs-events deployments: cannot use table absent-"), "{stderr}");
 }
