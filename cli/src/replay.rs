@@ -48,9 +48,10 @@ pub struct Stats {
     pub silences: u64,
     /// "Resolved" and "recovered" messages sent.
     pub resolved: u64,
-    /// Task stops that were clean exits, matched by a rule that does not tell of them: not
-    /// alerted, not counted.
-    pub completed: u64,
+    /// Matches a rule did not tell, by how the task ended: a clean exit under a rule that does
+    /// not tell completions (the default), a failure under one that tells only completions.
+    /// Neither alerted nor counted into an incident.
+    pub quiet: u64,
     /// Alerts that could not be published or recorded (the topic or the ledger failed).
     pub alerts_failed: u64,
 }
@@ -262,7 +263,7 @@ impl Replayer {
     fn record_alerts(&mut self, location: &str, results: Vec<RuleResult>) {
         for (rule, result) in results {
             match result {
-                Ok(Delivery::Completed { .. }) => self.stats.completed += 1,
+                Ok(Delivery::Completed { .. }) => self.stats.quiet += 1,
                 Ok(delivery) => {
                     if let Some(alert) = delivery.into_published() {
                         match alert.kind {

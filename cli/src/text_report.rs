@@ -47,7 +47,7 @@ pub fn render(report: &Report) -> String {
     out
 }
 
-/// `, 1 service down and 2 resolved, 3 clean exits not told`, or nothing.
+/// `, 1 service down and 2 resolved; 3 not told (a clean exit is no failure)`, or nothing.
 fn service_messages(stats: &crate::replay::Stats) -> String {
     let mut parts = Vec::new();
     if stats.silences > 0 {
@@ -57,10 +57,9 @@ fn service_messages(stats: &crate::replay::Stats) -> String {
         parts.push(format!("{} resolved", stats.resolved));
     }
     let told = if parts.is_empty() { String::new() } else { format!(", {}", parts.join(" and ")) };
-    let quiet = match stats.completed {
+    let quiet = match stats.quiet {
         0 => String::new(),
-        1 => "; 1 clean exit not told".to_owned(),
-        count => format!("; {count} clean exits not told"),
+        count => format!("; {count} not told (a clean exit is no failure)"),
     };
     format!("{told}{quiet}")
 }

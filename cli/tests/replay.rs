@@ -67,8 +67,8 @@ fn assert_scenario(report: &Value, scenario: &Scenario) {
     for count in ["events", "stored", "duplicates", "stale", "ignored"] {
         assert_eq!(report["stats"][count], scenario.expected["stats"][count], "{name}: {count}");
     }
-    if let Some(completed) = scenario.expected["stats"].get("completed") {
-        assert_eq!(&report["stats"]["completed"], completed, "{name}: clean exits not told");
+    if let Some(quiet) = scenario.expected["stats"].get("quiet") {
+        assert_eq!(&report["stats"]["quiet"], quiet, "{name}: clean exits not told");
     }
     assert_eq!(report["stats"]["rejected"], 0, "{name}: {}", report["rejected"]);
     for (list, report_list, key, status) in [
@@ -555,4 +555,50 @@ fn given_per_service_endpoint_variables_then_aws_mode_uses_them_and_endpoint_url
     assert!(overridden.status.success(), "{}", String::from_utf8_lossy(&overridden.stderr));
     let report: Value = serde_json::from_slice(&overridden.stdout).expect("report");
     assert_eq!(report["stats"]["duplicates"], 1);
+}
+
+/// GIVEN a nightly job's four runs (three clean exits, one exit 2) and rules/jobs.json (a rule
+/// for its failures, and one that opts in to its completions with a day-long window) WHEN
+/// replayed THEN each completion is told as completed, severity info, and the failure as an
+/// error by the failure rule alone; with the shipped example rules only the failure is told.
+#[test]
+fn given_rules_that_opt_in_to_completions_then_a_jobs_clean_exits_are_told_as_info() {
+    let nightly = path(&events_dir().join("scenarios/nightly-job"));
+    let jobs = path(&events_dir().join("../rules/jobs.json"));
+    let report = replay(&["--rules", &jobs, &nightly]);
+    let told: Vec<(String, String, String)> = report["alerts"]
+        .as_array()
+        .expect("alerts")
+        .iter()
+        .map(|alert| {
+            let field = |name: &str| alert[name].as_str().expect(name).to_owned();
+            (field("rule"), field("severity"), field("subject"))
+        })
+        .collect();
+    let rules: Vec<(&str, &str)> =
+        told.iter().map(|(rule, severity, _)| (rule.as_str(), severity.as_str())).collect();
+    assert_eq!(
+        rules,
+        [
+            ("scheduled-job-completed", "info"),
+            ("scheduled-job-completed", "info"),
+            ("scheduled-job-failed", "error"),
+            ("scheduled-job-completed", "info"),
+        ],
+        "{told:#?}"
+    );
+    assert!(
+        told[0].2.starts_with("ECS task completed: batch/nightly-export: exit 0 after 7m"),
+        "{}",
+        told[0].2
+    );
+    assert!(told[2].2.starts_with("ECS task stopped: batch/nightly-export"), "{}", told[2].2);
+    // Each completion is a message of its own a day apart (a window of 24 hours, no crash loop),
+    // and none counts as a failure.
+    assert_eq!(report["stats"]["digests"], 0);
+    assert!(report["alerts"].as_array().expect("alerts").iter().all(|a| a["crashLoop"] == false));
+    // Matched and not told: the 3 completions by the failure rule, the failure by the rule
+    // that tells only completions.
+    assert_eq!(report["stats"]["quiet"], 4);
+    assert_eq!(report["alerts"][0]["chat"]["metadata"]["additionalContext"]["severity"], "info");
 }

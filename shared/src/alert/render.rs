@@ -246,10 +246,14 @@ fn render_task(
         _ => None,
     };
     let reason = if completed {
-        // What finished and how: `exit 0 after 7m 55s`.
-        let exits: Vec<String> = containers
+        // What finished and how: `exit 0 after 7m 55s` — the exit of the container that did
+        // the work, not the SIGTERM the others got.
+        let stop_signal = |code: i64| code == 143 || code == 137;
+        let exits: Vec<String> = task
+            .containers()
             .iter()
             .filter_map(|container| container.exit_code)
+            .filter(|code| !stop_signal(*code))
             .take(1)
             .map(|code| format!("exit {code}"))
             .collect();
