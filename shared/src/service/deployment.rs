@@ -144,7 +144,16 @@ pub struct DeploymentTasks {
     /// How many failed (failed, killed for memory, never started).
     pub failed: usize,
     /// The failed tasks by cause, most first.
-    pub failed_causes: Vec<(String, usize)>,
+    pub failed_causes: Vec<CauseCount>,
+}
+
+/// How many tasks failed of one cause.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CauseCount {
+    /// The cause (`CannotPullContainerError`, `exit 1`...).
+    pub cause: String,
+    /// How many.
+    pub count: usize,
 }
 
 impl DeploymentTasks {
@@ -174,9 +183,11 @@ impl DeploymentTasks {
                     .or_default() += 1;
             }
         }
-        let mut causes: Vec<(String, usize)> =
-            causes.into_iter().map(|(cause, count)| (cause.to_owned(), count)).collect();
-        causes.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        let mut causes: Vec<CauseCount> = causes
+            .into_iter()
+            .map(|(cause, count)| CauseCount { cause: cause.to_owned(), count })
+            .collect();
+        causes.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.cause.cmp(&b.cause)));
         summary.failed_causes = causes;
         summary.tasks = arns;
         summary
@@ -187,8 +198,8 @@ impl DeploymentTasks {
     pub fn headline(&self) -> String {
         match (self.failed, self.failed_causes.first()) {
             (0, _) | (_, None) => "no task failed".to_owned(),
-            (1, Some((cause, _))) => format!("1 task failed ({cause})"),
-            (failed, Some((cause, _))) => format!("{failed} tasks failed ({cause})"),
+            (1, Some(top)) => format!("1 task failed ({})", top.cause),
+            (failed, Some(top)) => format!("{failed} tasks failed ({})", top.cause),
         }
     }
 
@@ -202,7 +213,7 @@ impl DeploymentTasks {
             .failed_causes
             .iter()
             .take(2)
-            .map(|(cause, count)| format!("{cause} ×{count}"))
+            .map(|top| format!("{} ×{}", top.cause, top.count))
             .collect();
         let more = if self.failed_causes.len() > 2 { ", …" } else { "" };
         let tasks = if self.failed == 1 { "task" } else { "tasks" };

@@ -25,7 +25,9 @@ mod memory;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
-pub use deployment::{DeploymentChange, DeploymentRecord, DeploymentTasks, DeploymentView, views};
+pub use deployment::{
+    CauseCount, DeploymentChange, DeploymentRecord, DeploymentTasks, DeploymentView, views,
+};
 pub use dynamodb::{DEPLOYMENT_CLUSTER_INDEX, DynamoDbServiceStore};
 pub use memory::InMemoryServiceStore;
 
