@@ -270,7 +270,7 @@ struct LaneSummary {
 struct PageData<'a> {
     time_zone: &'static str,
     stats: &'a Stats,
-    /// The first and last times seen (epoch milliseconds).
+    /// The first and last times of what is drawn (epoch milliseconds): open bands end at `last`.
     first: Option<i64>,
     last: Option<i64>,
     tasks_total: usize,
@@ -302,8 +302,6 @@ pub struct Timeline {
     deployments: Vec<DeploymentBand>,
     deployment_index: HashMap<(String, String), usize>,
     service_messages: Vec<ServiceMessage>,
-    first: Option<i64>,
-    last: Option<i64>,
 }
 
 impl Timeline {
@@ -316,13 +314,6 @@ impl Timeline {
     /// newest version), a deployment's band and marker, a service action's marker.
     pub fn observe(&mut self, event: &EcsEvent) {
         let time = event.time.instant().timestamp_millis();
-        if matches!(
-            event.detail,
-            EcsDetail::Task(_) | EcsDetail::Deployment(_) | EcsDetail::ServiceAction(_)
-        ) {
-            // The span drawn: that of what the page draws (not container instances).
-            self.saw(time);
-        }
         match &event.detail {
             EcsDetail::Task(task) => self.task(task, time, &event.region),
             EcsDetail::Deployment(deployment) => {
@@ -344,12 +335,6 @@ impl Timeline {
             ),
             EcsDetail::ContainerInstance(_) | EcsDetail::Unknown(_) => {}
         }
-    }
-
-    /// Widens the time span seen to `time`.
-    fn saw(&mut self, time: i64) {
-        self.first = Some(self.first.map_or(time, |first| first.min(time)));
-        self.last = Some(self.last.map_or(time, |last| last.max(time)));
     }
 
     /// A deployment's or service action's marker, on its service's lane.
@@ -380,7 +365,6 @@ impl Timeline {
     fn deployment(&mut self, event: &EcsEvent, deployment: &DeploymentStateChange, time: i64) {
         let Some(service) = event.resources().first() else { return };
         let at = deployment.updated_at.as_ref().map_or(time, |t| t.instant().timestamp_millis());
-        self.saw(at);
         let key = (service.clone(), deployment.deployment_id.clone());
         let index = match self.deployment_index.get(&key) {
             Some(&index) => index,
@@ -449,7 +433,6 @@ impl Timeline {
     /// message opens a silence band, the service's "recovered" one closes it.
     pub fn alert(&mut self, alert: &Alert, time: DateTime<Utc>) {
         let time = time.timestamp_millis();
-        self.saw(time);
         let tasks: Vec<String> = if alert.resources.is_empty() {
             vec![alert.resource.clone()]
         } else {
@@ -560,10 +543,7 @@ impl Timeline {
         if let Some(stopped) = stopped {
             bar.end = bar.end.max(stopped);
         }
-        let outer = (created.unwrap_or(time).min(time), stopped.unwrap_or(time).max(time));
         if task.version < bar.newest {
-            self.saw(outer.0);
-            self.saw(outer.1);
             return;
         }
         bar.newest = task.version;
@@ -586,19 +566,18 @@ impl Timeline {
                 reason: container.reason.as_deref().map(clip),
             })
             .collect();
-        self.saw(outer.0);
-        self.saw(outer.1);
     }
 
     /// Writes the page for a replay with these counts.
     pub fn write_html(&self, stats: &Stats, out: &mut impl Write) -> std::io::Result<()> {
         let (tasks, sampled) = self.drawn();
         let stored = self.tasks.iter().filter(|bar| bar.stored).count();
+        let (first, last) = self.span().unzip();
         let data = PageData {
             time_zone: "UTC",
             stats,
-            first: self.first,
-            last: self.last,
+            first,
+            last,
             tasks_total: stored,
             not_stored: self.tasks.len() - stored,
             sampled,
@@ -612,6 +591,24 @@ impl Timeline {
         out.write_all(before.as_bytes())?;
         out.write_all(json.as_bytes())?;
         out.write_all(after.as_bytes())
+    }
+
+    /// The first and last times of what the page draws: the stored tasks, the markers, the
+    /// deployments.
+    fn span(&self) -> Option<(i64, i64)> {
+        // A bar spans its task's times (created, started, stopped, events).
+        let tasks = self.tasks.iter().filter(|bar| bar.stored).flat_map(|bar| [bar.start, bar.end]);
+        let markers = self.markers.iter().map(|marker| marker.time);
+        let deployments = self
+            .deployments
+            .iter()
+            .flat_map(|band| [band.started, band.ended, Some(band.start)])
+            .flatten();
+        let times = tasks.chain(markers).chain(deployments);
+        times.fold(None, |span, time| match span {
+            None => Some((time, time)),
+            Some((first, last)) => Some((first.min(time), last.max(time))),
+        })
     }
 
     /// The tasks drawn (those the state tracker stored), in start order: all of them up to
@@ -644,7 +641,7 @@ impl Timeline {
 
     /// The summary of every lane with stored tasks, deployments or silences, in lane order.
     fn summaries(&self) -> Vec<LaneSummary> {
-        let last = self.last.unwrap_or_default();
+        let last = self.span().map_or(0, |(_, last)| last);
         let mut lanes: BTreeMap<(String, String), LaneSummary> = BTreeMap::new();
         let mut tasks_of: BTreeMap<(String, String), Vec<&TaskBar>> = BTreeMap::new();
         let mut started_by: HashMap<&str, (usize, usize)> = HashMap::new();

@@ -176,7 +176,7 @@ async fn service_store_contract(store: &dyn ServiceStore) {
     store.remove_trouble(SERVICE, &trouble.incident, 99).await.expect("not that one");
     assert_eq!(
         store.service(SERVICE).await.expect("get").expect("stored").troubles,
-        [later.clone()]
+        std::slice::from_ref(&later)
     );
     store.remove_trouble(SERVICE, &trouble.incident, 100).await.expect("removed");
     assert!(store.service(SERVICE).await.expect("get").expect("stored").troubles.is_empty());

@@ -209,17 +209,24 @@ pub fn silence_incident(service_arn: &str) -> String {
     format!("{SERVICE_DOWN_RULE}|{service_arn}")
 }
 
-/// What every service message's draft shares.
+/// What a service message says: its subject, text for email, lines for chat and chat event
+/// type.
+struct Wording {
+    subject: String,
+    text: String,
+    lines: Vec<String>,
+    event_type: &'static str,
+}
+
+/// What every service message's draft shares (`keys`: its incident and thread).
 fn service_draft(
     kind: AlertKind,
     severity: Severity,
     record: &ServiceRecord,
     keys: (String, String),
-    subject: String,
-    text: String,
-    lines: Vec<String>,
-    event_type: &'static str,
+    wording: Wording,
 ) -> Draft {
+    let Wording { subject, text, lines, event_type } = wording;
     let (region, cluster, name) = service_parts(&record.service_arn);
     let health = console_url(region, cluster, &format!("services/{name}/health"));
     let (incident, thread) = keys;
@@ -309,10 +316,7 @@ pub fn render_down(
         Severity::Error,
         record,
         (incident, thread),
-        subject,
-        text,
-        lines,
-        "ECSServiceDown",
+        Wording { subject, text, lines, event_type: "ECSServiceDown" },
     );
     let description =
         "A service that ran tasks has run none for a while (and was not scaled to zero).";
@@ -361,10 +365,7 @@ pub fn render_recovered(
         Severity::Info,
         record,
         (incident, thread),
-        subject,
-        text,
-        lines,
-        "ECSServiceRecovered",
+        Wording { subject, text, lines, event_type: "ECSServiceRecovered" },
     );
     assemble(
         Told { name: SERVICE_DOWN_RULE, description: "" },
@@ -419,10 +420,7 @@ pub fn render_resolved(
         Severity::Info,
         record,
         (trouble.incident.clone(), trouble.thread.clone()),
-        subject,
-        text,
-        lines,
-        "ECSIncidentResolved",
+        Wording { subject, text, lines, event_type: "ECSIncidentResolved" },
     );
     assemble(
         Told { name: &trouble.rule, description },

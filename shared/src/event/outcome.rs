@@ -130,6 +130,14 @@ impl TaskStateChange {
                     | StopCode::TerminationNotice
             )
         );
+        // A task that finished its work: the exit of the container that did it, not the SIGTERM
+        // the others got.
+        if completed(self, DEFAULT_EXPECTED_EXIT_CODES) {
+            let done = self.containers().iter().filter_map(|container| container.exit_code);
+            if let Some(code) = done.clone().find(|code| !STOP_SIGNAL_EXITS.contains(code)) {
+                return Some(format!("exit {code}"));
+            }
+        }
         let telling = self.containers_most_telling_first();
         let failed = telling.first().filter(|container| container.failed() && !on_purpose);
         if let Some(container) = failed {
@@ -225,6 +233,7 @@ mod tests {
                    {"name": "xray", "exitCode": 137}]),
         );
         assert_eq!(task.outcome(&[0]), TaskOutcome::Completed);
+        assert_eq!(task.stop_cause().as_deref(), Some("exit 0"), "not the sidecar's SIGTERM");
         // An OOM kill of a sidecar is a failure, whatever the others did.
         let task = stopped(
             "EssentialContainerExited",
@@ -256,7 +265,7 @@ mod tests {
             ("task-scaled-in", "Scaling activity initiated"),
             ("task-elb-health-check-failed", "Task failed ELB health checks"),
             ("task-stopped-by-user", "Task stopped by user"),
-            ("task-essential-exited-zero", "Essential container in task exited"),
+            ("task-essential-exited-zero", "exit 0"),
         ] {
             assert_eq!(sample(name).stop_cause().as_deref(), Some(cause), "{name}");
         }

@@ -237,7 +237,7 @@ fn resolution(
     let at_desired = !observed.running.is_empty()
         && i64::try_from(observed.running.len()).unwrap_or(i64::MAX) >= desired.unwrap_or(1);
     (quiet_for_a_window && at_desired && record.health.down_since.is_none())
-        .then(|| Resolution::Running { running: observed.running.len(), desired })
+        .then_some(Resolution::Running { running: observed.running.len(), desired })
 }
 
 impl Resolution {
