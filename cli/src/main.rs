@@ -339,26 +339,13 @@ async fn reconcile(args: ReconcileArgs) -> Result<(), RunError> {
         dry_run: args.dry_run,
         retention: args.retention.retention(),
     };
-    let dynamodb = ecs_events::aws::dynamodb(&config);
-    check_tables(&dynamodb, &[&args.state.service_table]).await.map_err(RunError::Services)?;
-    let services = DynamoDbServiceStore::new(
-        dynamodb,
-        args.state.service_table.clone(),
-        args.state.deployment_table.clone(),
-    );
+    let services = service_store(&config, &args.state, &args.state.service_table).await?;
     let reconciler = Reconciler::new(&ecs_events::aws::ecs(&config), Arc::new(store), settings)
         .with_services(Arc::new(services));
     let deadline = Deadline::after(std::time::Duration::from_secs(args.time_limit));
     let report =
         reconciler.run(deadline).await.map_err(|error| RunError::Services(error.into()))?;
-    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-    if args.json {
-        serde_json::to_writer(&mut out, &report).map_err(std::io::Error::from)?;
-        writeln!(out)?;
-    } else {
-        out.write_all(ecs_events_cli::reconcile::render(&report).as_bytes())?;
-    }
-    out.flush()?;
+    print(args.json, &report, || ecs_events_cli::reconcile::render(&report))?;
     if !report.unknown_clusters.is_empty() {
         return Err(RunError::Input(anyhow::anyhow!(
             "ECS does not know cluster(s) {}: check --cluster and the region (AWS_REGION)",
@@ -381,15 +368,12 @@ async fn tasks(args: TasksArgs) -> Result<(), RunError> {
     let listed = list(&store, &cluster, args.status.as_deref(), args.service.as_deref())
         .await
         .map_err(tasks_error)?;
-    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     if args.json {
         let details = details(&store, &listed).await.map_err(tasks_error)?;
-        serde_json::to_writer(&mut out, &details).map_err(std::io::Error::from)?;
-        writeln!(out)?;
+        print(true, &details, String::new)?;
     } else {
-        out.write_all(render_tasks(&listed).as_bytes())?;
+        print(false, &(), || render_tasks(&listed))?;
     }
-    out.flush()?;
     Ok(())
 }
 
@@ -397,27 +381,45 @@ async fn tasks(args: TasksArgs) -> Result<(), RunError> {
 async fn deployments(args: DeploymentsArgs) -> Result<(), RunError> {
     let config = sdk_config(&args.state).await?;
     let store = state_store(&config, &args.state, false).await?;
-    let dynamodb = ecs_events::aws::dynamodb(&config);
-    check_tables(&dynamodb, &[&args.state.deployment_table]).await.map_err(RunError::Services)?;
-    let services = DynamoDbServiceStore::new(
-        dynamodb,
-        args.state.service_table.clone(),
-        args.state.deployment_table.clone(),
-    );
+    let services = service_store(&config, &args.state, &args.state.deployment_table).await?;
     let cluster = resolve_cluster(&store, &args.cluster).await.map_err(tasks_error)?;
     let listed =
         ecs_events_cli::deployments::list(&services, &store, &cluster, args.service.as_deref())
             .await
             .map_err(tasks_error)?;
+    print(args.json, &listed, || ecs_events_cli::deployments::render(&listed))
+}
+
+/// Prints `value` as one line of JSON, or the text `render` makes of it for people.
+fn print<T: serde::Serialize>(
+    json: bool,
+    value: &T,
+    render: impl FnOnce() -> String,
+) -> Result<(), RunError> {
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-    if args.json {
-        serde_json::to_writer(&mut out, &listed).map_err(std::io::Error::from)?;
+    if json {
+        serde_json::to_writer(&mut out, value).map_err(std::io::Error::from)?;
         writeln!(out)?;
     } else {
-        out.write_all(ecs_events_cli::deployments::render(&listed).as_bytes())?;
+        out.write_all(render().as_bytes())?;
     }
     out.flush()?;
     Ok(())
+}
+
+/// The DynamoDB service store, the table it is used through (`checked`) reached first.
+async fn service_store(
+    config: &SdkConfig,
+    args: &StateTableArgs,
+    checked: &String,
+) -> Result<DynamoDbServiceStore, RunError> {
+    let dynamodb = ecs_events::aws::dynamodb(config);
+    check_tables(&dynamodb, &[checked]).await.map_err(RunError::Services)?;
+    Ok(DynamoDbServiceStore::new(
+        dynamodb,
+        args.service_table.clone(),
+        args.deployment_table.clone(),
+    ))
 }
 
 /// `ecs-events task ARN`.
