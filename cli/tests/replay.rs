@@ -40,16 +40,39 @@ struct Tables {
     tasks: String,
     instances: String,
     ledger: String,
+    incidents: String,
+    services: String,
+    deployments: String,
 }
 
 impl Tables {
     fn new() -> Self {
-        Self { tasks: unique("tasks"), instances: unique("instances"), ledger: unique("ledger") }
+        Self {
+            tasks: unique("tasks"),
+            instances: unique("instances"),
+            ledger: unique("ledger"),
+            incidents: unique("incidents"),
+            services: unique("services"),
+            deployments: unique("deployments"),
+        }
     }
 
-    fn flags(&self) -> [&str; 6] {
-        let Self { tasks, instances, ledger } = self;
-        ["--task-table", tasks, "--container-instance-table", instances, "--ledger-table", ledger]
+    fn flags(&self) -> [&str; 12] {
+        let Self { tasks, instances, ledger, incidents, services, deployments } = self;
+        [
+            "--task-table",
+            tasks,
+            "--container-instance-table",
+            instances,
+            "--ledger-table",
+            ledger,
+            "--incident-table",
+            incidents,
+            "--service-table",
+            services,
+            "--deployment-table",
+            deployments,
+        ]
     }
 }
 
@@ -394,6 +417,14 @@ async fn given_endpoint_url_at_moto_then_tables_and_the_subscribed_queue_end_lik
     // Details round-trip through DynamoDB exactly (`0.0` stays `0.0`).
     assert_eq!(real["tasks"], embedded["tasks"]);
     assert_eq!(real["containerInstances"], embedded["containerInstances"]);
+    // Deployments, and every message — service down, recovered, resolved included — decided
+    // alike by the DynamoDB adapters.
+    assert_eq!(real["deployments"], embedded["deployments"]);
+    let told = |report: &Value| -> Vec<Value> {
+        let alerts = report["alerts"].as_array().expect("alerts");
+        alerts.iter().map(|a| json!([a["kind"], a["rule"], a["resource"], a["subject"]])).collect()
+    };
+    assert_eq!(told(&real), told(&embedded));
     assert_eq!(real["failed"], json!([]));
     // Bad input is refused alike, in the same words.
     assert_eq!(real["rejected"], embedded["rejected"]);

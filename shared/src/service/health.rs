@@ -16,8 +16,10 @@
 //!   otherwise, anything else (crashes, failed health checks, a person stopping them) is down.
 //!
 //! It **recovers** — one "recovered" message in the same thread — when a task of it runs
-//! again. A service never seen running is never watched: the check cannot tell a service that
-//! never started from one it has not heard of.
+//! again. A service is watched once seen running, or once a desired count above 0 is known
+//! (then, never seen running, it is silent from the first check that finds it so): a service
+//! known only by its tasks, whose desired count is not known, is not — the check cannot tell a
+//! service scaled to zero long ago from one that is down.
 //!
 //! **Troubles** (a crash loop, a failed deployment) end — one "resolved" message — when the
 //! service is healthy again after the trouble's last activity: a `SERVICE_STEADY_STATE`, a
@@ -177,7 +179,7 @@ pub fn assess(
         if let Some(since) = health.down_since.take() {
             actions.push(Action::Recovered { since, running: running.len() });
         }
-    } else if health.running_at.is_some() {
+    } else if health.running_at.is_some() || record.desired.is_some_and(|d| d.count > 0) {
         let since = match health.silent_since {
             Some(since) => since,
             None => {
@@ -377,13 +379,24 @@ mod tests {
     }
 
     #[test]
-    fn given_a_service_never_seen_running_then_it_is_not_watched() {
+    fn given_a_service_never_seen_running_then_only_a_known_desired_count_makes_it_watched() {
         let mut service = record();
-        service.desired = Some(Desired { count: 2, at_ms: 0, source: Source::Event });
         let told =
             ticks(&mut service, vec![(1_000, Observed::default()), (5_000, Observed::default())]);
         assert!(told.is_empty());
         assert_eq!(service.health, Health::default(), "nothing written");
+        // It should run 2 tasks and runs none (its tasks crashed before a check saw them):
+        // silent from the first check, down 5 minutes later.
+        service.desired = Some(Desired { count: 2, at_ms: 0, source: Source::Event });
+        let told = ticks(
+            &mut service,
+            vec![
+                (6_000, Observed::default()),
+                (6_240, Observed::default()),
+                (6_300, Observed::default()),
+            ],
+        );
+        assert_eq!(told, vec![(6_300, Action::Down { since: 6_000, desired: Some(2) })]);
     }
 
     #[test]
