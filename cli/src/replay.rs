@@ -263,7 +263,7 @@ impl Replayer {
     fn record_alerts(&mut self, location: &str, results: Vec<RuleResult>) {
         for (rule, result) in results {
             match result {
-                Ok(Delivery::Completed { .. }) => self.stats.quiet += 1,
+                Ok(Delivery::Quiet { .. }) => self.stats.quiet += 1,
                 Ok(delivery) => {
                     if let Some(alert) = delivery.into_published() {
                         match alert.kind {

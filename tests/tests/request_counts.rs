@@ -85,7 +85,7 @@ async fn given_alerts_then_a_sent_one_costs_claim_publish_mark_and_a_repeat_one_
                     assert_eq!((ledger, sns), (2, 1), "{}: claim + publish + mark", scenario.name);
                     sent += 1;
                 }
-                [alert] if alert["completed"] == true => {
+                [alert] if alert["quiet"] == true => {
                     assert_eq!(
                         (ledger, sns),
                         (0, 0),

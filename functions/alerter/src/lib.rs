@@ -147,7 +147,7 @@ fn report(results: Vec<RuleResult>, counts: &mut OutcomeCounts) -> Result<Value,
                     "sent": published.is_some(),
                     "recorded": !matches!(delivery, Delivery::SentUnrecorded { .. }),
                     "counted": matches!(delivery, Delivery::Counted { .. }),
-                    "completed": matches!(delivery, Delivery::Completed { .. }),
+                    "quiet": matches!(delivery, Delivery::Quiet { .. }),
                 }));
             }
             Err(error) => {

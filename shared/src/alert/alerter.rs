@@ -134,9 +134,9 @@ pub enum Delivery {
         /// What the alert is about.
         resource: String,
     },
-    /// A task that finished its work, which the rule does not tell of: nothing sent, nothing
-    /// counted (a clean exit is not a failure).
-    Completed {
+    /// A match the rule does not tell by how the task ended — a clean exit (not a failure), or
+    /// a failure under a rule that tells only completions: nothing sent, nothing counted.
+    Quiet {
         /// The rule.
         rule: String,
         /// The task.
@@ -152,7 +152,7 @@ impl Delivery {
             None => match self {
                 Self::Counted { rule, .. }
                 | Self::AlreadySent { rule, .. }
-                | Self::Completed { rule, .. } => rule,
+                | Self::Quiet { rule, .. } => rule,
                 _ => "",
             },
         }
@@ -165,7 +165,7 @@ impl Delivery {
             None => match self {
                 Self::Counted { resource, .. }
                 | Self::AlreadySent { resource, .. }
-                | Self::Completed { resource, .. } => resource,
+                | Self::Quiet { resource, .. } => resource,
                 _ => "",
             },
         }
@@ -177,7 +177,7 @@ impl Delivery {
             Self::Sent(alert)
             | Self::SentUnrecorded { alert, .. }
             | Self::SentWithoutChat { alert, .. } => Some(alert),
-            Self::Counted { .. } | Self::AlreadySent { .. } | Self::Completed { .. } => None,
+            Self::Counted { .. } | Self::AlreadySent { .. } | Self::Quiet { .. } => None,
         }
     }
 
@@ -187,7 +187,7 @@ impl Delivery {
             Self::Sent(alert)
             | Self::SentUnrecorded { alert, .. }
             | Self::SentWithoutChat { alert, .. } => Some(alert),
-            Self::Counted { .. } | Self::AlreadySent { .. } | Self::Completed { .. } => None,
+            Self::Counted { .. } | Self::AlreadySent { .. } | Self::Quiet { .. } => None,
         }
     }
 
@@ -205,7 +205,7 @@ impl Delivery {
             Self::Counted { window, .. } if window.is_late() => "CountedLate",
             Self::Counted { .. } => "Counted",
             Self::AlreadySent { .. } => "AlreadySent",
-            Self::Completed { .. } => "Completed",
+            Self::Quiet { .. } => "Quiet",
         }
     }
 }
@@ -495,7 +495,7 @@ impl Alerter {
         if !rule.completed.tells(outcome) {
             let completed = outcome == Some(TaskOutcome::Completed);
             tracing::info!(alert_key = %key, completed, "not told by this rule: a clean exit is not a failure, or the rule tells only completions");
-            return Ok(Delivery::Completed { rule: rule.name.clone(), resource });
+            return Ok(Delivery::Quiet { rule: rule.name.clone(), resource });
         }
         let token = self.token();
         let expires_at = (Utc::now() + self.retention).timestamp();
