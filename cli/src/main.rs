@@ -12,17 +12,16 @@ use aws_sdk_dynamodb::error::DisplayErrorContext;
 use chrono::Duration;
 use clap::{Args, Parser, Subcommand};
 use ecs_events::alert::{
-    AlertLedger, AlertSink, Alerter, CollectingSink, DEFAULT_LEDGER_RETENTION_DAYS, DynamoDbLedger,
-    InMemoryLedger, RuleSet, ServiceWatch, SnsAlertSink, SnsChatSink, exit_codes,
+    AlertSink, DynamoDbLedger, RuleSet, SnsAlertSink, SnsChatSink, exit_codes,
 };
 use ecs_events::deadline::Deadline;
-use ecs_events::incident::{DynamoDbIncidentStore, InMemoryIncidentStore, IncidentStore};
+use ecs_events::incident::DynamoDbIncidentStore;
 use ecs_events::reconcile::{DEFAULT_MAX_API_CALLS, ReconcileSettings, Reconciler};
-use ecs_events::service::{DynamoDbServiceStore, InMemoryServiceStore, ServiceStore, health};
-use ecs_events::state::{DynamoDbStateStore, InMemoryStateStore, Retention, StateStore};
+use ecs_events::service::DynamoDbServiceStore;
+use ecs_events::state::{DynamoDbStateStore, Retention};
 use ecs_events_cli::generate::{CorpusSpec, generate};
 use ecs_events_cli::input::{files, read_file};
-use ecs_events_cli::replay::Replayer;
+use ecs_events_cli::replay::{Adapters, Decisions, Replayer};
 use ecs_events_cli::tables::{
     create_incident_table, create_ledger_table, create_service_tables, create_state_tables,
 };
@@ -102,16 +101,8 @@ struct RunArgs {
     /// by cluster and service, alerts, deployments), to open in a browser.
     #[arg(long, value_name = "FILE")]
     html: Option<PathBuf>,
-    /// Alert rules file (default: the AWS ECS guide's stopped-task rule).
-    #[arg(long)]
-    rules: Option<PathBuf>,
-    /// Exit codes that mean a task finished its work, for rules that list none (the stack's
-    /// ExpectedExitCodes), e.g. 0,3.
-    #[arg(long, value_name = "CODES", value_delimiter = ',', value_parser = clap::value_parser!(i64).range(0..=255))]
-    expected_exit_codes: Vec<i64>,
-    /// Minutes a service that should run tasks may run none before it is told down (0: never).
-    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u16).range(0..=1440))]
-    silence_minutes: u16,
+    #[command(flatten)]
+    decisions: DecisionArgs,
     #[command(flatten)]
     retention: RetentionArgs,
     #[command(flatten)]
@@ -131,6 +122,45 @@ struct RunArgs {
     /// Create the tables first (for a fresh local endpoint).
     #[arg(long)]
     create_tables: bool,
+}
+
+/// How the replayed functions decide: the stack's alerting settings.
+#[derive(Args)]
+struct DecisionArgs {
+    /// Alert rules file (default: the AWS ECS guide's stopped-task rule).
+    #[arg(long)]
+    rules: Option<PathBuf>,
+    /// Exit codes that mean a task finished its work, for rules that list none (the stack's
+    /// ExpectedExitCodes), e.g. 0,3.
+    #[arg(long, value_name = "CODES", value_delimiter = ',', value_parser = clap::value_parser!(i64).range(0..=255))]
+    expected_exit_codes: Vec<i64>,
+    /// Minutes a service that should run tasks may run none before it is told down (0: never).
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u16).range(0..=1440))]
+    silence_minutes: u16,
+}
+
+impl DecisionArgs {
+    /// The rules (read, compiled and linted) and settings; the error names the rules file.
+    fn decisions(&self) -> anyhow::Result<Decisions> {
+        let rules = match &self.rules {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("cannot read rules file {}", path.display()))?;
+                RuleSet::from_json(&text)
+                    .with_context(|| format!("rules file {}", path.display()))?
+            }
+            None => RuleSet::default_rules(),
+        };
+        let rules = if self.expected_exit_codes.is_empty() {
+            rules
+        } else {
+            let codes = exit_codes(self.expected_exit_codes.clone()).map_err(anyhow::Error::msg)?;
+            rules.with_expected_exit_codes(codes)
+        };
+        let silence_after =
+            (self.silence_minutes > 0).then(|| i64::from(self.silence_minutes) * 60);
+        Ok(Decisions { rules, silence_after })
+    }
 }
 
 /// How long finished resources stay in the state tables.
@@ -479,20 +509,7 @@ async fn state_store(
 }
 
 async fn run(args: RunArgs) -> Result<(), RunError> {
-    let rules = match &args.rules {
-        Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("cannot read rules file {}", path.display()))?;
-            RuleSet::from_json(&text).with_context(|| format!("rules file {}", path.display()))?
-        }
-        None => RuleSet::default_rules(),
-    };
-    let rules = if args.expected_exit_codes.is_empty() {
-        rules
-    } else {
-        let codes = exit_codes(args.expected_exit_codes.clone()).map_err(anyhow::Error::msg)?;
-        rules.with_expected_exit_codes(codes)
-    };
+    let decisions = args.decisions.decisions()?;
     let files = files(&args.paths).map_err(anyhow::Error::from)?;
     // Created first: a path that cannot be written fails before the replay, not after it.
     let html = match &args.html {
@@ -500,20 +517,7 @@ async fn run(args: RunArgs) -> Result<(), RunError> {
         None => None,
     };
     let adapters = adapters(&args).await?;
-    let retention = Duration::days(i64::from(DEFAULT_LEDGER_RETENTION_DAYS));
-    let silence_after = (args.silence_minutes > 0).then(|| i64::from(args.silence_minutes) * 60);
-    let mut alerter = Alerter::new(rules, adapters.ledger, adapters.sink, retention)
-        .with_incidents(adapters.incidents)
-        .with_services(ServiceWatch {
-            services: adapters.services.clone(),
-            state: adapters.store.clone(),
-            settings: health::Settings { silence_after },
-        });
-    if let Some(chat) = adapters.chat {
-        alerter = alerter.with_chat(chat);
-    }
-    let mut replayer =
-        Replayer::new(adapters.store, adapters.services, alerter, args.retention.retention());
+    let mut replayer = Replayer::deciding(adapters, decisions, args.retention.retention());
     if html.is_some() {
         replayer = replayer.with_timeline();
     }
@@ -554,28 +558,11 @@ fn cannot_write(path: &Path, error: std::io::Error) -> RunError {
     RunError::Input(anyhow::anyhow!("cannot write the timeline to {}: {error}", path.display()))
 }
 
-/// Where a replay keeps state, alerts and incidents.
-struct Adapters {
-    store: Arc<dyn StateStore>,
-    services: Arc<dyn ServiceStore>,
-    ledger: Arc<dyn AlertLedger>,
-    sink: Arc<dyn AlertSink>,
-    incidents: Arc<dyn IncidentStore>,
-    chat: Option<Arc<dyn AlertSink>>,
-}
-
 /// The embedded adapters, or the real ones with `--aws` / `--endpoint-url`, checked before
 /// the first event.
 async fn adapters(args: &RunArgs) -> Result<Adapters, RunError> {
     if !args.state.aws && args.state.endpoint_url.is_none() {
-        return Ok(Adapters {
-            store: Arc::new(InMemoryStateStore::new()),
-            services: Arc::new(InMemoryServiceStore::new()),
-            ledger: Arc::new(InMemoryLedger::new()),
-            sink: Arc::new(CollectingSink::new()),
-            incidents: Arc::new(InMemoryIncidentStore::new()),
-            chat: None,
-        });
+        return Ok(Adapters::embedded());
     }
     let topic_arn =
         args.topic_arn.clone().context("--topic-arn is required with --aws or --endpoint-url")?;

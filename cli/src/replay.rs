@@ -7,11 +7,18 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use ecs_events::alert::{Alert, AlertKind, Alerter, Delivery, MAX_DIGESTS_PER_FLUSH, RuleResult};
+use ecs_events::alert::{
+    Alert, AlertKind, AlertLedger, AlertSink, Alerter, CollectingSink,
+    DEFAULT_LEDGER_RETENTION_DAYS, Delivery, InMemoryLedger, MAX_DIGESTS_PER_FLUSH, RuleResult,
+    RuleSet, ServiceWatch,
+};
 use ecs_events::deadline::Deadline;
 use ecs_events::event::EcsDetail;
-use ecs_events::service::{DeploymentTasks, DeploymentView, ServiceStore, views};
-use ecs_events::state::{Detail, Outcome, ResourceKind, Retention, StateStore};
+use ecs_events::incident::{InMemoryIncidentStore, IncidentStore};
+use ecs_events::service::{
+    DeploymentTasks, DeploymentView, InMemoryServiceStore, ServiceStore, health, views,
+};
+use ecs_events::state::{Detail, InMemoryStateStore, Outcome, ResourceKind, Retention, StateStore};
 use ecs_events::tracker::{Stores, TrackError, track};
 use serde::Serialize;
 
@@ -98,6 +105,46 @@ pub struct Report {
     pub timeline: Option<Timeline>,
 }
 
+/// Where a replay keeps state, alerts and incidents: the embedded adapters, or the real ones.
+pub struct Adapters {
+    /// Tasks and container instances.
+    pub store: Arc<dyn StateStore>,
+    /// Services and deployments.
+    pub services: Arc<dyn ServiceStore>,
+    /// The alert ledger.
+    pub ledger: Arc<dyn AlertLedger>,
+    /// Where alerts go.
+    pub sink: Arc<dyn AlertSink>,
+    /// Incidents (alert grouping).
+    pub incidents: Arc<dyn IncidentStore>,
+    /// Where chat notifications go, if anywhere.
+    pub chat: Option<Arc<dyn AlertSink>>,
+}
+
+impl Adapters {
+    /// The embedded adapters: everything in memory, nothing leaves the process.
+    pub fn embedded() -> Self {
+        Self {
+            store: Arc::new(InMemoryStateStore::new()),
+            services: Arc::new(InMemoryServiceStore::new()),
+            ledger: Arc::new(InMemoryLedger::new()),
+            sink: Arc::new(CollectingSink::new()),
+            incidents: Arc::new(InMemoryIncidentStore::new()),
+            chat: None,
+        }
+    }
+}
+
+/// How the replayed functions decide: the stack's alerting settings.
+#[derive(Debug, Clone)]
+pub struct Decisions {
+    /// The alert rules.
+    pub rules: RuleSet,
+    /// Seconds a service that should run tasks may run none before it is told down (`None`:
+    /// never).
+    pub silence_after: Option<i64>,
+}
+
 /// The time each alert may take, as an invocation's deadline would allow.
 const ALERT_BUDGET: Duration = Duration::from_secs(30);
 /// The most schedule ticks (one a minute) simulated between two events, or after the last
@@ -161,6 +208,23 @@ impl Replayer {
             stream: None,
             timeline: None,
         }
+    }
+
+    /// A replayer deciding as the stack would with `decisions`, through `adapters`.
+    pub fn deciding(adapters: Adapters, decisions: Decisions, retention: Retention) -> Self {
+        let ledger_retention = chrono::Duration::days(i64::from(DEFAULT_LEDGER_RETENTION_DAYS));
+        let mut alerter =
+            Alerter::new(decisions.rules, adapters.ledger, adapters.sink, ledger_retention)
+                .with_incidents(adapters.incidents)
+                .with_services(ServiceWatch {
+                    services: adapters.services.clone(),
+                    state: adapters.store.clone(),
+                    settings: health::Settings { silence_after: decisions.silence_after },
+                });
+        if let Some(chat) = adapters.chat {
+            alerter = alerter.with_chat(chat);
+        }
+        Self::new(adapters.store, adapters.services, alerter, retention)
     }
 
     /// Also keeps the [`Timeline`] of what was replayed (for `--html`).
@@ -513,7 +577,7 @@ mod tests {
             Arc::new(CollectingSink::new()),
             chrono::Duration::days(1),
         );
-        let services = Arc::new(ecs_events::service::InMemoryServiceStore::new());
+        let services = Arc::new(InMemoryServiceStore::new());
         let mut replayer =
             Replayer::new(Arc::new(Unreachable), services, alerter, Retention::default());
         replayer.replay(entry(include_str!("../../events/samples/task-ec2-running.json"))).await;
