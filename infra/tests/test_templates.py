@@ -6,8 +6,10 @@ poison-record DLQ, the incident table and the alerter's grants on it, the digest
 the optional chat topic and channel configurations (the SAM template's conditions evaluated for
 several parameter sets), the reconciler's schedule and its ECS grants (evaluated as IAM would for
 requests on named and other clusters), the service and deployment tables, the task table's deployment
-index and each function's grants on them (issue #24), and the SAM parameters' constraints. Run by
-scripts/test after `cdk synth` (see README)."""
+index and each function's grants on them (issue #24), and the SAM parameters' constraints. Issue #25:
+the organization option (the central bus and its policy, the rules on it, this account's events
+forwarded to it, the reconciler's roles in member accounts, nothing of it when off) and the member
+template (infra/member/template.yaml). Run by scripts/test after `cdk synth` (see README)."""
 
 import fnmatch
 import json
@@ -25,6 +27,9 @@ EXAMPLE_RULES = ROOT / "rules" / "examples.json"
 STATE_STORE_SOURCE = ROOT / "shared" / "src" / "state" / "dynamodb.rs"
 INCIDENT_STORE_SOURCE = ROOT / "shared" / "src" / "incident" / "dynamodb.rs"
 SERVICE_STORE_SOURCE = ROOT / "shared" / "src" / "service" / "dynamodb.rs"
+# Issue #25: the member accounts' template, and the ECS calls the reconciler makes (its read role's).
+MEMBER_TEMPLATE = ROOT / "infra" / "member" / "template.yaml"
+ECS_API_SOURCE = ROOT / "shared" / "src" / "reconcile" / "ecs_api.rs"
 # EventBridge's predefined input-transformer variable for the whole event.
 EVENT_JSON = "<aws.events.event.json>"
 MAX_INPUT_TEMPLATE_CHARS = 8192
@@ -137,7 +142,20 @@ ALLOWED_ENVIRONMENT = {
         "CONTAINER_INSTANCE_RETENTION_DAYS", "RECONCILE_CLUSTERS", "RECONCILE_MAX_API_CALLS",
         # Issue #24.
         "SERVICE_TABLE",
+        # Issue #25: only with the organization parameters (ORGANIZATION_VARIABLES).
+        "MEMBER_ACCOUNTS", "MEMBER_ROLE_NAME", "RECONCILE_REGIONS",
     },
+}
+# Issue #25: the reconciler's variables of the organization option, unset without it.
+ORGANIZATION_VARIABLES = {"MEMBER_ACCOUNTS", "MEMBER_ROLE_NAME", "RECONCILE_REGIONS"}
+# Issue #25: the SAM parameter sets of the organization option ("off": today's stack).
+ORG_ID = "o-a1b2c3d4e5"
+MEMBERS = ["222222222222", "333333333333"]
+ORG_MODES = {
+    "off": {},
+    "organization": {"OrganizationId": ORG_ID},
+    "accounts": {"MemberAccountIds": ",".join(MEMBERS)},
+    "both": {"OrganizationId": ORG_ID, "MemberAccountIds": ",".join(MEMBERS)},
 }
 # Issue #14: the incident table as shared/src/incident/dynamodb.rs uses it.
 # Issue #23: a range key, so a window's members are one item each (constant-size counts).
@@ -308,15 +326,25 @@ def evaluate(value, parameters, conditions):
             return evaluate(conditions[argument], parameters, conditions)
         if function == "Ref" and argument in parameters:
             return parameters[argument]
+        if function == "Fn::Join":
+            separator, items = argument
+            items = evaluate(items, parameters, conditions)
+            return separator.join(str(evaluate(item, parameters, conditions)) for item in as_list(items))
         raise AssertionError(f"cannot evaluate {value}")
     return value
 
 
 def parameter_values(template, overrides=None):
-    """Every parameter's value: its default, or the override (unknown names refused)."""
+    """Every parameter's value: its default, or the override (unknown names refused). A
+    CommaDelimitedList is a list of its items, each trimmed, as CloudFormation reads it ("" is [""])."""
     declared = template.get("Parameters", {})
     assert set(overrides or {}) <= set(declared), set(overrides or {}) - set(declared)
-    return {name: str(definition.get("Default", "")) for name, definition in declared.items()} | dict(overrides or {})
+    values = {name: str(definition.get("Default", "")) for name, definition in declared.items()} | dict(overrides or {})
+    return {
+        name: [item.strip() for item in value.split(",")]
+        if declared[name]["Type"] == "CommaDelimitedList" else value
+        for name, value in values.items()
+    }
 
 
 def deployed(template, overrides=None):
@@ -359,13 +387,16 @@ def rules_refusing(template, overrides):
     }
 
 
-def alarms_on(template, namespace, metric, dimension=None):
-    """The alarms watching `metric` of `namespace`: with exactly the one dimension given, if any."""
+def alarms_on(template, namespace, metric, dimension=None, dimensions=None):
+    """The alarms watching `metric` of `namespace`: with exactly the one dimension given, or
+    exactly these dimensions (in any order), if any."""
+    wanted = [dimension] if dimension is not None else dimensions
+    key = lambda items: sorted(json.dumps(item, sort_keys=True) for item in items)
     return {
         name: alarm for name, alarm in resources(template, "AWS::CloudWatch::Alarm").items()
         if alarm["Properties"].get("Namespace") == namespace
         and alarm["Properties"].get("MetricName") == metric
-        and (dimension is None or alarm["Properties"].get("Dimensions") == [dimension])
+        and (wanted is None or key(alarm["Properties"].get("Dimensions", [])) == key(wanted))
     }
 
 
@@ -489,6 +520,8 @@ def test_every_function_role_grants_only_its_own_actions_on_its_own_resources(te
             actions = set(as_list(statement["Action"]))
             if function == "reconciler" and all(action.startswith("ecs:") for action in actions):
                 continue  # Resources outside the stack: test_the_reconciler_reads_ecs_only_on_its_clusters.
+            if function == "reconciler" and actions == {"sts:AssumeRole"}:
+                continue  # Roles in member accounts (issue #25): test_sam_the_reconciler_assumes_the_read_role_...
             assert actions <= ALLOWED_ACTIONS[function], f"{function}: {actions - ALLOWED_ACTIONS[function]}"
             for resource in as_list(statement["Resource"]):
                 assert resource != "*" and not (isinstance(resource, str) and "*" in resource), f"{function}: wildcard resource {resource}"
@@ -553,11 +586,20 @@ def test_each_alert_rule_invokes_the_alerter_with_its_name_and_the_event(templat
         template, json.loads(rules_file_of(path).read_text()))
 
 
+def event_buses(template):
+    return set(resources(template, "AWS::Events::EventBus"))
+
+
 def test_every_target_of_every_rule_retries_and_dead_letters(template):
     for name, rule in pattern_rules(template).items():
         for target in rule["Properties"]["Targets"]:
-            assert target.get("RetryPolicy", {}).get("MaximumRetryAttempts", 0) > 0, f"{name}: no retry policy"
             assert "DeadLetterConfig" in target, f"{name}: no dead-letter queue"
+            if referenced(target["Arn"]) & event_buses(template):
+                # Issue #25: EventBridge takes no RetryPolicy for an event bus target (its defaults
+                # apply: 24 hours, 185 attempts); it puts events there with a role.
+                assert "RetryPolicy" not in target and "RoleArn" in target, f"{name}: {target}"
+                continue
+            assert target.get("RetryPolicy", {}).get("MaximumRetryAttempts", 0) > 0, f"{name}: no retry policy"
     # The schedules (digest flush, reconciler) have no DLQ, on purpose: a tick carries nothing, the
     # work is idempotent and the next tick does what a failed one left; they retry only briefly.
     for name, rule in schedule_rules(template).items():
@@ -646,7 +688,19 @@ def test_the_container_instance_index_lists_a_clusters_instances_by_status(templ
     }
 
 
+def sam_variants(template):
+    """The template as deployed in each organization mode (SAM), or as synthesized (CDK)."""
+    if "Transform" not in template:
+        return {"cdk": template}
+    return {mode: deployed(template, overrides) for mode, overrides in ORG_MODES.items()}
+
+
 def test_the_events_dlq_trusts_exactly_the_rules_that_dead_letter_into_it(template):
+    for variant in sam_variants(template).values():
+        assert_the_events_dlq_trusts_exactly_the_rules_that_dead_letter_into_it(variant)
+
+
+def assert_the_events_dlq_trusts_exactly_the_rules_that_dead_letter_into_it(template):
     # Issue #12 (6): a name-prefix ArnLike trusted other stacks' rules and missed shortened names.
     senders = {}
     for name, rule in resources(template, "AWS::Events::Rule").items():
@@ -676,7 +730,25 @@ def test_the_events_dlq_trusts_exactly_the_rules_that_dead_letter_into_it(templa
         assert {get_att(arn)[0] for arn in arns} == rules
 
 
+def rule_dimensions(template, rule):
+    """The metric dimensions EventBridge reports a rule's deliveries under: RuleName on the default
+    bus (Ref of such a rule is its name); EventBusName and RuleName on a custom bus (issue #25), the
+    name taken from the rule's ARN, rule/<bus>/<name> (Ref of such a rule is "<bus>|<name>")."""
+    bus = template["Resources"][rule]["Properties"].get("EventBusName")
+    if bus is None:
+        return [{"Name": "RuleName", "Value": {"Ref": rule}}]
+    return [
+        {"Name": "EventBusName", "Value": bus},
+        {"Name": "RuleName", "Value": {"Fn::Select": [2, {"Fn::Split": ["/", {"Fn::GetAtt": [rule, "Arn"]}]}]}},
+    ]
+
+
 def test_every_rule_alarms_on_failed_and_lost_deliveries_to_the_alert_topic(template):
+    for variant in sam_variants(template).values():
+        assert_every_rule_alarms_on_failed_and_lost_deliveries_to_the_alert_topic(variant)
+
+
+def assert_every_rule_alarms_on_failed_and_lost_deliveries_to_the_alert_topic(template):
     # Issue #12 (7): EventBridge reports undelivered events per rule, nowhere else. The digest
     # flush schedule (issue #14) has no DLQ, so only its FailedInvocations can go off.
     rules = resources(template, "AWS::Events::Rule")
@@ -690,7 +762,7 @@ def test_every_rule_alarms_on_failed_and_lost_deliveries_to_the_alert_topic(temp
     assert watched["InvocationsFailedToBeSentToDlq"] == set(pattern_rules(template))
     for metric, rule_names in watched.items():
         for rule in rule_names:
-            alarms = alarms_on(template, "AWS/Events", metric, {"Name": "RuleName", "Value": {"Ref": rule}})
+            alarms = alarms_on(template, "AWS/Events", metric, dimensions=rule_dimensions(template, rule))
             assert len(alarms) == 1, f"{rule}: {metric} alarms {sorted(alarms)}"
             for name, alarm in alarms.items():
                 assert_notifies_the_alert_topic(template, name, alarm)
@@ -706,11 +778,17 @@ def test_sync_rules_lists_every_rule_of_a_larger_rules_file_in_the_dlq_policy_an
     generated = generate(EXAMPLE_RULES, SAM_TEMPLATE.read_text())
     template = json.loads(json.dumps(cfn_yaml.loads(generated)))
     rules = json.loads(EXAMPLE_RULES.read_text())
-    assert len(pattern_rules(template)) == 1 + len(rules)
+    assert len(pattern_rules(deployed(template))) == 1 + len(rules)
     assert set(schedule_rules(template)) == {"DigestFlushSchedule", "ReconcileSchedule"}
     assert_each_alert_rule_invokes_the_alerter_with_its_name_and_the_event(template, rules)
     test_the_events_dlq_trusts_exactly_the_rules_that_dead_letter_into_it(template)
     test_every_rule_alarms_on_failed_and_lost_deliveries_to_the_alert_topic(template)
+    # Issue #25: with the organization option every rule is on the central bus (with the forwarding
+    # rule beside them on the default bus).
+    central = deployed(template, ORG_MODES["organization"])
+    assert len(pattern_rules(central)) == 2 + len(rules)
+    on_bus = {name for name, rule in pattern_rules(central).items() if "EventBusName" in rule["Properties"]}
+    assert on_bus == set(pattern_rules(central)) - {"ForwardEcsEventsToCentralBus"}
 
 
 def test_the_buffer_queue_keeps_14_days_and_alarms_when_its_oldest_message_waits(template):
@@ -1280,7 +1358,10 @@ def test_the_reconciler_runs_on_its_schedule_without_retries_and_alarms_when_it_
     properties = template["Resources"][reconciler]["Properties"]
     assert properties["Timeout"] == 300
     variables = properties["Environment"]["Variables"]
-    assert set(variables) == ALLOWED_ENVIRONMENT["reconciler"]
+    assert set(variables) <= ALLOWED_ENVIRONMENT["reconciler"]
+    # Issue #25: the organization's variables only with its parameters (see test_sam_organization_...).
+    resolved = deployed(template)["Resources"][reconciler]["Properties"]["Environment"]["Variables"]
+    assert set(resolved) == ALLOWED_ENVIRONMENT["reconciler"] - ORGANIZATION_VARIABLES
     configs = [properties.get("EventInvokeConfig")] + [
         config["Properties"] for config in resources(template, "AWS::Lambda::EventInvokeConfig").values()
         if reconciler in referenced(config["Properties"]["FunctionName"])
@@ -1551,3 +1632,369 @@ def test_sync_rules_leaves_room_in_the_alerters_4_kb_for_every_other_variable():
     longest = {"SILENCE_MINUTES": len("1440"), "EXPECTED_EXIT_CODES": len(",".join(["255"] * 32)), "ALERT_RULES": budget}
     total = sum(len(name) + longest.get(name, 150) for name in variables)
     assert total <= 4096, total
+
+
+# ---------------------------------------------------------------- one stack for an organization (issue #25)
+
+# What the organization option adds to the SAM stack, and where it may change today's resources.
+ORGANIZATION_RESOURCES = {
+    "CentralEventBus", "ForwardEcsEventsRole", "ForwardEcsEventsToCentralBus",
+    "ForwardEcsEventsToCentralBusFailedInvocationsAlarm", "ForwardEcsEventsToCentralBusDeadLetterFailedAlarm",
+}
+ORGANIZATION_OUTPUTS = {"ReconcilerRoleArn", "CentralEventBusArn"}
+READ_ROLE = "ecs-events-reader"
+
+
+def differences(old, new, path=()):
+    """The paths at which two JSON values differ."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        return [p for key in sorted(set(old) | set(new), key=str)
+                for p in differences(old.get(key, "<absent>"), new.get(key, "<absent>"), path + (key,))]
+    if isinstance(old, list) and isinstance(new, list) and len(old) == len(new):
+        return [p for index, (a, b) in enumerate(zip(old, new)) for p in differences(a, b, path + (index,))]
+    return [] if old == new else [path]
+
+
+def where_it_changes(path):
+    """What a difference between the stack with and without the organization option may touch."""
+    resource, *rest = path
+    return (resource,) + tuple(rest[:2]) if rest[:1] == ["Properties"] else (resource,)
+
+
+def test_sam_without_the_organization_parameters_the_stack_is_todays():
+    # Neither OrganizationId nor MemberAccountIds (nor MemberRegions): exactly the single-account
+    # stack. Nothing of the option exists, and with it only these resources and properties change.
+    template = load(SAM_TEMPLATE)
+    off = deployed(template)
+    assert not ORGANIZATION_RESOURCES & set(off["Resources"]), "organization resources without the option"
+    assert not ORGANIZATION_OUTPUTS & set(off["Outputs"])
+    assert not resources(off, "AWS::Events::EventBus")
+    for name, rule in resources(off, "AWS::Events::Rule").items():
+        assert "EventBusName" not in rule["Properties"], name
+        for target in rule["Properties"]["Targets"]:
+            assert "RoleArn" not in target, name
+    for name, role in resources(off, "AWS::IAM::Role").items():
+        trusted = [s["Principal"] for s in role["Properties"]["AssumeRolePolicyDocument"]["Statement"]]
+        assert {"Service": "events.amazonaws.com"} not in trusted, name
+        actions = {a for s in role_statements(off, name) for a in as_list(s["Action"])}
+        assert not any(action.startswith("sts:") for action in actions), name
+    variables = off["Resources"]["ReconcilerFunction"]["Properties"]["Environment"]["Variables"]
+    assert not ORGANIZATION_VARIABLES & set(variables)
+    allowed = {
+        ("ReconcilerFunction", "Properties", "Environment"),
+        ("ReconcilerRole", "Properties", "Policies"),
+        ("EventsDeadLetterQueuePolicy", "Properties", "PolicyDocument"),
+    } | {(rule, "Properties", "EventBusName") for rule in pattern_rules(off)} | {
+        (alarm, "Properties", "Dimensions") for alarm in alarms_on(off, "AWS/Events", "FailedInvocations")
+    } | {(alarm, "Properties", "Dimensions") for alarm in alarms_on(off, "AWS/Events", "InvocationsFailedToBeSentToDlq")}
+    for mode, overrides in ORG_MODES.items():
+        on = deployed(template, overrides | {"MemberRegions": "us-east-1,eu-west-1"})
+        assert set(on["Resources"]) - set(off["Resources"]) == (ORGANIZATION_RESOURCES if mode != "off" else set()), mode
+        assert set(off["Resources"]) <= set(on["Resources"]), mode
+        changed = {where_it_changes((name,) + path)
+                   for name in off["Resources"] for path in differences(off["Resources"][name], on["Resources"][name])}
+        assert changed <= allowed, (mode, changed - allowed)
+
+
+def central_bus_policy(overrides):
+    template = load(SAM_TEMPLATE)
+    resolved = deployed(template, overrides)
+    (bus,) = resources(resolved, "AWS::Events::EventBus").values()
+    parameters = parameter_values(template, overrides)
+    assert value_of(bus["Properties"]["Name"], parameters) == "${AWS::StackName}-central"
+    (statement,) = bus["Properties"]["Policy"]["Statement"]
+    arn = "arn:aws:events:us-east-1:111111111111:event-bus/${AWS::StackName}-central"
+    assert value_of(statement["Resource"], parameters) == arn
+    assert statement["Effect"] == "Allow" and statement["Action"] == "events:PutEvents", statement
+    condition = {operator: {key: value_of(values, parameters) for key, values in keys.items()}
+                 for operator, keys in statement.get("Condition", {}).items()}
+    principal = statement["Principal"]
+    if isinstance(principal, dict):
+        principal = {kind: value_of(value, parameters) for kind, value in principal.items()}
+    return principal, condition
+
+
+@pytest.mark.parametrize("mode", ["organization", "both"])
+def test_sam_the_central_bus_takes_events_from_the_organizations_accounts_only(mode):
+    # aws:PrincipalOrgID: any account of the organization, no other (with MemberAccountIds too, the
+    # organization decides for the bus; the list is the reconciler's).
+    principal, condition = central_bus_policy(ORG_MODES[mode])
+    assert principal == "*"
+    assert condition == {"StringEquals": {"aws:PrincipalOrgID": ORG_ID}}
+
+
+def test_sam_the_central_bus_takes_events_from_the_listed_accounts_only():
+    principal, condition = central_bus_policy(ORG_MODES["accounts"])
+    assert principal == {"AWS": MEMBERS}
+    assert condition == {}
+
+
+@pytest.mark.parametrize("mode", ["organization", "accounts", "both"])
+def test_sam_the_rules_are_on_the_central_bus_and_this_accounts_events_are_forwarded_to_it(mode):
+    template = load(SAM_TEMPLATE)
+    central = deployed(template, ORG_MODES[mode])
+    (bus,) = event_buses(central)
+    rules = pattern_rules(central)
+    forward = "ForwardEcsEventsToCentralBus"
+    # Every rule of the toolkit (all ECS events, each alert rule) listens on the central bus...
+    for name, rule in rules.items():
+        if name != forward:
+            assert rule["Properties"]["EventBusName"] == {"Ref": bus}, name
+    assert {"AllEcsEventsRule", "AlertRuleEssentialContainerExited"} <= set(rules)
+    # ... and the one rule on this account's default bus hands it every ECS event, unchanged.
+    properties = rules[forward]["Properties"]
+    assert "EventBusName" not in properties
+    assert properties["EventPattern"] == {"source": ["aws.ecs"]}
+    (target,) = properties["Targets"]
+    assert get_att(target["Arn"]) == (bus, "Arn")
+    assert not {"Input", "InputPath", "InputTransformer"} & set(target)
+    assert get_att(target["DeadLetterConfig"]["Arn"]) == ("EventsDeadLetterQueue", "Arn")
+    (role, _) = get_att(target["RoleArn"])
+    trust = central["Resources"][role]["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    assert trust == [{"Effect": "Allow", "Principal": {"Service": "events.amazonaws.com"}, "Action": "sts:AssumeRole"}]
+    assert [(s["Effect"], as_list(s["Action"]), get_att(s["Resource"])) for s in role_statements(central, role)] == [
+        ("Allow", ["events:PutEvents"], (bus, "Arn")),
+    ]
+    outputs = central["Outputs"]
+    assert get_att(outputs["CentralEventBusArn"]["Value"]) == (bus, "Arn")
+    assert get_att(outputs["ReconcilerRoleArn"]["Value"]) == (role_of(central, "ReconcilerFunction"), "Arn")
+
+
+def assume_role(statements, parameters, account, role=READ_ROLE, organization=ORG_ID):
+    """Whether the statements allow assuming `role` in `account` (of `organization`)."""
+    context = {"aws:ResourceAccount": account, "aws:ResourceOrgID": organization}
+    return allows(statements, parameters, "sts:AssumeRole", f"arn:aws:iam::{account}:role/{role}", context)
+
+
+@pytest.mark.parametrize("mode", list(ORG_MODES))
+def test_sam_the_reconciler_assumes_the_read_role_of_the_member_accounts_only(mode):
+    template = load(SAM_TEMPLATE)
+    statements, parameters = reconciler_ecs_grants(template, ORG_MODES[mode])
+    sts = [s for s in statements if any(a.startswith("sts:") for a in as_list(s["Action"]))]
+    if mode == "off":
+        assert sts == [], "no role of another account without the option"
+        return
+    (statement,) = sts
+    assert statement["Action"] == "sts:AssumeRole"
+    listed = mode in ("accounts", "both")
+    in_org = mode in ("organization", "both")
+    for account in MEMBERS:
+        assert assume_role(statements, parameters, account), (mode, account)
+        assert not assume_role(statements, parameters, account, role="Admin"), (mode, account)
+        assert not assume_role(statements, parameters, account, role=READ_ROLE + "2"), (mode, account)
+        assert assume_role(statements, parameters, account, organization="o-other00000") == (not in_org), mode
+    # An account of the organization that is not listed: only without a list.
+    assert assume_role(statements, parameters, "444444444444") == (not listed), mode
+    # The role name is the stack's MemberReadRoleName.
+    renamed = parameter_values(template, ORG_MODES[mode] | {"MemberReadRoleName": "reader"})
+    assert assume_role(statements, renamed, MEMBERS[0], role="reader")
+    assert not assume_role(statements, renamed, MEMBERS[0])
+
+
+@pytest.mark.parametrize("overrides, wanted", [
+    ({}, {}),
+    (ORG_MODES["organization"], {"MEMBER_ROLE_NAME": READ_ROLE}),
+    (ORG_MODES["accounts"], {"MEMBER_ACCOUNTS": ",".join(MEMBERS), "MEMBER_ROLE_NAME": READ_ROLE}),
+    (ORG_MODES["both"] | {"MemberReadRoleName": "reader", "MemberRegions": "us-east-1, eu-west-1"},
+     {"MEMBER_ACCOUNTS": ",".join(MEMBERS), "MEMBER_ROLE_NAME": "reader", "RECONCILE_REGIONS": "us-east-1,eu-west-1"}),
+    ({"MemberRegions": "eu-west-1"}, {"RECONCILE_REGIONS": "eu-west-1"}),
+])
+def test_sam_the_reconciler_is_told_the_member_accounts_role_and_regions(overrides, wanted):
+    # The contract with functions/reconciler: MEMBER_ACCOUNTS (12-digit ids, comma-separated),
+    # MEMBER_ROLE_NAME, RECONCILE_REGIONS (comma-separated); each unset without its parameter (its
+    # own account, its own Region).
+    template = load(SAM_TEMPLATE)
+    variables = deployed(template, overrides)["Resources"]["ReconcilerFunction"]["Properties"]["Environment"]["Variables"]
+    parameters = parameter_values(template, overrides)
+    told = {name: value_of(variables[name], parameters) for name in ORGANIZATION_VARIABLES & set(variables)}
+    assert told == wanted
+
+
+def test_sam_with_member_regions_the_reconciler_reads_its_own_account_in_those_regions_only():
+    template = load(SAM_TEMPLATE)
+    for named in ([], ["prod"]):
+        overrides = {"MemberRegions": "us-east-1,eu-west-1"} | ({"ReconcileClusters": "prod"} if named else {})
+        statements, parameters = reconciler_ecs_grants(template, overrides)
+        for action in ECS_READS:
+            for region in ("us-east-1", "eu-west-1"):
+                assert allows(statements, parameters, action, *ecs_request(action, "prod", region)), (action, region)
+            assert not allows(statements, parameters, action, *ecs_request(action, "prod", "ap-south-1")), action
+            if named:
+                assert not allows(statements, parameters, action, *ecs_request(action, "staging", "eu-west-1")), action
+        assert allows(statements, parameters, "ecs:ListClusters", "*", {"aws:RequestedRegion": "eu-west-1"}) == (not named)
+        # Still the stack's account only: another account's services are not described.
+        context = {"aws:RequestedRegion": "eu-west-1", "ecs:cluster": "arn:aws:ecs:eu-west-1:111111111111:cluster/prod"}
+        assert not allows(statements, parameters, "ecs:DescribeServices",
+                          "arn:aws:ecs:eu-west-1:222222222222:service/prod/web", context)
+
+
+ORGANIZATION_PARAMETERS = {
+    "OrganizationId": (["", "o-a1b2c3d4e5", "o-" + "a" * 32], ["o-", "o-ABCDEFGHIJ", "r-a1b2c3d4e5", "a1b2c3d4e5", " o-a1b2c3d4e5"]),
+    # Each item of the list (CloudFormation trims the items).
+    "MemberAccountIds": (["", "222222222222"], ["2222", "2222222222222", "acct-1", "arn:aws:iam::222222222222:root"]),
+    "MemberRegions": (["", "us-east-1", "eu-central-2", "us-gov-west-1", "ap-southeast-4"], ["useast1", "US-EAST-1", "us-east", "*"]),
+    "MemberReadRoleName": (["ecs-events-reader", "reader", "a" * 64], ["", "a" * 65, "role/reader", "my reader"]),
+}
+
+
+@pytest.mark.parametrize("parameter", sorted(ORGANIZATION_PARAMETERS))
+def test_sam_organization_parameters_take_ids_regions_and_role_names_only(parameter):
+    definition = load(SAM_TEMPLATE)["Parameters"][parameter]
+    assert definition["ConstraintDescription"]
+    accepted, refused = ORGANIZATION_PARAMETERS[parameter]
+    pattern = re.compile(definition["AllowedPattern"])
+    assert definition["Default"] in accepted
+    for value in accepted:
+        assert pattern.fullmatch(value), f"{parameter} refuses {value!r}"
+    for value in refused:
+        assert not pattern.fullmatch(value), f"{parameter} accepts {value!r}"
+
+
+# ---------------------------------------------------------------- the member template (issue #25)
+
+CENTRAL_BUS_ARN = "arn:aws:events:us-east-1:111111111111:event-bus/ecs-events-central"
+CENTRAL_ROLE_ARN = "arn:aws:iam::111111111111:role/ecs-events-ReconcilerRole-AbCdEf"
+MEMBER_PARAMETERS = {"CentralEventBusArn": CENTRAL_BUS_ARN, "CentralReconcilerRoleArn": CENTRAL_ROLE_ARN}
+
+
+def member(overrides=None):
+    template = load(MEMBER_TEMPLATE)
+    overrides = MEMBER_PARAMETERS | dict(overrides or {})
+    return deployed(template, overrides), parameter_values(template, overrides)
+
+
+def test_member_template_is_plain_cloudformation_for_stacksets():
+    template = load(MEMBER_TEMPLATE)
+    assert "Transform" not in template, "StackSets deploy no SAM transform"
+    assert template["AWSTemplateFormatVersion"] == "2010-09-09"
+    assert "Default" not in template["Parameters"]["CentralEventBusArn"], "the bus must be given"
+    assert set(template["Parameters"]) == {"CentralEventBusArn", "CentralReconcilerRoleArn", "ReadRoleName", "CreateReadRole"}
+
+
+def test_member_forwards_every_ecs_event_to_the_central_bus_only():
+    resolved, parameters = member()
+    (name,) = pattern_rules(resolved)
+    properties = resolved["Resources"][name]["Properties"]
+    assert "EventBusName" not in properties, "the default bus: where ECS puts its events"
+    assert properties["EventPattern"] == {"source": ["aws.ecs"]}
+    (target,) = properties["Targets"]
+    assert value_of(target["Arn"], parameters) == CENTRAL_BUS_ARN
+    assert not {"Input", "InputPath", "InputTransformer", "RetryPolicy"} & set(target)
+    # What EventBridge cannot deliver waits in the member's own DLQ, which trusts only this rule.
+    (dlq, _) = get_att(target["DeadLetterConfig"]["Arn"])
+    assert resolved["Resources"][dlq]["Properties"]["SqsManagedSseEnabled"] is True
+    assert resolved["Resources"][dlq]["Properties"]["MessageRetentionPeriod"] == 1209600
+    assert_the_events_dlq_trusts_exactly_the_rules_that_dead_letter_into_it(resolved)
+    (role, _) = get_att(target["RoleArn"])
+    properties = resolved["Resources"][role]["Properties"]
+    assert "RoleName" not in properties, "one forwarding role per Region: generated names"
+    assert properties["AssumeRolePolicyDocument"]["Statement"] == [
+        {"Effect": "Allow", "Principal": {"Service": "events.amazonaws.com"}, "Action": "sts:AssumeRole"},
+    ]
+    statements = role_statements(resolved, role)
+    assert [(s["Effect"], as_list(s["Action"]), value_of(s["Resource"], parameters)) for s in statements] == [
+        ("Allow", ["events:PutEvents"], CENTRAL_BUS_ARN),
+    ]
+
+
+def reconciler_ecs_calls():
+    """The ECS API calls of the reconciler (shared/src/reconcile/ecs_api.rs), as IAM actions."""
+    return {f"ecs:{call}" for call in re.findall(r'request_error\("([A-Za-z]+)"', ECS_API_SOURCE.read_text())}
+
+
+def read_role(overrides=None):
+    resolved, parameters = member(overrides)
+    roles = {name: role for name, role in resources(resolved, "AWS::IAM::Role").items()
+             if role["Properties"].get("RoleName") is not None}
+    return resolved, parameters, roles
+
+
+def test_member_read_role_trusts_exactly_the_central_reconciler_role():
+    resolved, parameters, roles = read_role()
+    ((name, role),) = roles.items()
+    properties = role["Properties"]
+    assert value_of(properties["RoleName"], parameters) == READ_ROLE
+    assert not properties.get("ManagedPolicyArns"), "no managed policies"
+    (trust,) = properties["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Effect"] == "Allow" and trust["Action"] == "sts:AssumeRole"
+    assert {kind: value_of(value, parameters) for kind, value in trust["Principal"].items()} == {"AWS": CENTRAL_ROLE_ARN}
+    assert "Condition" not in trust
+    assert value_of(read_role({"ReadRoleName": "reader"})[2][name]["Properties"]["RoleName"],
+                    parameter_values(load(MEMBER_TEMPLATE), MEMBER_PARAMETERS | {"ReadRoleName": "reader"})) == "reader"
+
+
+def test_member_read_role_allows_only_the_reconcilers_ecs_reads_in_its_account():
+    calls = reconciler_ecs_calls()
+    # What the reconciler calls today (verified against the source, not copied from it).
+    assert calls == set(ECS_READS) | {"ecs:ListClusters"}, calls
+    resolved, parameters, roles = read_role()
+    ((name, _),) = roles.items()
+    statements = role_statements(resolved, name)
+    granted = {action for s in statements for action in as_list(s["Action"])}
+    assert granted == calls, granted ^ calls
+    member_account = PSEUDO["AWS::AccountId"]
+    for action in ECS_READS:
+        for region in ("us-east-1", "eu-west-1"):  # the role is global: every Region the central stack reads
+            assert allows(statements, parameters, action, *ecs_request(action, "prod", region)), (action, region)
+    assert allows(statements, parameters, "ecs:ListClusters", "*", {})
+    # Nothing of another account (a cluster condition naming one, a service of one) and no writes.
+    other = {"ecs:cluster": "arn:aws:ecs:us-east-1:999999999999:cluster/prod"}
+    for action in ("ecs:ListTasks", "ecs:DescribeTasks", "ecs:DescribeContainerInstances", "ecs:ListServices"):
+        assert not allows(statements, parameters, action, "*", other), action
+    assert not allows(statements, parameters, "ecs:DescribeServices",
+                      "arn:aws:ecs:us-east-1:999999999999:service/prod/web", other)
+    assert not allows(statements, parameters, "ecs:DescribeClusters", "arn:aws:ecs:us-east-1:999999999999:cluster/prod", {})
+    for action in ("ecs:StopTask", "ecs:UpdateService", "ecs:RunTask", "ecs:TagResource", "ecs:ExecuteCommand",
+                   "ecs:ListTagsForResource", "ecs:DescribeTaskDefinition", "iam:PassRole", "logs:GetLogEvents"):
+        context = {"ecs:cluster": f"arn:aws:ecs:us-east-1:{member_account}:cluster/prod"}
+        assert not allows(statements, parameters, action, "*", context), action
+    # Resource "*" only where IAM has no narrower resource: the List calls without a resource type
+    # (ListClusters, ListServices) and, held to this account's clusters by ecs:cluster, ListTasks
+    # and the task and instance descriptions (see the template's comment).
+    for statement in statements:
+        if statement["Resource"] == "*":
+            actions = set(as_list(statement["Action"]))
+            assert actions <= {"ecs:ListClusters", "ecs:ListServices", "ecs:ListTasks", "ecs:DescribeTasks",
+                               "ecs:DescribeContainerInstances"}, actions
+            if actions != {"ecs:ListClusters"}:
+                assert value_of(statement["Condition"]["ArnLike"]["ecs:cluster"], parameters) == \
+                    f"arn:aws:ecs:*:{member_account}:cluster/*", statement
+
+
+@pytest.mark.parametrize("overrides, created", [
+    ({}, True),
+    ({"CreateReadRole": "false"}, False),  # another Region of the account has it
+    ({"CentralReconcilerRoleArn": ""}, False),  # events only, no reading
+    ({"CentralReconcilerRoleArn": "", "CreateReadRole": "true"}, False),
+])
+def test_member_read_role_is_created_once_and_only_for_a_reconciler(overrides, created):
+    resolved, _, roles = read_role(overrides)
+    assert bool(roles) == created
+    assert ("ReadRoleArn" in resolved["Outputs"]) == created
+    assert len(pattern_rules(resolved)) == 1, "every stack instance forwards its Region's events"
+
+
+MEMBER_PARAMETER_VALUES = {
+    "CentralEventBusArn": (
+        [CENTRAL_BUS_ARN, "arn:aws-cn:events:cn-north-1:111111111111:event-bus/x", "arn:aws:events:eu-west-1:111111111111:event-bus/a.b_c-d"],
+        ["", "ecs-events-central", "arn:aws:events:us-east-1:111111111111:rule/x", "arn:aws:sqs:us-east-1:111111111111:q",
+         "arn:aws:events:us-east-1:1111:event-bus/x"],
+    ),
+    "CentralReconcilerRoleArn": (
+        ["", CENTRAL_ROLE_ARN, "arn:aws:iam::111111111111:role/path/name"],
+        ["111111111111", "arn:aws:iam::111111111111:user/x", "arn:aws:sts::111111111111:assumed-role/r/s", "role/x"],
+    ),
+    "ReadRoleName": (["ecs-events-reader", "reader"], ["", "a" * 65, "role/reader"]),
+}
+
+
+@pytest.mark.parametrize("parameter", sorted(MEMBER_PARAMETER_VALUES))
+def test_member_parameters_take_arns_and_names_only(parameter):
+    definition = load(MEMBER_TEMPLATE)["Parameters"][parameter]
+    assert definition["ConstraintDescription"]
+    accepted, refused = MEMBER_PARAMETER_VALUES[parameter]
+    pattern = re.compile(definition["AllowedPattern"])
+    for value in accepted:
+        assert pattern.fullmatch(value), f"{parameter} refuses {value!r}"
+    for value in refused:
+        assert not pattern.fullmatch(value), f"{parameter} accepts {value!r}"
