@@ -9,6 +9,7 @@ mod arn;
 mod container_instance;
 mod delivered;
 mod outcome;
+pub mod schema;
 mod service;
 mod status;
 mod task;
