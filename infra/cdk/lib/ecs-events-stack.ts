@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import { CfnOutput, Duration, RemovalPolicy, Stack, StackProps, Token } from 'aws-cdk-lib';
+import { CfnOutput, Duration, Fn, RemovalPolicy, Stack, StackProps, Token } from 'aws-cdk-lib';
 import * as chatbot from 'aws-cdk-lib/aws-chatbot';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
@@ -113,6 +113,17 @@ export const CHAT_CHANNEL_ROLE_POLICY = 'CloudWatchReadOnlyAccess';
 const CHAT_CONFIGURATION_NAME_MAX = 128;
 
 /**
+ * One deployment for an organization (issue #25), as the SAM parameters accept them: an AWS
+ * Organizations id, 12-digit account ids, Region names, an IAM role name (the member template's
+ * read role, infra/member/template.yaml).
+ */
+export const ORGANIZATION_ID = /^o-[a-z0-9]{10,32}$/;
+export const ACCOUNT_ID = /^[0-9]{12}$/;
+export const REGION_NAME = /^[a-z]{2}(-[a-z]+)+-[0-9]$/;
+export const ROLE_NAME = /^[A-Za-z0-9+=,.@_-]{1,64}$/;
+export const DEFAULT_MEMBER_READ_ROLE_NAME = 'ecs-events-reader';
+
+/**
  * Every prop may also be given as context of the same name (`-c alertEmail=ops@example.com`);
  * a prop wins over context, context over the default.
  */
@@ -177,6 +188,24 @@ export interface EcsEventsStackProps extends StackProps {
    * list none. Context `expectedExitCodes` (comma-separated, e.g. `0,3`). @default [0]
    */
   readonly expectedExitCodes?: number[];
+  /**
+   * Receive the ECS events of every account of this AWS Organization (o-...) on a central event bus
+   * that carries the toolkit's rules; empty for none. Context `organizationId`. @default "" (off)
+   */
+  readonly organizationId?: string;
+  /**
+   * Accounts whose ECS events the central bus receives (when organizationId is empty) and which the
+   * reconciler reads through memberReadRoleName. Context `memberAccountIds` (comma-separated).
+   * @default [] (off)
+   */
+  readonly memberAccountIds?: string[];
+  /**
+   * Regions the reconciler reads, in this account and each member account; empty for the stack's
+   * Region only. Context `memberRegions` (comma-separated). @default []
+   */
+  readonly memberRegions?: string[];
+  /** The member template's read role the reconciler assumes. Context `memberReadRoleName`. @default ecs-events-reader */
+  readonly memberReadRoleName?: string;
 }
 
 /**
@@ -634,6 +663,11 @@ export class EcsEventsStack extends Stack {
         SERVICE_TABLE: serviceTable.tableName,
         RECONCILE_CLUSTERS: settings.reconcileClusters.join(','),
         RECONCILE_MAX_API_CALLS: String(settings.reconcileMaxApiCalls),
+        // Issue #25: the member accounts it reads through MEMBER_ROLE_NAME, and the Regions it reads
+        // (each unset without its setting: its own account, its own Region), as in the SAM template.
+        ...(settings.memberAccountIds.length > 0 ? { MEMBER_ACCOUNTS: settings.memberAccountIds.join(',') } : {}),
+        ...(settings.receivesMemberEvents ? { MEMBER_ROLE_NAME: settings.memberReadRoleName } : {}),
+        ...(settings.memberRegions.length > 0 ? { RECONCILE_REGIONS: settings.memberRegions.join(',') } : {}),
       },
       0,
     );
@@ -674,7 +708,27 @@ export class EcsEventsStack extends Stack {
         resources: [serviceTable.tableArn],
       }),
     );
-    this.grantEcsReads(reconciler, settings.reconcileClusters);
+    this.grantEcsReads(reconciler, settings.reconcileClusters, settings.memberRegions);
+    // Issue #25: the read role of the member template (infra/member/template.yaml), by its name, in
+    // each listed account only (with organizationId too: and in the organization); with
+    // organizationId alone, in any account of the organization (aws:ResourceOrgID, the
+    // organization of the role assumed). Names known at synth: one ARN per account (the SAM template,
+    // whose parameters are not, names the accounts with aws:ResourceAccount instead).
+    if (settings.receivesMemberEvents) {
+      const roleArn = (account: string) =>
+        this.formatArn({ service: 'iam', region: '', account, resource: 'role', resourceName: settings.memberReadRoleName });
+      reconciler.addToRolePolicy(
+        new iam.PolicyStatement({
+          sid: 'AssumeMemberReadRoles',
+          actions: ['sts:AssumeRole'],
+          resources: settings.memberAccountIds.length > 0 ? settings.memberAccountIds.map(roleArn) : [roleArn('*')],
+          conditions:
+            settings.organizationId !== ''
+              ? { StringEquals: { 'aws:ResourceOrgID': settings.organizationId } }
+              : undefined,
+        }),
+      );
+    }
     NagSuppressions.addResourceSuppressions(
       reconciler.role!.node.findChild('DefaultPolicy'),
       [
@@ -688,11 +742,23 @@ export class EcsEventsStack extends Stack {
             'cluster in them); ecs:DescribeServices is on service/* (the services of the stack\'s account and ' +
             'region, old-format ARNs without a cluster included) with the same ecs:cluster condition; cluster/* ' +
             "is every cluster of the stack's account and region, when no cluster is named. The SAM template " +
-            'grants the same.',
+            'grants the same.' +
+            // Issue #25 (only with these settings, so that the stack without them stays as it was).
+            (settings.memberRegions.length > 0
+              ? ' With memberRegions the Region of these ARNs is "*" and aws:RequestedRegion lists the Regions read.'
+              : '') +
+            (settings.receivesMemberEvents && settings.memberAccountIds.length === 0
+              ? " With organizationId and no memberAccountIds, sts:AssumeRole is on the member read role's name " +
+                'in any account ("*"), under aws:ResourceOrgID: the accounts of the organization only, whose ' +
+                'list the stack is not given.'
+              : ''),
           appliesTo: [
             'Resource::*',
             { regex: '/^Resource::arn:[^:]+:ecs:[^:]+:[^:]+:cluster\\/\\*$/g' },
             { regex: '/^Resource::arn:[^:]+:ecs:[^:]+:[^:]+:service\\/\\*$/g' },
+            ...(settings.receivesMemberEvents && settings.memberAccountIds.length === 0
+              ? [{ regex: '/^Resource::arn:[^:]+:iam::\\*:role\\/[^*]+$/g' }]
+              : []),
           ],
         },
       ],
@@ -749,33 +815,93 @@ export class EcsEventsStack extends Stack {
       stateTrackerTargetArn = bufferQueue.queueArn;
     }
 
+    // One deployment for an organization (issue #25), with organizationId or memberAccountIds: the
+    // other accounts' member stacks (infra/member/template.yaml) forward their ECS events to this
+    // bus, whose policy lets only the organization's accounts (aws:PrincipalOrgID), or else only the
+    // listed accounts, put events; the all-ECS rule and the alert rules live on it. This account's
+    // own ECS events arrive on its default bus: one rule forwards them here rather than a second copy
+    // of every rule on the default bus (one Lambda permission, DLQ-policy entry and pair of alarms per
+    // rule, the same rules whatever account an event comes from; the hop costs a custom event's price
+    // and can fail like any target, so it dead-letters and alarms). The reverse, this bus forwarding
+    // to the default bus, is impossible: EventBridge routes no event received from a bus to a third.
+    // As in the SAM template.
+    const centralBusName = `${this.stackName}-central`;
+    const centralBus = settings.receivesMemberEvents
+      ? new events.CfnEventBus(this, 'CentralEventBus', {
+          name: centralBusName,
+          description: 'ECS events of this account and of the member accounts (ecs-events).',
+          policy: {
+            Version: '2012-10-17',
+            Statement: [
+              {
+                Sid: settings.organizationId !== '' ? 'OrganizationPutsEvents' : 'MemberAccountsPutEvents',
+                Effect: 'Allow',
+                Principal: settings.organizationId !== '' ? '*' : { AWS: settings.memberAccountIds },
+                Action: 'events:PutEvents',
+                Resource: this.formatArn({ service: 'events', resource: 'event-bus', resourceName: centralBusName }),
+                ...(settings.organizationId !== ''
+                  ? { Condition: { StringEquals: { 'aws:PrincipalOrgID': settings.organizationId } } }
+                  : {}),
+              },
+            ],
+          },
+        })
+      : undefined;
+
     const rules: [string, events.CfnRule][] = [];
     const eventRule = (
       ruleId: string,
       description: string,
       eventPattern: Record<string, unknown>,
-      targets: { id: string; arn: string; inputTemplate?: string }[],
+      targets: { id: string; arn: string; inputTemplate?: string; roleArn?: string }[],
+      eventBusName?: string,
     ): events.CfnRule => {
       // L1 on purpose: the pattern reaches CloudFormation exactly as written (no key renaming or merging).
       const rule = new events.CfnRule(this, ruleId, {
         description: description.slice(0, 512),
+        eventBusName,
         eventPattern,
         state: 'ENABLED',
         targets: targets.map((target) => ({
           id: target.id,
           arn: target.arn,
+          roleArn: target.roleArn,
           inputTransformer:
             target.inputTemplate === undefined ? undefined : { inputPathsMap: {}, inputTemplate: target.inputTemplate },
-          retryPolicy: {
-            maximumRetryAttempts: EVENT_RETRY_ATTEMPTS,
-            maximumEventAgeInSeconds: EVENT_MAX_AGE_SECONDS,
-          },
+          // EventBridge takes no RetryPolicy for an event bus target (its defaults apply: 24 hours, 185 attempts).
+          retryPolicy:
+            target.roleArn !== undefined
+              ? undefined
+              : { maximumRetryAttempts: EVENT_RETRY_ATTEMPTS, maximumEventAgeInSeconds: EVENT_MAX_AGE_SECONDS },
           deadLetterConfig: { arn: eventsDlq.queueArn },
         })),
       });
       rules.push([ruleId, rule]);
       return rule;
     };
+    // The toolkit's rules: on the central bus when there is one (Ref of a bus is its name).
+    const toolkitBus = centralBus?.ref;
+    if (centralBus) {
+      // The role EventBridge takes to put this account's ECS events on the central bus: that one
+      // action on that one bus (same account: the role's policy is enough).
+      const forwardRole = new iam.Role(this, 'ForwardEcsEventsRole', {
+        assumedBy: new iam.ServicePrincipal('events.amazonaws.com'),
+        description: "ecs-events, EventBridge forwards this account's ECS events to the central bus",
+      });
+      forwardRole.addToPolicy(
+        new iam.PolicyStatement({
+          sid: 'PutEventsOnTheCentralBus',
+          actions: ['events:PutEvents'],
+          resources: [centralBus.attrArn],
+        }),
+      );
+      eventRule(
+        'ForwardEcsEventsToCentralBus',
+        "This account's ECS events (default bus) to the central bus, where the toolkit's rules are.",
+        { source: ['aws.ecs'] },
+        [{ id: 'central-bus', arn: centralBus.attrArn, roleArn: forwardRole.roleArn }],
+      );
+    }
     const invokedBy = (fn: lambda.IFunction, permissionId: string, rule: events.CfnRule) =>
       fn.addPermission(permissionId, {
         action: 'lambda:InvokeFunction',
@@ -791,6 +917,7 @@ export class EcsEventsStack extends Stack {
         { id: 'listener', arn: listener.functionArn },
         { id: 'state-tracker', arn: stateTrackerTargetArn },
       ],
+      toolkitBus,
     );
     invokedBy(listener, 'AllEcsEventsInvoke', allEcsEvents);
     if (bufferQueue) {
@@ -817,6 +944,7 @@ export class EcsEventsStack extends Stack {
         `Alert rule ${alertRule.name}: ${alertRule.description ?? ''}`.trim(),
         alertRule.pattern,
         [{ id: 'alerter', arn: alerter.functionArn, inputTemplate: alerterInputTemplate(alertRule.name) }],
+        toolkitBus,
       );
       invokedBy(alerter, `${ruleLogicalId(alertRule.name)}Invoke`, rule);
     }
@@ -985,6 +1113,13 @@ export class EcsEventsStack extends Stack {
       );
     }
     for (const [ruleId, rule] of rules) {
+      // A rule on the central bus (issue #25) is reported under EventBusName and RuleName; its name
+      // is taken from its ARN (rule/<bus>/<name>): Ref of a rule on a custom bus is "<bus>|<name>",
+      // which AWS does not document. As in the SAM template.
+      const dimensionsMap: Record<string, string> =
+        rule.eventBusName === undefined
+          ? { RuleName: rule.ref }
+          : { EventBusName: rule.eventBusName, RuleName: Fn.select(2, Fn.split('/', rule.attrArn)) };
       for (const [metricName, suffix, description] of deliveryAlarms) {
         alarm(
           `${ruleId}${suffix}`,
@@ -992,7 +1127,7 @@ export class EcsEventsStack extends Stack {
           new cloudwatch.Metric({
             namespace: 'AWS/Events',
             metricName,
-            dimensionsMap: { RuleName: rule.ref },
+            dimensionsMap,
             period: fiveMinutes,
             statistic: 'Sum',
           }),
@@ -1034,6 +1169,17 @@ export class EcsEventsStack extends Stack {
       description: 'The reconciler (aws lambda invoke --function-name <this> out.json runs it by hand).',
       value: reconciler.functionName,
     });
+    if (centralBus) {
+      new CfnOutput(this, 'ReconcilerRoleArn', {
+        description: "The reconciler's role, which the member template's read role trusts (its CentralReconcilerRoleArn).",
+        value: reconciler.role!.roleArn,
+      });
+      new CfnOutput(this, 'CentralEventBusArn', {
+        description:
+          "The central event bus, where member accounts forward their ECS events (the member template's CentralEventBusArn).",
+        value: centralBus.attrArn,
+      });
+    }
     new CfnOutput(this, 'EventsDeadLetterQueueUrl', {
       description: 'Events EventBridge could not deliver.',
       value: eventsDlq.queueUrl,
@@ -1071,11 +1217,14 @@ export class EcsEventsStack extends Stack {
    * ARN; ListServices and DescribeServices by ecs:cluster too (see EcsClusterServices). As in the
    * SAM template.
    */
-  private grantEcsReads(fn: lambda.IFunction, clusters: string[]) {
+  private grantEcsReads(fn: lambda.IFunction, clusters: string[], regions: string[]) {
+    // Issue #25: with regions, the same reads in each of them (and only those): the ARNs' Region is
+    // "*", aws:RequestedRegion lists them.
+    const region = regions.length > 0 ? '*' : undefined;
     const clusterArns = (clusters.length === 0 ? ['*'] : clusters).map((name) =>
-      this.formatArn({ service: 'ecs', resource: 'cluster', resourceName: name }),
+      this.formatArn({ service: 'ecs', region, resource: 'cluster', resourceName: name }),
     );
-    const inRegion = { StringEquals: { 'aws:RequestedRegion': this.region } };
+    const inRegion = { StringEquals: { 'aws:RequestedRegion': regions.length > 0 ? regions : this.region } };
     if (clusters.length === 0) {
       fn.addToRolePolicy(
         new iam.PolicyStatement({
@@ -1121,7 +1270,7 @@ export class EcsEventsStack extends Stack {
       new iam.PolicyStatement({
         sid: 'EcsClusterServices',
         actions: ['ecs:DescribeServices'],
-        resources: [this.formatArn({ service: 'ecs', resource: 'service', resourceName: '*' })],
+        resources: [this.formatArn({ service: 'ecs', region, resource: 'service', resourceName: '*' })],
         conditions: { ...inRegion, ArnLike: { 'ecs:cluster': clusterArns } },
       }),
     );
@@ -1230,6 +1379,27 @@ export class EcsEventsStack extends Stack {
           `(comma-separated, such as 0,3), got ${JSON.stringify(expectedExitCodes)}`,
       );
     }
+    // Issue #25: one deployment for an organization.
+    const organizationId = (props.organizationId ?? stringSetting(context('organizationId'), 'organizationId') ?? '').trim();
+    if (organizationId !== '' && !ORGANIZATION_ID.test(organizationId)) {
+      throw new Error(`organizationId "${organizationId}" is not an AWS Organizations id such as o-a1b2c3d4e5 (leave it empty for none)`);
+    }
+    const listed = (key: 'memberAccountIds' | 'memberRegions', pattern: RegExp, what: string): string[] => {
+      const items = props[key] ?? listSetting(context(key), key) ?? [];
+      for (const item of items) {
+        if (!pattern.test(item)) throw new Error(`${key}: "${item}" is not ${what}`);
+      }
+      return [...new Set(items)];
+    };
+    const memberAccountIds = listed('memberAccountIds', ACCOUNT_ID, 'a 12-digit account id');
+    const memberRegions = listed('memberRegions', REGION_NAME, 'a Region name such as us-east-1');
+    const memberReadRoleName =
+      props.memberReadRoleName ??
+      stringSetting(context('memberReadRoleName'), 'memberReadRoleName') ??
+      DEFAULT_MEMBER_READ_ROLE_NAME;
+    if (!ROLE_NAME.test(memberReadRoleName)) {
+      throw new Error(`memberReadRoleName "${memberReadRoleName}" is not an IAM role name (1 to 64 of letters, digits and +=,.@_-)`);
+    }
     const slack = given(slackIds) === 2 ? slackIds : undefined;
     const teams = given(teamsIds) === 3 ? teamsIds : undefined;
     const chatTopic = props.chatTopic ?? booleanSetting(context('chatTopic'), 'chatTopic') ?? false;
@@ -1260,6 +1430,12 @@ export class EcsEventsStack extends Stack {
       reconcileMaxApiCalls,
       silenceMinutes,
       expectedExitCodes,
+      organizationId,
+      memberAccountIds,
+      memberRegions,
+      memberReadRoleName,
+      // The central bus exists with either (the SAM ReceivesMemberEvents condition).
+      receivesMemberEvents: organizationId !== '' || memberAccountIds.length > 0,
     };
   }
 }
@@ -1328,6 +1504,19 @@ function exitCodesSetting(value: unknown): number[] | undefined {
     }
     return code;
   });
+}
+
+/**
+ * A list setting: "a,b" (as `-c key=a,b` gives it; items trimmed, empty ones dropped) or an array of
+ * strings (cdk.json).
+ */
+function listSetting(value: unknown, key: string): string[] | undefined {
+  if (value === undefined || value === null) return undefined;
+  const items = Array.isArray(value) ? value : typeof value === 'string' ? value.split(',') : undefined;
+  if (items === undefined || !items.every((item) => typeof item === 'string')) {
+    throw new Error(`context ${key} must be a comma-separated list, got ${JSON.stringify(value)}`);
+  }
+  return items.map((item: string) => item.trim()).filter((item: string) => item !== '');
 }
 
 function booleanSetting(value: unknown, key: string): boolean | undefined {

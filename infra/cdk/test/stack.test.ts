@@ -1597,3 +1597,238 @@ describe('services and deployments (issue #24)', () => {
     refused({ severty: 'info' }, /alert rule "s" .* unknown field "severty"/);
   });
 });
+
+describe('one stack for an organization (issue #25)', () => {
+  const ORG_ID = 'o-a1b2c3d4e5';
+  const MEMBERS = ['222222222222', '333333333333'];
+  const READ_ROLE = 'ecs-events-reader';
+  const FORWARD = 'ForwardEcsEventsToCentralBus';
+  const BUS = 'CentralEventBus';
+
+  /** Every statement of the IAM policies attached to a role. */
+  function statementsOf(template: Template, roleId: string): any[] {
+    return Object.values(resourcesOf(template, 'AWS::IAM::Policy'))
+      .filter((p) => (p.Properties.Roles as any[]).some((r) => r.Ref === roleId))
+      .flatMap((p) => p.Properties.PolicyDocument.Statement as any[]);
+  }
+
+  function reconcilerRoleId(template: Template): string {
+    return functionBy(template, 'reconciler').Properties.Role['Fn::GetAtt'][0];
+  }
+
+  function nagClean(stack: Stack) {
+    assert.deepEqual(Annotations.fromStack(stack).findError('*', Match.anyValue()), []);
+    assert.deepEqual(Annotations.fromStack(stack).findWarning('*', Match.stringLikeRegexp('AwsSolutions-.*')), []);
+  }
+
+  /**
+   * The toolkit's rules on the central bus, this account's ECS events forwarded to it by one rule
+   * (its role: events:PutEvents on that bus only; the events DLQ), and the delivery alarms of each
+   * rule under the dimensions EventBridge reports it with.
+   */
+  function assertRulesOnTheCentralBus(stack: Stack, template: Template) {
+    const rules = resourcesOf(template, 'AWS::Events::Rule');
+    const eventsDlq = logicalIdOf(stack, template, 'AWS::SQS::Queue', '/EventsDeadLetterQueue/Resource');
+    const patternRules = ruleIdsOf(template);
+    assert.deepEqual(patternRules, ['AlertRuleEssentialContainerExited', 'AllEcsEventsRule', FORWARD]);
+    for (const ruleId of patternRules.filter((id) => id !== FORWARD)) {
+      assert.deepEqual(rules[ruleId].Properties.EventBusName, { Ref: BUS }, ruleId);
+    }
+    for (const ruleId of scheduleRuleIdsOf(template)) {
+      assert.equal(rules[ruleId].Properties.EventBusName, undefined, `${ruleId}: schedules run on the default bus`);
+    }
+    const forward = rules[FORWARD].Properties;
+    assert.equal(forward.EventBusName, undefined, 'on the default bus, where ECS puts its events');
+    assert.deepEqual(forward.EventPattern, { source: ['aws.ecs'] });
+    const [target] = forward.Targets;
+    assert.equal(forward.Targets.length, 1);
+    const roleId = target.RoleArn['Fn::GetAtt'][0];
+    // No RetryPolicy: EventBridge takes none for an event bus target.
+    assert.deepEqual(target, {
+      Id: 'central-bus',
+      Arn: { 'Fn::GetAtt': [BUS, 'Arn'] },
+      RoleArn: { 'Fn::GetAtt': [roleId, 'Arn'] },
+      DeadLetterConfig: { Arn: { 'Fn::GetAtt': [eventsDlq, 'Arn'] } },
+    });
+    const role = resourcesOf(template, 'AWS::IAM::Role')[roleId].Properties;
+    assert.deepEqual(role.AssumeRolePolicyDocument.Statement, [
+      { Action: 'sts:AssumeRole', Effect: 'Allow', Principal: { Service: 'events.amazonaws.com' } },
+    ]);
+    assert.equal(role.ManagedPolicyArns, undefined);
+    assert.deepEqual(statementsOf(template, roleId), [
+      { Sid: 'PutEventsOnTheCentralBus', Effect: 'Allow', Action: 'events:PutEvents', Resource: { 'Fn::GetAtt': [BUS, 'Arn'] } },
+    ]);
+    // The events DLQ trusts the forwarding rule too.
+    const [dlqPolicy] = Object.values(resourcesOf(template, 'AWS::SQS::QueuePolicy')).filter(
+      (p) => p.Properties.Queues[0].Ref === eventsDlq,
+    );
+    const [allow] = (dlqPolicy.Properties.PolicyDocument.Statement as any[]).filter((s) => s.Effect === 'Allow');
+    const sources = (allow.Condition.ArnEquals['aws:SourceArn'] as any[]).map((arn) => arn['Fn::GetAtt'][0]).sort();
+    assert.deepEqual(sources, patternRules);
+    // Alarms: a rule on the central bus is reported under EventBusName and RuleName (the name from
+    // its ARN, rule/<bus>/<name>); the forwarding rule and the schedules under RuleName.
+    const topicId = logicalIdOf(stack, template, 'AWS::SNS::Topic', '/AlertTopic/Resource');
+    for (const ruleId of patternRules) {
+      const dimensions =
+        ruleId === FORWARD
+          ? [{ Name: 'RuleName', Value: { Ref: ruleId } }]
+          : [
+              { Name: 'EventBusName', Value: { Ref: BUS } },
+              { Name: 'RuleName', Value: { 'Fn::Select': [2, { 'Fn::Split': ['/', { 'Fn::GetAtt': [ruleId, 'Arn'] }] }] } },
+            ];
+      for (const metric of ['FailedInvocations', 'InvocationsFailedToBeSentToDlq']) {
+        const alarms = Object.values(resourcesOf(template, 'AWS::CloudWatch::Alarm')).filter(
+          (a) =>
+            a.Properties.Namespace === 'AWS/Events' &&
+            a.Properties.MetricName === metric &&
+            JSON.stringify(a.Properties.Dimensions) === JSON.stringify(dimensions),
+        );
+        assert.equal(alarms.length, 1, `${ruleId} ${metric}`);
+        assert.deepEqual(alarms[0].Properties.AlarmActions, [{ Ref: topicId }]);
+      }
+    }
+    const eventsAlarms = Object.values(resourcesOf(template, 'AWS::CloudWatch::Alarm')).filter(
+      (a) => a.Properties.Namespace === 'AWS/Events',
+    );
+    assert.equal(eventsAlarms.length, 2 * patternRules.length + scheduleRuleIdsOf(template).length);
+  }
+
+  test('off by default: no bus, no forwarding, no member role or variables, no new outputs', () => {
+    const { template } = synth();
+    template.resourceCountIs('AWS::Events::EventBus', 0);
+    for (const [ruleId, rule] of Object.entries(resourcesOf(template, 'AWS::Events::Rule'))) {
+      assert.equal(rule.Properties.EventBusName, undefined, ruleId);
+      assert.ok(!(rule.Properties.Targets as any[]).some((t) => t.RoleArn !== undefined), ruleId);
+    }
+    const actions = allowedActions(template, reconcilerRoleId(template));
+    assert.ok(!actions.some((a) => a.startsWith('sts:')), actions.join());
+    const variables = functionBy(template, 'reconciler').Properties.Environment.Variables;
+    for (const name of ['MEMBER_ACCOUNTS', 'MEMBER_ROLE_NAME', 'RECONCILE_REGIONS']) {
+      assert.equal(variables[name], undefined, name);
+    }
+    const outputs = Object.keys(template.findOutputs('*'));
+    assert.ok(!outputs.includes('ReconcilerRoleArn') && !outputs.includes('CentralEventBusArn'), outputs.join());
+  });
+
+  test('organizationId: a central bus only the organization may put events on, with the rules; nag-clean', () => {
+    const { stack, template } = synth({ organizationId: ORG_ID });
+    nagClean(stack);
+    const bus = resourcesOf(template, 'AWS::Events::EventBus')[BUS].Properties;
+    assert.equal(bus.Name, 'EcsEvents-central');
+    assert.deepEqual(bus.Policy, {
+      Version: '2012-10-17',
+      Statement: [
+        {
+          Sid: 'OrganizationPutsEvents',
+          Effect: 'Allow',
+          Principal: '*',
+          Action: 'events:PutEvents',
+          Resource: `arn:aws:events:${stack.region}:${stack.account}:event-bus/EcsEvents-central`,
+          Condition: { StringEquals: { 'aws:PrincipalOrgID': ORG_ID } },
+        },
+      ],
+    });
+    assertRulesOnTheCentralBus(stack, template);
+    // The reconciler may assume the read role in the organization's accounts only (no list given).
+    const assume = statementsOf(template, reconcilerRoleId(template)).filter((s) => s.Sid === 'AssumeMemberReadRoles');
+    assert.deepEqual(assume, [
+      {
+        Sid: 'AssumeMemberReadRoles',
+        Effect: 'Allow',
+        Action: 'sts:AssumeRole',
+        Resource: `arn:aws:iam::*:role/${READ_ROLE}`,
+        Condition: { StringEquals: { 'aws:ResourceOrgID': ORG_ID } },
+      },
+    ]);
+    const variables = functionBy(template, 'reconciler').Properties.Environment.Variables;
+    assert.equal(variables.MEMBER_ACCOUNTS, undefined, 'no list: its own account');
+    assert.equal(variables.MEMBER_ROLE_NAME, READ_ROLE);
+    assert.equal(variables.RECONCILE_REGIONS, undefined);
+    const outputs = template.findOutputs('*');
+    assert.deepEqual(outputs.CentralEventBusArn.Value, { 'Fn::GetAtt': [BUS, 'Arn'] });
+    assert.deepEqual(outputs.ReconcilerRoleArn.Value, { 'Fn::GetAtt': [reconcilerRoleId(template), 'Arn'] });
+  });
+
+  test('memberAccountIds: only those accounts may put events; the reconciler assumes exactly their read role', () => {
+    const { stack, template } = synth({ memberAccountIds: MEMBERS.join(', ') });
+    nagClean(stack);
+    const bus = resourcesOf(template, 'AWS::Events::EventBus')[BUS].Properties;
+    assert.deepEqual(bus.Policy.Statement, [
+      {
+        Sid: 'MemberAccountsPutEvents',
+        Effect: 'Allow',
+        Principal: { AWS: MEMBERS },
+        Action: 'events:PutEvents',
+        Resource: `arn:aws:events:${stack.region}:${stack.account}:event-bus/EcsEvents-central`,
+      },
+    ]);
+    assertRulesOnTheCentralBus(stack, template);
+    const assume = statementsOf(template, reconcilerRoleId(template)).filter((s) => s.Sid === 'AssumeMemberReadRoles');
+    assert.deepEqual(assume, [
+      {
+        Sid: 'AssumeMemberReadRoles',
+        Effect: 'Allow',
+        Action: 'sts:AssumeRole',
+        Resource: MEMBERS.map((account) => `arn:aws:iam::${account}:role/${READ_ROLE}`),
+      },
+    ]);
+    const variables = functionBy(template, 'reconciler').Properties.Environment.Variables;
+    assert.equal(variables.MEMBER_ACCOUNTS, MEMBERS.join(','));
+    assert.equal(variables.MEMBER_ROLE_NAME, READ_ROLE);
+  });
+
+  test('both, a role name and Regions: the organization decides the bus, the list the roles; reads in those Regions', () => {
+    const { stack, template } = synth({
+      organizationId: ORG_ID,
+      memberAccountIds: MEMBERS.join(','),
+      memberReadRoleName: 'reader',
+      memberRegions: 'us-east-1,eu-west-1',
+      useSqsBuffer: 'true',
+    });
+    nagClean(stack);
+    const bus = resourcesOf(template, 'AWS::Events::EventBus')[BUS].Properties;
+    assert.deepEqual(bus.Policy.Statement[0].Condition, { StringEquals: { 'aws:PrincipalOrgID': ORG_ID } });
+    assertRulesOnTheCentralBus(stack, template);
+    const statements = Object.fromEntries(statementsOf(template, reconcilerRoleId(template)).map((s) => [s.Sid, s]));
+    assert.deepEqual(statements.AssumeMemberReadRoles, {
+      Sid: 'AssumeMemberReadRoles',
+      Effect: 'Allow',
+      Action: 'sts:AssumeRole',
+      Resource: MEMBERS.map((account) => `arn:aws:iam::${account}:role/reader`),
+      Condition: { StringEquals: { 'aws:ResourceOrgID': ORG_ID } },
+    });
+    const every = `arn:aws:ecs:*:${stack.account}:cluster/*`;
+    const inRegions = { StringEquals: { 'aws:RequestedRegion': ['us-east-1', 'eu-west-1'] } };
+    assert.deepEqual(statements.EcsClusterList.Condition, inRegions);
+    assert.deepEqual(statements.EcsClusters.Resource, every);
+    assert.deepEqual(statements.EcsClusterTasksAndInstances.Condition, { ...inRegions, ArnLike: { 'ecs:cluster': [every] } });
+    assert.deepEqual(statements.EcsClusterServices.Resource, `arn:aws:ecs:*:${stack.account}:service/*`);
+    const variables = functionBy(template, 'reconciler').Properties.Environment.Variables;
+    assert.equal(variables.MEMBER_ACCOUNTS, MEMBERS.join(','));
+    assert.equal(variables.MEMBER_ROLE_NAME, 'reader');
+    assert.equal(variables.RECONCILE_REGIONS, 'us-east-1,eu-west-1');
+  });
+
+  test('memberRegions alone: this account read in those Regions, no bus', () => {
+    const { template } = synth({ memberRegions: ['eu-west-1'] });
+    template.resourceCountIs('AWS::Events::EventBus', 0);
+    const variables = functionBy(template, 'reconciler').Properties.Environment.Variables;
+    assert.equal(variables.RECONCILE_REGIONS, 'eu-west-1');
+    assert.equal(variables.MEMBER_ROLE_NAME, undefined);
+  });
+
+  test('bad settings are refused, naming the setting', () => {
+    const refused: [Record<string, unknown>, RegExp][] = [
+      [{ organizationId: 'a1b2c3d4e5' }, /organizationId "a1b2c3d4e5" is not an AWS Organizations id/],
+      [{ organizationId: 'o-ABC' }, /organizationId/],
+      [{ memberAccountIds: '222222222222,1234' }, /memberAccountIds: "1234" is not a 12-digit account id/],
+      [{ memberAccountIds: 'arn:aws:iam::222222222222:root' }, /memberAccountIds/],
+      [{ memberRegions: 'us-east-1,Europe' }, /memberRegions: "Europe" is not a Region name/],
+      [{ memberReadRoleName: 'role/reader' }, /memberReadRoleName "role\/reader" is not an IAM role name/],
+      [{ memberAccountIds: 5 }, /context memberAccountIds must be a comma-separated list/],
+    ];
+    for (const [context, message] of refused) {
+      assert.throws(() => synth(context), message, JSON.stringify(context));
+    }
+  });
+});
