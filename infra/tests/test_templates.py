@@ -326,6 +326,8 @@ def evaluate(value, parameters, conditions):
             return evaluate(conditions[argument], parameters, conditions)
         if function == "Ref" and argument in parameters:
             return parameters[argument]
+        if function == "Ref" and argument in PSEUDO:
+            return PSEUDO[argument]
         if function == "Fn::Join":
             separator, items = argument
             items = evaluate(items, parameters, conditions)
@@ -1868,7 +1870,7 @@ def test_member_template_is_plain_cloudformation_for_stacksets():
     assert "Transform" not in template, "StackSets deploy no SAM transform"
     assert template["AWSTemplateFormatVersion"] == "2010-09-09"
     assert "Default" not in template["Parameters"]["CentralEventBusArn"], "the bus must be given"
-    assert set(template["Parameters"]) == {"CentralEventBusArn", "CentralReconcilerRoleArn", "ReadRoleName", "CreateReadRole"}
+    assert set(template["Parameters"]) == {"CentralEventBusArn", "CentralReconcilerRoleArn", "ReadRoleName", "ReadRoleRegion"}
 
 
 def test_member_forwards_every_ecs_event_to_the_central_bus_only():
@@ -1962,12 +1964,14 @@ def test_member_read_role_allows_only_the_reconcilers_ecs_reads_in_its_account()
 
 
 @pytest.mark.parametrize("overrides, created", [
-    ({}, True),
-    ({"CreateReadRole": "false"}, False),  # another Region of the account has it
+    ({}, True),  # a single stack: here
+    ({"ReadRoleRegion": "us-east-1"}, True),  # the stack (StackSet instance) in the role's Region
+    ({"ReadRoleRegion": "eu-west-1"}, False),  # another Region of the account has it
     ({"CentralReconcilerRoleArn": ""}, False),  # events only, no reading
-    ({"CentralReconcilerRoleArn": "", "CreateReadRole": "true"}, False),
+    ({"CentralReconcilerRoleArn": "", "ReadRoleRegion": "us-east-1"}, False),
 ])
 def test_member_read_role_is_created_once_and_only_for_a_reconciler(overrides, created):
+    # The stack's Region is PSEUDO's us-east-1; every instance of a StackSet gets the same values.
     resolved, _, roles = read_role(overrides)
     assert bool(roles) == created
     assert ("ReadRoleArn" in resolved["Outputs"]) == created
@@ -1985,6 +1989,7 @@ MEMBER_PARAMETER_VALUES = {
         ["111111111111", "arn:aws:iam::111111111111:user/x", "arn:aws:sts::111111111111:assumed-role/r/s", "role/x"],
     ),
     "ReadRoleName": (["ecs-events-reader", "reader"], ["", "a" * 65, "role/reader"]),
+    "ReadRoleRegion": (["", "us-east-1", "eu-central-2"], ["us", "US-EAST-1", "*", "us-east-1,eu-west-1"]),
 }
 
 
