@@ -11,5 +11,6 @@ pub mod replay;
 pub mod tables;
 pub mod tasks;
 pub mod test_pattern;
+pub mod test_rules;
 pub mod text_report;
 pub mod timeline;

@@ -29,6 +29,7 @@ use ecs_events_cli::tasks::{
     TasksError, detail, details, list, render as render_tasks, resolve_cluster,
 };
 use ecs_events_cli::test_pattern::{read_argument, test_pattern};
+use ecs_events_cli::test_rules;
 use indicatif::{ProgressBar, ProgressStyle};
 
 /// Replay captured ECS events through the toolkit's functions, locally or against AWS APIs.
@@ -76,6 +77,10 @@ enum Command {
     /// Reconcile the state table with the ECS API: write what ECS knows newer, mark tasks it no
     /// longer lists (DynamoDB and ECS: --endpoint-url or --aws).
     Reconcile(ReconcileArgs),
+    /// Test alert rules against golden cases: replay each case's events as `replay` does and
+    /// compare what would be sent with its expected.json. The rules are linted first. Exit
+    /// status 0: every case passed; 1: some failed; 2: usage, or input that cannot be read.
+    TestRules(TestRulesArgs),
     /// Test an event against an EventBridge pattern: prints {"Result":true} or {"Result":false},
     /// as `aws events test-event-pattern` does.
     TestPattern {
@@ -122,6 +127,18 @@ struct RunArgs {
     /// Create the tables first (for a fresh local endpoint).
     #[arg(long)]
     create_tables: bool,
+}
+
+#[derive(Args)]
+struct TestRulesArgs {
+    /// Cases: folders of event files (any format replay reads) with their expected.json, or
+    /// folders of such folders. None: only lint the rules.
+    cases: Vec<PathBuf>,
+    /// Write each case's expected.json from what the rules send now, and say which changed.
+    #[arg(long)]
+    update: bool,
+    #[command(flatten)]
+    decisions: DecisionArgs,
 }
 
 /// How the replayed functions decide: the stack's alerting settings.
@@ -270,6 +287,8 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// Exit status for invalid input (as clap uses for invalid arguments).
 const INVALID_INPUT: u8 = 2;
+/// Exit status when some `test-rules` case failed.
+const TESTS_FAILED: u8 = 1;
 /// Exit status when the services failed: the store or topic could not be reached at all, or
 /// some events or alerts failed on them (the report says which).
 const SERVICES_FAILED: u8 = 1;
@@ -326,6 +345,7 @@ async fn main() -> ExitCode {
                 }
             }
         }
+        Command::TestRules(args) => test_rules(args).await,
         Command::TestPattern { pattern, event } => {
             let result = read_argument("pattern", &pattern)
                 .and_then(|pattern| Ok((pattern, read_argument("event", &event)?)))
@@ -341,6 +361,34 @@ async fn main() -> ExitCode {
                 }
             }
         }
+    }
+}
+
+/// `ecs-events test-rules`: 0 when every case passed (or was written), 1 when some failed, 2
+/// when the rules, a case or the arguments cannot be used.
+async fn test_rules(args: TestRulesArgs) -> ExitCode {
+    let invalid = |error: &dyn std::fmt::Display| {
+        eprintln!("ecs-events test-rules: {error}");
+        ExitCode::from(INVALID_INPUT)
+    };
+    let decisions = match args.decisions.decisions() {
+        Ok(decisions) => decisions,
+        Err(error) => return invalid(&format!("{error:#}")),
+    };
+    let cases = match test_rules::cases(&args.cases) {
+        Ok(cases) => cases,
+        Err(error) => return invalid(&error),
+    };
+    let mut out = std::io::stdout().lock();
+    if cases.is_empty() {
+        let rules = decisions.rules.rules().len();
+        let _ = writeln!(out, "{rules} rules, no problems");
+        return ExitCode::SUCCESS;
+    }
+    match test_rules::test_rules(&cases, &decisions, args.update, &mut out).await {
+        Ok(summary) if summary.failed == 0 => ExitCode::SUCCESS,
+        Ok(_) => ExitCode::from(TESTS_FAILED),
+        Err(error) => invalid(&error),
     }
 }
 

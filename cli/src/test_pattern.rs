@@ -1,8 +1,9 @@
 //! `ecs-events test-pattern`: does an event match a pattern, as `aws events test-event-pattern`
-//! answers it.
+//! answers it; the pattern linted first, as the functions lint their rules.
 
 use std::path::Path;
 
+use ecs_events::alert::{Finding, lint_pattern};
 use ecs_events::event::without_bom;
 use ecs_events::pattern::Pattern;
 use serde_json::Value;
@@ -27,6 +28,9 @@ pub enum TestPatternError {
     /// The pattern is invalid.
     #[error("invalid pattern: {0}")]
     Pattern(#[from] ecs_events::pattern::PatternError),
+    /// Parts of the pattern no ECS event can satisfy (a misspelt field or value), one per line.
+    #[error("{}", .0.iter().map(|finding| format!("pattern {finding}")).collect::<Vec<_>>().join("\n"))]
+    Lint(Vec<Finding>),
     /// The event is not valid JSON, or not an event.
     #[error("invalid event: {0}")]
     Event(String),
@@ -43,9 +47,14 @@ pub fn read_argument(what: &'static str, argument: &str) -> Result<String, TestP
         .map_err(|source| TestPatternError::Read { what, path: argument.to_owned(), source })
 }
 
-/// Tests `event` against `pattern` (both JSON text).
+/// Tests `event` against `pattern` (both JSON text). The pattern is linted first, as the
+/// functions lint their rules: a part no ECS event can satisfy is an error.
 pub fn test_pattern(pattern: &str, event: &str) -> Result<bool, TestPatternError> {
     let pattern = Pattern::from_json(pattern)?;
+    let findings = lint_pattern(pattern.source());
+    if !findings.is_empty() {
+        return Err(TestPatternError::Lint(findings));
+    }
     let event: Value = serde_json::from_str(event).map_err(|error| {
         TestPatternError::Event(format!(
             "line {}, column {}: {error}",

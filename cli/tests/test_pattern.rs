@@ -72,3 +72,19 @@ fn given_a_missing_event_file_then_exit_2_names_the_path() {
         .code(2)
         .stderr(predicates::str::contains("event: cannot read /nonexistent/event.json"));
 }
+
+#[test]
+fn given_a_misspelt_field_and_value_then_exit_2_names_each_with_the_one_meant() {
+    test_pattern(
+        r#"{"source":["aws.ecs"],"detail-type":["ECS Task State Change"],"detail":{"lastStaus":["STOPPED"],"stopCode":["EssentialContainerExit"]}}"#,
+        &sample("task-oom-killed.json"),
+    )
+    .code(2)
+    .stdout("")
+    .stderr(predicates::str::contains(
+        "ecs-events test-pattern: pattern detail.lastStaus: ECS Task State Change events have no \
+         such field; did you mean `lastStatus`?\npattern detail.stopCode: \"EssentialContainerExit\" \
+         matches no value ECS sends here (",
+    ))
+    .stderr(predicates::str::contains("did you mean `EssentialContainerExited`?"));
+}

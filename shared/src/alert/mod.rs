@@ -6,6 +6,7 @@ pub mod chat;
 mod digest;
 mod dynamodb_ledger;
 mod ledger;
+mod lint;
 mod render;
 mod rules;
 mod service_render;
@@ -21,6 +22,7 @@ pub use alerter::{
 pub use digest::{MAX_CAUSES, MAX_DOCUMENT_LISTED, MAX_LISTED, render_digest};
 pub use dynamodb_ledger::{DynamoDbLedger, LEDGER_KEY};
 pub use ledger::{AlertLedger, Claim, InMemoryLedger, LedgerError, Marked};
+pub use lint::{Finding, lint_pattern};
 pub use render::{
     Alert, AlertKind, MAX_ATTRIBUTES, MAX_SUBJECT_CHARS, MatchContext, alert_target,
     match_severity, render, render_alert,

@@ -12,6 +12,10 @@
 //! job's success digest). `expectedExitCodes` (default `[0]`, or what the alerter is
 //! configured with) says which exit codes mean done; `severity` (`error`, `warning`, `info`)
 //! overrides the severity of the rule's other messages.
+//!
+//! Every problem of a file is reported, in file order, the way a compiler would: names,
+//! patterns, settings, and what no ECS event can satisfy ([`lint_pattern`]: a misspelt field
+//! or value, with the one probably meant).
 
 use serde::Deserialize;
 use serde_json::Value;
@@ -20,6 +24,7 @@ use serde_json::value::RawValue;
 use std::time::Duration;
 
 use super::Severity;
+use super::lint::{Finding, lint_pattern};
 use crate::event::{DEFAULT_EXPECTED_EXIT_CODES, TaskOutcome, without_bom};
 use crate::incident::GroupSettings;
 use crate::pattern::{Pattern, PatternError};
@@ -125,6 +130,19 @@ pub enum RuleError {
         /// What is wrong.
         message: String,
     },
+    /// A part of a rule's pattern no ECS event can satisfy ([`lint_pattern`]).
+    #[error("rule #{index} {name:?}: {finding}")]
+    Lint {
+        /// 1-based position in the file.
+        index: usize,
+        /// The rule's name.
+        name: String,
+        /// What no ECS event can satisfy, and where.
+        finding: Finding,
+    },
+    /// More than one of the above, in file order: one per line.
+    #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
+    Several(Vec<RuleError>),
     /// A rule's pattern is invalid.
     #[error("rule #{index} {name:?}: pattern {source}")]
     Pattern {
@@ -275,6 +293,40 @@ fn parse_duration(text: &str) -> Option<Duration> {
     Some(Duration::from_secs(seconds))
 }
 
+/// Compiles one rule of a rules file (`index`: its 1-based position).
+fn compile_rule(index: usize, entry: RuleFile) -> Result<AlertRule, RuleError> {
+    let valid_name = !entry.name.is_empty()
+        && entry.name.len() <= MAX_RULE_NAME_LEN
+        && entry.name.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c));
+    if !valid_name {
+        return Err(RuleError::InvalidName { index, name: entry.name });
+    }
+    let pattern = Pattern::from_json(entry.pattern.get()).map_err(|source| RuleError::Pattern {
+        index,
+        name: entry.name.clone(),
+        source,
+    })?;
+    let group = group_settings(entry.group).map_err(|message| RuleError::Group {
+        index,
+        name: entry.name.clone(),
+        message,
+    })?;
+    let setting = |message| RuleError::Setting { index, name: entry.name.clone(), message };
+    let severity = severity(entry.severity).map_err(setting)?;
+    let expected_exit_codes =
+        entry.expected_exit_codes.map(exit_codes).transpose().map_err(setting)?;
+    let completed = completions(entry.completed).map_err(setting)?;
+    Ok(AlertRule {
+        name: entry.name,
+        description: entry.description,
+        pattern,
+        group,
+        severity,
+        expected_exit_codes,
+        completed,
+    })
+}
+
 /// The rules an alerter applies, in file order.
 #[derive(Debug, Clone)]
 pub struct RuleSet {
@@ -296,38 +348,32 @@ impl RuleSet {
             return Err(RuleError::Empty);
         }
         let mut rules: Vec<AlertRule> = Vec::with_capacity(entries.len());
+        let mut errors: Vec<RuleError> = Vec::new();
+        let mut names: Vec<String> = Vec::with_capacity(entries.len());
         for (position, entry) in entries.into_iter().enumerate() {
             let index = position + 1;
-            let valid_name = !entry.name.is_empty()
-                && entry.name.len() <= MAX_RULE_NAME_LEN
-                && entry.name.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c));
-            if !valid_name {
-                return Err(RuleError::InvalidName { index, name: entry.name });
+            if let Some(first) = names.iter().position(|name| *name == entry.name) {
+                errors.push(RuleError::DuplicateName {
+                    index,
+                    first: first + 1,
+                    name: entry.name.clone(),
+                });
             }
-            if let Some(first) = rules.iter().position(|rule| rule.name == entry.name) {
-                return Err(RuleError::DuplicateName { index, first: first + 1, name: entry.name });
+            names.push(entry.name.clone());
+            match compile_rule(index, entry) {
+                Ok(rule) => {
+                    errors.extend(lint_pattern(rule.pattern.source()).into_iter().map(|finding| {
+                        RuleError::Lint { index, name: rule.name.clone(), finding }
+                    }));
+                    rules.push(rule);
+                }
+                Err(error) => errors.push(error),
             }
-            let pattern = Pattern::from_json(entry.pattern.get())
-                .map_err(|source| RuleError::Pattern { index, name: entry.name.clone(), source })?;
-            let group = group_settings(entry.group).map_err(|message| RuleError::Group {
-                index,
-                name: entry.name.clone(),
-                message,
-            })?;
-            let setting = |message| RuleError::Setting { index, name: entry.name.clone(), message };
-            let severity = severity(entry.severity).map_err(setting)?;
-            let expected_exit_codes =
-                entry.expected_exit_codes.map(exit_codes).transpose().map_err(setting)?;
-            let completed = completions(entry.completed).map_err(setting)?;
-            rules.push(AlertRule {
-                name: entry.name,
-                description: entry.description,
-                pattern,
-                group,
-                severity,
-                expected_exit_codes,
-                completed,
-            });
+        }
+        match errors.len() {
+            0 => {}
+            1 => return Err(errors.remove(0)),
+            _ => return Err(RuleError::Several(errors)),
         }
         Ok(Self { rules, expected_exit_codes: DEFAULT_EXPECTED_EXIT_CODES.to_vec() })
     }
@@ -414,6 +460,32 @@ mod tests {
         )
         .expect_err("duplicate");
         assert_eq!(error.to_string(), "rule #2 \"a\": the name is already used by rule #1");
+    }
+
+    #[test]
+    fn given_several_problems_then_each_is_reported_in_file_order() {
+        let error = RuleSet::from_json(
+            r#"[{"name": "stopped", "pattern": {"detail-type": ["ECS Task State Change"],
+                                                "detail": {"lastStaus": ["STOPPED"]}}},
+                {"name": "bad", "pattern": {"detail": {"stopCode": [{"sufix": "x"}]}}},
+                {"name": "stopped", "pattern": {"detail": {"lastStatus": ["STOPED"]}}}]"#,
+        )
+        .expect_err("problems");
+        let RuleError::Several(errors) = &error else { panic!("several: {error}") };
+        let lines: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        assert_eq!(lines.len(), 4, "{lines:#?}");
+        assert_eq!(
+            lines[0],
+            "rule #1 \"stopped\": detail.lastStaus: ECS Task State Change events have no such \
+             field; did you mean `lastStatus`?"
+        );
+        assert!(lines[1].starts_with("rule #2 \"bad\": pattern detail.stopCode"), "{lines:#?}");
+        assert_eq!(lines[2], "rule #3 \"stopped\": the name is already used by rule #1");
+        assert!(
+            lines[3].starts_with("rule #3 \"stopped\": detail.lastStatus: \"STOPED\""),
+            "{lines:#?}"
+        );
+        assert_eq!(error.to_string(), lines.join("\n"));
     }
 
     #[test]
