@@ -9,18 +9,48 @@
 
 use serde_json::{Value, json};
 
-use crate::event::{EcsEvent, EventError};
+use crate::event::{EcsEvent, EventError, ReceivedEvent};
 use crate::redact::redact_event;
 
 /// The `kind` of a listener log line.
 pub const LOG_LINE_KIND: &str = "ecs-event";
 
+/// The `kind` of the line the listener writes for an event of a batch it rejected:
+/// `{"level":"ERROR","kind":"ecs-event-rejected","index":1,"error":"event [1]: <what was wrong>"}`.
+pub const REJECTED_KIND: &str = "ecs-event-rejected";
+
+/// The line standing for the event at `index` of a batch, rejected for `error`.
+pub fn rejected_line(index: usize, error: &EventError) -> String {
+    json!({
+        "level": "ERROR",
+        "kind": REJECTED_KIND,
+        "index": index,
+        "error": crate::event::payload::at_index(Some(index), error),
+    })
+    .to_string()
+}
+
+/// What was wrong with the event a listener's rejection line stands for, if `line` is one.
+pub fn rejected_error(line: &Value) -> Option<&str> {
+    (line.get("kind")?.as_str()? == REJECTED_KIND).then(|| line.get("error")?.as_str()).flatten()
+}
+
 /// Checks that `raw` is an ECS event and returns its log line, secrets redacted.
 pub fn log_line(raw: &Value) -> Result<String, EventError> {
     let event = EcsEvent::from_value(raw.clone())?;
+    Ok(line(raw, &event))
+}
+
+/// The log line of an event already checked (one of a delivered payload's,
+/// [`crate::event::Payload`]), secrets redacted.
+pub fn received_line(received: &ReceivedEvent) -> String {
+    line(&received.raw, &received.event)
+}
+
+fn line(raw: &Value, event: &EcsEvent) -> String {
     let mut logged = raw.clone();
     redact_event(&mut logged);
-    Ok(json!({
+    json!({
         "level": "INFO",
         "kind": LOG_LINE_KIND,
         "id": event.id,
@@ -28,7 +58,7 @@ pub fn log_line(raw: &Value) -> Result<String, EventError> {
         "resources": event.resources(),
         "event": logged,
     })
-    .to_string())
+    .to_string()
 }
 
 /// The event inside a listener log line, if `line` is one.

@@ -470,20 +470,6 @@ async fn given_32_concurrent_writers_of_shuffled_versions_then_the_highest_wins_
     assert!(seen.windows(2).all(|pair| pair[0] <= pair[1]), "stored version went back: {seen:?}");
 }
 
-fn sqs_record(message_id: &str, body: &str) -> Value {
-    json!({
-        "messageId": message_id,
-        "receiptHandle": format!("handle-{message_id}"),
-        "body": body,
-        "attributes": {},
-        "messageAttributes": {},
-        "md5OfBody": "",
-        "eventSource": "aws:sqs",
-        "eventSourceARN": "arn:aws:sqs:us-east-1:111122223333:state-tracker-buffer",
-        "awsRegion": "us-east-1"
-    })
-}
-
 #[tokio::test]
 async fn given_an_sqs_batch_with_bad_and_failing_records_then_exactly_those_are_reported() {
     let client = dynamodb();
@@ -500,11 +486,11 @@ async fn given_an_sqs_batch_with_bad_and_failing_records_then_exactly_those_are_
     let mut not_ecs: Value = serde_json::from_str(&task).expect("json");
     not_ecs["source"] = json!("aws.ec2");
     let batch = json!({"Records": [
-        sqs_record("m-1-task", &task),
-        sqs_record("m-2-broken", "{\"version\": \"0\", "),
-        sqs_record("m-3-not-ecs", &not_ecs.to_string()),
-        sqs_record("m-4-instance-table-missing", &instance),
-        sqs_record("m-5-task-duplicate", &task),
+        support::sqs_record("m-1-task", &task),
+        support::sqs_record("m-2-broken", "{\"version\": \"0\", "),
+        support::sqs_record("m-3-not-ecs", &not_ecs.to_string()),
+        support::sqs_record("m-4-instance-table-missing", &instance),
+        support::sqs_record("m-5-task-duplicate", &task),
     ]});
 
     let response = tracker.handle(invoke(batch)).await.expect("batch handled");
@@ -626,8 +612,8 @@ async fn given_poison_records_in_a_batch_then_they_reach_the_dead_letter_queue_a
     let samples = support::events_dir().join("samples");
     let task = support::read_json(&samples.join("task-oom-killed.json")).to_string();
     let batch = json!({"Records": [
-        sqs_record("m-1-task", &task),
-        sqs_record("m-2-broken", "{\"version\": \"0\", "),
+        support::sqs_record("m-1-task", &task),
+        support::sqs_record("m-2-broken", "{\"version\": \"0\", "),
     ]});
     let response = tracker.handle(invoke(batch.clone())).await.expect("batch handled");
     assert_eq!(response["batchItemFailures"], json!([]), "nothing to redeliver");

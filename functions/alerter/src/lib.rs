@@ -5,11 +5,21 @@
 //! sent, without matching again. A bare ECS event (a local invoke) goes through every rule.
 //! Every minute a schedule invokes it with `{"flushDigests": true}` (or EventBridge's own
 //! `Scheduled Event`): it sends the digests of incident windows that have ended.
+//!
+//! An event may also come wrapped with its metadata, and a payload may be a batch (a JSON
+//! array) of events, wrapped or not, or of `{"rule", "event"}` requests, as EventBridge's
+//! Custom Event Bus delivers them ([`ecs_events::event::payload`]). Each event of a batch is
+//! processed on its own and answered at its index:
+//! `{"events": [{"index": 0, "alerts": [...]}, {"index": 1, "error": …, "errorType": …}]}`.
+//! The invocation fails (retryable) only when an event failed in a way a retry may mend: the
+//! bus then retries the whole batch, and the ledger makes the events already alerted on send
+//! nothing again. An event that can never be processed is answered and logged as an error
+//! without failing the others.
 
 use chrono::Utc;
 use ecs_events::alert::{AlertError, Alerter, Delivery, RuleResult};
 use ecs_events::deadline::Deadline;
-use ecs_events::event::{EventError, ReceivedEvent};
+use ecs_events::event::{EventError, ReceivedEvent, payload};
 use ecs_events::telemetry::OutcomeCounts;
 use lambda_runtime::LambdaEvent;
 use serde_json::{Value, json};
@@ -29,6 +39,9 @@ pub enum HandlerError {
     /// Alerting failed for some rules; the others' results were reported and counted.
     #[error("{}", describe_failures(.0))]
     Alert(Vec<(String, AlertError)>),
+    /// Events of a batch failed (each with its index); the others were processed.
+    #[error("{}", payload::describe_failures(.0))]
+    Events(Vec<(usize, HandlerError)>),
 }
 
 fn describe_failures(failures: &[(String, AlertError)]) -> String {
@@ -43,7 +56,11 @@ impl HandlerError {
     /// Whether Lambda's retry may succeed (the ledger makes retries safe): when any failed
     /// rule may succeed later.
     pub fn is_retryable(&self) -> bool {
-        matches!(self, Self::Alert(failures) if failures.iter().any(|(_, error)| error.is_retryable()))
+        match self {
+            Self::InvalidEvent(_) => false,
+            Self::Alert(failures) => failures.iter().any(|(_, error)| error.is_retryable()),
+            Self::Events(failures) => failures.iter().any(|(_, error)| error.is_retryable()),
+        }
     }
 
     /// The `errorType` Lambda reports (and DLQ messages carry).
@@ -52,11 +69,23 @@ impl HandlerError {
             Self::InvalidEvent(_) => "NonRetryable.InvalidEvent",
             Self::Alert(_) if self.is_retryable() => "Retryable.AlertError",
             Self::Alert(_) => "NonRetryable.AlertError",
+            Self::Events(_) if self.is_retryable() => "Retryable.AlertError",
+            Self::Events(_) => "NonRetryable.AlertError",
         }
     }
 }
 
 ecs_events::handler_error!(HandlerError);
+
+impl payload::EventFailure for HandlerError {
+    fn is_retryable(&self) -> bool {
+        HandlerError::is_retryable(self)
+    }
+
+    fn error_type(&self) -> &'static str {
+        HandlerError::error_type(self)
+    }
+}
 
 /// What the alerter is asked to do.
 enum Request {
@@ -76,18 +105,26 @@ impl Request {
         if scheduled {
             return Self::Flush;
         }
-        match payload {
-            Value::Object(mut fields)
-                if fields.len() == 2
-                    && fields.get("rule").is_some_and(Value::is_string)
-                    && fields.get("event").is_some_and(Value::is_object) =>
-            {
-                let rule = fields.remove("rule").and_then(|rule| rule.as_str().map(str::to_owned));
-                let event = fields.remove("event").unwrap_or_default();
-                Self::Rule { rule: rule.unwrap_or_default(), event }
-            }
-            other => Self::Event(other),
+        match rule_request(payload) {
+            (Some(rule), event) => Self::Rule { rule, event },
+            (None, event) => Self::Event(event),
         }
+    }
+}
+
+/// One event of a payload: a `{"rule", "event"}` request (the rule and its event), or an
+/// event (plain or wrapped) for every rule.
+fn rule_request(payload: Value) -> (Option<String>, Value) {
+    match payload {
+        Value::Object(mut fields)
+            if fields.len() == 2
+                && fields.get("rule").is_some_and(Value::is_string)
+                && fields.get("event").is_some_and(Value::is_object) =>
+        {
+            let rule = fields.remove("rule").and_then(|rule| rule.as_str().map(str::to_owned));
+            (rule, fields.remove("event").unwrap_or_default())
+        }
+        other => (None, other),
     }
 }
 
@@ -108,6 +145,9 @@ async fn process(
     counts: &mut OutcomeCounts,
 ) -> Result<Value, HandlerError> {
     let now = Utc::now();
+    if let Value::Array(events) = payload {
+        return process_batch(alerter, events, now, deadline, counts).await;
+    }
     let (rule, raw) = match Request::from_payload(payload) {
         Request::Rule { rule, event } => (Some(rule), event),
         Request::Event(event) => (None, event),
@@ -116,18 +156,57 @@ async fn process(
             return report(results, counts);
         }
     };
-    let received = ReceivedEvent::new(raw).inspect_err(|_| counts.add("Rejected"))?;
+    let received = payload::event(raw).inspect_err(|_| counts.add("Rejected"))?;
+    process_event(alerter, &received, rule, now, deadline, counts).await
+}
+
+/// Alerts on one event: the rule EventBridge matched, or every rule.
+async fn process_event(
+    alerter: &Alerter,
+    received: &ReceivedEvent,
+    rule: Option<String>,
+    now: chrono::DateTime<Utc>,
+    deadline: Deadline,
+    counts: &mut OutcomeCounts,
+) -> Result<Value, HandlerError> {
     let results: Vec<RuleResult> = match rule {
         Some(rule) => {
-            let result = alerter.process_rule(&received, &rule, now, deadline).await;
+            let result = alerter.process_rule(received, &rule, now, deadline).await;
             vec![(rule, result)]
         }
-        None => alerter.process(&received, now, deadline).await,
+        None => alerter.process(received, now, deadline).await,
     };
     if results.is_empty() {
         counts.add("NoMatch");
     }
     report(results, counts)
+}
+
+/// Alerts on each event of a batch, in order, and answers each one at its index; fails when
+/// an event failed in a way a retry may mend, after every other event was processed.
+async fn process_batch(
+    alerter: &Alerter,
+    events: Vec<Value>,
+    now: chrono::DateTime<Utc>,
+    deadline: Deadline,
+    counts: &mut OutcomeCounts,
+) -> Result<Value, HandlerError> {
+    if events.is_empty() {
+        tracing::info!("an empty batch: nothing to alert on");
+    }
+    let mut results = Vec::with_capacity(events.len());
+    for (index, event) in events.into_iter().enumerate() {
+        let (rule, raw) = rule_request(event);
+        let result = match payload::event(raw) {
+            Ok(received) => process_event(alerter, &received, rule, now, deadline, counts).await,
+            Err(error) => {
+                counts.add("Rejected");
+                Err(HandlerError::from(error))
+            }
+        };
+        results.push((index, result.map(|mut answer| answer["alerts"].take())));
+    }
+    payload::answer_batch(results, "alerts").map_err(HandlerError::Events)
 }
 
 /// Counts every rule's result and answers `{"alerts": [...]}`, or fails naming every rule that

@@ -1,25 +1,61 @@
 //! The listener's Lambda handler: logs each ECS event as one JSON line
 //! ([`ecs_events::event_log`]) and rejects events that are not from ECS.
+//!
+//! A payload is one event, one event wrapped with its metadata, or a batch (a JSON array) of
+//! either, as EventBridge's Custom Event Bus delivers them ([`ecs_events::event::payload`]).
 
 use std::io::Write;
 
-use ecs_events::event::EventError;
-use ecs_events::event_log::log_line;
+use ecs_events::event::{EventError, Payload};
+use ecs_events::event_log::{received_line, rejected_line};
 use lambda_runtime::{Diagnostic, LambdaEvent};
 use serde_json::{Value, json};
 
 /// Logs the event to `out` (stdout in Lambda, which CloudWatch Logs records) and answers
 /// `{"logged": "<event id>"}`. A non-ECS or malformed event fails with
 /// `NonRetryable.InvalidEvent`, naming the problem, and logs nothing.
+///
+/// A batch (a JSON array) is logged event by event, one line each, and answered
+/// `{"events": [{"index": 0, "logged": "<id>"}, {"index": 1, "error": "invalid event: …"}]}`:
+/// an event that is not an ECS event is rejected alone, with an `ERROR` line of kind
+/// [`ecs_events::event_log::REJECTED_KIND`] naming its index and what was wrong, and does not fail the invocation
+/// (a retry of the whole batch could not help it). Only a failure to write fails the
+/// invocation (`Retryable.LogWrite`); a retry then logs the batch's events again, which the
+/// replay deduplicates.
 pub fn handle(event: LambdaEvent<Value>, out: &mut impl Write) -> Result<Value, Diagnostic> {
-    // The runtime logs the returned error once; the handler does not log it again.
-    let line = log_line(&event.payload).map_err(|error: EventError| Diagnostic {
-        error_type: "NonRetryable.InvalidEvent".into(),
-        error_message: format!("invalid event: {error}"),
-    })?;
-    writeln!(out, "{line}").map_err(|error| Diagnostic {
+    let payload = Payload::from_value(event.payload);
+    if !payload.is_batch() {
+        // The runtime logs the returned error once; the handler does not log it again.
+        let item = payload.items.into_iter().next();
+        let received = item
+            .map_or(Err(EventError::NotAnObject { found: "nothing" }), |item| item.event)
+            .map_err(|error| Diagnostic {
+                error_type: "NonRetryable.InvalidEvent".into(),
+                error_message: format!("invalid event: {error}"),
+            })?;
+        writeln!(out, "{}", received_line(&received)).map_err(log_write)?;
+        return Ok(json!({ "logged": received.event.id }));
+    }
+    let mut answers = Vec::with_capacity(payload.items.len());
+    for item in payload.items {
+        let index = item.index.unwrap_or_default();
+        match item.event {
+            Ok(received) => {
+                writeln!(out, "{}", received_line(&received)).map_err(log_write)?;
+                answers.push(json!({ "index": index, "logged": received.event.id }));
+            }
+            Err(error) => {
+                writeln!(out, "{}", rejected_line(index, &error)).map_err(log_write)?;
+                answers.push(json!({ "index": index, "error": format!("invalid event: {error}") }));
+            }
+        }
+    }
+    Ok(json!({ "events": answers }))
+}
+
+fn log_write(error: std::io::Error) -> Diagnostic {
+    Diagnostic {
         error_type: "Retryable.LogWrite".into(),
         error_message: format!("cannot write the log line: {error}"),
-    })?;
-    Ok(json!({ "logged": event.payload.get("id") }))
+    }
 }

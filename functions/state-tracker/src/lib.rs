@@ -6,6 +6,24 @@
 //! time, each bounded by the time left. A record that can never succeed (not an ECS event, too
 //! large to store) goes to the dead-letter queue at once, with its error, instead of being
 //! received five more times first.
+//!
+//! A payload, or a record's body, may also hold a batch of events (a JSON array) or events
+//! wrapped with their metadata, as EventBridge's Custom Event Bus delivers them
+//! ([`ecs_events::event::payload`]). Each event of a batch is tracked on its own:
+//!
+//! * a direct invocation answers `{"events": [{"index": 0, "outcome": "Stored"}, {"index": 1,
+//!   "error": …, "errorType": …}]}` once every event was tried, and fails (retryable) only
+//!   when an event failed in a way a retry may mend. The Custom Event Bus has no partial
+//!   answer for a function: it retries the whole call, every event of the batch again, within
+//!   the subscriber's retry policy (Lambda's own retries, for an asynchronous invocation). That
+//!   is safe: every write is conditional on the record's version (tasks, container instances)
+//!   or time (services, deployments), so an event tracked the first time comes back
+//!   `Duplicate` and changes nothing. An event that can never be tracked is answered and
+//!   logged as an error, and does not fail the call: a retry could not help it and would hold
+//!   the others back.
+//! * an SQS record fails when any of its events failed: retryable when any may succeed later
+//!   (the record is redelivered, and its other events are tracked again, harmlessly), else it
+//!   goes to the dead-letter queue with an error naming each failed event's index.
 
 mod dead_letters;
 
@@ -15,7 +33,7 @@ use std::time::Duration;
 use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
 use chrono::Utc;
 use ecs_events::deadline::Deadline;
-use ecs_events::event::{EventError, ReceivedEvent};
+use ecs_events::event::{EventError, Item, Payload, ReceivedEvent, payload};
 use ecs_events::service::ServiceStore;
 use ecs_events::state::{Outcome, Retention, StateStore};
 use ecs_events::telemetry::OutcomeCounts;
@@ -53,6 +71,9 @@ pub enum HandlerError {
     /// The record was still being tracked when the invocation's time ran out.
     #[error("not tracked before the invocation's deadline")]
     OutOfTime,
+    /// Events of a batch failed (each with its index); the others were tracked.
+    #[error("{}", payload::describe_failures(.0))]
+    Events(Vec<(usize, HandlerError)>),
 }
 
 impl HandlerError {
@@ -62,6 +83,7 @@ impl HandlerError {
             Self::Track(error) => error.is_retryable(),
             Self::OutOfTime => true,
             Self::InvalidEvent(_) | Self::InvalidBatch(_) => false,
+            Self::Events(failures) => failures.iter().any(|(_, error)| error.is_retryable()),
         }
     }
 
@@ -71,11 +93,48 @@ impl HandlerError {
             Self::InvalidEvent(_) | Self::InvalidBatch(_) => "NonRetryable.InvalidEvent",
             Self::Track(_) | Self::OutOfTime if self.is_retryable() => "Retryable.StoreError",
             Self::Track(_) | Self::OutOfTime => "NonRetryable.TrackError",
+            Self::Events(failures) if self.is_retryable() => failures
+                .iter()
+                .map(|(_, error)| error.error_type())
+                .find(|kind| kind.starts_with("Retryable"))
+                .unwrap_or("Retryable.StoreError"),
+            Self::Events(failures)
+                if failures.iter().all(|(_, error)| matches!(error, Self::InvalidEvent(_))) =>
+            {
+                "NonRetryable.InvalidEvent"
+            }
+            Self::Events(_) => "NonRetryable.TrackError",
         }
+    }
+
+    /// The error of events that failed, `None` when none did: a single event's (not in a
+    /// batch) as it is, else [`HandlerError::Events`].
+    fn of_failures(mut failures: Vec<(Option<usize>, HandlerError)>) -> Option<Self> {
+        if failures.len() == 1 && failures[0].0.is_none() {
+            return failures.pop().map(|(_, error)| error);
+        }
+        (!failures.is_empty()).then(|| {
+            Self::Events(
+                failures
+                    .into_iter()
+                    .map(|(index, error)| (index.unwrap_or_default(), error))
+                    .collect(),
+            )
+        })
     }
 }
 
 ecs_events::handler_error!(HandlerError);
+
+impl payload::EventFailure for HandlerError {
+    fn is_retryable(&self) -> bool {
+        HandlerError::is_retryable(self)
+    }
+
+    fn error_type(&self) -> &'static str {
+        HandlerError::error_type(self)
+    }
+}
 
 /// The handler, holding the store for the life of the execution environment.
 #[derive(Clone)]
@@ -108,20 +167,63 @@ impl StateTracker {
         self
     }
 
-    /// Handles one invocation: a direct EventBridge event (answers `{"outcome": ...}`), or an
-    /// SQS batch (answers `batchItemFailures` naming exactly the records to redeliver).
+    /// Handles one invocation: a direct EventBridge event (answers `{"outcome": ...}`), a
+    /// direct batch of events (answers `{"events": [...]}`, see the module documentation), or
+    /// an SQS batch (answers `batchItemFailures` naming exactly the records to redeliver).
     pub async fn handle(&self, event: LambdaEvent<Value>) -> Result<Value, HandlerError> {
         let deadline = Deadline::from_epoch_millis(event.context.deadline);
         let mut counts = OutcomeCounts::default();
         let result = if event.payload.get("Records").is_some_and(Value::is_array) {
             self.handle_batch(event.payload, deadline, &mut counts).await
         } else {
-            let outcome = self.track_payload(event.payload).await;
-            counts.add(outcome_name(&outcome));
-            outcome.map(|outcome| json!({ "outcome": outcome.as_str() }))
+            let payload = Payload::from_value(event.payload);
+            if payload.is_batch() {
+                self.handle_events(payload, deadline, &mut counts).await
+            } else {
+                let item = payload.items.into_iter().next();
+                let received = item
+                    .map_or(Err(EventError::NotAnObject { found: "nothing" }), |item| item.event);
+                let outcome = self.track_event(received).await;
+                counts.add(outcome_name(&outcome));
+                outcome.map(|outcome| json!({ "outcome": outcome.as_str() }))
+            }
         };
         counts.emit(FUNCTION_NAME);
         result
+    }
+
+    /// Tracks every event of a direct batch, a few at a time, each bounded by the time left;
+    /// answers each one's outcome or error, or fails when any may succeed on a retry.
+    async fn handle_events(
+        &self,
+        payload: Payload,
+        deadline: Deadline,
+        counts: &mut OutcomeCounts,
+    ) -> Result<Value, HandlerError> {
+        if payload.items.is_empty() {
+            tracing::info!("an empty batch: nothing to track");
+        }
+        let until = tokio::time::Instant::now() + deadline.remaining_less(ANSWER_RESERVE);
+        let results: Vec<(usize, Result<Outcome, HandlerError>)> =
+            futures::stream::iter(payload.items)
+                .map(|item: Item| async move {
+                    let index = item.index.unwrap_or_default();
+                    let result = tokio::time::timeout_at(until, self.track_event(item.event))
+                        .await
+                        .unwrap_or(Err(HandlerError::OutOfTime));
+                    (index, result)
+                })
+                .buffered(BATCH_CONCURRENCY)
+                .collect()
+                .await;
+        let results = results
+            .into_iter()
+            .map(|(index, result)| {
+                counts.add(outcome_name(&result));
+                (index, result.map(|outcome| json!(outcome.as_str())))
+            })
+            .collect();
+        payload::answer_batch(results, "outcome").map_err(HandlerError::Events)
     }
 
     async fn handle_batch(
@@ -135,21 +237,25 @@ impl StateTracker {
         // One end for every record, however late it starts (records after the first
         // BATCH_CONCURRENCY wait for a slot): the batch answers by the deadline.
         let until = tokio::time::Instant::now() + deadline.remaining_less(ANSWER_RESERVE);
-        let results: Vec<Result<Outcome, HandlerError>> = futures::stream::iter(&batch.records)
-            .map(|record| async move {
-                tokio::time::timeout_at(until, self.track_record(record))
-                    .await
-                    .unwrap_or(Err(HandlerError::OutOfTime))
-            })
-            .buffered(BATCH_CONCURRENCY)
-            .collect()
-            .await;
+        let results: Vec<Result<Vec<Outcome>, HandlerError>> =
+            futures::stream::iter(&batch.records)
+                .map(|record| async move {
+                    tokio::time::timeout_at(until, self.track_record(record))
+                        .await
+                        .unwrap_or(Err(HandlerError::OutOfTime))
+                })
+                .buffered(BATCH_CONCURRENCY)
+                .collect()
+                .await;
         let mut response = SqsBatchResponse::default();
         for (record, result) in batch.records.iter().zip(results) {
             let message_id = record.message_id.clone().unwrap_or_default();
-            let Err(error) = result else {
-                counts.add(outcome_name(&result));
-                continue;
+            let error = match result {
+                Ok(outcomes) => {
+                    outcomes.into_iter().for_each(|outcome| counts.add(outcome.as_str()));
+                    continue;
+                }
+                Err(error) => error,
             };
             tracing::error!(message_id = %message_id, retryable = error.is_retryable(), error = %error, "record failed");
             if !error.is_retryable() && self.dead_letter(record, &error, deadline).await {
@@ -194,15 +300,31 @@ impl StateTracker {
         }
     }
 
-    async fn track_record(&self, record: &SqsMessage) -> Result<Outcome, HandlerError> {
+    /// Tracks the events of one record's body (one event, usually), one after the other:
+    /// their outcomes, or the error of those that failed (each named by its index when the
+    /// body is a batch).
+    async fn track_record(&self, record: &SqsMessage) -> Result<Vec<Outcome>, HandlerError> {
         let body = record.body.as_deref().unwrap_or_default();
-        let received = ReceivedEvent::from_slice(body.as_bytes())?;
-        Ok(track(self.stores(), received, self.retention, Utc::now()).await?)
+        let payload = Payload::from_slice(body.as_bytes());
+        let mut outcomes = Vec::with_capacity(payload.items.len());
+        let mut failures = Vec::new();
+        for item in payload.items {
+            match self.track_event(item.event).await {
+                Ok(outcome) => outcomes.push(outcome),
+                Err(error) => failures.push((item.index, error)),
+            }
+        }
+        match HandlerError::of_failures(failures) {
+            Some(error) => Err(error),
+            None => Ok(outcomes),
+        }
     }
 
-    async fn track_payload(&self, payload: Value) -> Result<Outcome, HandlerError> {
-        let received = ReceivedEvent::new(payload)?;
-        Ok(track(self.stores(), received, self.retention, Utc::now()).await?)
+    async fn track_event(
+        &self,
+        received: Result<ReceivedEvent, EventError>,
+    ) -> Result<Outcome, HandlerError> {
+        Ok(track(self.stores(), received?, self.retention, Utc::now()).await?)
     }
 }
 

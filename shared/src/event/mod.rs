@@ -9,6 +9,7 @@ mod arn;
 mod container_instance;
 mod delivered;
 mod outcome;
+pub mod payload;
 pub mod schema;
 mod service;
 mod status;
@@ -24,6 +25,7 @@ pub use arn::{ArnKind, check_arn};
 pub use container_instance::{ContainerInstanceStateChange, Resource, VersionInfo};
 pub use delivered::Delivered;
 pub use outcome::{DEFAULT_EXPECTED_EXIT_CODES, TaskOutcome};
+pub use payload::{Item, Payload};
 pub use service::{DeploymentStateChange, ServiceAction};
 pub use status::{
     Connectivity, ContainerInstanceStatus, DeploymentEventName, HealthStatus, LaunchType,
@@ -71,6 +73,19 @@ pub enum EventError {
     NotEcs {
         /// The `source` the event has.
         event_source: String,
+    },
+    /// An array where one event object was expected: inside a batch (arrays do not nest), or
+    /// where the caller takes a single event.
+    #[error(
+        "found an array where an event object was expected (a batch's events cannot be arrays)"
+    )]
+    NestedArray,
+    /// A wrapped event (`{"Data", "Metadata", "SystemMetadata"}`, EventBridge's
+    /// `WITH_METADATA` delivery) is malformed.
+    #[error("wrapped event (Data, Metadata, SystemMetadata): {message}")]
+    Wrapper {
+        /// What is wrong.
+        message: String,
     },
     /// A field is missing or has the wrong type or value.
     #[error("{path}: {message}")]

@@ -464,3 +464,18 @@ impl ecs_events::alert::AlertSink for FlakySink {
         self.inner.publish(alert).await
     }
 }
+
+/// An SQS record of the state tracker's buffer, as Lambda hands it over, holding `body`.
+pub fn sqs_record(message_id: &str, body: &str) -> Value {
+    serde_json::json!({
+        "messageId": message_id,
+        "receiptHandle": format!("handle-{message_id}"),
+        "body": body,
+        "attributes": {},
+        "messageAttributes": {},
+        "md5OfBody": "",
+        "eventSource": "aws:sqs",
+        "eventSourceARN": "arn:aws:sqs:us-east-1:111122223333:state-tracker-buffer",
+        "awsRegion": "us-east-1"
+    })
+}
