@@ -1,6 +1,11 @@
 //! Reads captured events from files and folders, in order: a JSON event, a JSON array of
 //! events, JSON Lines, the listener's log lines (also with a log prefix before the JSON), and
 //! the output of `aws logs filter-log-events`.
+//!
+//! An event may be wrapped with its metadata (`{"Data", "Metadata", "SystemMetadata"}`) and a
+//! line may hold a batch (a JSON array), as EventBridge's Custom Event Bus delivers them
+//! ([`ecs_events::event::payload`]): each event of an array is an entry of its own, and an
+//! error in one names its index (`event [2]: ...`) beside the file and line.
 
 use std::fs;
 use std::io::{BufRead, BufReader, Read};
@@ -8,8 +13,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use ecs_events::event::UTF8_BOM;
+use ecs_events::event::payload::event_from_delivered;
 use ecs_events::event::{Delivered, ReceivedEvent};
-use ecs_events::event_log::logged_event;
+use ecs_events::event_log::{logged_event, rejected_error};
 use serde_json::Value;
 use serde_json::value::RawValue;
 
@@ -106,11 +112,14 @@ pub fn read_file(
     let opened =
         fs::File::open(file).map_err(|source| InputError { path: file.to_owned(), source })?;
     let path: Arc<Path> = Arc::from(file);
-    let typed = move |(line, delivered): Numbered<Delivered>| Entry {
+    let typed = move |(line, index, delivered): Found| Entry {
         location: Location { file: path.to_path_buf(), line },
-        event: delivered.and_then(|delivered| {
-            ReceivedEvent::from_delivered(delivered).map_err(|error| error.to_string())
-        }),
+        event: delivered
+            .and_then(|delivered| event_from_delivered(delivered).map_err(|e| e.to_string()))
+            .map_err(|error| match index {
+                Some(index) => format!("event [{index}]: {error}"),
+                None => error,
+            }),
     };
     Ok(match open(BufReader::with_capacity(1 << 20, opened)) {
         Capture::Document(entries) => Box::new(entries.into_iter().map(typed)),
@@ -135,12 +144,16 @@ const PLATFORM_LINE_PREFIXES: [&str; 5] =
 /// An entry's 1-based starting line, and what was read there.
 type Numbered<T = Value> = (usize, Result<T, String>);
 
+/// An entry's 1-based starting line, its 0-based index when it is an element of an array of
+/// events, and what was read there.
+type Found = (usize, Option<usize>, Result<Delivered, String>);
+
 /// One line of content with its number, or why it could not be read.
 type RawLine = (usize, Result<String, String>);
 
 /// Reads the entries of a capture, each with its 1-based starting line.
 pub fn read(reader: impl BufRead + Send + 'static) -> Box<dyn Iterator<Item = Numbered>> {
-    let as_value = |(line, delivered): Numbered<Delivered>| (line, delivered.map(|d| d.value));
+    let as_value = |(line, _, delivered): Found| (line, delivered.map(|d| d.value));
     match open(reader) {
         Capture::Document(entries) => Box::new(entries.into_iter().map(as_value)),
         Capture::Lines(lines) => Box::new(lines.flat_map(raw_line_entries).map(as_value)),
@@ -152,7 +165,7 @@ enum Capture {
     /// One document per line (events, log lines): its lines, streamed.
     Lines(Box<dyn Iterator<Item = RawLine> + Send>),
     /// A single document, read whole: its entries.
-    Document(Vec<Numbered<Delivered>>),
+    Document(Vec<Found>),
 }
 
 /// Looks at the first line with content to tell one-document-per-line from a single document.
@@ -165,7 +178,7 @@ fn open(mut reader: impl BufRead + Send + 'static) -> Capture {
         let complete = match read_line(&mut reader, &mut line, false) {
             Ok(None) => return Capture::Document(Vec::new()),
             Ok(Some(complete)) => complete,
-            Err(error) => return Capture::Document(vec![(number, Err(error.to_string()))]),
+            Err(error) => return Capture::Document(vec![(number, None, Err(error.to_string()))]),
         };
         if number == 1 && line.starts_with(UTF8_BOM.as_bytes()) {
             line.drain(..UTF8_BOM.len());
@@ -177,8 +190,10 @@ fn open(mut reader: impl BufRead + Send + 'static) -> Capture {
         match std::str::from_utf8(&line) {
             Ok(text) if is_content(text) => break Some(text.to_owned()),
             Ok(_) if head.len() as u64 <= MAX_DOCUMENT_BYTES => {}
-            Ok(_) => return Capture::Document(vec![(number, Err(document_too_large()))]),
-            Err(_) => return Capture::Document(vec![(number, Err("invalid UTF-8".to_owned()))]),
+            Ok(_) => return Capture::Document(vec![(number, None, Err(document_too_large()))]),
+            Err(_) => {
+                return Capture::Document(vec![(number, None, Err("invalid UTF-8".to_owned()))]);
+            }
         }
     };
     match first {
@@ -210,10 +225,10 @@ fn chunked(
 }
 
 /// The entries of one line read, or the error reading it.
-fn raw_line_entries((number, line): RawLine) -> Vec<Numbered<Delivered>> {
+fn raw_line_entries((number, line): RawLine) -> Vec<Found> {
     match line {
         Ok(text) => line_entries(number, &text),
-        Err(error) => vec![(number, Err(error))],
+        Err(error) => vec![(number, None, Err(error))],
     }
 }
 
@@ -269,17 +284,17 @@ fn read_line(
 }
 
 /// Reads the rest of a single-document file (up to [`MAX_DOCUMENT_BYTES`]) after `head`.
-fn read_whole(reader: impl BufRead, mut head: Vec<u8>, number: usize) -> Vec<Numbered<Delivered>> {
+fn read_whole(reader: impl BufRead, mut head: Vec<u8>, number: usize) -> Vec<Found> {
     let budget = MAX_DOCUMENT_BYTES.saturating_sub(head.len() as u64) + 1;
     if let Err(error) = reader.take(budget).read_to_end(&mut head) {
-        return vec![(number, Err(error.to_string()))];
+        return vec![(number, None, Err(error.to_string()))];
     }
     if head.len() as u64 > MAX_DOCUMENT_BYTES {
-        return vec![(1, Err(document_too_large()))];
+        return vec![(1, None, Err(document_too_large()))];
     }
     match String::from_utf8(head) {
         Ok(text) => read_document(&text),
-        Err(_) => vec![(number, Err("invalid UTF-8".to_owned()))],
+        Err(_) => vec![(number, None, Err("invalid UTF-8".to_owned()))],
     }
 }
 
@@ -319,48 +334,67 @@ fn is_content(line: &str) -> bool {
     !line.is_empty() && !PLATFORM_LINE_PREFIXES.iter().any(|prefix| line.starts_with(prefix))
 }
 
-/// The entries of one line: an event, a listener log line, or (compact) `filter-log-events`
-/// output.
-fn line_entries(number: usize, line: &str) -> Vec<Numbered<Delivered>> {
+/// The entries of one line: an event, a batch of events (an array), a listener log line, or
+/// (compact) `filter-log-events` output.
+fn line_entries(number: usize, line: &str) -> Vec<Found> {
     match parse_line(line) {
         Ok(parsed) if parsed.value.get("events").is_some_and(Value::is_array) => {
             log_events(line.trim())
-                .unwrap_or_else(|| vec![(number, Ok(parsed))])
+                .unwrap_or_else(|| vec![(number, None, Ok(parsed))])
                 .into_iter()
-                .map(|(_, entry)| (number, entry))
+                .map(|(_, index, entry)| (number, index, entry))
                 .collect()
         }
-        parsed => vec![(number, parsed.map(unwrap_logged))],
+        Ok(parsed) if parsed.value.is_array() => match parsed.value {
+            Value::Array(events) => events
+                .into_iter()
+                .enumerate()
+                .map(|(index, event)| (number, Some(index), Ok(Delivered::from_value(event))))
+                .collect(),
+            value => vec![(number, None, Ok(Delivered::from_value(value)))],
+        },
+        parsed => vec![(number, None, parsed.and_then(unwrap_logged))],
     }
 }
 
 /// The entries of a whole document: an array of events, `filter-log-events` output, or one
 /// event.
-fn read_document(text: &str) -> Vec<Numbered<Delivered>> {
+fn read_document(text: &str) -> Vec<Found> {
     let start = line_of(text, text.trim_start());
-    if text.trim_start().starts_with('[') {
-        return match serde_json::from_str::<Vec<&RawValue>>(text) {
-            Ok(items) => items
-                .into_iter()
-                .map(|item| (line_of(text, item.get()), parse_event(item.get())))
-                .collect(),
-            Err(error) => vec![(error.line().max(start), Err(json_error(&error)))],
-        };
-    }
-    match Delivered::parse(text.as_bytes()) {
-        Ok(whole) => log_events(text).unwrap_or_else(|| {
+    let whole = if text.trim_start().starts_with('[') {
+        match serde_json::from_str::<Vec<&RawValue>>(text) {
+            Ok(items) => {
+                return items
+                    .into_iter()
+                    .enumerate()
+                    .map(|(index, item)| {
+                        (line_of(text, item.get()), Some(index), parse_event(item.get()))
+                    })
+                    .collect();
+            }
+            // JSON Lines of batches, or broken JSON: told apart below.
+            Err(_) => None,
+        }
+    } else {
+        Delivered::parse(text.as_bytes()).ok()
+    };
+    match whole {
+        Some(whole) => log_events(text).unwrap_or_else(|| {
             let event = if text.trim().len() > MAX_EVENT_BYTES {
                 Err(event_too_large(text.trim().len()))
             } else {
-                Ok(unwrap_logged(whole))
+                unwrap_logged(whole)
             };
-            vec![(start, event)]
+            vec![(start, None, event)]
         }),
-        // JSON Lines whose first line is broken: read it line by line after all.
-        Err(_)
-            if text
-                .lines()
-                .any(|line| parse_line(line).is_ok_and(|line| line.value.is_object())) =>
+        // JSON Lines (of events or of batches) whose first line is broken or is a whole
+        // batch: read it line by line after all.
+        None if text.lines().any(|line| {
+            parse_line(line).is_ok_and(|parsed| {
+                parsed.value.is_object()
+                    || (parsed.value.is_array() && line.trim_start().starts_with('['))
+            })
+        }) =>
         {
             text.lines()
                 .enumerate()
@@ -368,16 +402,17 @@ fn read_document(text: &str) -> Vec<Numbered<Delivered>> {
                 .flat_map(|(index, line)| line_entries(index + 1, line))
                 .collect()
         }
-        Err(_) => {
+        None => {
             let error = serde_json::from_str::<Value>(text).err();
             let line = error.as_ref().map_or(start, |error| error.line().max(start));
-            vec![(line, Err(error.map_or_else(|| "invalid JSON".to_owned(), |e| json_error(&e))))]
+            let error = error.map_or_else(|| "invalid JSON".to_owned(), |e| json_error(&e));
+            vec![(line, None, Err(error))]
         }
     }
 }
 
 /// The entries of `aws logs filter-log-events` output: each event's `message` is a log line.
-fn log_events(text: &str) -> Option<Vec<Numbered<Delivered>>> {
+fn log_events(text: &str) -> Option<Vec<Found>> {
     #[derive(serde::Deserialize)]
     struct Output<'a> {
         #[serde(borrow)]
@@ -393,7 +428,8 @@ fn log_events(text: &str) -> Option<Vec<Numbered<Delivered>>> {
         .into_iter()
         .map(|raw| {
             let event: LogEvent = serde_json::from_str(raw.get()).ok()?;
-            Some((line_of(text, raw.get()), parse_line(&event.message).map(unwrap_logged)))
+            let entry = parse_line(&event.message).and_then(unwrap_logged);
+            Some((line_of(text, raw.get()), None, entry))
         })
         .collect()
 }
@@ -415,7 +451,7 @@ fn parse_event(text: &str) -> Result<Delivered, String> {
     if text.len() > MAX_EVENT_BYTES {
         return Err(event_too_large(text.len()));
     }
-    parse(text).map(unwrap_logged)
+    parse(text).and_then(unwrap_logged)
 }
 
 /// Parses JSON text, keeping its detail's text ([`Delivered`]); the error is serde_json's.
@@ -430,12 +466,16 @@ fn json_error(error: &serde_json::Error) -> String {
     format!("invalid JSON: {error}")
 }
 
-/// The event of a listener log line, or the value itself.
-fn unwrap_logged(parsed: Delivered) -> Delivered {
-    match logged_event(&parsed.value) {
+/// The event of a listener log line, or the value itself; the listener's line for an event it
+/// rejected is that event's error.
+fn unwrap_logged(parsed: Delivered) -> Result<Delivered, String> {
+    if let Some(error) = rejected_error(&parsed.value) {
+        return Err(format!("the listener rejected an event here: {error}"));
+    }
+    Ok(match logged_event(&parsed.value) {
         Some(event) => Delivered::from_value(event.clone()),
         None => parsed,
-    }
+    })
 }
 
 /// The 1-based line at which `part` (a slice of `text`) starts.
@@ -544,5 +584,114 @@ mod tests {
                 "{text}: {entries:?}"
             );
         }
+    }
+
+    /// The entries of a file holding `text`, typed, as `(line, event id or error)`.
+    fn typed_entries(name: &str, text: &str) -> Vec<(usize, Result<String, String>)> {
+        let dir = std::env::temp_dir().join(format!("ecs-events-input-{}", std::process::id()));
+        fs::create_dir_all(&dir).expect("temp folder");
+        let file = dir.join(name);
+        fs::write(&file, text).expect("written");
+        let entries = read_file(&file, 1)
+            .expect("readable")
+            .map(|entry| {
+                assert_eq!(entry.location.file, file);
+                (entry.location.line, entry.event.map(|received| received.event.id))
+            })
+            .collect();
+        fs::remove_file(&file).expect("removed");
+        entries
+    }
+
+    /// A task event of the corpus with `id` as its id (and a version of its own).
+    fn task_event(id: &str, version: u64) -> Value {
+        let mut event: Value =
+            serde_json::from_str(include_str!("../../events/samples/task-oom-killed.json"))
+                .expect("sample");
+        event["id"] = json!(id);
+        event["detail"]["version"] = json!(version);
+        event
+    }
+
+    fn wrapped(event: Value) -> Value {
+        json!({"Data": event, "SystemMetadata": {"aws:DeliveryType": "LIVE"}})
+    }
+
+    #[test]
+    fn given_an_array_of_wrapped_events_then_each_is_read_at_its_line_and_a_bad_one_names_its_index()
+     {
+        let mut broken = task_event("e-3", 5);
+        broken["detail"].as_object_mut().expect("detail").remove("taskArn");
+        let text = format!(
+            "[\n{},\n{},\n{},\n[{}]\n]\n",
+            wrapped(task_event("e-1", 3)),
+            wrapped(task_event("e-2", 4)),
+            wrapped(broken),
+            task_event("e-4", 6),
+        );
+        let entries = typed_entries("batch.json", &text);
+        assert_eq!(
+            entries,
+            vec![
+                (2, Ok("e-1".to_owned())),
+                (3, Ok("e-2".to_owned())),
+                (4, Err("event [2]: Data.detail.taskArn: missing field".to_owned())),
+                (
+                    5,
+                    Err("event [3]: found an array where an event object was expected (a batch's \
+                         events cannot be arrays)"
+                        .to_owned())
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn given_json_lines_of_batches_then_every_event_of_every_line_is_read() {
+        let text = format!(
+            "{}\n{}\n{}\n",
+            json!([task_event("a-0", 1), wrapped(task_event("a-1", 2))]),
+            json!([]),
+            json!([wrapped(task_event("c-0", 3)), "not an event"]),
+        );
+        let entries = typed_entries("batches.jsonl", &text);
+        assert_eq!(
+            entries,
+            vec![
+                (1, Ok("a-0".to_owned())),
+                (1, Ok("a-1".to_owned())),
+                (3, Ok("c-0".to_owned())),
+                (3, Err("event [1]: an event must be a JSON object, found a string".to_owned())),
+            ]
+        );
+    }
+
+    #[test]
+    fn given_a_single_wrapped_event_without_id_then_it_is_read_with_the_bus_event_id() {
+        let mut event = task_event("unused", 3);
+        event.as_object_mut().expect("object").remove("id");
+        let text = serde_json::to_string_pretty(&json!({
+            "Data": event,
+            "SystemMetadata": {"aws:EventId": "9f0e8d7c-6b5a-4c3d-8e2f-1a0b9c8d7e6f", "aws:DeliveryType": "LIVE"}
+        }))
+        .expect("JSON");
+        assert_eq!(
+            typed_entries("one.json", &text),
+            vec![(1, Ok("9f0e8d7c-6b5a-4c3d-8e2f-1a0b9c8d7e6f".to_owned()))]
+        );
+    }
+
+    #[test]
+    fn given_a_listener_line_for_a_rejected_event_then_it_is_an_entry_naming_the_rejection() {
+        let text = "2024-05-02T10:00:00Z\t{\"level\":\"ERROR\",\"kind\":\"ecs-event-rejected\",\"index\":1,\"error\":\"event [1]: an event must be a JSON object, found null\"}\n";
+        assert_eq!(
+            read_text(text),
+            vec![(
+                1,
+                Err("the listener rejected an event here: event [1]: an event must be a JSON \
+                     object, found null"
+                    .to_owned())
+            )]
+        );
     }
 }
