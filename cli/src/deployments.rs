@@ -1,6 +1,7 @@
 //! `ecs-events deployments`: a cluster's (or one service's) deployments from the deployment
 //! table, each with what its tasks did and the rollback it was part of.
 
+use ecs_events::account::same_place;
 use ecs_events::service::{DeploymentTasks, DeploymentView, ServiceStore, views};
 use ecs_events::state::StateStore;
 
@@ -22,10 +23,15 @@ pub async fn list(
     let records = services.deployments(cluster_arn, service_arn.as_deref()).await?;
     let mut counts = std::collections::HashMap::new();
     for record in &records {
-        let tasks = state.deployment_tasks(&record.deployment_id).await?;
-        counts.insert(record.deployment_id.clone(), DeploymentTasks::of(&tasks));
+        let mut tasks = state.deployment_tasks(&record.deployment_id).await?;
+        tasks.retain(|task| same_place(&task.task_arn, &record.service_arn));
+        let key = (record.service_arn.clone(), record.deployment_id.clone());
+        counts.insert(key, DeploymentTasks::of(&tasks));
     }
-    Ok(views(records, |id| counts.remove(id).unwrap_or_default()))
+    Ok(views(records, |record| {
+        let key = (record.service_arn.clone(), record.deployment_id.clone());
+        counts.remove(&key).unwrap_or_default()
+    }))
 }
 
 /// The table people read: one line per deployment.

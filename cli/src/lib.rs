@@ -8,6 +8,7 @@ pub mod input;
 pub mod parallel;
 pub mod reconcile;
 pub mod replay;
+pub mod scope;
 pub mod tables;
 pub mod tasks;
 pub mod test_pattern;

@@ -22,11 +22,12 @@ use ecs_events::state::{DynamoDbStateStore, Retention};
 use ecs_events_cli::generate::{CorpusSpec, generate};
 use ecs_events_cli::input::{files, read_file};
 use ecs_events_cli::replay::{Adapters, Decisions, Replayer};
+use ecs_events_cli::scope::{AccountNamesArgs, ScopeArgs};
 use ecs_events_cli::tables::{
     create_incident_table, create_ledger_table, create_service_tables, create_state_tables,
 };
 use ecs_events_cli::tasks::{
-    TasksError, detail, details, list, render as render_tasks, resolve_cluster,
+    TasksError, by_cluster, detail, details, list, render as render_tasks, resolve_clusters,
 };
 use ecs_events_cli::test_pattern::{read_argument, test_pattern};
 use ecs_events_cli::test_rules;
@@ -108,6 +109,8 @@ struct RunArgs {
     html: Option<PathBuf>,
     #[command(flatten)]
     decisions: DecisionArgs,
+    #[command(flatten)]
+    names: AccountNamesArgs,
     #[command(flatten)]
     retention: RetentionArgs,
     #[command(flatten)]
@@ -250,9 +253,10 @@ struct StateTableArgs {
 
 #[derive(Args)]
 struct DeploymentsArgs {
-    /// The cluster: its name or ARN.
-    #[arg(long)]
-    cluster: String,
+    #[command(flatten)]
+    scope: ScopeArgs,
+    #[command(flatten)]
+    names: AccountNamesArgs,
     /// Only this service's deployments (its name).
     #[arg(long)]
     service: Option<String>,
@@ -265,9 +269,10 @@ struct DeploymentsArgs {
 
 #[derive(Args)]
 struct TasksArgs {
-    /// The cluster: its name or ARN.
-    #[arg(long)]
-    cluster: String,
+    #[command(flatten)]
+    scope: ScopeArgs,
+    #[command(flatten)]
+    names: AccountNamesArgs,
     /// Only tasks whose last status is this (RUNNING, STOPPED...).
     #[arg(long)]
     status: Option<String>,
@@ -442,15 +447,22 @@ async fn reconcile(args: ReconcileArgs) -> Result<(), RunError> {
 async fn tasks(args: TasksArgs) -> Result<(), RunError> {
     let config = sdk_config(&args.state).await?;
     let store = state_store(&config, &args.state, false).await?;
-    let cluster = resolve_cluster(&store, &args.cluster).await.map_err(tasks_error)?;
-    let listed = list(&store, &cluster, args.status.as_deref(), args.service.as_deref())
-        .await
-        .map_err(tasks_error)?;
+    let names = args.names.names().map_err(|error| RunError::Input(anyhow::anyhow!(error)))?;
+    let clusters =
+        resolve_clusters(&store, &args.scope.scope(), &names).await.map_err(tasks_error)?;
+    let mut groups = Vec::new();
+    for cluster in clusters {
+        let listed = list(&store, &cluster, args.status.as_deref(), args.service.as_deref())
+            .await
+            .map_err(tasks_error)?;
+        groups.push((cluster, listed));
+    }
     if args.json {
+        let listed: Vec<_> = groups.into_iter().flat_map(|(_, listed)| listed).collect();
         let details = details(&store, &listed).await.map_err(tasks_error)?;
         print(true, &details, String::new)?;
     } else {
-        print(false, &(), || render_tasks(&listed))?;
+        print(false, &(), || by_cluster(&groups, &names, render_tasks))?;
     }
     Ok(())
 }
@@ -460,12 +472,22 @@ async fn deployments(args: DeploymentsArgs) -> Result<(), RunError> {
     let config = sdk_config(&args.state).await?;
     let store = state_store(&config, &args.state, false).await?;
     let services = service_store(&config, &args.state, &args.state.deployment_table).await?;
-    let cluster = resolve_cluster(&store, &args.cluster).await.map_err(tasks_error)?;
-    let listed =
-        ecs_events_cli::deployments::list(&services, &store, &cluster, args.service.as_deref())
+    let names = args.names.names().map_err(|error| RunError::Input(anyhow::anyhow!(error)))?;
+    let clusters =
+        resolve_clusters(&store, &args.scope.scope(), &names).await.map_err(tasks_error)?;
+    let mut groups = Vec::new();
+    for cluster in clusters {
+        let service = args.service.as_deref();
+        let listed = ecs_events_cli::deployments::list(&services, &store, &cluster, service)
             .await
             .map_err(tasks_error)?;
-    print(args.json, &listed, || ecs_events_cli::deployments::render(&listed))
+        groups.push((cluster, listed));
+    }
+    if args.json {
+        let listed: Vec<_> = groups.into_iter().flat_map(|(_, listed)| listed).collect();
+        return print(true, &listed, String::new);
+    }
+    print(false, &(), || by_cluster(&groups, &names, ecs_events_cli::deployments::render))
 }
 
 /// Prints `value` as one line of JSON, or the text `render` makes of it for people.
@@ -558,6 +580,7 @@ async fn state_store(
 
 async fn run(args: RunArgs) -> Result<(), RunError> {
     let decisions = args.decisions.decisions()?;
+    let names = args.names.names().map_err(|error| RunError::Input(anyhow::anyhow!(error)))?;
     let files = files(&args.paths).map_err(anyhow::Error::from)?;
     // Created first: a path that cannot be written fails before the replay, not after it.
     let html = match &args.html {
@@ -565,7 +588,8 @@ async fn run(args: RunArgs) -> Result<(), RunError> {
         None => None,
     };
     let adapters = adapters(&args).await?;
-    let mut replayer = Replayer::deciding(adapters, decisions, args.retention.retention());
+    let mut replayer = Replayer::deciding(adapters, decisions, args.retention.retention())
+        .with_account_names(Arc::new(names));
     if html.is_some() {
         replayer = replayer.with_timeline();
     }

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
+use ecs_events::account::{AccountNames, same_place};
 use ecs_events::alert::{
     Alert, AlertKind, AlertLedger, AlertSink, Alerter, CollectingSink,
     DEFAULT_LEDGER_RETENTION_DAYS, Delivery, InMemoryLedger, MAX_DIGESTS_PER_FLUSH, RuleResult,
@@ -72,7 +73,7 @@ pub struct Rejected {
     pub error: String,
 }
 
-/// Counts by cluster name, then by status.
+/// Counts by cluster ARN, then by status.
 pub type StatusCounts = BTreeMap<String, BTreeMap<String, usize>>;
 
 /// The replay's result (`ecs-events replay --json` prints it).
@@ -87,10 +88,10 @@ pub struct Report {
     pub container_instances: Vec<Detail>,
     /// Every deployment the replay saw, with its tasks, oldest first.
     pub deployments: Vec<DeploymentView>,
-    /// Tasks by cluster name and status, for the text report.
+    /// Tasks by cluster and status, for the text report.
     #[serde(skip)]
     pub task_counts: StatusCounts,
-    /// Container instances by cluster name and status, for the text report.
+    /// Container instances by cluster and status, for the text report.
     #[serde(skip)]
     pub instance_counts: StatusCounts,
     /// The alerts and digests sent, in order.
@@ -103,6 +104,9 @@ pub struct Report {
     /// The timeline, when the replay kept one ([`Replayer::with_timeline`]).
     #[serde(skip)]
     pub timeline: Option<Timeline>,
+    /// The names of accounts the replay was given, for the text report.
+    #[serde(skip)]
+    pub account_names: Arc<AccountNames>,
 }
 
 /// Where a replay keeps state, alerts and incidents: the embedded adapters, or the real ones.
@@ -182,6 +186,8 @@ pub struct Replayer {
     /// The folder of the stream being replayed.
     stream: Option<std::path::PathBuf>,
     timeline: Option<Timeline>,
+    /// Names of accounts, for messages and the timeline (`--account-names`).
+    names: Arc<AccountNames>,
 }
 
 impl Replayer {
@@ -207,6 +213,7 @@ impl Replayer {
             flushed_minute: i64::MIN,
             stream: None,
             timeline: None,
+            names: Arc::new(AccountNames::none()),
         }
     }
 
@@ -229,7 +236,17 @@ impl Replayer {
 
     /// Also keeps the [`Timeline`] of what was replayed (for `--html`).
     pub fn with_timeline(mut self) -> Self {
-        self.timeline = Some(Timeline::new());
+        self.timeline = Some(Timeline::new().with_account_names(Arc::clone(&self.names)));
+        self
+    }
+
+    /// Names accounts by `names` in the messages and the timeline, as the stack's
+    /// `ACCOUNT_NAMES` does (an account without a name is named by its id).
+    pub fn with_account_names(mut self, names: Arc<AccountNames>) -> Self {
+        self.alerter = self.alerter.with_account_names(Arc::clone(&names));
+        self.timeline =
+            self.timeline.map(|timeline| timeline.with_account_names(Arc::clone(&names)));
+        self.names = names;
         self
     }
 
@@ -437,8 +454,10 @@ impl Replayer {
         let mut tasks_of = BTreeMap::new();
         for record in &records {
             match self.store.deployment_tasks(&record.deployment_id).await {
-                Ok(tasks) => {
-                    tasks_of.insert(record.deployment_id.clone(), DeploymentTasks::of(&tasks));
+                Ok(mut tasks) => {
+                    tasks.retain(|task| same_place(&task.task_arn, &record.service_arn));
+                    let key = (record.service_arn.clone(), record.deployment_id.clone());
+                    tasks_of.insert(key, DeploymentTasks::of(&tasks));
                 }
                 Err(error) => failed.push(Rejected {
                     location: record.deployment_id.clone(),
@@ -446,7 +465,10 @@ impl Replayer {
                 }),
             }
         }
-        let deployments = views(records, |id| tasks_of.remove(id).unwrap_or_default());
+        let deployments = views(records, |record| {
+            let key = (record.service_arn.clone(), record.deployment_id.clone());
+            tasks_of.remove(&key).unwrap_or_default()
+        });
         Report {
             stats: self.stats,
             tasks,
@@ -458,14 +480,14 @@ impl Replayer {
             rejected: self.rejected,
             failed,
             timeline: self.timeline,
+            account_names: self.names,
         }
     }
 }
 
-/// Counts one more resource of `status` in the cluster of `cluster_arn` (by its name).
+/// Counts one more resource of `status` in the cluster of `cluster_arn`.
 fn count(counts: &mut StatusCounts, cluster_arn: &str, status: String) {
-    let cluster = cluster_arn.rsplit('/').next().unwrap_or(cluster_arn).to_owned();
-    *counts.entry(cluster).or_default().entry(status).or_default() += 1;
+    *counts.entry(cluster_arn.to_owned()).or_default().entry(status).or_default() += 1;
 }
 
 #[cfg(test)]

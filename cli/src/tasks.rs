@@ -1,6 +1,7 @@
 //! `ecs-events tasks` and `ecs-events task`: read the state table.
 
 use chrono::{DateTime, SecondsFormat};
+use ecs_events::account::{AccountNames, account_of, region_of};
 use ecs_events::event::{ArnKind, check_arn};
 use ecs_events::state::{Detail, ResourceKind, StateStore, StoreError, TaskSummary};
 
@@ -23,31 +24,136 @@ pub enum TasksError {
     Store(#[from] StoreError),
 }
 
-/// The cluster ARN for `cluster`: an ARN as given, or the one cluster of the stored tasks with
-/// that name (names are only unique within an account and region).
-pub async fn resolve_cluster(store: &dyn StateStore, cluster: &str) -> Result<String, TasksError> {
-    if cluster.starts_with("arn:") {
+/// Which stored clusters a listing covers: `--cluster` (a name or an ARN), `--account` (an
+/// id, or a name of `--account-names`) and `--region`; at least one is given.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Scope {
+    /// A cluster's name or ARN.
+    pub cluster: Option<String>,
+    /// An account id, or its name.
+    pub account: Option<String>,
+    /// A Region.
+    pub region: Option<String>,
+}
+
+/// The cluster ARNs `scope` covers, in ARN order: a cluster ARN as given (when it is in the
+/// account and Region asked for); else every cluster of the stored tasks with that name (names
+/// are only unique within an account and Region), in the account and Region asked for. The
+/// error says what was asked for and which clusters there are.
+pub async fn resolve_clusters(
+    store: &dyn StateStore,
+    scope: &Scope,
+    names: &AccountNames,
+) -> Result<Vec<String>, TasksError> {
+    let account = match &scope.account {
+        Some(given) => Some(names.resolve(given).ok_or_else(|| {
+            TasksError::UnknownCluster(format!(
+                "--account {given:?} is neither a 12-digit account id nor a name of \
+                 --account-names (ACCOUNT_NAMES)"
+            ))
+        })?),
+        None => None,
+    };
+    let region = scope.region.as_deref();
+    let within = |arn: &str| {
+        account.as_deref().is_none_or(|account| account_of(arn) == Some(account))
+            && region.is_none_or(|region| region_of(arn) == Some(region))
+    };
+    // `in account prod-eu (111122223333) in eu-west-1`: the account and Region asked for.
+    let place_words = || {
+        let mut words = Vec::new();
+        if let Some(account) = &account {
+            let place = names.place(account, "");
+            words.push(format!("in account {}", place.account_words().unwrap_or_default()));
+        }
+        if let Some(region) = region {
+            words.push(format!("in {region}"));
+        }
+        words.join(" ")
+    };
+    if let Some(cluster) = scope.cluster.as_deref().filter(|cluster| cluster.starts_with("arn:")) {
         check_arn(ArnKind::Cluster, cluster)
             .map_err(|message| TasksError::UnknownCluster(format!("--cluster: {message}")))?;
-        return Ok(cluster.to_owned());
-    }
-    let known = store.cluster_arns().await?;
-    let suffix = format!(":cluster/{cluster}");
-    let matching: Vec<&String> = known.iter().filter(|arn| arn.ends_with(&suffix)).collect();
-    match matching.as_slice() {
-        [arn] => Ok((*arn).clone()),
-        [] => {
-            let names: Vec<&str> =
-                known.iter().filter_map(|arn| arn.rsplit_once('/').map(|(_, name)| name)).collect();
-            let names = if names.is_empty() { "none".to_owned() } else { names.join(", ") };
-            Err(TasksError::UnknownCluster(format!(
-                "no stored task belongs to a cluster named {cluster:?} (clusters with stored tasks: {names})"
-            )))
+        if !within(cluster) {
+            return Err(TasksError::UnknownCluster(format!(
+                "--cluster {cluster} is not {}",
+                place_words()
+            )));
         }
-        several => Err(TasksError::UnknownCluster(format!(
-            "several clusters are named {cluster:?}: give the ARN of one of {}",
-            several.iter().map(|arn| arn.as_str()).collect::<Vec<_>>().join(", ")
-        ))),
+        return Ok(vec![cluster.to_owned()]);
+    }
+    let asked = || {
+        let named = scope.cluster.as_ref().map(|cluster| format!("named {cluster:?}"));
+        let place = Some(place_words()).filter(|words| !words.is_empty());
+        [named, place].into_iter().flatten().collect::<Vec<_>>().join(" ")
+    };
+    let known = store.cluster_arns().await?;
+    let suffix = scope.cluster.as_ref().map(|cluster| format!(":cluster/{cluster}"));
+    let mut matching: Vec<String> = known
+        .iter()
+        .filter(|arn| suffix.as_ref().is_none_or(|suffix| arn.ends_with(suffix.as_str())))
+        .filter(|arn| within(arn))
+        .cloned()
+        .collect();
+    matching.sort();
+    if matching.is_empty() {
+        let several = known
+            .iter()
+            .map(|arn| (account_of(arn), region_of(arn)))
+            .collect::<std::collections::BTreeSet<_>>()
+            .len()
+            > 1;
+        let mut clusters: Vec<String> =
+            known.iter().map(|arn| cluster_words(arn, names, several)).collect();
+        clusters.sort();
+        let clusters = if clusters.is_empty() { "none".to_owned() } else { clusters.join(", ") };
+        return Err(TasksError::UnknownCluster(format!(
+            "no stored task belongs to a cluster {} (clusters with stored tasks: {clusters})",
+            asked()
+        )));
+    }
+    Ok(matching)
+}
+
+/// A cluster as people read it: its name, and (`placed`) its account (its name when known)
+/// and Region: `prod (prod-eu, eu-west-1)`.
+pub fn cluster_words(cluster_arn: &str, names: &AccountNames, placed: bool) -> String {
+    let name = cluster_arn.rsplit_once('/').map_or(cluster_arn, |(_, name)| name);
+    if !placed {
+        return name.to_owned();
+    }
+    let account = account_of(cluster_arn).unwrap_or_default();
+    let label = names.name(account).unwrap_or(account);
+    format!("{name} ({label}, {})", region_of(cluster_arn).unwrap_or("?"))
+}
+
+/// The heading of one cluster's lines when a listing covers several: `cluster prod in account
+/// prod-eu (111122223333), eu-west-1: arn:…`.
+pub fn heading(cluster_arn: &str, names: &AccountNames) -> String {
+    let name = cluster_arn.rsplit_once('/').map_or(cluster_arn, |(_, name)| name);
+    let account = account_of(cluster_arn).unwrap_or_default();
+    let place = names.place(account, region_of(cluster_arn).unwrap_or_default());
+    format!(
+        "cluster {name} in account {}, {}: {cluster_arn}\n",
+        place.account_words().unwrap_or_else(|| "?".to_owned()),
+        place.region().unwrap_or("?")
+    )
+}
+
+/// The lines of each cluster's listing (`render` makes them): one cluster's as they are,
+/// several each under its [`heading`].
+pub fn by_cluster<T>(
+    groups: &[(String, Vec<T>)],
+    names: &AccountNames,
+    render: impl Fn(&[T]) -> String,
+) -> String {
+    match groups {
+        [(_, items)] => render(items),
+        groups => groups
+            .iter()
+            .map(|(cluster, items)| format!("{}{}", heading(cluster, names), render(items)))
+            .collect::<Vec<_>>()
+            .join("\n"),
     }
 }
 
@@ -145,17 +251,90 @@ mod tests {
     const OOM: &str = include_str!("../../events/samples/task-oom-killed.json");
     const RUNNING: &str = include_str!("../../events/samples/task-ec2-running.json");
 
+    /// Which clusters `scope` covers, or its error.
+    async fn resolved(store: &InMemoryStateStore, scope: Scope) -> Result<Vec<String>, String> {
+        let names = AccountNames::parse("444455556666=staging").expect("names");
+        resolve_clusters(store, &scope, &names).await.map_err(|error| error.to_string())
+    }
+
+    fn named(cluster: &str) -> Scope {
+        Scope { cluster: Some(cluster.to_owned()), ..Scope::default() }
+    }
+
     #[tokio::test]
-    async fn given_a_cluster_name_then_it_resolves_to_the_one_stored_cluster_or_says_why_not() {
+    async fn given_a_cluster_name_then_it_resolves_to_the_stored_clusters_or_says_why_not() {
         let store = store_with(&[OOM, RUNNING]).await;
         let clusters = store.cluster_arns().await.expect("clusters");
         let name = clusters[0].rsplit('/').next().expect("name");
-        assert_eq!(resolve_cluster(store.as_ref(), name).await.expect("known"), clusters[0]);
-        let unknown = resolve_cluster(store.as_ref(), "nope").await.expect_err("unknown");
-        assert!(unknown.to_string().contains("named \"nope\""), "{unknown}");
-        assert!(unknown.to_string().contains(name), "{unknown}");
-        let bad = resolve_cluster(store.as_ref(), "arn:aws:ecs:us-east-1:1:task/x/y").await;
-        assert!(bad.expect_err("not a cluster").to_string().starts_with("--cluster: "));
+        assert_eq!(resolved(&store, named(name)).await.expect("known"), [clusters[0].clone()]);
+        let unknown = resolved(&store, named("nope")).await.expect_err("unknown");
+        assert!(unknown.contains("named \"nope\""), "{unknown}");
+        assert!(unknown.contains(name), "{unknown}");
+        let bad = resolved(&store, named("arn:aws:ecs:us-east-1:1:task/x/y")).await;
+        assert!(bad.expect_err("not a cluster").starts_with("--cluster: "));
+    }
+
+    #[tokio::test]
+    async fn given_one_cluster_name_in_several_accounts_and_regions_then_filters_choose() {
+        let moved = |account: &str, region: &str| {
+            OOM.replace("111122223333", account).replace("us-east-1", region)
+        };
+        let (staging, europe) =
+            (moved("444455556666", "us-east-1"), moved("111122223333", "eu-west-1"));
+        let store = store_with(&[OOM, &staging, &europe]).await;
+        let arn = |account: &str, region: &str| {
+            format!("arn:aws:ecs:{region}:{account}:cluster/prod-ec2")
+        };
+        let home = arn("111122223333", "us-east-1");
+        // A name alone: every cluster of that name.
+        let all = resolved(&store, named("prod-ec2")).await.expect("known");
+        assert_eq!(
+            all,
+            [arn("111122223333", "eu-west-1"), home.clone(), arn("444455556666", "us-east-1")]
+        );
+        // By account (its id or its name) and Region.
+        let by = |account: Option<&str>, region: Option<&str>| Scope {
+            cluster: Some("prod-ec2".into()),
+            account: account.map(str::to_owned),
+            region: region.map(str::to_owned),
+        };
+        assert_eq!(
+            resolved(&store, by(Some("staging"), None)).await.expect("named"),
+            [arn("444455556666", "us-east-1")]
+        );
+        assert_eq!(
+            resolved(&store, by(Some("111122223333"), Some("us-east-1"))).await.expect("id"),
+            std::slice::from_ref(&home)
+        );
+        assert_eq!(resolved(&store, by(None, Some("eu-west-1"))).await.expect("region").len(), 1);
+        // Without a cluster: every cluster of the account.
+        let scope = Scope { account: Some("111122223333".into()), ..Scope::default() };
+        assert_eq!(resolved(&store, scope).await.expect("account").len(), 2);
+        // What cannot be: each error says what was asked and what there is.
+        let error = resolved(&store, by(Some("prod"), None)).await.expect_err("no such name");
+        assert!(
+            error.starts_with("--account \"prod\" is neither a 12-digit account id nor a name"),
+            "{error}"
+        );
+        let error =
+            resolved(&store, by(Some("staging"), Some("eu-west-1"))).await.expect_err("none");
+        assert!(
+            error.starts_with("no stored task belongs to a cluster named \"prod-ec2\" in account staging (444455556666) in eu-west-1"),
+            "{error}"
+        );
+        assert!(error.contains("prod-ec2 (staging, us-east-1)"), "{error}");
+        let scope = Scope {
+            cluster: Some(home.clone()),
+            region: Some("eu-west-1".into()),
+            ..Scope::default()
+        };
+        let error = resolved(&store, scope).await.expect_err("elsewhere");
+        assert_eq!(error, format!("--cluster {home} is not in eu-west-1"));
+        let names = AccountNames::parse("444455556666=staging").expect("names");
+        assert_eq!(
+            heading(&arn("444455556666", "us-east-1"), &names),
+            "cluster prod-ec2 in account staging (444455556666), us-east-1: arn:aws:ecs:us-east-1:444455556666:cluster/prod-ec2\n"
+        );
     }
 
     #[tokio::test]

@@ -1,12 +1,16 @@
 //! The replay report as text for people: counts, tasks by cluster and status, and each alert
 //! as it would be delivered.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
+
+use ecs_events::account::{AccountNames, account_of, region_of};
 
 use ecs_events::alert::{Alert, AlertKind};
 use ecs_events::service::DeploymentView;
 
 use crate::replay::{Rejected, Report, StatusCounts};
+use crate::tasks::cluster_words;
 
 /// Renders `report` as text.
 pub fn render(report: &Report) -> String {
@@ -31,9 +35,16 @@ pub fn render(report: &Report) -> String {
             String::new()
         },
     );
-    by_cluster(&mut out, "Tasks", &report.task_counts);
-    by_cluster(&mut out, "Container instances", &report.instance_counts);
-    deployments(&mut out, &report.deployments);
+    // With more than one account or Region, clusters and services say theirs.
+    let names = report.account_names.as_ref();
+    let arns = report.task_counts.keys().chain(report.instance_counts.keys());
+    let arns = arns.chain(report.deployments.iter().map(|view| &view.service));
+    let places: BTreeSet<(Option<&str>, Option<&str>)> =
+        arns.map(|arn| (account_of(arn), region_of(arn))).collect();
+    let placed = places.len() > 1;
+    by_cluster(&mut out, "Tasks", &report.task_counts, names, placed);
+    by_cluster(&mut out, "Container instances", &report.instance_counts, names, placed);
+    deployments(&mut out, &report.deployments, names, placed);
     for alert in &report.alerts {
         let _ = writeln!(out, "\n{}", heading(alert));
         let _ = writeln!(out, "Subject: {}\n", alert.subject);
@@ -65,13 +76,13 @@ fn service_messages(stats: &crate::replay::Stats) -> String {
 }
 
 /// One line per deployment: service, id, state, rollback, what its tasks did, how long it ran.
-fn deployments(out: &mut String, views: &[DeploymentView]) {
+fn deployments(out: &mut String, views: &[DeploymentView], names: &AccountNames, placed: bool) {
     if views.is_empty() {
         return;
     }
     let _ = writeln!(out, "\nDeployments ({}):", views.len());
     for view in views {
-        let service = view.service.rsplit('/').next().unwrap_or(&view.service);
+        let service = cluster_words(&view.service, names, placed);
         let mut facts = vec![view.status.clone()];
         if let Some(target) = &view.rolled_back_to {
             facts.push(format!("rolled back to {target}"));
@@ -123,12 +134,27 @@ fn heading(alert: &Alert) -> String {
     }
 }
 
-fn by_cluster(out: &mut String, title: &str, counts: &StatusCounts) {
+fn by_cluster(
+    out: &mut String,
+    title: &str,
+    counts: &StatusCounts,
+    names: &AccountNames,
+    placed: bool,
+) {
     if counts.is_empty() {
         return;
     }
     let _ = writeln!(out, "\n{title} by cluster and status:");
+    // Clusters by what people read (their name, and where), their counts added up should two
+    // ARNs read alike.
+    let mut lines: BTreeMap<String, BTreeMap<&str, usize>> = BTreeMap::new();
     for (cluster, statuses) in counts {
+        let line = lines.entry(cluster_words(cluster, names, placed)).or_default();
+        for (status, count) in statuses {
+            *line.entry(status).or_default() += count;
+        }
+    }
+    for (cluster, statuses) in lines {
         let statuses: Vec<String> =
             statuses.iter().map(|(status, count)| format!("{status} {count}")).collect();
         let _ = writeln!(out, "  {cluster:<24} {}", statuses.join(", "));

@@ -6,6 +6,10 @@
 //! how it ended; every alert, digest, "service down" and "recovered" message, deployment and
 //! service action is a marker on its lane.
 //!
+//! Lanes stay apart by account and Region: the same cluster and service names in two accounts
+//! or Regions are two lanes, and when the replay saw more than one account or Region each
+//! cluster's heading names them (the account by its name when `--account-names` gives one).
+//!
 //! The replay feeds the timeline each event (before and after the state tracker decides it) and
 //! each message when it is sent; [`Timeline::write_html`] writes the page: `timeline.html` with
 //! the data as JSON in it, drawn by its own script (no network, no dependency). The lane
@@ -14,12 +18,16 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::Write;
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
+use ecs_events::account::{AccountNames, account_of, region_of};
 use ecs_events::alert::{Alert, AlertKind, SERVICE_DOWN_RULE};
 use ecs_events::event::{
     DEFAULT_EXPECTED_EXIT_CODES, DeploymentStateChange, EcsDetail, EcsEvent, TaskOutcome,
     TaskStateChange, TaskStatus,
 };
+use ecs_events::incident::KeyParts;
 use ecs_events::state::Outcome;
 use serde::Serialize;
 
@@ -70,6 +78,8 @@ struct ContainerFacts {
 #[serde(rename_all = "camelCase")]
 struct TaskBar {
     arn: String,
+    /// The task's account.
+    account: String,
     cluster: String,
     lane: String,
     /// The task's Region (the page links to the task in the ECS console of it).
@@ -142,6 +152,8 @@ struct Marker {
     /// `alert`, `digest`, `silence`, `resolved`, `deployment` or `service`.
     kind: &'static str,
     time: i64,
+    account: String,
+    region: String,
     cluster: String,
     lane: String,
     label: String,
@@ -248,6 +260,8 @@ struct Stops {
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 struct LaneSummary {
+    account: String,
+    region: String,
     cluster: String,
     lane: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -279,7 +293,12 @@ struct PageData<'a> {
     sampled: bool,
     tasks: Vec<&'a TaskBar>,
     markers: &'a [Marker],
-    summaries: Vec<LaneSummary>,
+    summaries: &'a [LaneSummary],
+    /// Whether more than one account or Region is drawn: each cluster's heading then names
+    /// its account and Region.
+    several_places: bool,
+    /// The names of the accounts drawn that have one.
+    account_names: BTreeMap<&'a str, &'a str>,
 }
 
 /// A "service down" or "recovered" message, for the silence bands.
@@ -302,6 +321,7 @@ pub struct Timeline {
     deployments: Vec<DeploymentBand>,
     deployment_index: HashMap<(String, String), usize>,
     service_messages: Vec<ServiceMessage>,
+    names: Arc<AccountNames>,
 }
 
 impl Timeline {
@@ -310,12 +330,18 @@ impl Timeline {
         Self::default()
     }
 
+    /// Names accounts by `names` in the clusters' headings.
+    pub fn with_account_names(mut self, names: Arc<AccountNames>) -> Self {
+        self.names = names;
+        self
+    }
+
     /// Takes in an event before the state tracker decides it: a task's facts (kept from its
     /// newest version), a deployment's band and marker, a service action's marker.
     pub fn observe(&mut self, event: &EcsEvent) {
         let time = event.time.instant().timestamp_millis();
         match &event.detail {
-            EcsDetail::Task(task) => self.task(task, time, &event.region),
+            EcsDetail::Task(task) => self.task(task, time, event),
             EcsDetail::Deployment(deployment) => {
                 self.deployment(event, deployment, time);
                 self.service_event(
@@ -346,10 +372,12 @@ impl Timeline {
         name: &str,
         reason: Option<&str>,
     ) {
-        let (cluster, lane) = service_lane(event);
+        let LaneKey { account, region, cluster, lane } = service_lane(event);
         self.markers.push(Marker {
             kind,
             time,
+            account,
+            region,
             cluster,
             lane,
             label: name.to_owned(),
@@ -439,11 +467,11 @@ impl Timeline {
             alert.resources.clone()
         };
         let lane = tasks.iter().find_map(|arn| self.index.get(arn)).map(|&at| &self.tasks[at]);
-        let (cluster, lane) = match lane {
-            Some(bar) => (bar.cluster.clone(), bar.lane.clone()),
+        let LaneKey { account, region, cluster, lane } = match lane {
+            Some(bar) => bar.key(),
             None => match arn_lane(&alert.resource) {
                 Some(lane) => lane,
-                None => incident_lane(alert.incident.as_deref()),
+                None => incident_lane(alert.incident.as_deref(), &tasks),
             },
         };
         // A service's message is about the service, not tasks.
@@ -465,6 +493,8 @@ impl Timeline {
         self.markers.push(Marker {
             kind: alert.kind.as_str(),
             time,
+            account,
+            region,
             cluster,
             lane,
             label: alert.rule.clone(),
@@ -475,14 +505,16 @@ impl Timeline {
         });
     }
 
-    fn task(&mut self, task: &TaskStateChange, time: i64, region: &str) {
+    fn task(&mut self, task: &TaskStateChange, time: i64, event: &EcsEvent) {
         let at = match self.index.get(&task.task_arn) {
             Some(&at) => at,
             None => {
+                let (account, region) = ecs_events::account::origin(event);
                 let (cluster, lane) = task_lane(task);
                 self.index.insert(task.task_arn.clone(), self.tasks.len());
                 self.tasks.push(TaskBar {
-                    region: region.to_owned(),
+                    region,
+                    account,
                     arn: task.task_arn.clone(),
                     cluster,
                     lane,
@@ -573,6 +605,18 @@ impl Timeline {
         let (tasks, sampled) = self.drawn();
         let stored = self.tasks.iter().filter(|bar| bar.stored).count();
         let (first, last) = self.span().unzip();
+        let summaries = self.summaries();
+        let places: BTreeSet<(&str, &str)> = tasks
+            .iter()
+            .map(|bar| (bar.account.as_str(), bar.region.as_str()))
+            .chain(self.markers.iter().map(|m| (m.account.as_str(), m.region.as_str())))
+            .chain(summaries.iter().map(|s| (s.account.as_str(), s.region.as_str())))
+            .collect();
+        let account_names = places
+            .iter()
+            .filter_map(|(account, _)| Some((*account, self.names.name(account)?)))
+            .collect();
+        let several_places = places.len() > 1;
         let data = PageData {
             time_zone: "UTC",
             stats,
@@ -583,7 +627,9 @@ impl Timeline {
             sampled,
             tasks,
             markers: &self.markers,
-            summaries: self.summaries(),
+            summaries: &summaries,
+            several_places,
+            account_names,
         };
         // Inside <script>, "</" could end the element: JSON allows "<\/" for it.
         let json = serde_json::to_string(&data)?.replace("</", "<\\/");
@@ -642,42 +688,42 @@ impl Timeline {
     /// The summary of every lane with stored tasks, deployments or silences, in lane order.
     fn summaries(&self) -> Vec<LaneSummary> {
         let last = self.span().map_or(0, |(_, last)| last);
-        let mut lanes: BTreeMap<(String, String), LaneSummary> = BTreeMap::new();
-        let mut tasks_of: BTreeMap<(String, String), Vec<&TaskBar>> = BTreeMap::new();
+        let mut lanes: BTreeMap<LaneKey, LaneSummary> = BTreeMap::new();
+        let mut tasks_of: BTreeMap<LaneKey, Vec<&TaskBar>> = BTreeMap::new();
         let mut started_by: HashMap<&str, (usize, usize)> = HashMap::new();
         for bar in self.tasks.iter().filter(|bar| bar.stored) {
-            tasks_of.entry((bar.cluster.clone(), bar.lane.clone())).or_default().push(bar);
+            tasks_of.entry(bar.key()).or_default().push(bar);
             if let Some(id) = bar.deployment.as_deref() {
                 let counts = started_by.entry(id).or_default();
                 counts.0 += 1;
                 counts.1 += usize::from(bar.outcome.is_failure());
             }
         }
-        for ((cluster, lane), bars) in &tasks_of {
-            let summary = lane_of(&mut lanes, cluster, lane);
+        for (key, bars) in &tasks_of {
+            let summary = lane_of(&mut lanes, key);
             summary.tasks = bars.len();
             summary.failed = bars.iter().filter(|bar| bar.outcome.is_failure()).count();
             summary.running = running_series(bars, MAX_RUNNING_POINTS);
             summary.running_max = summary.running.iter().map(|&(_, n)| n).max().unwrap_or(0);
             summary.stops = stops(bars);
-            if let (Some(bar), Some(name)) = (bars.first(), lane.strip_prefix("service:")) {
+            if let (Some(bar), Some(name)) = (bars.first(), key.lane.strip_prefix("service:")) {
                 summary.service =
-                    ecs_events::service::service_arn_for_task(&bar.arn, cluster, name);
+                    ecs_events::service::service_arn_for_task(&bar.arn, &key.cluster, name);
             }
         }
         for band in deployment_bands(&self.deployments, last) {
-            let Some((cluster, lane)) = arn_lane(&band.service) else { continue };
+            let Some(key) = arn_lane(&band.service) else { continue };
             let mut band = band;
             if let Some(&(tasks, failed)) = started_by.get(band.id.as_str()) {
                 (band.tasks, band.failed) = (tasks, failed);
             }
-            let summary = lane_of(&mut lanes, &cluster, &lane);
+            let summary = lane_of(&mut lanes, &key);
             summary.service.get_or_insert_with(|| band.service.clone());
             summary.deployments.push(band);
         }
         for band in silence_bands(&self.service_messages, last) {
-            let Some((cluster, lane)) = arn_lane(&band.service) else { continue };
-            let summary = lane_of(&mut lanes, &cluster, &lane);
+            let Some(key) = arn_lane(&band.service) else { continue };
+            let summary = lane_of(&mut lanes, &key);
             summary.service.get_or_insert_with(|| band.service.clone());
             summary.silences.push(band);
         }
@@ -685,15 +731,47 @@ impl Timeline {
     }
 }
 
+/// Where a lane is: its account, Region, cluster name and lane (`service:NAME`...).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct LaneKey {
+    account: String,
+    region: String,
+    cluster: String,
+    lane: String,
+}
+
+impl LaneKey {
+    /// The lane `lane` of cluster `cluster` in the account and Region of `arn` (unknown:
+    /// empty).
+    fn of(arn: &str, cluster: String, lane: String) -> Self {
+        let account = account_of(arn).unwrap_or_default().to_owned();
+        let region = region_of(arn).unwrap_or_default().to_owned();
+        Self { account, region, cluster, lane }
+    }
+}
+
+impl TaskBar {
+    /// Its lane.
+    fn key(&self) -> LaneKey {
+        LaneKey {
+            account: self.account.clone(),
+            region: self.region.clone(),
+            cluster: self.cluster.clone(),
+            lane: self.lane.clone(),
+        }
+    }
+}
+
 /// The summary of a lane, empty until filled.
 fn lane_of<'a>(
-    lanes: &'a mut BTreeMap<(String, String), LaneSummary>,
-    cluster: &str,
-    lane: &str,
+    lanes: &'a mut BTreeMap<LaneKey, LaneSummary>,
+    key: &LaneKey,
 ) -> &'a mut LaneSummary {
-    lanes.entry((cluster.to_owned(), lane.to_owned())).or_insert_with(|| LaneSummary {
-        cluster: cluster.to_owned(),
-        lane: lane.to_owned(),
+    lanes.entry(key.clone()).or_insert_with(|| LaneSummary {
+        account: key.account.clone(),
+        region: key.region.clone(),
+        cluster: key.cluster.clone(),
+        lane: key.lane.clone(),
         service: None,
         tasks: 0,
         failed: 0,
@@ -937,30 +1015,42 @@ fn task_lane(task: &TaskStateChange) -> (String, String) {
     (cluster, lane)
 }
 
-/// The cluster and lane of a service event: its resource is the service ARN
+/// The lane of a service event: its resource is the service ARN
 /// (`arn:...:service/CLUSTER/NAME`).
-fn service_lane(event: &EcsEvent) -> (String, String) {
+fn service_lane(event: &EcsEvent) -> LaneKey {
     let service = event.resources.as_deref().unwrap_or_default().first();
-    service
-        .and_then(|arn| arn_lane(arn))
-        .unwrap_or_else(|| ("(unknown cluster)".to_owned(), "(no service)".to_owned()))
-}
-
-/// The lane of a service ARN (`…:service/[<cluster>/]<name>`).
-fn arn_lane(arn: &str) -> Option<(String, String)> {
-    let (_, path) = arn.split_once(":service/")?;
-    Some(match path.split_once('/') {
-        Some((cluster, name)) => (cluster.to_owned(), format!("service:{name}")),
-        None => ("(unknown cluster)".to_owned(), format!("service:{path}")),
+    service.and_then(|arn| arn_lane(arn)).unwrap_or_else(|| LaneKey {
+        account: event.account.clone(),
+        region: event.region.clone(),
+        cluster: "(unknown cluster)".to_owned(),
+        lane: "(no service)".to_owned(),
     })
 }
 
-/// The lane of an incident key (`rule|cluster|group`), for a digest about no known task.
-fn incident_lane(incident: Option<&str>) -> (String, String) {
-    let mut parts = incident.unwrap_or_default().split('|').skip(1);
-    match (parts.next(), parts.next()) {
-        (Some(cluster), Some(group)) => (cluster.to_owned(), group.to_owned()),
-        _ => ("(unknown cluster)".to_owned(), "(no group)".to_owned()),
+/// The lane of a service ARN (`…:service/[<cluster>/]<name>`).
+fn arn_lane(arn: &str) -> Option<LaneKey> {
+    let (_, path) = arn.split_once(":service/")?;
+    let (cluster, lane) = match path.split_once('/') {
+        Some((cluster, name)) => (cluster.to_owned(), format!("service:{name}")),
+        None => ("(unknown cluster)".to_owned(), format!("service:{path}")),
+    };
+    Some(LaneKey::of(arn, cluster, lane))
+}
+
+/// The lane of an incident key (`rule|account|region|cluster|group`), for a digest about no
+/// known task (a key kept from before accounts were in it: the account and Region of a
+/// resource it tells of).
+fn incident_lane(incident: Option<&str>, resources: &[String]) -> LaneKey {
+    let parts = KeyParts::parse(incident.unwrap_or_default());
+    let known = |part: &str, fallback: &str| {
+        if part.is_empty() { fallback.to_owned() } else { part.to_owned() }
+    };
+    let arn = resources.iter().find(|arn| account_of(arn).is_some()).map_or("", String::as_str);
+    LaneKey {
+        account: parts.account.or(account_of(arn)).unwrap_or_default().to_owned(),
+        region: parts.region.or(region_of(arn)).unwrap_or_default().to_owned(),
+        cluster: known(parts.cluster, "(unknown cluster)"),
+        lane: known(parts.group, "(no group)"),
     }
 }
 
@@ -1319,6 +1409,50 @@ mod tests {
         assert_eq!(bands[3]["rollback"], false);
     }
 
+    /// `event` moved to `account` and `region` (envelope and ARNs alike).
+    fn moved(event: &EcsEvent, account: &str, region: &str) -> EcsEvent {
+        let text = serde_json::to_string(event)
+            .expect("JSON")
+            .replace("111122223333", account)
+            .replace("us-east-1", region);
+        ReceivedEvent::from_slice(text.as_bytes()).expect("event").event
+    }
+
+    #[test]
+    fn given_one_cluster_and_service_in_two_accounts_then_they_are_two_lanes_named_by_account() {
+        let names = Arc::new(AccountNames::parse("444455556666=staging").expect("names"));
+        let mut timeline = Timeline::new().with_account_names(names);
+        let home = web_task("a", 0, Some(10), true);
+        stored(&mut timeline, &home);
+        stored(&mut timeline, &moved(&home, "444455556666", "us-east-1"));
+        stored(&mut timeline, &moved(&home, "111122223333", "eu-west-1"));
+        let data = page_data(&timeline);
+        assert_eq!(data["severalPlaces"], true);
+        assert_eq!(data["accountNames"], json!({"444455556666": "staging"}));
+        let lanes: Vec<(&str, &str, &str, &str, u64)> = data["summaries"]
+            .as_array()
+            .expect("summaries")
+            .iter()
+            .map(|s| {
+                let text = |field: &str| s[field].as_str().expect("text");
+                let tasks = s["tasks"].as_u64().expect("tasks");
+                (text("account"), text("region"), text("cluster"), text("lane"), tasks)
+            })
+            .collect();
+        assert_eq!(
+            lanes,
+            [
+                ("111122223333", "eu-west-1", "prod", "service:web", 1),
+                ("111122223333", "us-east-1", "prod", "service:web", 1),
+                ("444455556666", "us-east-1", "prod", "service:web", 1),
+            ]
+        );
+        // One account and Region: the page names clusters alone, as before.
+        let mut single = Timeline::new();
+        stored(&mut single, &home);
+        assert_eq!(page_data(&single)["severalPlaces"], false);
+    }
+
     #[test]
     fn given_a_service_down_and_its_recovery_then_a_silence_band_spans_them() {
         let mut timeline = Timeline::new();
@@ -1326,14 +1460,16 @@ mod tests {
         let since = DateTime::parse_from_rfc3339("2024-06-10T08:10:00Z").expect("t").to_utc();
         let told = since + chrono::Duration::minutes(5);
         let back = since + chrono::Duration::minutes(30);
-        timeline.alert(&render_down(&record, since.timestamp(), Some(2), 300, told), told);
-        timeline.alert(&render_recovered(&record, since.timestamp(), 2, back), back);
+        let names = AccountNames::none();
+        timeline.alert(&render_down(&record, since.timestamp(), Some(2), 300, &names, told), told);
+        timeline.alert(&render_recovered(&record, since.timestamp(), 2, &names, back), back);
         timeline.alert(
             &render_down(
                 &record,
                 back.timestamp() + 600,
                 Some(2),
                 300,
+                &names,
                 back + chrono::Duration::minutes(15),
             ),
             back + chrono::Duration::minutes(15),

@@ -201,10 +201,15 @@ fn assert_scenario(report: &Value, scenario: &Scenario) {
 fn given_each_scenario_folder_then_the_json_report_matches_its_expected_state() {
     for scenario in scenarios() {
         let dir = path(&events_dir().join("scenarios").join(&scenario.name));
-        let report = match scenario.expected["rules"].as_str() {
-            Some(rules) => replay(&["--rules", &path(&events_dir().join("..").join(rules)), &dir]),
-            None => replay(&[&dir]),
-        };
+        let mut args = vec![dir];
+        if let Some(rules) = scenario.expected["rules"].as_str() {
+            args.extend(["--rules".to_owned(), path(&events_dir().join("..").join(rules))]);
+        }
+        // The stack's ACCOUNT_NAMES the scenario is replayed with, when it names accounts.
+        if let Some(names) = scenario.expected["accountNames"].as_str() {
+            args.extend(["--account-names".to_owned(), names.to_owned()]);
+        }
+        let report = replay(&as_args(&args));
         assert_scenario(&report, &scenario);
         // Every alert and digest carries a chat notification Amazon Q Developer accepts.
         for alert in report["alerts"].as_array().expect("alerts") {
@@ -389,7 +394,10 @@ fn given_the_example_rules_then_more_alerts_fire_and_text_output_shows_them() {
         text.contains("Tasks by cluster and status:\n  prod-fargate             STOPPED 2"),
         "{text}"
     );
-    assert!(text.contains("Subject: ECS task stopped: prod-fargate/"), "{text}");
+    assert!(
+        text.contains("Subject: [111122223333 us-east-1] ECS task stopped: prod-fargate/"),
+        "{text}"
+    );
 }
 
 #[tokio::test]
@@ -619,11 +627,17 @@ fn given_rules_that_opt_in_to_completions_then_a_jobs_clean_exits_are_told_as_in
         "{told:#?}"
     );
     assert!(
-        told[0].2.starts_with("ECS task completed: batch/nightly-export: exit 0 after 7m"),
+        told[0].2.starts_with(
+            "[111122223333 us-east-1] ECS task completed: batch/nightly-export: exit 0 after 7m"
+        ),
         "{}",
         told[0].2
     );
-    assert!(told[2].2.starts_with("ECS task stopped: batch/nightly-export"), "{}", told[2].2);
+    assert!(
+        told[2].2.starts_with("[111122223333 us-east-1] ECS task stopped: batch/nightly-export"),
+        "{}",
+        told[2].2
+    );
     // Each completion is a message of its own a day apart (a window of 24 hours, no crash loop),
     // and none counts as a failure.
     assert_eq!(report["stats"]["digests"], 0);

@@ -256,3 +256,108 @@ fn given_a_replay_against_moto_then_deployments_lists_what_it_stored_with_tasks_
     let stderr = String::from_utf8_lossy(&missing.stderr);
     assert!(stderr.starts_with("ecs-events deployments: cannot use table absent-"), "{stderr}");
 }
+
+/// The task of the `same-ids-in-three-accounts` scenario in `account` and `region`: one
+/// cluster (`shop`) and task id in three accounts and two Regions.
+fn shop_task(account: &str, region: &str) -> String {
+    format!("arn:aws:ecs:{region}:{account}:task/shop/c4a7c4a7c4a7c4a7c4a7c4a7c4a7c4a7")
+}
+
+const NAMES: &str = "111122223333=prod-eu,444455556666=staging";
+
+/// GIVEN the same cluster, task id and deployment id in three accounts and two Regions,
+/// replayed into moto WHEN `tasks` and `deployments` list them by cluster, account (id or
+/// name) and Region THEN each place is its own record, and the filters choose places.
+#[test]
+fn given_one_cluster_and_task_id_in_six_places_then_tasks_and_deployments_filter_by_account_and_region()
+ {
+    let arns = |output: std::process::Output, field: &str| -> Vec<String> {
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        let listed: Vec<Value> = serde_json::from_slice(&output.stdout).expect("JSON array");
+        let mut arns: Vec<String> =
+            listed.iter().map(|item| item[field].as_str().expect("ARN").to_owned()).collect();
+        arns.sort();
+        arns
+    };
+    // The cluster's name alone: every place, each its own record.
+    let all = arns(against_moto(&["tasks", "--cluster", "shop", "--json"]), "taskArn");
+    let mut six = Vec::new();
+    for account in ["111122223333", "444455556666", "777788889999"] {
+        for region in ["us-east-1", "eu-west-1"] {
+            six.push(shop_task(account, region));
+        }
+    }
+    six.sort();
+    assert_eq!(all, six);
+    // As a table: one heading per cluster, naming its account and Region.
+    let output = against_moto(&["tasks", "--cluster", "shop", "--account-names", NAMES]);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let text = String::from_utf8(output.stdout).expect("UTF-8");
+    let headings: Vec<&str> = text.lines().filter(|line| line.starts_with("cluster ")).collect();
+    assert_eq!(
+        headings,
+        [
+            "cluster shop in account prod-eu (111122223333), eu-west-1: arn:aws:ecs:eu-west-1:111122223333:cluster/shop",
+            "cluster shop in account staging (444455556666), eu-west-1: arn:aws:ecs:eu-west-1:444455556666:cluster/shop",
+            "cluster shop in account 777788889999, eu-west-1: arn:aws:ecs:eu-west-1:777788889999:cluster/shop",
+            "cluster shop in account prod-eu (111122223333), us-east-1: arn:aws:ecs:us-east-1:111122223333:cluster/shop",
+            "cluster shop in account staging (444455556666), us-east-1: arn:aws:ecs:us-east-1:444455556666:cluster/shop",
+            "cluster shop in account 777788889999, us-east-1: arn:aws:ecs:us-east-1:777788889999:cluster/shop",
+        ],
+        "{text}"
+    );
+    assert_eq!(text.lines().filter(|line| *line == "1 task").count(), 6, "{text}");
+    // By account name and Region; by account id alone (both Regions).
+    let staging = against_moto(&[
+        "tasks",
+        "--account",
+        "staging",
+        "--region",
+        "eu-west-1",
+        "--account-names",
+        NAMES,
+        "--json",
+    ]);
+    assert_eq!(arns(staging, "taskArn"), [shop_task("444455556666", "eu-west-1")]);
+    let unnamed =
+        against_moto(&["tasks", "--cluster", "shop", "--account", "777788889999", "--json"]);
+    assert_eq!(
+        arns(unnamed, "taskArn"),
+        [shop_task("777788889999", "eu-west-1"), shop_task("777788889999", "us-east-1")]
+    );
+    // An account that is neither an id nor a name given: a usage error.
+    let unknown = against_moto(&["tasks", "--account", "prod-us", "--account-names", NAMES]);
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&unknown.stderr)
+            .starts_with("ecs-events tasks: --account \"prod-us\""),
+        "{}",
+        String::from_utf8_lossy(&unknown.stderr)
+    );
+
+    // The same deployment id in each place: six deployments, each with its own task only.
+    let output = against_moto(&["deployments", "--cluster", "shop", "--json"]);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let listed: Vec<Value> = serde_json::from_slice(&output.stdout).expect("JSON array");
+    assert_eq!(listed.len(), 6);
+    for deployment in &listed {
+        assert_eq!(deployment["deploymentId"], "ecs-svc/4400000000000000001");
+        let service = deployment["service"].as_str().expect("service");
+        let task =
+            service.replace(":service/shop/cart", ":task/shop/c4a7c4a7c4a7c4a7c4a7c4a7c4a7c4a7");
+        assert_eq!(deployment["tasks"], serde_json::json!([task]), "{service}");
+    }
+    let one = against_moto(&[
+        "deployments",
+        "--cluster",
+        "shop",
+        "--account",
+        "prod-eu",
+        "--region",
+        "us-east-1",
+        "--account-names",
+        NAMES,
+        "--json",
+    ]);
+    assert_eq!(arns(one, "service"), ["arn:aws:ecs:us-east-1:111122223333:service/shop/cart"]);
+}

@@ -101,6 +101,48 @@ pub fn ecs(config: &SdkConfig) -> aws_sdk_ecs::Client {
     aws_sdk_ecs::Client::from_conf(builder.build())
 }
 
+/// The credentials of a role assumed through STS (`sts:AssumeRole`, session name
+/// [`crate::reconcile::ROLE_SESSION_NAME`]), fetched when first used and renewed before they
+/// expire; one per account, shared by its clients of every Region.
+#[derive(Debug, Clone)]
+pub struct AssumedRole {
+    provider: aws_sdk_ecs::config::SharedCredentialsProvider,
+    cache: aws_sdk_ecs::config::SharedIdentityCache,
+}
+
+/// The credentials of `role_arn`, assumed with `sdk`'s credentials through STS in `sdk`'s
+/// Region (its timeouts, retries and endpoint apply; nothing is asked of STS until a client
+/// uses them).
+pub async fn assume_role(sdk: &SdkConfig, role_arn: &str) -> AssumedRole {
+    let provider = aws_config::sts::AssumeRoleProvider::builder(role_arn)
+        .session_name(crate::reconcile::ROLE_SESSION_NAME)
+        .configure(sdk)
+        .build()
+        .await;
+    AssumedRole {
+        provider: aws_sdk_ecs::config::SharedCredentialsProvider::new(provider),
+        cache: aws_sdk_ecs::config::IdentityCache::lazy().build(),
+    }
+}
+
+/// `base` (an [`ecs`] client) reading `region` (else its own) with `role`'s credentials (else
+/// its own): how the reconciler reads another Region or a member account.
+pub fn ecs_reaching(
+    base: &aws_sdk_ecs::Client,
+    region: Option<&str>,
+    role: Option<&AssumedRole>,
+) -> aws_sdk_ecs::Client {
+    let mut builder = base.config().to_builder();
+    if let Some(region) = region {
+        builder = builder.region(aws_sdk_ecs::config::Region::new(region.to_owned()));
+    }
+    if let Some(role) = role {
+        builder =
+            builder.credentials_provider(role.provider.clone()).identity_cache(role.cache.clone());
+    }
+    aws_sdk_ecs::Client::from_conf(builder.build())
+}
+
 /// An SNS client that also retries [`SNS_THROTTLING_CODES`].
 pub fn sns(config: &SdkConfig) -> aws_sdk_sns::Client {
     aws_sdk_sns::Client::from_conf(with_sns_retries(config.into()).build())

@@ -2,8 +2,11 @@
 
 use chrono::Duration;
 
+use crate::account::{AccountNames, AccountNamesError, is_account};
 use crate::alert::{DEFAULT_LEDGER_RETENTION_DAYS, RuleSet, exit_codes};
-use crate::reconcile::{DEFAULT_MAX_API_CALLS, ReconcileSettings};
+use crate::reconcile::{
+    DEFAULT_MAX_API_CALLS, DEFAULT_MEMBER_ROLE_NAME, Members, ReconcileSettings,
+};
 use crate::state::Retention;
 
 /// A variable is missing or invalid. The message names it.
@@ -29,6 +32,24 @@ pub enum ConfigError {
         value: String,
         /// Why it cannot be used.
         reason: &'static str,
+    },
+    /// One entry of a list variable cannot be used.
+    #[error("environment variable {name}: entry {entry:?} {reason}")]
+    InvalidEntry {
+        /// The variable.
+        name: &'static str,
+        /// The entry at fault.
+        entry: String,
+        /// Why it cannot be used.
+        reason: &'static str,
+    },
+    /// `ACCOUNT_NAMES` cannot be used.
+    #[error("environment variable {name}: {source}")]
+    AccountNames {
+        /// The variable.
+        name: &'static str,
+        /// The entry at fault and what is wrong with it.
+        source: AccountNamesError,
     },
 }
 
@@ -97,6 +118,11 @@ pub struct ReconcilerConfig {
     /// `RECONCILE_MAX_API_CALLS` (1 to 65535, default 2000) and the state tracker's retention
     /// variables (a task marked missing expires as a stopped task does).
     pub settings: ReconcileSettings,
+    /// `MEMBER_ACCOUNTS` (comma-separated 12-digit ids; empty or unset: only the function's
+    /// own account), `MEMBER_ROLE_NAME` (the role assumed in each, default
+    /// `ecs-events-reader`) and `RECONCILE_REGIONS` (comma-separated; empty or unset: the
+    /// function's own Region). See [`Members`].
+    pub members: Members,
 }
 
 impl ReconcilerConfig {
@@ -117,6 +143,48 @@ impl ReconcilerConfig {
             })
             .unwrap_or_default();
         let default_cap = u16::try_from(DEFAULT_MAX_API_CALLS).unwrap_or(u16::MAX);
+        let mut accounts: Vec<String> = Vec::new();
+        for account in list(&lookup, "MEMBER_ACCOUNTS") {
+            if !is_account(&account) {
+                return Err(ConfigError::InvalidEntry {
+                    name: "MEMBER_ACCOUNTS",
+                    entry: account,
+                    reason: "is not a 12-digit account id",
+                });
+            }
+            if !accounts.contains(&account) {
+                accounts.push(account);
+            }
+        }
+        let role_name = optional(&lookup, "MEMBER_ROLE_NAME")
+            .map(|name| name.trim().to_owned())
+            .unwrap_or_else(|| DEFAULT_MEMBER_ROLE_NAME.to_owned());
+        if role_name.len() > 64
+            || !role_name.chars().all(|c| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c))
+        {
+            return Err(ConfigError::Invalid {
+                name: "MEMBER_ROLE_NAME",
+                value: role_name,
+                reason: "expected an IAM role name: 1 to 64 letters, digits and +=,.@_-",
+            });
+        }
+        let mut regions: Vec<String> = Vec::new();
+        for region in list(&lookup, "RECONCILE_REGIONS") {
+            let valid = region.contains('-')
+                && region
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+            if !valid {
+                return Err(ConfigError::InvalidEntry {
+                    name: "RECONCILE_REGIONS",
+                    entry: region,
+                    reason: "is not a Region name (such as eu-west-1)",
+                });
+            }
+            if !regions.contains(&region) {
+                regions.push(region);
+            }
+        }
         Ok(Self {
             task_table: required(&lookup, "TASK_TABLE")?,
             container_instance_table: required(&lookup, "CONTAINER_INSTANCE_TABLE")?,
@@ -131,8 +199,18 @@ impl ReconcilerConfig {
                 dry_run: false,
                 retention,
             },
+            members: Members { accounts, role_name, regions },
         })
     }
+}
+
+/// The non-empty entries of a comma-separated variable, trimmed.
+fn list(lookup: &impl Fn(&str) -> Option<String>, name: &str) -> Vec<String> {
+    optional(lookup, name)
+        .map(|list| {
+            list.split(',').map(str::trim).filter(|e| !e.is_empty()).map(String::from).collect()
+        })
+        .unwrap_or_default()
 }
 
 /// The most days a retention may be (the templates' parameters allow the same range).
@@ -209,6 +287,67 @@ mod tests {
         assert_eq!(
             ReconcilerConfig::from_lookup(lookup(&tables[..1])),
             Err(ConfigError::Missing("CONTAINER_INSTANCE_TABLE"))
+        );
+    }
+
+    #[test]
+    fn given_member_accounts_role_and_regions_then_they_are_read_and_each_bad_entry_named() {
+        let tables =
+            [("TASK_TABLE", "T"), ("CONTAINER_INSTANCE_TABLE", "I"), ("SERVICE_TABLE", "S")];
+        let config = ReconcilerConfig::from_lookup(lookup(&tables)).expect("valid");
+        assert_eq!(config.members, Members::default(), "the own account and Region only");
+        assert!(config.members.own_only());
+        let mut vars = tables.to_vec();
+        vars.extend([
+            ("MEMBER_ACCOUNTS", " 444455556666,777788889999, ,444455556666"),
+            ("MEMBER_ROLE_NAME", "org-ecs-reader"),
+            ("RECONCILE_REGIONS", "eu-west-1, us-east-1"),
+        ]);
+        let members = ReconcilerConfig::from_lookup(lookup(&vars)).expect("valid").members;
+        assert_eq!(members.accounts, ["444455556666", "777788889999"]);
+        assert_eq!(members.role_name, "org-ecs-reader");
+        assert_eq!(members.regions, ["eu-west-1", "us-east-1"]);
+        let empty = [("MEMBER_ACCOUNTS", ""), ("RECONCILE_REGIONS", " ")];
+        let mut vars = tables.to_vec();
+        vars.extend(empty);
+        let members = ReconcilerConfig::from_lookup(lookup(&vars)).expect("valid").members;
+        assert_eq!(members, Members::default(), "empty is absent");
+        for (name, value, expected) in [
+            (
+                "MEMBER_ACCOUNTS",
+                "444455556666,4444-5555",
+                "environment variable MEMBER_ACCOUNTS: entry \"4444-5555\" is not a 12-digit account id",
+            ),
+            (
+                "RECONCILE_REGIONS",
+                "eu-west-1,EU West",
+                "environment variable RECONCILE_REGIONS: entry \"EU West\" is not a Region name",
+            ),
+            ("MEMBER_ROLE_NAME", "role/x", "environment variable MEMBER_ROLE_NAME is \"role/x\""),
+        ] {
+            let mut vars = tables.to_vec();
+            vars.push((name, value));
+            let error = ReconcilerConfig::from_lookup(lookup(&vars)).expect_err(value).to_string();
+            assert!(error.starts_with(expected), "{error}");
+        }
+    }
+
+    #[test]
+    fn given_account_names_then_the_alerter_reads_them_and_a_bad_entry_is_named() {
+        let base = [("TOPIC_ARN", "t"), ("LEDGER_TABLE", "l"), ("INCIDENT_TABLE", "i")];
+        let config = AlerterConfig::from_lookup(lookup(&base)).expect("valid");
+        assert!(config.account_names.is_empty());
+        let mut vars = base.to_vec();
+        vars.push(("ACCOUNT_NAMES", "111122223333=prod-eu,444455556666=staging"));
+        let config = AlerterConfig::from_lookup(lookup(&vars)).expect("valid");
+        assert_eq!(config.account_names.name("444455556666"), Some("staging"));
+        let mut vars = base.to_vec();
+        vars.push(("ACCOUNT_NAMES", "111122223333=prod-eu,44445555666=staging"));
+        let error = AlerterConfig::from_lookup(lookup(&vars)).expect_err("bad id").to_string();
+        assert_eq!(
+            error,
+            "environment variable ACCOUNT_NAMES: entry 2 \"44445555666=staging\": account id \
+             \"44445555666\" must be 12 digits"
         );
     }
 
@@ -407,6 +546,9 @@ pub struct AlerterConfig {
     /// `SILENCE_MINUTES` (0 to 1440, default 5; 0: never): how long a service that should run
     /// tasks may run none before it is told down.
     pub silence_after: Option<i64>,
+    /// `ACCOUNT_NAMES` (optional: `111122223333=prod-eu,444455556666=staging`): the names
+    /// messages give accounts (an account without one is named by its id).
+    pub account_names: AccountNames,
 }
 
 /// The tables the alerter watches services through.
@@ -478,7 +620,10 @@ impl AlerterConfig {
                 }
             },
         };
+        let account_names = AccountNames::parse(&lookup("ACCOUNT_NAMES").unwrap_or_default())
+            .map_err(|source| ConfigError::AccountNames { name: "ACCOUNT_NAMES", source })?;
         Ok(Self {
+            account_names,
             topic_arn: required(&lookup, "TOPIC_ARN")?,
             ledger_table: required(&lookup, "LEDGER_TABLE")?,
             incident_table,

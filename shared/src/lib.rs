@@ -1,5 +1,6 @@
 //! Event model and domain logic shared by the ECS events Lambda functions and the replay CLI.
 
+pub mod account;
 pub mod alert;
 pub mod aws;
 pub mod config;

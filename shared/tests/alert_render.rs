@@ -5,9 +5,11 @@
 use std::fs;
 use std::path::Path;
 
-use ecs_events::alert::{MAX_SUBJECT_CHARS, RuleSet, render};
+use ecs_events::account::AccountNames;
+use ecs_events::alert::chat::check_notification;
+use ecs_events::alert::{MAX_SUBJECT_CHARS, MatchContext, RuleSet, render, render_alert};
 use ecs_events::event::EcsEvent;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 #[test]
 fn given_each_sample_that_matches_an_example_rule_then_its_alert_renders_as_snapshotted() {
@@ -47,10 +49,7 @@ fn given_each_sample_that_matches_an_example_rule_then_its_alert_renders_as_snap
 #[test]
 fn given_the_oom_killed_task_then_attributes_carry_the_failed_containers_exit_code_as_a_number() {
     let rules = RuleSet::default_rules();
-    let raw: Value =
-        serde_json::from_str(include_str!("../../events/samples/task-oom-killed.json"))
-            .expect("JSON");
-    let event = EcsEvent::from_value(raw.clone()).expect("valid");
+    let (raw, event) = oom_sample();
     let rule = rules.matching(&raw).next().expect("the guide's rule matches");
     let alert = render(rule, &event);
     assert_eq!(alert.attributes["exitCode"], 137);
@@ -60,19 +59,76 @@ fn given_the_oom_killed_task_then_attributes_carry_the_failed_containers_exit_co
     assert_eq!(alert.attributes["severity"], "error");
     assert_eq!(alert.document["launchType"], "EC2");
     assert_eq!(alert.document["containers"][0]["exitCode"], 137);
+    // The account (its id: no name given) and Region first; the cut falls on the reason.
     assert_eq!(
         alert.subject,
-        "ECS task stopped: prod-ec2/image-resizer: Essential container in task exited"
+        "[111122223333 us-east-1] ECS task stopped: prod-ec2/image-resizer: Essential container in task e..."
     );
     assert!(alert.message.contains("OutOfMemoryError: Container killed due to memory usage"));
     assert!(alert.message.contains("(ran 18m 30s)"), "{}", alert.message);
+    assert_eq!(
+        (&alert.document["account"], &alert.document["accountName"]),
+        (&json!("111122223333"), &Value::Null)
+    );
+    assert_eq!(alert.document["region"], "us-east-1");
+}
+
+#[test]
+fn given_a_named_account_then_email_chat_and_document_name_it_and_a_long_name_keeps_the_subject_short()
+ {
+    let rules = RuleSet::default_rules();
+    let (raw, event) = oom_sample();
+    let rule = rules.matching(&raw).next().expect("the guide's rule matches");
+    let render_with = |names: &str| {
+        let names = AccountNames::parse(names).expect("names");
+        render_alert(rule, &event, &MatchContext::default(), None, &names, event.time.instant())
+    };
+    let alert = render_with("111122223333=prod");
+    assert_eq!(
+        alert.subject,
+        "[prod us-east-1] ECS task stopped: prod-ec2/image-resizer: Essential container in task exited"
+    );
+    assert!(
+        alert.message.starts_with(
+            "Account:            prod (111122223333)\nRegion:             us-east-1\nCluster:"
+        ),
+        "{}",
+        alert.message
+    );
+    assert_eq!(alert.document["accountName"], "prod");
+    assert_eq!(alert.chat["content"]["title"], alert.subject.as_str());
+    let chat = alert.chat["content"]["description"].as_str().expect("description");
+    assert!(chat.contains("Account: `prod (111122223333)`   Region: `us-east-1`"), "{chat}");
+    check_notification(&alert.chat).expect("valid chat notification");
+
+    // A long name: cut in the subject (the cluster and service stay), whole in the text.
+    let long = "payments-platform-production-europe-west";
+    let alert = render_with(&format!("111122223333={long}"));
+    assert!(alert.subject.chars().count() <= MAX_SUBJECT_CHARS, "{}", alert.subject);
+    assert!(
+        alert.subject.starts_with(
+            "[payments-platform-produ… us-east-1] ECS task stopped: prod-ec2/image-resizer: "
+        ),
+        "{}",
+        alert.subject
+    );
+    assert!(alert.subject.ends_with("..."), "{}", alert.subject);
+    assert!(alert.message.contains(&format!("Account:            {long} (111122223333)\n")));
+    assert_eq!(alert.document["accountName"], long);
+}
+
+/// The OOM sample, as delivered and typed.
+fn oom_sample() -> (Value, EcsEvent) {
+    let raw: Value =
+        serde_json::from_str(include_str!("../../events/samples/task-oom-killed.json"))
+            .expect("JSON");
+    let event = EcsEvent::from_value(raw.clone()).expect("valid");
+    (raw, event)
 }
 
 /// A stopped task from the OOM sample with the given containers and stop code.
 fn task_with(containers: Value, stop_code: &str) -> (Value, EcsEvent) {
-    let mut raw: Value =
-        serde_json::from_str(include_str!("../../events/samples/task-oom-killed.json"))
-            .expect("JSON");
+    let (mut raw, _) = oom_sample();
     raw["detail"]["containers"] = containers;
     raw["detail"]["stopCode"] = Value::from(stop_code);
     let event = EcsEvent::from_value(raw.clone()).expect("valid");

@@ -186,7 +186,10 @@ async fn given_an_alarm_on_the_topic_then_the_documented_filter_policy_keeps_ala
     };
     let cluster_only = subjects(drain(&cluster_only.queue_url).await);
     assert_eq!(cluster_only.len(), 1, "{cluster_only:?}");
-    assert!(cluster_only[0].starts_with("ECS task stopped"), "{cluster_only:?}");
+    assert!(
+        cluster_only[0].starts_with("[111122223333 us-east-1] ECS task stopped"),
+        "{cluster_only:?}"
+    );
     let with_alarms = subjects(drain(&with_alarms.queue_url).await);
     assert_eq!(with_alarms.len(), 2, "{with_alarms:?}");
     assert!(with_alarms.iter().any(|subject| subject.starts_with("ALARM:")), "{with_alarms:?}");

@@ -317,7 +317,9 @@ async fn given_a_chat_topic_then_alerts_and_digests_arrive_there_as_valid_notifi
             .unwrap_or_else(|problem| panic!("{problem}: {notification}"));
         assert_eq!(
             notification["metadata"]["threadId"],
-            format!("essential-container-exited|prod-ec2|service:image-resizer#{opened}")
+            format!(
+                "essential-container-exited|111122223333|us-east-1|prod-ec2|service:image-resizer#{opened}"
+            )
         );
     }
     assert_eq!(notifications[1]["metadata"]["eventType"], "ECSIncidentDigest");
@@ -476,7 +478,9 @@ async fn given_late_deliveries_then_messages_say_they_are_about_the_past() {
     alerter.process(&day_late[0], now, budget()).await;
     let alert = &sink.alerts()[0];
     assert!(
-        alert.subject.starts_with("ECS task stopped 1d 2h ago: prod-ec2/image-resizer"),
+        alert.subject.starts_with(
+            "[111122223333 us-east-1] ECS task stopped 1d 2h ago: prod-ec2/image-resizer"
+        ),
         "{}",
         alert.subject
     );
@@ -499,11 +503,11 @@ async fn given_late_deliveries_then_messages_say_they_are_about_the_past() {
     let digests: Vec<_> =
         sink.alerts().into_iter().filter(|a| a.kind == AlertKind::Digest).collect();
     assert_eq!(digests.len(), 2, "{:?}", digests.iter().map(|d| &d.subject).collect::<Vec<_>>());
-    let late = digests.iter().find(|d| d.subject.starts_with("ECS late:")).expect("a late digest");
+    let is_late = |subject: &str| subject.starts_with("[111122223333 us-east-1] ECS late:");
+    let late = digests.iter().find(|d| is_late(&d.subject)).expect("a late digest");
     assert_eq!(late.count, 3);
     assert!(late.subject.contains("3 stops delivered late, up to 4h"), "{}", late.subject);
-    let window =
-        digests.iter().find(|d| !d.subject.starts_with("ECS late:")).expect("the window's digest");
+    let window = digests.iter().find(|d| !is_late(&d.subject)).expect("the window's digest");
     assert_eq!(window.count, 1, "today's window holds today's stop only");
 }
 

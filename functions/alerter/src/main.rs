@@ -19,7 +19,8 @@ async fn main() {
     let ledger = DynamoDbLedger::new(aws::dynamodb(&sdk), config.ledger_table);
     let sink = SnsAlertSink::new(aws::sns(&sdk), config.topic_arn);
     let mut alerter =
-        Alerter::new(config.rules, Arc::new(ledger), Arc::new(sink), config.ledger_retention);
+        Alerter::new(config.rules, Arc::new(ledger), Arc::new(sink), config.ledger_retention)
+            .with_account_names(Arc::new(config.account_names));
     if let Some(table) = config.incident_table {
         alerter = alerter
             .with_incidents(Arc::new(DynamoDbIncidentStore::new(aws::dynamodb(&sdk), table)));

@@ -2,7 +2,7 @@
 //! schedule, or by hand), its report logged and returned, its figures as one EMF line.
 
 use ecs_events::deadline::Deadline;
-use ecs_events::reconcile::{ReconcileError, ReconcileReport, Reconciler};
+use ecs_events::reconcile::{Caller, ReconcileError, ReconcileReport, Reconciler};
 use lambda_runtime::LambdaEvent;
 use serde_json::Value;
 
@@ -12,10 +12,11 @@ pub const FUNCTION_NAME: &str = "reconciler";
 /// Why an invocation failed. What a run wrote before failing stays written.
 #[derive(thiserror::Error)]
 pub enum HandlerError {
-    /// The state table or listing the clusters failed.
+    /// The state table failed.
     #[error(transparent)]
     Run(#[from] ReconcileError),
-    /// Some clusters or resources could not be reconciled (the others were).
+    /// Some accounts, Regions, clusters or resources could not be reconciled (the others
+    /// were).
     #[error("{} failure(s): {}", .failures.len(), .failures.join("; "))]
     Failures {
         /// What failed.
@@ -49,15 +50,26 @@ impl HandlerError {
 ecs_events::handler_error!(HandlerError);
 
 /// Runs the reconciler once, whatever the payload (the schedule sends `{}`), by Lambda's
-/// deadline. Prints the run's EMF line, logs each drift at DEBUG and the counts at INFO; a run
-/// with failures, or cut short, fails the invocation (after its writes), so Lambda's Errors
-/// metric shows it — in every mode, all clusters included.
+/// deadline, as the function its context names (its partition and account: the own account
+/// is read with the function's credentials, member accounts through their role). Prints the
+/// run's EMF line, logs each drift at DEBUG and the counts at INFO; a run with failures (in
+/// any account or Region), or cut short, fails the invocation (after its writes), so Lambda's
+/// Errors metric shows it — in every mode, all clusters included.
 pub async fn handle(
     reconciler: &Reconciler,
     event: LambdaEvent<Value>,
 ) -> Result<ReconcileReport, HandlerError> {
     let deadline = Deadline::from_epoch_millis(event.context.deadline);
-    let report = reconciler.run(deadline).await?;
+    let caller = Caller::from_arn(&event.context.invoked_function_arn);
+    let report = reconciler.run_as(caller.as_ref(), deadline).await?;
+    for target in report.targets.iter().filter(|target| target.error.is_some()) {
+        tracing::warn!(
+            account = target.account.as_deref().unwrap_or("own"),
+            region = target.region.as_deref().unwrap_or("own"),
+            error = target.error.as_deref().unwrap_or_default(),
+            "account and Region not reconciled"
+        );
+    }
     println!("{}", report.emf(FUNCTION_NAME));
     for drift in &report.drift {
         tracing::debug!(kind = drift.kind, arn = %drift.arn, stored = ?drift.stored, ecs = ?drift.ecs, action = drift.action, "drift");

@@ -24,7 +24,8 @@ async fn main() {
     // The reconciler writes services, never deployments.
     let services = DynamoDbServiceStore::new(dynamodb, config.service_table, String::new());
     let reconciler = Reconciler::new(&aws::ecs(&sdk), Arc::new(store), config.settings)
-        .with_services(Arc::new(services));
+        .with_services(Arc::new(services))
+        .with_members(&sdk, config.members);
     let reconciler = &reconciler;
     let ran = lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
         reconciler::handle(reconciler, event)

@@ -36,6 +36,7 @@ use super::ledger::{AlertLedger, Claim, LedgerError, Marked};
 use super::render::{Alert, MatchContext, alert_target, match_severity, render_alert};
 use super::rules::{AlertRule, RuleSet};
 use super::sink::{AlertSink, SinkError};
+use crate::account::AccountNames;
 use crate::deadline::Deadline;
 use crate::event::{EcsEvent, ReceivedEvent, TaskOutcome};
 use crate::incident::{
@@ -288,6 +289,8 @@ pub struct Alerter {
     pub(super) incidents: Option<Arc<dyn IncidentStore>>,
     chat: Option<Arc<dyn AlertSink>>,
     pub(super) services: Option<ServiceWatch>,
+    /// Names of accounts, for messages (`ACCOUNT_NAMES`).
+    pub(super) names: Arc<AccountNames>,
 }
 
 /// What the alerter reads and writes of services: their records and deployments, the state
@@ -320,7 +323,14 @@ impl Alerter {
             incidents: None,
             chat: None,
             services: None,
+            names: Arc::new(AccountNames::none()),
         }
+    }
+
+    /// Names accounts in messages by `names` (an account without a name is named by its id).
+    pub fn with_account_names(mut self, names: Arc<AccountNames>) -> Self {
+        self.names = names;
+        self
     }
 
     /// Tells failed deployments with their tasks, records the incidents a service can end
@@ -464,7 +474,7 @@ impl Alerter {
             return told_already().await;
         }
         let deployments = self.deployment_states(&content, deadline).await;
-        let digest = render_digest(rule, &content, &deployments, now);
+        let digest = render_digest(rule, &content, &deployments, &self.names, now);
         let crash_loop = digest.crash_loop;
         let delivery = self.publish(digest, &key, &token, expires_at, deadline).await?;
         if crash_loop {
@@ -537,7 +547,7 @@ impl Alerter {
         let incident = thread.as_ref().map(|(thread, key, _)| (key.as_str(), thread.as_str()));
         let context =
             MatchContext { outcome, deployment: self.deployment_context(event, deadline).await };
-        let alert = render_alert(rule, event, &context, incident, now);
+        let alert = render_alert(rule, event, &context, incident, &self.names, now);
         let opened = happened_at(event);
         let told = (
             alert.incident.clone().unwrap_or_else(|| alert.dedup_key.clone()),

@@ -17,7 +17,8 @@ use super::render::{
     Alert, AlertKind, Draft, assemble, console_url, describe, duration, event_time, subject_line,
 };
 use super::{AlertRule, Severity};
-use crate::incident::{LATE_AFTER, Member, MemberKind, Window};
+use crate::account::{AccountNames, account_of};
+use crate::incident::{KeyParts, LATE_AFTER, Member, MemberKind, Window};
 
 /// Matches listed in a digest's text (and its chat notification).
 pub const MAX_LISTED: usize = 20;
@@ -74,19 +75,20 @@ fn words(members: &[Member]) -> Words {
 
 /// Renders the digest of `window`, an incident window (or late bucket) of `rule`'s matches,
 /// sent at `now`. `deployments` says what is known of the deployments that started its tasks
-/// (id → `FAILED, rolled back to ecs-svc/…`): the digest names each.
+/// (id → `FAILED, rolled back to ecs-svc/…`): the digest names each. Its account (from the
+/// incident key, else from a task it lists) is named by `names`.
 pub fn render_digest(
     rule: &AlertRule,
     window: &Window,
     deployments: &BTreeMap<String, String>,
+    names: &AccountNames,
     now: DateTime<Utc>,
 ) -> Alert {
     let key = &window.window.key;
     let late_bucket = window.window.is_late();
-    // The key is `rule|cluster|group`, `|completed` after it for completed tasks.
-    let mut parts = key.split('|').skip(1);
-    let cluster = parts.next().unwrap_or_default().to_owned();
-    let group = parts.next().unwrap_or_default().to_owned();
+    let parts = KeyParts::parse(key);
+    let cluster = parts.cluster.to_owned();
+    let group = parts.group.to_owned();
     let service = group.strip_prefix("service:").map(str::to_owned);
     let name = service.as_deref().unwrap_or(&group).to_owned();
     let words = words(&window.members);
@@ -96,7 +98,16 @@ pub fn render_digest(
     let breakdown: Vec<String> =
         causes.iter().map(|(cause, count)| format!("{cause} ×{count}")).collect();
     let region = window.members.iter().map(|member| member.region.as_str()).find(|r| !r.is_empty());
-    let region = region.unwrap_or_default().to_owned();
+    let region = parts.region.or(region).unwrap_or_default().to_owned();
+    // A key kept from before accounts were part of it: the account of a task it counted.
+    let account = parts.account.or_else(|| {
+        window
+            .members
+            .iter()
+            .filter(|member| member.kind == MemberKind::Task)
+            .find_map(|member| account_of(&member.id))
+    });
+    let place = names.place(account.unwrap_or_default(), &region);
     let console = |path: &str| console_url(&region, &cluster, path);
     let kind = window.members.first().map(|member| member.kind).unwrap_or_default();
     let mut links: Vec<(&str, String)> = Vec::new();
@@ -357,7 +368,8 @@ pub fn render_digest(
     assemble(
         rule.into(),
         draft,
-        json!({ "region": region, "time": event_time(now.timestamp()), "lateBySeconds": late_by }),
+        json!({ "time": event_time(now.timestamp()), "lateBySeconds": late_by }),
+        place,
     )
 }
 
@@ -439,7 +451,8 @@ mod tests {
     }
 
     fn window(members: Vec<Member>, index: u32) -> Window {
-        let key = "essential-container-exited|prod|service:checkout".to_owned();
+        let key =
+            "essential-container-exited|111122223333|eu-west-1|prod|service:checkout".to_owned();
         Window {
             window: WindowRef { key, opened: OPENED, index },
             start: OPENED,
@@ -462,18 +475,29 @@ mod tests {
         DateTime::from_timestamp(window.end + 90, 0).expect("time")
     }
 
+    /// The default rule's digest of `window`, sent when it is due, accounts named by `names`.
+    fn digest_named(window: &Window, names: &AccountNames) -> Alert {
+        let rules = RuleSet::default_rules();
+        render_digest(&rules.rules()[0], window, &BTreeMap::new(), names, sent_at_end(window))
+    }
+
+    /// [`digest_named`] without names.
+    fn digest_of(window: &Window) -> Alert {
+        digest_named(window, &AccountNames::none())
+    }
+
     #[test]
     fn given_a_window_then_the_digest_counts_breaks_down_and_lists_its_tasks() {
-        let rules = RuleSet::default_rules();
         let window = window(stops(24), 1);
-        let digest =
-            render_digest(&rules.rules()[0], &window, &BTreeMap::new(), sent_at_end(&window));
+        let digest = digest_of(&window);
         assert_eq!(digest.kind, AlertKind::Digest);
         assert_eq!(digest.count, 24);
         assert!(digest.crash_loop, "24 stops in a window: a crash loop");
         assert_eq!(digest.resources.len(), 24);
         assert!(
-            digest.subject.starts_with("ECS crash loop: prod/checkout: 24 more stopped in 10m"),
+            digest.subject.starts_with(
+                "[111122223333 eu-west-1] ECS crash loop: prod/checkout: 24 more stopped in 10m"
+            ),
             "{}",
             digest.subject
         );
@@ -490,8 +514,19 @@ mod tests {
         assert_eq!(digest.attributes["count"], 24);
         assert_eq!(
             digest.dedup_key,
-            "digest#essential-container-exited|prod|service:checkout#1714644000#1"
+            "digest#essential-container-exited|111122223333|eu-west-1|prod|service:checkout#1714644000#1"
         );
+        assert!(
+            digest.message.starts_with(
+                "Account:            111122223333\n\
+                 Region:             eu-west-1\n\
+                 Incident:           essential-container-exited on prod (service:checkout)\n"
+            ),
+            "{}",
+            digest.message
+        );
+        assert_eq!(digest.document["account"], "111122223333");
+        assert_eq!(digest.document["region"], "eu-west-1");
         assert!(digest.message.contains(
             "https://eu-west-1.console.aws.amazon.com/ecs/v2/clusters/prod/services/checkout/health?region=eu-west-1"
         ));
@@ -499,7 +534,7 @@ mod tests {
         // One thread per incident: its key and when it opened.
         assert_eq!(
             digest.chat["metadata"]["threadId"],
-            "essential-container-exited|prod|service:checkout#1714644000"
+            "essential-container-exited|111122223333|eu-west-1|prod|service:checkout#1714644000"
         );
         assert!(digest.subject.chars().count() <= crate::alert::MAX_SUBJECT_CHARS);
         assert!(!digest.chat.to_string().contains("<http"), "no Slack-only links");
@@ -510,12 +545,7 @@ mod tests {
         let members: Vec<Member> =
             (0..10_000).map(|i| member(i, MemberKind::Task, &format!("exit {}", i % 30))).collect();
         let window = window(members, 2);
-        let digest = render_digest(
-            &RuleSet::default_rules().rules()[0],
-            &window,
-            &BTreeMap::new(),
-            sent_at_end(&window),
-        );
+        let digest = digest_of(&window);
         let tasks = digest.document["tasks"].as_array().expect("tasks");
         assert_eq!(tasks.len(), MAX_DOCUMENT_LISTED);
         assert_eq!(digest.document["unlisted"], 10_000 - MAX_DOCUMENT_LISTED as u64);
@@ -538,15 +568,15 @@ mod tests {
     #[test]
     fn given_service_and_instance_windows_then_they_are_worded_by_what_they_are_with_regional_links()
      {
-        let rules = RuleSet::default_rules();
         let placement: Vec<Member> = (0..6)
             .map(|i| member(i, MemberKind::Service, "SERVICE_TASK_PLACEMENT_FAILURE"))
             .collect();
         let window = window(placement, 1);
-        let digest =
-            render_digest(&rules.rules()[0], &window, &BTreeMap::new(), sent_at_end(&window));
+        let digest = digest_of(&window);
         assert!(
-            digest.subject.starts_with("ECS incident: prod/checkout: 6 more service events in 10m"),
+            digest.subject.starts_with(
+                "[111122223333 eu-west-1] ECS incident: prod/checkout: 6 more service events in 10m"
+            ),
             "{}",
             digest.subject
         );
@@ -558,13 +588,16 @@ mod tests {
         assert_eq!(digest.document["events"].as_array().map(Vec::len), Some(6));
 
         let mut instances = Window {
-            window: WindowRef { key: "flaps|prod|instances".into(), opened: OPENED, index: 1 },
+            window: WindowRef {
+                key: "flaps|111122223333|eu-west-1|prod|instances".into(),
+                opened: OPENED,
+                index: 1,
+            },
             ..window
         };
         instances.members =
             (0..3).map(|i| member(i, MemberKind::ContainerInstance, "ACTIVE")).collect();
-        let digest =
-            render_digest(&rules.rules()[0], &instances, &BTreeMap::new(), sent_at_end(&instances));
+        let digest = digest_of(&instances);
         assert!(digest.subject.contains("3 more container instance changes"), "{}", digest.subject);
         assert!(
             digest.message.contains("clusters/prod/infrastructure?region=eu-west-1"),
@@ -580,9 +613,12 @@ mod tests {
         let mut late = window(stops(3), 0);
         late.window.opened = OPENED + 4 * 3_600;
         let now = DateTime::from_timestamp(OPENED + 4 * 3_600 + 700, 0).expect("time");
-        let digest = render_digest(&rules.rules()[0], &late, &BTreeMap::new(), now);
+        let digest =
+            render_digest(&rules.rules()[0], &late, &BTreeMap::new(), &AccountNames::none(), now);
         assert!(
-            digest.subject.starts_with("ECS late: prod/checkout: 3 stops delivered late, up to 4h"),
+            digest.subject.starts_with(
+                "[111122223333 eu-west-1] ECS late: prod/checkout: 3 stops delivered late, up to 4h"
+            ),
             "{}",
             digest.subject
         );
@@ -595,12 +631,49 @@ mod tests {
 
         let told_late = window(stops(2), 2);
         let now = DateTime::from_timestamp(told_late.end + 3 * 3_600, 0).expect("time");
-        let digest = render_digest(&rules.rules()[0], &told_late, &BTreeMap::new(), now);
+        let digest = render_digest(
+            &rules.rules()[0],
+            &told_late,
+            &BTreeMap::new(),
+            &AccountNames::none(),
+            now,
+        );
         assert!(
             digest.message.contains("Sent late:          3h 00m after the window ended"),
             "{}",
             digest.message
         );
         assert_eq!(digest.document["lateBySeconds"], 3 * 3_600);
+    }
+
+    #[test]
+    fn given_a_named_account_then_the_digest_names_it_in_subject_text_chat_and_document() {
+        let names = AccountNames::parse("111122223333=prod-eu").expect("names");
+        let window = window(stops(6), 1);
+        let digest = digest_named(&window, &names);
+        assert!(
+            digest.subject.starts_with("[prod-eu eu-west-1] ECS crash loop: prod/checkout:"),
+            "{}",
+            digest.subject
+        );
+        assert!(digest.message.contains("Account:            prod-eu (111122223333)\n"));
+        assert_eq!(digest.document["accountName"], "prod-eu");
+        let chat = digest.chat["content"]["description"].as_str().expect("description");
+        assert!(chat.contains("Account: `prod-eu (111122223333)`   Region: `eu-west-1`"), "{chat}");
+        check_notification(&digest.chat).expect("a valid chat notification");
+    }
+
+    #[test]
+    fn given_a_window_of_a_key_kept_from_before_accounts_then_its_tasks_name_the_account() {
+        let mut window = window(stops(2), 1);
+        window.window.key = "essential-container-exited|prod|service:checkout".into();
+        let digest = digest_of(&window);
+        assert!(
+            digest.subject.starts_with("[111122223333 eu-west-1] ECS incident: prod/checkout:"),
+            "{}",
+            digest.subject
+        );
+        assert_eq!(digest.document["cluster"], "prod");
+        assert_eq!(digest.document["service"], "checkout");
     }
 }

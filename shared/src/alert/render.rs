@@ -14,6 +14,7 @@ use chrono::{DateTime, Utc};
 use super::chat::{ChatContent, code, notification};
 use super::service_render::{DeploymentContext, render_deployment};
 use super::{AlertRule, Severity};
+use crate::account::{AccountNames, Place, origin};
 use crate::event::{
     DEFAULT_EXPECTED_EXIT_CODES, EcsDetail, EcsEvent, TaskOutcome, TaskStateChange, TaskStatus,
 };
@@ -117,12 +118,13 @@ pub struct MatchContext {
 }
 
 /// Renders the alert `rule` raises for `event`, on its own (no incident), told as it happens,
-/// a task's outcome judged by the rule's expected exit codes (or `[0]`).
+/// a task's outcome judged by the rule's expected exit codes (or `[0]`), its account named by
+/// its id.
 pub fn render(rule: &AlertRule, event: &EcsEvent) -> Alert {
     let codes = rule.expected_exit_codes.as_deref().unwrap_or(DEFAULT_EXPECTED_EXIT_CODES);
     let context =
         MatchContext { outcome: event.task().map(|task| task.outcome(codes)), deployment: None };
-    render_alert(rule, event, &context, None, event.time.instant())
+    render_alert(rule, event, &context, None, &AccountNames::none(), event.time.instant())
 }
 
 /// The severity of `rule`'s match of `event`: `info` for a completed task, else the rule's,
@@ -141,12 +143,14 @@ pub fn match_severity(
 /// Renders the alert `rule` raises for `event` at `now` (`context`: how a task ended, a
 /// deployment's record and tasks): the first of the incident `(key, thread)` when the rule
 /// groups its matches. A match told [`LATE_AFTER`] or more after it happened says so (subject,
-/// text, document and chat).
+/// text, document and chat). Its account is named by `names` (else by its id) and its Region
+/// (see [`assemble`]).
 pub fn render_alert(
     rule: &AlertRule,
     event: &EcsEvent,
     context: &MatchContext,
     incident: Option<(&str, &str)>,
+    names: &AccountNames,
     now: DateTime<Utc>,
 ) -> Alert {
     let at = happened_at(event);
@@ -164,8 +168,6 @@ pub fn render_alert(
     let common = json!({
         "eventId": event.id,
         "time": event.time,
-        "region": event.region,
-        "account": event.account,
         "lateBySeconds": late_by,
     });
     let draft = Draft {
@@ -175,7 +177,8 @@ pub fn render_alert(
         severity,
         ..draft
     };
-    assemble(rule.into(), draft, common)
+    let (account, region) = origin(event);
+    assemble(rule.into(), draft, common, names.place(&account, &region))
 }
 
 /// A match told long after it happened.
@@ -601,7 +604,13 @@ impl<'a> From<&'a AlertRule> for Told<'a> {
 /// JSON document for programs — what every message has, `common`, its message attributes (SNS
 /// does not deliver them with `MessageStructure=json`), then the draft's fields — and the chat
 /// notification.
-pub(super) fn assemble(rule: Told<'_>, draft: Draft, common: Value) -> Alert {
+///
+/// Every message says where it happened, `place`, alike in email, chat and the document: the
+/// subject starts with the account (its name, else its id) and the Region (`[prod-eu
+/// eu-west-1] ECS task stopped: …`), the text and the chat name the account in full
+/// (`prod-eu (111122223333)`) and the Region, and the document has `account`, `accountName`
+/// and `region`.
+pub(super) fn assemble(rule: Told<'_>, draft: Draft, common: Value, place: Place<'_>) -> Alert {
     let Draft {
         kind,
         severity,
@@ -610,7 +619,7 @@ pub(super) fn assemble(rule: Told<'_>, draft: Draft, common: Value) -> Alert {
         text,
         mut attributes,
         fields,
-        chat,
+        mut chat,
         incident,
         thread,
         late_by,
@@ -618,6 +627,22 @@ pub(super) fn assemble(rule: Told<'_>, draft: Draft, common: Value) -> Alert {
         crash_loop,
         resources,
     } = draft;
+    let subject = subject_line(&format!("{}{subject}", place.tag()));
+    chat.title = subject.clone();
+    let text = with_place(&text, place);
+    let account_words = place.account_words();
+    let place_line = match (&account_words, place.region()) {
+        (Some(account), Some(region)) => {
+            Some(format!("Account: {}   Region: {}", code(account), code(region)))
+        }
+        (Some(account), None) => Some(format!("Account: {}", code(account))),
+        (None, Some(region)) => Some(format!("Region: {}", code(region))),
+        (None, None) => None,
+    };
+    if let Some(line) = place_line {
+        chat.lines.insert(chat.lines.len().min(1), line);
+    }
+    chat.keywords.push(place.short_account());
     attributes.insert("alertKey".to_owned(), json!(dedup_key));
     attributes.insert("kind".to_owned(), json!(kind.as_str()));
     attributes.insert("severity".to_owned(), json!(severity.as_str()));
@@ -636,6 +661,9 @@ pub(super) fn assemble(rule: Told<'_>, draft: Draft, common: Value) -> Alert {
         "count": count,
         "crashLoop": crash_loop,
         "attributes": attributes,
+        "account": Some(place.account).filter(|account| !account.is_empty()),
+        "accountName": place.name,
+        "region": place.region(),
     });
     for extra in [common, fields] {
         if let (Some(document), Value::Object(extra)) = (document.as_object_mut(), extra) {
@@ -672,6 +700,20 @@ pub(super) fn assemble(rule: Told<'_>, draft: Draft, common: Value) -> Alert {
         crash_loop,
         resources,
         chat,
+    }
+}
+
+/// `text` with the account and Region lines first (after a `Delivered late:` line, which
+/// stays the very first).
+fn with_place(text: &str, place: Place<'_>) -> String {
+    let mut lines = String::new();
+    labelled(&mut lines, "Account:", place.account_words().as_deref());
+    labelled(&mut lines, "Region:", place.region());
+    match text.split_once('\n') {
+        Some((first, rest)) if first.starts_with("Delivered late:") => {
+            format!("{first}\n{lines}{rest}")
+        }
+        _ => format!("{lines}{text}"),
     }
 }
 

@@ -15,6 +15,7 @@ use super::render::{
     labelled, subject_line,
 };
 use super::{AlertRule, Severity};
+use crate::account::{AccountNames, Place, account_of};
 use crate::event::{DeploymentStateChange, EcsEvent};
 use crate::incident::thread_id;
 use crate::service::health::Resolution;
@@ -268,12 +269,20 @@ fn service_draft(
     }
 }
 
-/// The "service down" message: `record`'s service has run no task since `since`.
+/// Where a service is: its ARN's account (named by `names`) and Region.
+fn place_of<'a>(names: &'a AccountNames, service_arn: &'a str) -> Place<'a> {
+    let (region, _, _) = service_parts(service_arn);
+    names.place(account_of(service_arn).unwrap_or_default(), region)
+}
+
+/// The "service down" message: `record`'s service has run no task since `since` (its account
+/// named by `names`).
 pub fn render_down(
     record: &ServiceRecord,
     since: i64,
     desired: Option<i64>,
     silence_after: i64,
+    names: &AccountNames,
     now: DateTime<Utc>,
 ) -> Alert {
     let (region, cluster, name) = service_parts(&record.service_arn);
@@ -323,16 +332,18 @@ pub fn render_down(
     assemble(
         Told { name: SERVICE_DOWN_RULE, description },
         draft,
-        json!({"region": region, "time": event_time(now.timestamp()), "downSince": event_time(since), "downSeconds": silent}),
+        json!({"time": event_time(now.timestamp()), "downSince": event_time(since), "downSeconds": silent}),
+        place_of(names, &record.service_arn),
     )
 }
 
 /// The "recovered" message: `record`'s service runs `running` tasks again after being down
-/// since `since` (in the silence's thread).
+/// since `since` (in the silence's thread; its account named by `names`).
 pub fn render_recovered(
     record: &ServiceRecord,
     since: i64,
     running: usize,
+    names: &AccountNames,
     now: DateTime<Utc>,
 ) -> Alert {
     let (region, cluster, name) = service_parts(&record.service_arn);
@@ -370,17 +381,19 @@ pub fn render_recovered(
     assemble(
         Told { name: SERVICE_DOWN_RULE, description: "" },
         draft,
-        json!({"region": region, "time": event_time(now.timestamp()), "downSince": event_time(since), "downSeconds": down}),
+        json!({"time": event_time(now.timestamp()), "downSince": event_time(since), "downSeconds": down}),
+        place_of(names, &record.service_arn),
     )
 }
 
 /// The "resolved" message of `trouble`, an incident on `record`'s service, for `resolution`
-/// (in the incident's thread, under its rule).
+/// (in the incident's thread, under its rule; its account named by `names`).
 pub fn render_resolved(
     record: &ServiceRecord,
     trouble: &Trouble,
     resolution: &Resolution,
     description: &str,
+    names: &AccountNames,
     now: DateTime<Utc>,
 ) -> Alert {
     let (region, cluster, name) = service_parts(&record.service_arn);
@@ -425,6 +438,7 @@ pub fn render_resolved(
     assemble(
         Told { name: &trouble.rule, description },
         draft,
-        json!({"region": region, "time": event_time(now.timestamp()), "lastedSeconds": lasted, "resolution": why}),
+        json!({"time": event_time(now.timestamp()), "lastedSeconds": lasted, "resolution": why}),
+        place_of(names, &record.service_arn),
     )
 }

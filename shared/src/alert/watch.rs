@@ -17,9 +17,10 @@ use super::service_render::{
     DeploymentContext, SERVICE_DOWN_RULE, render_down, render_recovered, render_resolved,
 };
 use super::{Alert, AlertError, AlertRule};
+use crate::account::same_place;
 use crate::deadline::Deadline;
 use crate::event::{EcsDetail, EcsEvent};
-use crate::incident::{MemberKind, Window};
+use crate::incident::{KeyParts, MemberKind, Window};
 use crate::service::health::{self, Action, LastStops, Observed};
 use crate::service::{
     DeploymentTasks, ServiceRecord, Trouble, TroubleKind, cluster_arn_of, service_arn_for_task,
@@ -41,14 +42,13 @@ fn store_cut_off(operation: &'static str) -> impl FnOnce(String) -> StoreError {
     }
 }
 
-/// The service ARN and cluster name of a crash-loop window: from its key (`rule|cluster|service:NAME`)
-/// and a member's task ARN (account, Region, partition).
+/// The service ARN and cluster ARN of a crash-loop window: from its key's cluster and service
+/// ([`KeyParts`]) and a member's task ARN (account, Region, partition).
 fn window_service(window: &Window) -> Option<(String, String)> {
-    let mut parts = window.window.key.split('|').skip(1);
-    let cluster = parts.next()?;
-    let name = parts.next()?.strip_prefix("service:")?;
+    let parts = KeyParts::parse(&window.window.key);
+    let name = parts.group.strip_prefix("service:")?;
     let task = window.members.iter().find(|member| member.kind == MemberKind::Task)?;
-    let service = service_arn_for_task(&task.id, cluster, name)?;
+    let service = service_arn_for_task(&task.id, parts.cluster, name)?;
     let cluster_arn = cluster_arn_of(&service)?;
     Some((service, cluster_arn))
 }
@@ -76,7 +76,8 @@ impl Alerter {
                 .filter(|other| started.is_none_or(|start| other.updated_ms <= start))
                 .max_by_key(|other| other.updated_ms)
                 .map(|other| other.deployment_id.clone());
-            let tasks = watch.state.deployment_tasks(id).await?;
+            let mut tasks = watch.state.deployment_tasks(id).await?;
+            tasks.retain(|task| same_place(&task.task_arn, service));
             Ok::<_, StoreError>(DeploymentContext {
                 record,
                 tasks: DeploymentTasks::of(&tasks),
@@ -300,13 +301,13 @@ impl Alerter {
                     let after = watch.settings.silence_after.unwrap_or_default();
                     (
                         SERVICE_DOWN_RULE.to_owned(),
-                        render_down(record, since, desired, after, now),
+                        render_down(record, since, desired, after, &self.names, now),
                         None,
                     )
                 }
                 Action::Recovered { since, running } => (
                     SERVICE_DOWN_RULE.to_owned(),
-                    render_recovered(record, since, running, now),
+                    render_recovered(record, since, running, &self.names, now),
                     None,
                 ),
                 Action::Resolve(trouble, resolution) => {
@@ -316,7 +317,14 @@ impl Alerter {
                         .iter()
                         .find(|rule| rule.name == trouble.rule)
                         .map_or("", |rule| rule.description.as_str());
-                    let alert = render_resolved(record, &trouble, &resolution, description, now);
+                    let alert = render_resolved(
+                        record,
+                        &trouble,
+                        &resolution,
+                        description,
+                        &self.names,
+                        now,
+                    );
                     (trouble.rule.clone(), alert, Some(trouble))
                 }
             };

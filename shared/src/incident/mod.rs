@@ -1,9 +1,10 @@
 //! Incidents: one story per outage instead of one message per stopped task.
 //!
-//! Matches of a rule are grouped by an **incident key**: the rule, the cluster and the task's
-//! `group` (`service:NAME` or `family:NAME`), or the service for service action and deployment
-//! events. The first match of a key with no open incident is alerted at once and opens an
-//! incident at the match's own time; its first window ends `window` later. Further matches are
+//! Matches of a rule are grouped by an **incident key**: the rule, the account and Region, the
+//! cluster and the task's `group` (`service:NAME` or `family:NAME`), or the service for service
+//! action and deployment events ([`incident_key`]): grouping never mixes accounts or Regions.
+//! The first match of a key with no open incident is alerted at once and opens an incident at
+//! the match's own time; its first window ends `window` later. Further matches are
 //! counted into the window their **own time** falls in (one entry per match: duplicates and
 //! later versions never count twice). A window that ends with further matches gets one
 //! **digest** and the incident stays open for the next window; a window that ends with none
@@ -179,10 +180,12 @@ impl Member {
     }
 }
 
-/// The incident key of a rule's match: `rule|cluster|group` (`service:NAME`, `family:NAME`),
-/// `rule|cluster|service:NAME` for service and deployment events, `rule|cluster|instances` for
-/// container instance events; `|completed` after it for tasks that completed, so completions
-/// and failures are never one story.
+/// The incident key of a rule's match: `rule|account|region|cluster|group` (`group` is the
+/// task's `service:NAME` or `family:NAME`, `service:NAME` for service and deployment events,
+/// `instances` for container instance events); `|completed` after it for tasks that completed,
+/// so completions and failures are never one story. The account id and Region are those of
+/// the resource ([`crate::account::origin`]): the same cluster and service names in two
+/// accounts or Regions are two incidents.
 pub fn incident_key(rule: &str, event: &EcsEvent, outcome: Option<TaskOutcome>) -> String {
     let resource = event.resources().first().map(String::as_str).unwrap_or_default();
     let (cluster, group) = match &event.detail {
@@ -196,16 +199,88 @@ pub fn incident_key(rule: &str, event: &EcsEvent, outcome: Option<TaskOutcome>) 
             instance.cluster_arn.rsplit('/').next().unwrap_or_default().to_owned(),
             "instances".to_owned(),
         ),
-        _ => {
-            // `...:service/<cluster>/<service>`
-            let mut parts = resource.rsplit('/');
-            let service = parts.next().unwrap_or_default();
-            let cluster = parts.next().unwrap_or_default();
-            (cluster.to_owned(), format!("service:{service}"))
+        other => {
+            // `...:service/<cluster>/<service>`, or the old `...:service/<service>` (its
+            // cluster then from a service action's `clusterArn`).
+            let path = resource.split_once(":service/").map_or(resource, |(_, path)| path);
+            let (cluster, service) = match path.split_once('/') {
+                Some((cluster, service)) => (cluster.to_owned(), service),
+                None => {
+                    let cluster = match other {
+                        EcsDetail::ServiceAction(action) => action.cluster_arn.as_deref(),
+                        _ => None,
+                    };
+                    let cluster = cluster.and_then(|arn| arn.rsplit('/').next());
+                    (cluster.unwrap_or("-").to_owned(), path)
+                }
+            };
+            (cluster, format!("service:{service}"))
         }
     };
+    let (account, region) = crate::account::origin(event);
     let completed = if outcome == Some(TaskOutcome::Completed) { "|completed" } else { "" };
-    format!("{rule}|{cluster}|{group}{completed}")
+    format!("{rule}|{account}|{region}|{cluster}|{group}{completed}")
+}
+
+/// The parts of an incident key. A key written before the account and Region were part of it
+/// (`rule|cluster|group[|completed]`: incidents still open across an upgrade) has neither.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeyParts<'a> {
+    /// The rule.
+    pub rule: &'a str,
+    /// The account id (`None` in an older key).
+    pub account: Option<&'a str>,
+    /// The Region (`None` in an older key).
+    pub region: Option<&'a str>,
+    /// The cluster's name.
+    pub cluster: &'a str,
+    /// `service:NAME`, `family:NAME` or `instances`.
+    pub group: &'a str,
+    /// Whether it is an incident of completed tasks.
+    pub completed: bool,
+}
+
+impl<'a> KeyParts<'a> {
+    /// The parts of `key` ([`incident_key`]); missing parts are empty.
+    pub fn parse(key: &'a str) -> Self {
+        let (key, completed) = match key.strip_suffix("|completed") {
+            Some(rest) => (rest, true),
+            None => (key, false),
+        };
+        let mut parts = key.splitn(5, '|');
+        let rule = parts.next().unwrap_or_default();
+        let rest: Vec<&str> = parts.collect();
+        match rest.as_slice() {
+            [account, region, cluster, group]
+                if crate::account::is_account(account) && is_region(region) =>
+            {
+                Self {
+                    rule,
+                    account: Some(account),
+                    region: Some(region),
+                    cluster,
+                    group,
+                    completed,
+                }
+            }
+            _ => {
+                // An older key: `rule|cluster|group`.
+                let mut old = key.splitn(3, '|').skip(1);
+                let cluster = old.next().unwrap_or_default();
+                let group = old.next().unwrap_or_default();
+                Self { rule, account: None, region: None, cluster, group, completed }
+            }
+        }
+    }
+}
+
+/// `us-east-1`, `cn-north-1`, `us-gov-west-1`: lower-case letters, digits and at least one
+/// dash (no group, `service:x` or `instances`, looks like one).
+fn is_region(text: &str) -> bool {
+    text.contains('-')
+        && text
+            .bytes()
+            .all(|byte| byte.is_ascii_lowercase() || byte.is_ascii_digit() || byte == b'-')
 }
 
 /// The state of an incident key: the incident that is (or was last) open for it.
@@ -470,6 +545,54 @@ mod tests {
     /// A recording done at once (a replay's).
     fn at_once(now: i64) -> Clock {
         Clock { now, done_by: now }
+    }
+
+    /// The OOM sample moved to `account` and `region` (envelope and ARNs alike).
+    fn oom_in(account: &str, region: &str) -> EcsEvent {
+        let text = include_str!("../../../events/samples/task-oom-killed.json")
+            .replace("111122223333", account)
+            .replace("us-east-1", region);
+        EcsEvent::from_slice(text.as_bytes()).expect("valid event")
+    }
+
+    #[test]
+    fn given_one_cluster_and_task_in_two_accounts_or_regions_then_their_keys_differ_and_read_back()
+    {
+        let rule = "essential-container-exited";
+        let home = incident_key(rule, &oom_in("111122223333", "us-east-1"), None);
+        assert_eq!(
+            home,
+            "essential-container-exited|111122223333|us-east-1|prod-ec2|service:image-resizer"
+        );
+        let other_account = incident_key(rule, &oom_in("444455556666", "us-east-1"), None);
+        let other_region = incident_key(rule, &oom_in("111122223333", "eu-west-1"), None);
+        assert_ne!(home, other_account);
+        assert_ne!(home, other_region);
+        assert_ne!(other_account, other_region);
+        let completed =
+            incident_key(rule, &oom_in("444455556666", "eu-west-1"), Some(TaskOutcome::Completed));
+        assert_eq!(
+            KeyParts::parse(&completed),
+            KeyParts {
+                rule,
+                account: Some("444455556666"),
+                region: Some("eu-west-1"),
+                cluster: "prod-ec2",
+                group: "service:image-resizer",
+                completed: true,
+            }
+        );
+    }
+
+    #[test]
+    fn given_keys_stored_before_accounts_were_in_them_then_they_still_read() {
+        let parts = KeyParts::parse("flaps|prod|instances");
+        assert_eq!((parts.rule, parts.cluster, parts.group), ("flaps", "prod", "instances"));
+        assert_eq!((parts.account, parts.region, parts.completed), (None, None, false));
+        // A cluster named like an account id is no account in an older key.
+        let parts = KeyParts::parse("jobs|111122223333|family:nightly|completed");
+        assert_eq!((parts.cluster, parts.group), ("111122223333", "family:nightly"));
+        assert_eq!((parts.account, parts.completed), (None, true));
     }
 
     #[test]

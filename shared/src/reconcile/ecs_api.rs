@@ -112,6 +112,27 @@ impl EcsApi {
         Self { client: Client::from_conf(config), counts, max_calls }
     }
 
+    /// The same API through another `client` (another account or Region), its attempts
+    /// counted with this one's against the same cap: the cap is the run's, whatever the number
+    /// of accounts and Regions it reads.
+    pub fn sharing(&self, client: &Client) -> Self {
+        let config = client
+            .config()
+            .to_builder()
+            .interceptor(CountAttempts(Arc::clone(&self.counts)))
+            .build();
+        Self {
+            client: Client::from_conf(config),
+            counts: Arc::clone(&self.counts),
+            max_calls: self.max_calls,
+        }
+    }
+
+    /// The Region its client reads, when configured.
+    pub fn region(&self) -> Option<String> {
+        self.client.config().region().map(ToString::to_string)
+    }
+
     /// Attempts made so far (retries included).
     pub fn calls(&self) -> u64 {
         self.counts.attempts.load(Ordering::Relaxed)

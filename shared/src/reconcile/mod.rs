@@ -29,13 +29,23 @@
 //!    silent and its desired count was last observed before the silence began, so the health
 //!    check ([`crate::service::health`]) learns whether it should run tasks.
 //!
+//! **Accounts and Regions.** A run reads the function's own account and Region; with member
+//! accounts or Regions ([`Members`]: `MEMBER_ACCOUNTS`, `MEMBER_ROLE_NAME`,
+//! `RECONCILE_REGIONS`), it reads each account × Region in turn ([`Reach`]), a member account
+//! through the role it assumes there. A failure in one (the role cannot be assumed, ECS
+//! refuses or throttles) is reported for that one (`failures`, `targets`), and the others are
+//! still reconciled. Records stay apart by account and Region: every key is an ARN, which holds
+//! both.
+//!
 //! Calls are counted (every attempt) and capped **per run** — each run starts its own count,
-//! however many runs one Lambda sandbox serves; the SDK retries throttled calls with backoff.
+//! however many runs one Lambda sandbox serves, and however many accounts and Regions it
+//! reads; the SDK retries throttled calls with backoff.
 //! A run cut short by the cap or the deadline keeps what it wrote, marks nothing it has not
 //! seen in full, and says so (the Lambda invocation then fails, so the cut is not silent).
 
 mod api_detail;
 mod ecs_api;
+mod members;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -48,6 +58,7 @@ use serde_json::{Value, json};
 
 pub use api_detail::{api_facts, container_instance_detail, task_detail};
 pub use ecs_api::{DESCRIBE_BATCH, DESCRIBE_SERVICES_BATCH, EcsApi, EcsApiError};
+pub use members::{Caller, DEFAULT_MEMBER_ROLE_NAME, Members, ROLE_SESSION_NAME, Reach};
 
 use crate::deadline::Deadline;
 use crate::event::{
@@ -71,7 +82,9 @@ pub const LIST_GRACE: chrono::Duration = chrono::Duration::minutes(10);
 /// What a run reconciles and how.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReconcileSettings {
-    /// Clusters by name or ARN; every cluster of the account and region when empty.
+    /// Clusters by name or ARN; every cluster of each account and Region read when empty. A
+    /// name is looked for in every account and Region read (unknown only when none has it);
+    /// an ARN only in its own account and Region.
     pub clusters: Vec<String>,
     /// The most ECS API attempts the run may make.
     pub max_api_calls: u64,
@@ -145,10 +158,29 @@ pub struct ReconcileReport {
     /// Why the run stopped early, when it did (what it wrote stays).
     pub cut_short: Option<String>,
     /// What failed: a cluster ECS does not know or refused, a resource that cannot be a
-    /// record.
+    /// record, an account or Region that could not be read.
     pub failures: Vec<String>,
     /// Every difference found, in the order found.
     pub drift: Vec<Drift>,
+    /// With member accounts or Regions: each account × Region read, and how it went.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub targets: Vec<TargetReport>,
+}
+
+/// How one account × Region of a run went.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TargetReport {
+    /// The account (`None`: the function's own, its id not known).
+    pub account: Option<String>,
+    /// The Region (`None`: the function's own).
+    pub region: Option<String>,
+    /// The role assumed to read it (`None`: the function's own credentials).
+    pub role: Option<String>,
+    /// Clusters reconciled in full there.
+    pub clusters: u64,
+    /// Why it could not be read (or not in full), when it could not.
+    pub error: Option<String>,
 }
 
 impl ReconcileReport {
@@ -171,15 +203,18 @@ impl ReconcileReport {
     }
 }
 
-/// Why a run could not go on.
+/// Why a run could not go on. (An account, Region or cluster that cannot be read is a
+/// failure of the report, not of the run: the others are still reconciled.)
 #[derive(Debug, thiserror::Error)]
 pub enum ReconcileError {
     /// The state table failed: nothing more can be written.
     #[error(transparent)]
     Store(#[from] StoreError),
-    /// Listing the clusters failed.
-    #[error("cannot list the clusters: {0}")]
-    Clusters(EcsApiError),
+}
+
+/// The clusters found in one account and Region.
+struct Listed {
+    found: Vec<String>,
 }
 
 /// Why one cluster's reconciliation stopped.
@@ -213,6 +248,14 @@ pub struct Reconciler {
     store: Arc<dyn StateStore>,
     services: Option<Arc<dyn ServiceStore>>,
     settings: ReconcileSettings,
+    /// Member accounts and Regions, and the SDK configuration their roles are assumed with.
+    members: Option<(aws_config::SdkConfig, Members)>,
+}
+
+/// One account × Region of a run, and the counted API that reads it.
+struct Target {
+    reach: Reach,
+    ecs: EcsApi,
 }
 
 impl Reconciler {
@@ -222,7 +265,15 @@ impl Reconciler {
         store: Arc<dyn StateStore>,
         settings: ReconcileSettings,
     ) -> Self {
-        Self { client: client.clone(), store, services: None, settings }
+        Self { client: client.clone(), store, services: None, settings, members: None }
+    }
+
+    /// Also reads `members`' accounts and Regions: the client's own account in each Region
+    /// with its own credentials, each member account through its role, assumed with `sdk`'s
+    /// credentials (see [`Members`]).
+    pub fn with_members(mut self, sdk: &aws_config::SdkConfig, members: Members) -> Self {
+        self.members = (!members.own_only()).then(|| (sdk.clone(), members));
+        self
     }
 
     /// Also records each service's desired count and status in `services`.
@@ -233,11 +284,47 @@ impl Reconciler {
 
     /// One run, which must end by `deadline`, with its own count of API calls against the
     /// cap. A store failure ends it with an error (what was written stays); an API failure
-    /// is reported per cluster.
+    /// is reported per cluster, or per account and Region.
     pub async fn run(&self, deadline: Deadline) -> Result<ReconcileReport, ReconcileError> {
+        self.run_as(None, deadline).await
+    }
+
+    /// [`Reconciler::run`] by `caller` (the function's partition and account, from its ARN):
+    /// with members, the own account is read with the client's credentials and every other
+    /// listed account through its role.
+    pub async fn run_as(
+        &self,
+        caller: Option<&Caller>,
+        deadline: Deadline,
+    ) -> Result<ReconcileReport, ReconcileError> {
         let ecs = EcsApi::new(&self.client, self.settings.max_api_calls);
+        let targets = match &self.members {
+            None => Vec::new(),
+            Some((sdk, members)) => {
+                // One assumed session per account, shared by its Regions.
+                let mut roles: HashMap<String, crate::aws::AssumedRole> = HashMap::new();
+                let mut targets = Vec::new();
+                for reach in members.plan(caller) {
+                    let role = match &reach.role_arn {
+                        Some(arn) => match roles.get(arn) {
+                            Some(role) => Some(role.clone()),
+                            None => {
+                                let role = crate::aws::assume_role(sdk, arn).await;
+                                roles.insert(arn.clone(), role.clone());
+                                Some(role)
+                            }
+                        },
+                        None => None,
+                    };
+                    let region = reach.region.as_deref();
+                    let client = crate::aws::ecs_reaching(&self.client, region, role.as_ref());
+                    targets.push(Target { ecs: ecs.sharing(&client), reach });
+                }
+                targets
+            }
+        };
         let mut run = Run {
-            ecs: &ecs,
+            ecs: ecs.clone(),
             store: self.store.as_ref(),
             services: self.services.as_deref(),
             stored_services: None,
@@ -246,7 +333,14 @@ impl Reconciler {
             now: Utc::now(),
             report: ReconcileReport { dry_run: self.settings.dry_run, ..Default::default() },
         };
-        let result = run.all_clusters().await;
+        // Boxed: the run's future is deep (every step of every cluster), too deep for the
+        // compiler's layout of a function's future that awaits it.
+        let result = if targets.is_empty() {
+            Box::pin(run.own_clusters()).await
+        } else {
+            let members = self.members.as_ref().map(|(_, members)| members.accounts.as_slice());
+            Box::pin(run.all_targets(&targets, caller, members.unwrap_or_default())).await
+        };
         run.report.api_calls = ecs.calls();
         run.report.throttles = ecs.throttles();
         result.map(|()| run.report)
@@ -255,7 +349,8 @@ impl Reconciler {
 
 /// The state of one run.
 struct Run<'a> {
-    ecs: &'a EcsApi,
+    /// The API of the account and Region being read.
+    ecs: EcsApi,
     store: &'a dyn StateStore,
     services: Option<&'a dyn ServiceStore>,
     /// The stored services by cluster, read once a run.
@@ -267,27 +362,140 @@ struct Run<'a> {
 }
 
 impl Run<'_> {
-    async fn all_clusters(&mut self) -> Result<(), ReconcileError> {
-        let clusters = if self.settings.clusters.is_empty() {
-            match self.ecs.list_clusters().await {
-                Ok(clusters) => clusters,
-                Err(error @ EcsApiError::CapReached { .. }) => {
-                    self.report.cut_short = Some(error.to_string());
-                    return Ok(());
-                }
-                Err(error) => return Err(ReconcileError::Clusters(error)),
+    /// The client's own account and Region (no members): a cluster ECS does not know is a
+    /// failure, and so is listing them failing.
+    async fn own_clusters(&mut self) -> Result<(), ReconcileError> {
+        let clusters = self.settings.clusters.clone();
+        match self.all_clusters(&clusters, true).await {
+            Ok(_) => Ok(()),
+            Err(Stop::Api(error)) => {
+                self.report.failures.push(format!("cannot list the clusters: {error}"));
+                Ok(())
             }
-        } else {
-            match self.ecs.describe_clusters(&self.settings.clusters).await {
-                Ok((found, unknown)) => {
-                    for (arn, why) in unknown {
-                        self.report.failures.push(format!("cluster {arn}: {why}"));
-                        self.report.unknown_clusters.push(arn);
+            Err(Stop::CutShort(why)) => {
+                self.report.cut_short = Some(why);
+                Ok(())
+            }
+            Err(Stop::Store(error)) => Err(error.into()),
+        }
+    }
+
+    /// Every account × Region in turn (see [`Members`]): a failure in one is reported for it
+    /// (`failures`, `targets`) and the next is read. A cluster asked for by name is looked
+    /// for in each, by ARN only in its own; it is unknown when none that was asked has it
+    /// (and each answered), or when it is an ARN of no account and Region read.
+    async fn all_targets(
+        &mut self,
+        targets: &[Target],
+        caller: Option<&Caller>,
+        members: &[String],
+    ) -> Result<(), ReconcileError> {
+        let named = self.settings.clusters.clone();
+        // For each cluster asked for: found somewhere, asked anywhere, answered everywhere.
+        let mut found = vec![false; named.len()];
+        let mut asked_anywhere = vec![false; named.len()];
+        let mut answered = vec![true; named.len()];
+        for target in targets {
+            let reach = &target.reach;
+            self.ecs = target.ecs.clone();
+            // Its account and Region, for the clusters asked for by ARN.
+            let account = reach.account.as_deref().or(caller.map(|c| c.account.as_str()));
+            let region = reach.region.clone().or_else(|| target.ecs.region());
+            let here = |arn: &str| {
+                let arn_account = crate::account::account_of(arn);
+                let in_account = match account {
+                    Some(account) => arn_account == Some(account),
+                    // The own account, its id not known: an ARN of no listed member.
+                    None => arn_account.is_some_and(|a| !members.iter().any(|m| m == a)),
+                };
+                in_account && crate::account::region_of(arn) == region.as_deref()
+            };
+            let asked: Vec<usize> = (0..named.len())
+                .filter(|&index| !named[index].starts_with("arn:") || here(&named[index]))
+                .collect();
+            if !named.is_empty() && asked.is_empty() {
+                continue;
+            }
+            let clusters: Vec<String> = asked.iter().map(|&index| named[index].clone()).collect();
+            let before = self.report.clusters.len();
+            let outcome = self.all_clusters(&clusters, false).await;
+            let mut entry = TargetReport {
+                account: reach.account.clone(),
+                region: reach.region.clone(),
+                role: reach.role_arn.clone(),
+                clusters: 0,
+                error: None,
+            };
+            match outcome {
+                Ok(listed) => {
+                    for &index in &asked {
+                        asked_anywhere[index] = true;
+                        let given = named[index].as_str();
+                        found[index] |= listed
+                            .found
+                            .iter()
+                            .any(|arn| arn == given || arn.rsplit('/').next() == Some(given));
                     }
-                    found
                 }
-                Err(error) => return Err(ReconcileError::Clusters(error)),
+                Err(Stop::Api(error)) => {
+                    for &index in &asked {
+                        asked_anywhere[index] = true;
+                        answered[index] = false;
+                    }
+                    let message =
+                        format!("{}: cannot list the clusters: {error}", reach.describe());
+                    entry.error = Some(message.clone());
+                    self.report.failures.push(message);
+                }
+                Err(Stop::CutShort(why)) => {
+                    self.report.cut_short = Some(format!("{why} (in {})", reach.describe()));
+                }
+                Err(Stop::Store(error)) => return Err(error.into()),
             }
+            entry.clusters = (self.report.clusters.len() - before) as u64;
+            if entry.error.is_none() {
+                entry.error = self.report.cut_short.clone();
+            }
+            self.report.targets.push(entry);
+            if self.report.cut_short.is_some() {
+                return Ok(());
+            }
+        }
+        for (index, given) in named.iter().enumerate() {
+            if found[index] || !answered[index] {
+                continue;
+            }
+            self.report.failures.push(if asked_anywhere[index] {
+                format!("cluster {given}: MISSING in every account and Region read")
+            } else {
+                format!("cluster {given}: not in an account and Region read")
+            });
+            self.report.unknown_clusters.push(given.clone());
+        }
+        Ok(())
+    }
+
+    /// The clusters of the account and Region being read: every one (`clusters` empty) or
+    /// those asked for (those ECS does not know reported as failures when `report_unknown`).
+    /// A cluster ECS refuses is a failure of its own, and the next is read; listing them
+    /// failing, the cap or the deadline stop here ([`Stop`]; a cut inside a cluster is said in
+    /// `cut_short`).
+    async fn all_clusters(
+        &mut self,
+        clusters: &[String],
+        report_unknown: bool,
+    ) -> Result<Listed, Stop> {
+        let clusters = if clusters.is_empty() {
+            self.ecs.list_clusters().await?
+        } else {
+            let (found, unknown) = self.ecs.describe_clusters(clusters).await?;
+            if report_unknown {
+                for (arn, why) in unknown {
+                    self.report.failures.push(format!("cluster {arn}: {why}"));
+                    self.report.unknown_clusters.push(arn);
+                }
+            }
+            found
         };
         for (index, cluster) in clusters.iter().enumerate() {
             match self.cluster(cluster).await {
@@ -300,12 +508,12 @@ impl Run<'_> {
                     self.report.cut_short = Some(format!(
                         "{why}: stopped in cluster {cluster}, {left} cluster(s) not reconciled in full"
                     ));
-                    return Ok(());
+                    break;
                 }
-                Err(Stop::Store(error)) => return Err(error.into()),
+                Err(Stop::Store(error)) => return Err(Stop::Store(error)),
             }
         }
-        Ok(())
+        Ok(Listed { found: clusters })
     }
 
     fn check_deadline(&self) -> Result<(), Stop> {

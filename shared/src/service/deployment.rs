@@ -257,17 +257,17 @@ pub struct DeploymentView {
 /// it (events of one change of state arrive seconds apart).
 const ROLLBACK_SLACK_MS: i64 = 120_000;
 
-/// The views of `records` (any services; `tasks` gives each deployment's tasks), with each
-/// rollback linked to the failed deployment it rolled back (the rollback's reason names only
-/// its target): oldest first.
+/// The views of `records` (any services, accounts and Regions; `tasks` gives each
+/// deployment's tasks), with each rollback linked to the failed deployment it rolled back (the
+/// rollback's reason names only its target): oldest first.
 pub fn views(
     records: Vec<DeploymentRecord>,
-    mut tasks: impl FnMut(&str) -> DeploymentTasks,
+    mut tasks: impl FnMut(&DeploymentRecord) -> DeploymentTasks,
 ) -> Vec<DeploymentView> {
     let mut views: Vec<(DeploymentRecord, DeploymentView)> = records
         .into_iter()
         .map(|record| {
-            let counts = tasks(&record.deployment_id);
+            let counts = tasks(&record);
             let end = record.ended_ms.unwrap_or(record.updated_ms);
             let view = DeploymentView {
                 deployment_id: record.deployment_id.clone(),
