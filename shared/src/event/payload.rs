@@ -654,4 +654,58 @@ mod tests {
         );
         assert_eq!(event(json!([sample()])), Err(EventError::NestedArray));
     }
+
+    /// One element of a generated batch: what it is, and the element.
+    fn element() -> impl proptest::strategy::Strategy<Value = (bool, Value)> {
+        use proptest::prelude::*;
+        prop_oneof![
+            Just((true, sample())),
+            Just((true, wrapped(second(), json!({"aws:DeliveryType": "LIVE"})))),
+            Just((true, {
+                let mut event = sample();
+                event.as_object_mut().expect("object").remove("id");
+                wrapped(event, json!({}))
+            })),
+            Just((false, json!([sample()]))),
+            Just((false, json!({"Data": 1, "SystemMetadata": {}}))),
+            any::<i64>().prop_map(|number| (false, json!(number))),
+            ".{0,8}".prop_map(|text| (false, json!(text))),
+        ]
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 64, failure_persistence: None, ..Default::default() })]
+
+        /// GIVEN any batch of good and bad elements, compact or pretty THEN one item per
+        /// element, in order, each at its index, an event exactly where the element is one.
+        #[test]
+        fn given_any_batch_then_each_element_is_decided_alone_at_its_index(
+            elements in proptest::collection::vec(element(), 0..6),
+            pretty in proptest::prelude::any::<bool>(),
+        ) {
+            let batch = Value::Array(elements.iter().map(|(_, element)| element.clone()).collect());
+            let text = if pretty {
+                serde_json::to_string_pretty(&batch).expect("JSON")
+            } else {
+                batch.to_string()
+            };
+            for payload in [Payload::from_slice(text.as_bytes()), Payload::from_value(batch.clone())] {
+                proptest::prop_assert_eq!(payload.shape, Shape::Batch);
+                proptest::prop_assert_eq!(payload.items.len(), elements.len());
+                for (at, (item, (valid, _))) in payload.items.iter().zip(&elements).enumerate() {
+                    proptest::prop_assert_eq!(item.index, Some(at));
+                    proptest::prop_assert_eq!(item.event.is_ok(), *valid);
+                }
+            }
+        }
+
+        /// GIVEN any bytes THEN splitting them never panics: one error, or items at indexes.
+        #[test]
+        fn given_any_bytes_then_the_split_never_panics(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..256)) {
+            let payload = Payload::from_slice(&bytes);
+            if payload.shape != Shape::Batch {
+                proptest::prop_assert_eq!(payload.items.len(), 1);
+            }
+        }
+    }
 }
