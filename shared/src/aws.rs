@@ -137,8 +137,10 @@ pub fn ecs_reaching(
         builder = builder.region(aws_sdk_ecs::config::Region::new(region.to_owned()));
     }
     if let Some(role) = role {
-        builder =
-            builder.credentials_provider(role.provider.clone()).identity_cache(role.cache.clone());
+        // Set as it is (`credentials_provider` would wrap it anew, in a cache partition of its
+        // own): the account's Regions share one assumed session.
+        builder.set_credentials_provider(Some(role.provider.clone()));
+        builder.set_identity_cache(role.cache.clone());
     }
     aws_sdk_ecs::Client::from_conf(builder.build())
 }
