@@ -144,6 +144,45 @@ fn given_a_generated_5000_task_corpus_then_every_task_is_drawn_and_the_page_stay
     screenshot(&page, "corpus-5000");
 }
 
+/// GIVEN one cluster, service and task id in three accounts and two Regions, two accounts
+/// named WHEN the browser draws the page THEN each account and Region is a section of its own,
+/// headed by the account's name (else its id) and the Region, each with its one task and alert.
+#[test]
+fn given_one_cluster_in_three_accounts_and_two_regions_then_each_is_a_section_named_by_account() {
+    let scenario = events_dir().join("scenarios/same-ids-in-three-accounts");
+    let page = Path::new(env!("CARGO_TARGET_TMPDIR")).join("timeline-accounts.html");
+    let output = Command::cargo_bin("ecs-events")
+        .expect("binary")
+        .args(["replay", "--json", "--account-names", "111122223333=prod-eu,444455556666=staging"])
+        .arg("--html")
+        .arg(&page)
+        .arg(&scenario)
+        .output()
+        .expect("ran");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let report: Value = serde_json::from_slice(&output.stdout).expect("report");
+    let dom = rendered_dom(&page);
+    assert_drawn(&report, &dom);
+    assert_eq!(
+        attribute_values(&dom, "data-cluster"),
+        [
+            "777788889999 eu-west-1 / shop",
+            "777788889999 us-east-1 / shop",
+            "prod-eu eu-west-1 / shop",
+            "prod-eu us-east-1 / shop",
+            "staging eu-west-1 / shop",
+            "staging us-east-1 / shop",
+        ]
+    );
+    // Each section: one lane, its task's bar and its alert's marker.
+    for section in dom.split("<section class=\"cluster\"").skip(1) {
+        assert_eq!(attribute_values(section, "data-lane"), ["service:cart"], "{section}");
+        assert_eq!(attribute_values(section, "data-task-arn").len(), 1, "{section}");
+        assert_eq!(attribute_values(section, "data-alert"), ["alert"], "{section}");
+    }
+    screenshot(&page, "accounts");
+}
+
 #[test]
 fn given_a_page_path_that_cannot_be_written_then_nothing_is_replayed_and_it_exits_2() {
     let output = Command::cargo_bin("ecs-events")
