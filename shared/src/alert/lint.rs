@@ -5,7 +5,9 @@
 //! of the detail types the pattern can match has (`detail.lastStaus`), a value ECS never sends
 //! for a closed field (`"lastStatus": ["STOPED"]`, `"detail-type": ["ECS Task State
 //! Changed"]`), an operator that matches none of a closed field's values (`{"prefix":
-//! "STOPED"}`, an `anything-but` that excludes them all). Each [`Finding`] names the path and,
+//! "STOPED"}`, an `anything-but` that excludes them all), or a value close to but not one of a
+//! list AWS extends (`"stopCode": ["SpotInteruption"]`; a value unlike any of them may be one
+//! AWS adds, and passes). Each [`Finding`] names the path and,
 //! when one is close, the field or value that was probably meant. Open fields (`stoppedReason`,
 //! `reason`, tags) take any value. Values are tried with the pattern engine itself, so an
 //! operator is judged exactly as EventBridge would judge it.
@@ -161,7 +163,10 @@ fn check(path: &str, value: &Value, shapes: &[&Shape], scope: &Scope, out: &mut 
     }
     match value {
         Value::Object(object) => {
-            if shapes.iter().all(|shape| matches!(shape, Shape::Closed(_) | Shape::Bool)) {
+            if shapes
+                .iter()
+                .all(|shape| matches!(shape, Shape::Closed(_) | Shape::Known(_) | Shape::Bool))
+            {
                 out.push(Finding {
                     path: path.to_owned(),
                     message: "ECS sends a value here, not an object: no event matches".into(),
@@ -180,33 +185,46 @@ fn check(path: &str, value: &Value, shapes: &[&Shape], scope: &Scope, out: &mut 
 /// The most values a message lists; longer closed sets are named by the nearest one only.
 const MAX_LISTED_VALUES: usize = 12;
 
-/// Lints each value or operator `entries` match a field by, when the field is closed.
+/// Lints each value or operator `entries` match a field by, when the field is closed (an entry
+/// that matches none of its values) or a known list (an entry that matches none of its values
+/// but is close to one: a typo, not a value AWS may add).
 fn values(path: &str, entries: &[Value], shapes: &[&Shape], scope: &Scope, out: &mut Vec<Finding>) {
-    let mut closed: Vec<Value> = Vec::new();
+    let mut listed: Vec<Value> = Vec::new();
+    let mut extensible = false;
     for shape in shapes {
         match shape {
-            Shape::Closed(values) => closed.extend(values.iter().map(|value| json!(value))),
-            Shape::Bool => closed.extend([json!(false), json!(true)]),
+            Shape::Closed(values) => listed.extend(values.iter().map(|value| json!(value))),
+            Shape::Known(values) => {
+                extensible = true;
+                listed.extend(values.iter().map(|value| json!(value)));
+            }
+            Shape::Bool => listed.extend([json!(false), json!(true)]),
             // An object field matched by values: only `exists` can say anything of it.
             _ => return,
         }
     }
-    let mut texts: Vec<String> = closed
+    let mut texts: Vec<String> = listed
         .iter()
         .map(|value| value.as_str().map_or_else(|| value.to_string(), str::to_owned))
         .collect();
     texts.sort_unstable();
     texts.dedup();
     for entry in entries {
-        if closed.iter().any(|value| entry_matches(entry, value)) {
+        if listed.iter().any(|value| entry_matches(entry, value)) {
+            continue;
+        }
+        let suggestion =
+            operand(entry).and_then(|text| nearest(text, texts.iter().map(String::as_str)));
+        if extensible && suggestion.is_none() {
             continue;
         }
         let what = match scope {
             Scope::Envelope if path == "detail-type" => "detail type ECS sends",
             Scope::Envelope if path == "source" => "source of ECS events",
+            _ if extensible => "value ECS sends here today",
             _ => "value ECS sends here",
         };
-        let listed = if texts.len() <= MAX_LISTED_VALUES {
+        let shown = if texts.len() <= MAX_LISTED_VALUES {
             format!(" ({})", texts.join(", "))
         } else {
             String::new()
@@ -215,9 +233,8 @@ fn values(path: &str, entries: &[Value], shapes: &[&Shape], scope: &Scope, out: 
             if matches!(scope, Scope::Envelope) { ": the rule can match no ECS event" } else { "" };
         out.push(Finding {
             path: path.to_owned(),
-            message: format!("{entry} matches no {what}{listed}{consequence}"),
-            suggestion: operand(entry)
-                .and_then(|text| nearest(text, texts.iter().map(String::as_str))),
+            message: format!("{entry} matches no {what}{shown}{consequence}"),
+            suggestion,
         });
     }
 }
@@ -353,6 +370,24 @@ mod tests {
         assert_eq!(findings.len(), 1, "{findings:?}");
         assert!(findings[0].ends_with("did you mean `STOPPED`?"), "{findings:?}");
         assert_eq!(lint(json!({"detail": {"lastStatus": [{"numeric": [">", 0]}]}})).len(), 1);
+    }
+
+    #[test]
+    fn given_a_list_aws_extends_then_a_typo_is_refused_and_a_new_value_is_not() {
+        let findings = lint(json!({"detail": {"stopCode": ["SpotInteruption"]}}));
+        assert_eq!(findings.len(), 1, "{findings:?}");
+        assert!(
+            findings[0].starts_with(
+                "detail.stopCode: \"SpotInteruption\" matches no value ECS sends here today ("
+            ),
+            "{findings:?}"
+        );
+        assert!(findings[0].ends_with("did you mean `SpotInterruption`?"), "{findings:?}");
+        // A stop code AWS may add next year is nothing like today's: it may be new.
+        assert!(lint(json!({"detail": {"stopCode": ["SomeCodeAwsAddsNextYear"]}})).is_empty());
+        assert!(lint(json!({"detail": {"eventName": ["SERVICE_SCALING_PAUSED"]}})).is_empty());
+        // A status list is closed: any other value is an error, close or not.
+        assert_eq!(lint(json!({"detail": {"lastStatus": ["HIBERNATING"]}})).len(), 1);
     }
 
     #[test]

@@ -60,6 +60,10 @@ pub enum Shape {
     Bool,
     /// One of these strings (sorted, no duplicates): ECS never sends another value here.
     Closed(&'static [&'static str]),
+    /// The strings ECS sends here today (sorted, no duplicates), in a list AWS extends (stop
+    /// codes, event names, launch types): a value close to one of them is a typo, any other
+    /// may be one AWS adds.
+    Known(&'static [&'static str]),
     /// An object, or an array of objects, with these fields (sorted by name, no duplicates).
     Fields(&'static [(&'static str, Shape)]),
     /// An object whose fields are not fixed (`overrides`, a CloudTrail record): any path below
@@ -77,7 +81,7 @@ impl Shape {
                 .ok()
                 .map(|index| &fields[index].1),
             Self::AnyFields => Some(&Self::AnyFields),
-            Self::Open | Self::Bool | Self::Closed(_) => None,
+            Self::Open | Self::Bool | Self::Closed(_) | Self::Known(_) => None,
         }
     }
 
@@ -97,7 +101,8 @@ impl Shape {
         fields.iter().map(|(name, _)| *name)
     }
 
-    /// The values ECS may send here, when the field is closed.
+    /// The values ECS may send here, when the field is closed (not for a [`Shape::Known`]
+    /// list, which AWS extends).
     pub fn closed_values(&self) -> Option<&'static [&'static str]> {
         match self {
             Self::Closed(values) => Some(values),
@@ -105,7 +110,8 @@ impl Shape {
         }
     }
 
-    /// Whether ECS may send `value` here: a closed field takes only its strings, a boolean
+    /// Whether ECS may send `value` here: a closed field takes only its strings, a known list
+    /// any string, a boolean
     /// field only booleans, an open field any value but an object; an array is allowed when
     /// each of its elements is, an object when each of its fields is; `null` is allowed
     /// everywhere (ECS sends `"capacityProviderName": null`).
@@ -117,11 +123,13 @@ impl Shape {
                 .iter()
                 .all(|(name, value)| self.field(name).is_some_and(|shape| shape.allows(value))),
             (_, Value::Object(_)) => false,
-            (Self::Open, _) | (Self::Bool, Value::Bool(_)) => true,
+            (Self::Open, _) | (Self::Bool, Value::Bool(_)) | (Self::Known(_), Value::String(_)) => {
+                true
+            }
             (Self::Closed(values), Value::String(text)) => {
                 values.binary_search_by(|value| (*value).cmp(text.as_str())).is_ok()
             }
-            (Self::Bool | Self::Closed(_) | Self::Fields(_), _) => false,
+            (Self::Bool | Self::Closed(_) | Self::Known(_) | Self::Fields(_), _) => false,
         }
     }
 }
@@ -276,7 +284,7 @@ const TASK_STATUSES: Shape = Shape::Closed(&[
 
 /// Task `stopCode`: API_Task.html links to stopped-task-error-codes.html; the values are the
 /// API's `TaskStopCode` Valid Values (`InfrastructureHealth` is the newest).
-const STOP_CODES: Shape = Shape::Closed(&[
+const STOP_CODES: Shape = Shape::Known(&[
     "EssentialContainerExited",
     "InfrastructureHealth",
     "ServiceSchedulerInitiated",
@@ -287,7 +295,7 @@ const STOP_CODES: Shape = Shape::Closed(&[
 ]);
 
 /// Task `launchType`: API_Task.html, `LaunchType` Valid Values.
-const LAUNCH_TYPES: Shape = Shape::Closed(&["EC2", "EXTERNAL", "FARGATE", "MANAGED_INSTANCES"]);
+const LAUNCH_TYPES: Shape = Shape::Known(&["EC2", "EXTERNAL", "FARGATE", "MANAGED_INSTANCES"]);
 
 /// Task `connectivity`: API_Task.html, `Connectivity` Valid Values.
 const CONNECTIVITY: Shape = Shape::Closed(&["CONNECTED", "DISCONNECTED"]);
@@ -334,7 +342,7 @@ const INSTANCE_HEALTH_STATES: Shape =
 /// (API_InstanceHealthCheckResult.html), a list that grew from CONTAINER_RUNTIME to these four
 /// within a year; ecs_container_instance_health_events.html has an example of each.
 const INSTANCE_HEALTH_CHECK_TYPES: Shape =
-    Shape::Closed(&["ACCELERATED_COMPUTE", "AGENT_CONNECTIVITY", "CONTAINER_RUNTIME", "DAEMON"]);
+    Shape::Known(&["ACCELERATED_COMPUTE", "AGENT_CONNECTIVITY", "CONTAINER_RUNTIME", "DAEMON"]);
 
 /// `eventType` of service action events: ecs_service_events.html ("Amazon ECS sends events with
 /// INFO, WARN, and ERROR event types").
@@ -342,7 +350,7 @@ const SERVICE_ACTION_EVENT_TYPES: Shape = Shape::Closed(&["ERROR", "INFO", "WARN
 
 /// `eventName` of service action events: every name listed under the INFO, WARN and ERROR
 /// headings of ecs_service_events.html.
-const SERVICE_ACTION_EVENT_NAMES: Shape = Shape::Closed(&[
+const SERVICE_ACTION_EVENT_NAMES: Shape = Shape::Known(&[
     "CAPACITY_PROVIDER_STEADY_STATE",
     "ECS_OPERATION_THROTTLED",
     "SERVICE_DAEMON_PLACEMENT_CONSTRAINT_VIOLATED",
@@ -368,7 +376,7 @@ const DEPLOYMENT_EVENT_TYPES: Shape = Shape::Closed(&["ERROR", "INFO"]);
 
 /// `eventName` of deployment events: ecs_service_deployment_events.html ("The following are the
 /// service deployment state change events").
-const DEPLOYMENT_EVENT_NAMES: Shape = Shape::Closed(&[
+const DEPLOYMENT_EVENT_NAMES: Shape = Shape::Known(&[
     "SERVICE_DEPLOYMENT_COMPLETED",
     "SERVICE_DEPLOYMENT_FAILED",
     "SERVICE_DEPLOYMENT_IN_PROGRESS",
@@ -376,7 +384,7 @@ const DEPLOYMENT_EVENT_NAMES: Shape = Shape::Closed(&[
 
 /// `eventName` of hook events: ecs_hook_state_change_events.html ("The following are the hook
 /// state change events").
-const HOOK_EVENT_NAMES: Shape = Shape::Closed(&[
+const HOOK_EVENT_NAMES: Shape = Shape::Known(&[
     "HOOK_AWAITING_ACTION",
     "HOOK_FAILED",
     "HOOK_IN_PROGRESS",
@@ -390,7 +398,7 @@ const DAEMON_DEPLOYMENT_EVENT_TYPES: Shape = Shape::Closed(&["ERROR", "INFO"]);
 
 /// `eventName` of daemon deployment events: managed-daemons-events.html, the INFO and ERROR
 /// lists.
-const DAEMON_DEPLOYMENT_EVENT_NAMES: Shape = Shape::Closed(&[
+const DAEMON_DEPLOYMENT_EVENT_NAMES: Shape = Shape::Known(&[
     "DAEMON_DEPLOYMENT_IN_PROGRESS",
     "DAEMON_DEPLOYMENT_PENDING",
     "DAEMON_DEPLOYMENT_ROLLBACK_FAILED",
@@ -403,7 +411,7 @@ const DAEMON_DEPLOYMENT_EVENT_NAMES: Shape = Shape::Closed(&[
 
 /// `failureType` of `DAEMON_TASK_START_IMPAIRED`: managed-daemons-events.html ("The event
 /// includes a failureType field that indicates the cause of the failure": the two values).
-const DAEMON_FAILURE_TYPES: Shape = Shape::Closed(&["TASK_CREATION_FAILED", "TASK_FAILED_TO_RUN"]);
+const DAEMON_FAILURE_TYPES: Shape = Shape::Known(&["TASK_CREATION_FAILED", "TASK_FAILED_TO_RUN"]);
 
 // ---------------------------------------------------------------------------------------------
 // Objects shared by several details (ECS API reference data types).
@@ -458,7 +466,7 @@ const NETWORK_INTERFACE: Shape = Shape::Fields(&[
 const MANAGED_AGENT: Shape = Shape::Fields(&[
     ("lastStartedAt", Shape::Open),
     ("lastStatus", Shape::Open),
-    ("name", Shape::Closed(&["ExecuteCommandAgent"])),
+    ("name", Shape::Known(&["ExecuteCommandAgent"])),
     ("reason", Shape::Open),
 ]);
 
@@ -748,7 +756,13 @@ mod tests {
                 }
             }
             scalar => {
-                if !shape.allows(scalar) {
+                // The values of a known list are what ECS sends today: a captured event with
+                // another one means the list is behind.
+                let listed = match (shape, scalar) {
+                    (Shape::Known(values), Value::String(text)) => values.contains(&text.as_str()),
+                    _ => true,
+                };
+                if !shape.allows(scalar) || !listed {
                     found.push(format!("{path} = {scalar}"));
                 }
             }
@@ -918,9 +932,11 @@ mod tests {
         assert!(!last_status.allows(&json!("stopped")));
         assert!(!last_status.allows(&json!(1)));
 
+        // A list AWS extends: any string may be a code it adds (the linter tells typos).
         let stop_code = event_shape_at(TASK_STATE_CHANGE, "detail.stopCode").expect("a field");
         assert!(stop_code.allows(&json!("EssentialContainerExited")));
-        assert!(!stop_code.allows(&json!("EssentialContainerExit")));
+        assert!(stop_code.allows(&json!("SomeCodeAwsAddsNextYear")));
+        assert!(!stop_code.allows(&json!(3)));
 
         let source = event_shape_at(TASK_STATE_CHANGE, "source").expect("a field");
         assert_eq!(source.closed_values(), Some(&["aws.ecs"][..]));
@@ -928,7 +944,7 @@ mod tests {
 
         let event_name = event_shape_at(SERVICE_ACTION, "detail.eventName").expect("a field");
         assert!(event_name.allows(&json!("TASKS_STOPPED")));
-        assert!(!event_name.allows(&json!("SERVICE_STEADY")));
+        assert!(matches!(event_name, Shape::Known(names) if !names.contains(&"SERVICE_STEADY")));
 
         let detail_type_shape = event_shape_at(TASK_STATE_CHANGE, "detail-type").expect("a field");
         for detail_type in DETAIL_TYPES {
@@ -962,7 +978,9 @@ mod tests {
     /// Every list in `shape` (field names and closed values), with where it is.
     fn lists(shape: &Shape, path: &str, found: &mut Vec<(String, Vec<&'static str>)>) {
         match shape {
-            Shape::Closed(values) => found.push((path.to_owned(), values.to_vec())),
+            Shape::Closed(values) | Shape::Known(values) => {
+                found.push((path.to_owned(), values.to_vec()));
+            }
             Shape::Fields(fields) => {
                 found.push((path.to_owned(), fields.iter().map(|(name, _)| *name).collect()));
                 for (name, field) in *fields {
