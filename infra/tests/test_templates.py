@@ -136,6 +136,8 @@ ALLOWED_ENVIRONMENT = {
         "TOPIC_ARN", "LEDGER_TABLE", "ALERT_RULES", "INCIDENT_TABLE", "CHAT_TOPIC_ARN",
         # Issue #24: the service watch and task outcomes.
         "SERVICE_TABLE", "DEPLOYMENT_TABLE", "TASK_TABLE", "SILENCE_MINUTES", "EXPECTED_EXIT_CODES",
+        # The names of accounts (AccountNames / accountNames), only when given.
+        "ACCOUNT_NAMES",
     },
     "reconciler": {
         "TASK_TABLE", "CONTAINER_INSTANCE_TABLE", "STOPPED_TASK_RETENTION_DAYS",
@@ -1625,15 +1627,24 @@ def test_sync_rules_takes_the_alerters_rule_settings_and_refuses_misshapen_ones(
 
 def test_sync_rules_leaves_room_in_the_alerters_4_kb_for_every_other_variable():
     # Lambda counts every variable's name and value against 4 KB. The others: ARNs and table names
-    # (at most about 150 bytes each, as the CDK app counts them), SILENCE_MINUTES (at most 4) and
-    # EXPECTED_EXIT_CODES (at most 32 codes of up to 3 digits).
+    # (at most about 150 bytes each, as the CDK app counts them), SILENCE_MINUTES (at most 4),
+    # EXPECTED_EXIT_CODES (at most 32 codes of up to 3 digits) and ACCOUNT_NAMES (at most the
+    # AccountNames parameter's MaxLength, in bytes too as the pattern takes ASCII names only).
     import runpy
-    budget = runpy.run_path(str(ROOT / "scripts" / "sync-rules"))["MAX_RULES_BYTES"]
-    variables = load(SAM_TEMPLATE)["Resources"]["AlerterFunction"]["Properties"]["Environment"]["Variables"]
+    sync_rules = runpy.run_path(str(ROOT / "scripts" / "sync-rules"))
+    budget = sync_rules["MAX_RULES_BYTES"]
+    template = load(SAM_TEMPLATE)
+    names_length = template["Parameters"]["AccountNames"]["MaxLength"]
+    assert names_length == sync_rules["MAX_ACCOUNT_NAMES_BYTES"] == 400
+    variables = template["Resources"]["AlerterFunction"]["Properties"]["Environment"]["Variables"]
     assert set(variables) == ALLOWED_ENVIRONMENT["alerter"]
-    longest = {"SILENCE_MINUTES": len("1440"), "EXPECTED_EXIT_CODES": len(",".join(["255"] * 32)), "ALERT_RULES": budget}
+    longest = {"SILENCE_MINUTES": len("1440"), "EXPECTED_EXIT_CODES": len(",".join(["255"] * 32)),
+               "ACCOUNT_NAMES": names_length, "ALERT_RULES": budget}
     total = sum(len(name) + longest.get(name, 150) for name in variables)
-    assert total <= 4096, total
+    # The rules' budget is all the others leave: it fits, and not a byte of it is lost.
+    assert total == 4096, total
+    for rules_file in (DEFAULT_RULES, EXAMPLE_RULES, ROOT / "rules" / "jobs.json"):
+        sync_rules["validate"](json.loads(rules_file.read_text()), rules_file)
 
 
 # ---------------------------------------------------------------- one stack for an organization (issue #25)
@@ -1850,6 +1861,157 @@ def test_sam_organization_parameters_take_ids_regions_and_role_names_only(parame
         assert pattern.fullmatch(value), f"{parameter} refuses {value!r}"
     for value in refused:
         assert not pattern.fullmatch(value), f"{parameter} accepts {value!r}"
+
+
+# ---------------------------------------------------------------- names of accounts
+
+NAMES = "111122223333=prod-eu,444455556666=staging"
+MAX_NAME_CHARS = 64  # shared/src/account.rs MAX_NAME_CHARS
+
+
+def alerter_accepts_account_names(text):
+    """Whether the alerter starts with this ACCOUNT_NAMES: shared/src/account.rs AccountNames::parse,
+    rule for rule (entries split at commas, blank ones skipped, id and name trimmed; a 12-digit id
+    named once; a name of 1 to 64 characters without a control character or "=", used once, ASCII
+    case aside)."""
+    ids, names = set(), set()
+    for entry in text.split(","):
+        if not entry.strip():
+            continue
+        if "=" not in entry:
+            return False
+        account, name = (part.strip() for part in entry.split("=", 1))
+        if not (len(account) == 12 and all("0" <= c <= "9" for c in account)):
+            return False
+        control = any(ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F for c in name)
+        if not 1 <= len(name) <= MAX_NAME_CHARS or control or "=" in name:
+            return False
+        folded = "".join(c.lower() if "A" <= c <= "Z" else c for c in name)
+        if account in ids or folded in names:
+            return False
+        ids.add(account)
+        names.add(folded)
+    return True
+
+
+def account_names_pattern():
+    definition = load(SAM_TEMPLATE)["Parameters"]["AccountNames"]
+    return definition, re.compile(definition["AllowedPattern"])
+
+
+# Values the AccountNames pattern takes, and values it refuses: malformed (the alerter would not
+# start) or, marked stricter, taken by the alerter but refused here so that MaxLength holds in bytes
+# and one form is documented.
+ACCOUNT_NAMES_ACCEPTED = [
+    "", "111122223333=prod-eu", NAMES, "111122223333=Prod EU,444455556666=a",
+    "111122223333=prod,444455556666=prod-eu", "111122223333=a1,444455556666=1",
+    "111122223333=" + "n" * MAX_NAME_CHARS, "111122223333=a.b_c (x)!~",
+]
+ACCOUNT_NAMES_REFUSED = [
+    "111122223333", "111122223333=", "11112222333=a", "1111222233334=a", "prod-eu=111122223333",
+    "111122223333:prod", "111122223333=a=b", "111122223333=" + "n" * (MAX_NAME_CHARS + 1),
+    "111122223333=prod,444455556666=PROD", "111122223333=prod,111122223333=other",
+    "111122223333=a,444455556666=b,111122223333=c", "111122223333=a,444455556666=b,777788889999=B",
+    "111122223333=a\tb", "111122223333=a\x85b",
+]
+ACCOUNT_NAMES_STRICTER = [
+    "111122223333=a,", ",111122223333=a", "111122223333=a,,444455556666=b", "111122223333=a, 444455556666=b",
+    "111122223333 =a", "111122223333= a", "111122223333=a ", "111122223333=zürich",
+]
+
+
+def test_sam_account_names_parameter_takes_what_the_alerter_accepts_and_refuses_a_malformed_map():
+    definition, pattern = account_names_pattern()
+    assert definition["Type"] == "String" and definition["Default"] == ""
+    assert "111122223333=prod-eu" in definition["ConstraintDescription"]
+    for value in ACCOUNT_NAMES_ACCEPTED:
+        assert pattern.fullmatch(value), f"refuses {value!r}"
+        assert alerter_accepts_account_names(value), value
+    for value in ACCOUNT_NAMES_REFUSED:
+        assert not pattern.fullmatch(value), f"accepts {value!r}"
+        assert not alerter_accepts_account_names(value), value
+    for value in ACCOUNT_NAMES_STRICTER:
+        assert not pattern.fullmatch(value), f"accepts {value!r}"
+        assert alerter_accepts_account_names(value), value
+
+
+def test_sam_account_names_pattern_never_takes_what_the_alerter_refuses():
+    # Random maps and near misses (ids repeated or short, names repeated in another case, blank,
+    # too long, with "=", a control or a non-ASCII letter, blanks and empty entries): whatever the
+    # pattern takes, the alerter starts with.
+    import random
+    _, pattern = account_names_pattern()
+    rng = random.Random(25)
+    ids = ["111122223333", "444455556666", "777788889999", "11112222333"]
+    names = ["a", "A", "ab", "b", "B", "a b", " a", "b ", "é", "a\x01", "x=y", "", "n" * 64, "n" * 65, "N" * 64]
+    separators = ["=", "=", " =", "= ", ""]
+    joins = [",", ",", ",", ", ", ",,"]
+    taken = refused = 0
+    for _ in range(20000):
+        entries = [rng.choice(ids) + rng.choice(separators) + rng.choice(names) for _ in range(rng.randint(1, 4))]
+        value = entries[0] + "".join(rng.choice(joins) + entry for entry in entries[1:])
+        if pattern.fullmatch(value):
+            taken += 1
+            assert alerter_accepts_account_names(value), repr(value)
+        else:
+            refused += 1
+    assert taken > 500 and refused > 500, (taken, refused)
+
+
+def test_sam_account_names_pattern_means_the_same_in_java_as_here(tmp_path):
+    # CloudFormation evaluates AllowedPattern with java.util.regex (lookaheads, backreferences and
+    # (?i:...) included), these tests with Python's re: both must take and refuse the same values.
+    import shutil
+    import subprocess
+    if shutil.which("java") is None:
+        pytest.skip("no java")
+    definition, pattern = account_names_pattern()
+    values = ACCOUNT_NAMES_ACCEPTED + ACCOUNT_NAMES_REFUSED + ACCOUNT_NAMES_STRICTER
+    (tmp_path / "pattern.txt").write_text(definition["AllowedPattern"], encoding="utf-8")
+    (tmp_path / "values.json").write_text(json.dumps(values), encoding="utf-8")
+    source = tmp_path / "Match.java"
+    source.write_text("""
+import java.nio.file.*; import java.util.regex.*;
+public class Match { public static void main(String[] args) throws Exception {
+  Pattern p = Pattern.compile(Files.readString(Path.of(args[0])));
+  for (String line : Files.readAllLines(Path.of(args[1]))) System.out.println(p.matcher(line).matches());
+}}
+""")
+    # One value a line, as Java reads them back (no value holds a line break).
+    assert not any("\n" in value or "\r" in value for value in values)
+    (tmp_path / "values.txt").write_text("\n".join(values) + "\n", encoding="utf-8")
+    result = subprocess.run(["java", str(source), str(tmp_path / "pattern.txt"), str(tmp_path / "values.txt")],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    java = [line == "true" for line in result.stdout.splitlines()]
+    assert java == [bool(pattern.fullmatch(value)) for value in values], list(zip(values, java))
+
+
+@pytest.mark.parametrize("overrides, wanted", [({}, None), ({"AccountNames": NAMES}, NAMES)])
+def test_sam_account_names_reach_the_alerter_only_and_only_when_given(overrides, wanted):
+    template = load(SAM_TEMPLATE)
+    parameters = parameter_values(template, overrides)
+    resolved = deployed(template, overrides)["Resources"]
+    for function, name in functions(template).items():
+        variables = resolved[name]["Properties"].get("Environment", {}).get("Variables", {})
+        if function == "alerter" and wanted is not None:
+            assert value_of(variables["ACCOUNT_NAMES"], parameters) == wanted
+        else:
+            assert "ACCOUNT_NAMES" not in variables, function
+    # Nothing else reads the parameter: its one use is the alerter's variable (and its condition).
+    uses = re.findall(r'\{"Ref": "AccountNames"\}', json.dumps(template["Resources"]))
+    assert len(uses) == 1, uses
+    alerter = template["Resources"]["AlerterFunction"]["Properties"]["Environment"]["Variables"]
+    assert alerter["ACCOUNT_NAMES"] == {"Fn::If": ["HasAccountNames", {"Ref": "AccountNames"}, {"Ref": "AWS::NoValue"}]}
+
+
+def test_cdk_synth_without_account_names_sets_no_account_names():
+    # `npm run synth` gives no accountNames: no function has ACCOUNT_NAMES (the CDK assertions test
+    # covers a stack with names).
+    template = load(CDK_TEMPLATE)
+    for function, name in functions(template).items():
+        variables = template["Resources"][name]["Properties"].get("Environment", {}).get("Variables", {})
+        assert "ACCOUNT_NAMES" not in variables, function
 
 
 # ---------------------------------------------------------------- the member template (issue #25)

@@ -39,10 +39,25 @@ const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 const EVENT_RETRY_ATTEMPTS = 185;
 const EVENT_MAX_AGE_SECONDS = 24 * 60 * 60;
 
-/** Lambda's limit on the total size of a function's environment variables. */
+/**
+ * Lambda's limit on the total size of a function's environment variables (names and values).
+ * The synth counts the alerter's actual environment against it (checkEnvironmentSize). The SAM
+ * template cannot: scripts/sync-rules gives the rules MAX_RULES_BYTES (2,369), what this same
+ * count leaves at every other setting's longest (a chat topic, 32 exit codes of 3 digits,
+ * silenceMinutes 1440, accountNames of MAX_ACCOUNT_NAMES_BYTES); rules within it fit here too,
+ * whatever the settings (tested), and a stack with shorter settings may hold larger rules.
+ */
 export const LAMBDA_ENV_LIMIT_BYTES = 4096;
 /** What a token-valued variable (an ARN, a name) counts for in that limit: at most about this. */
 export const TOKEN_VALUE_BYTES = 150;
+/**
+ * The longest ACCOUNT_NAMES, in bytes (scripts/sync-rules MAX_ACCOUNT_NAMES_BYTES, the SAM
+ * AccountNames MaxLength): 19 accounts by names like prod-eu, 13 like payments-staging, 5 by names
+ * of 64 characters; its share of the alerter's 4 KB beside the rules.
+ */
+export const MAX_ACCOUNT_NAMES_BYTES = 400;
+/** The most characters of an account's name (shared/src/account.rs MAX_NAME_CHARS). */
+export const MAX_ACCOUNT_NAME_CHARS = 64;
 
 /**
  * What the task index projects besides the keys: what listing a cluster's tasks reads (the state
@@ -206,6 +221,13 @@ export interface EcsEventsStackProps extends StackProps {
   readonly memberRegions?: string[];
   /** The member template's read role the reconciler assumes. Context `memberReadRoleName`. @default ecs-events-reader */
   readonly memberReadRoleName?: string;
+  /**
+   * Names of accounts for the alerter's messages: `ACCOUNT_ID=NAME` entries separated by commas
+   * (`111122223333=prod-eu,444455556666=staging`), checked as the alerter checks ACCOUNT_NAMES at
+   * start-up and passed to it without blanks, at most MAX_ACCOUNT_NAMES_BYTES (400) bytes. Context
+   * `accountNames`. @default "" (accounts named by their ids; ACCOUNT_NAMES unset)
+   */
+  readonly accountNames?: string;
 }
 
 /**
@@ -560,6 +582,8 @@ export class EcsEventsStack extends Stack {
       TASK_TABLE: taskTable.tableName,
       SILENCE_MINUTES: String(settings.silenceMinutes),
       EXPECTED_EXIT_CODES: settings.expectedExitCodes.join(','),
+      // Names of accounts, only when given (the SAM template's HasAccountNames).
+      ...(settings.accountNames !== '' ? { ACCOUNT_NAMES: settings.accountNames } : {}),
       ALERT_RULES: alertRulesJson,
     };
     checkEnvironmentSize(alerterEnvironment, settings.rulesFile);
@@ -1400,6 +1424,7 @@ export class EcsEventsStack extends Stack {
     if (!ROLE_NAME.test(memberReadRoleName)) {
       throw new Error(`memberReadRoleName "${memberReadRoleName}" is not an IAM role name (1 to 64 of letters, digits and +=,.@_-)`);
     }
+    const accountNames = accountNamesSetting(props.accountNames ?? stringSetting(context('accountNames'), 'accountNames') ?? '');
     const slack = given(slackIds) === 2 ? slackIds : undefined;
     const teams = given(teamsIds) === 3 ? teamsIds : undefined;
     const chatTopic = props.chatTopic ?? booleanSetting(context('chatTopic'), 'chatTopic') ?? false;
@@ -1434,6 +1459,7 @@ export class EcsEventsStack extends Stack {
       memberAccountIds,
       memberRegions,
       memberReadRoleName,
+      accountNames,
       // The central bus exists with either (the SAM ReceivesMemberEvents condition).
       receivesMemberEvents: organizationId !== '' || memberAccountIds.length > 0,
     };
@@ -1469,9 +1495,57 @@ function checkEnvironmentSize(environment: Record<string, string>, rulesFile: st
   if (size > LAMBDA_ENV_LIMIT_BYTES) {
     throw new Error(
       `the alert rules of ${rulesFile} make the alerter's environment about ${size} bytes, over Lambda's ` +
-        `${LAMBDA_ENV_LIMIT_BYTES}-byte limit: shorten descriptions or patterns, or use fewer rules`,
+        `${LAMBDA_ENV_LIMIT_BYTES}-byte limit: shorten descriptions or patterns, or use fewer rules` +
+        (environment.ACCOUNT_NAMES !== undefined ? ' (or shorter accountNames)' : ''),
     );
   }
+}
+
+/**
+ * Context `accountNames`, checked by the alerter's rules for ACCOUNT_NAMES (shared/src/account.rs
+ * AccountNames::parse): `ID=NAME` entries separated by commas, blanks around each part and empty
+ * entries ignored; each id 12 digits, named once; each name 1 to 64 characters without a control
+ * character or "=", used once (ASCII case aside). Returns the entries joined without blanks (""
+ * for none), at most MAX_ACCOUNT_NAMES_BYTES bytes; throws naming the entry at fault.
+ */
+export function accountNamesSetting(text: string): string {
+  const entries: { account: string; name: string; index: number }[] = [];
+  const foldCase = (name: string) => name.replace(/[A-Z]/g, (letter) => letter.toLowerCase());
+  text.split(',').forEach((raw, i) => {
+    const index = i + 1;
+    const entry = raw.trim();
+    if (entry === '') return;
+    const where = `accountNames: entry ${index} ${JSON.stringify(entry)}`;
+    const equals = raw.indexOf('=');
+    if (equals < 0) throw new Error(`${where}: expected ACCOUNT_ID=NAME, such as 111122223333=prod-eu`);
+    const account = raw.slice(0, equals).trim();
+    const name = raw.slice(equals + 1).trim();
+    if (!ACCOUNT_ID.test(account)) {
+      throw new Error(`${where}: account id ${JSON.stringify(account)} must be 12 digits`);
+    }
+    const chars = [...name].length;
+    if (chars === 0 || chars > MAX_ACCOUNT_NAME_CHARS || /[\p{Cc}=]/u.test(name)) {
+      throw new Error(`${where}: the name must be 1 to ${MAX_ACCOUNT_NAME_CHARS} characters, no control characters and no "="`);
+    }
+    const sameAccount = entries.find((other) => other.account === account);
+    if (sameAccount) {
+      throw new Error(`${where}: account ${account} is already named by entry ${sameAccount.index}`);
+    }
+    const sameName = entries.find((other) => foldCase(other.name) === foldCase(name));
+    if (sameName) {
+      throw new Error(`${where}: the name ${JSON.stringify(name)} is already the name of entry ${sameName.index}`);
+    }
+    entries.push({ account, name, index });
+  });
+  const value = entries.map(({ account, name }) => `${account}=${name}`).join(',');
+  const bytes = Buffer.byteLength(value);
+  if (bytes > MAX_ACCOUNT_NAMES_BYTES) {
+    throw new Error(
+      `accountNames takes ${bytes} bytes as ACCOUNT_NAMES, over the ${MAX_ACCOUNT_NAMES_BYTES} bytes the alerter's ` +
+        `4 KB environment keeps for it beside the rules: name fewer accounts, or shorten their names`,
+    );
+  }
+  return value;
 }
 
 function stringSetting(value: unknown, key: string): string | undefined {

@@ -10,6 +10,7 @@ import {
   EcsEventsStack,
   FLUSH_DIGESTS_INPUT,
   LAMBDA_ENV_LIMIT_BYTES,
+  MAX_ACCOUNT_NAMES_BYTES,
   TASK_DEPLOYMENT_INDEX_ATTRIBUTES,
   TOKEN_VALUE_BYTES,
 } from '../lib/ecs-events-stack';
@@ -56,6 +57,38 @@ function writeRules(name: string, rules: unknown): string {
   const file = path.join(tmpDir, name);
   fs.writeFileSync(file, JSON.stringify(rules, null, 2));
   return file;
+}
+
+/** One rule whose ALERT_RULES (JSON.stringify of the file) takes exactly `bytes` bytes. */
+function rulesOfSize(bytes: number) {
+  const rule = { name: 'big', description: '', pattern: { source: ['aws.ecs'] } };
+  const rules = [{ ...rule, description: 'x'.repeat(bytes - JSON.stringify([rule]).length) }];
+  assert.equal(Buffer.byteLength(JSON.stringify(rules)), bytes);
+  return rules;
+}
+
+/** A valid accountNames of exactly `bytes` bytes: as few entries as names of at most 64 characters allow. */
+function accountNamesOfSize(bytes: number): string {
+  // n entries take 14 bytes each besides their names (12-digit id, "=", ","), less one comma.
+  const count = Math.ceil((bytes + 1) / (14 + 64));
+  let left = bytes + 1 - 14 * count;
+  const entries = Array.from({ length: count }, (_, i) => {
+    const length = Math.ceil(left / (count - i));
+    left -= length;
+    const name = `account-${i}-`;
+    return `${100000000000 + i}=${(name + 'x'.repeat(64)).slice(0, length)}`;
+  });
+  const value = entries.join(',');
+  assert.equal(Buffer.byteLength(value), bytes);
+  return value;
+}
+
+/** A constant of scripts/sync-rules (`NAME = 123`), the SAM side of the alerter's 4 KB budget. */
+function syncRulesConstant(name: string): number {
+  const source = fs.readFileSync(path.resolve(CDK_DIR, '../../scripts/sync-rules'), 'utf8');
+  const match = new RegExp(`^${name} = (\\d+)$`, 'm').exec(source);
+  assert.ok(match, `${name} in scripts/sync-rules`);
+  return Number(match[1]);
 }
 
 type Resources = Record<string, { Type: string; Properties: Record<string, any>; [key: string]: any }>;
@@ -887,16 +920,10 @@ describe('rules file (context rulesFile)', () => {
   test('the alerter environment may hold rules up to the limit, counting ARNs and names at their most', () => {
     // The other variables are TOPIC_ARN, LEDGER_TABLE, INCIDENT_TABLE, SERVICE_TABLE, DEPLOYMENT_TABLE
     // and TASK_TABLE (tokens), CHAT_TOPIC_ARN (empty without chat), SILENCE_MINUTES ("5") and
-    // EXPECTED_EXIT_CODES ("0"), nothing else (no ALERT_CLAIM_SECONDS).
+    // EXPECTED_EXIT_CODES ("0"), nothing else (no ALERT_CLAIM_SECONDS; no ACCOUNT_NAMES without accountNames).
     const tokens = ['TOPIC_ARN', 'LEDGER_TABLE', 'INCIDENT_TABLE', 'SERVICE_TABLE', 'DEPLOYMENT_TABLE', 'TASK_TABLE'];
     const keys = [...tokens, 'CHAT_TOPIC_ARN', 'SILENCE_MINUTES', 'EXPECTED_EXIT_CODES', 'ALERT_RULES'].join('').length;
     const budget = LAMBDA_ENV_LIMIT_BYTES - tokens.length * TOKEN_VALUE_BYTES - keys - '5'.length - '0'.length;
-    const rulesOfSize = (bytes: number) => {
-      const rule = { name: 'big', description: '', pattern: { source: ['aws.ecs'] } };
-      const rules = [{ ...rule, description: 'x'.repeat(bytes - JSON.stringify([rule]).length) }];
-      assert.equal(Buffer.byteLength(JSON.stringify(rules)), bytes);
-      return rules;
-    };
     const { template } = synth({ rulesFile: writeRules('fits.json', rulesOfSize(budget)) });
     assert.equal(Buffer.byteLength(functionBy(template, 'alerter').Properties.Environment.Variables.ALERT_RULES), budget);
     assert.throws(() => synth({ rulesFile: writeRules('over.json', rulesOfSize(budget + 1)) }), /over Lambda's 4096-byte limit/);
@@ -906,6 +933,42 @@ describe('rules file (context rulesFile)', () => {
       /over Lambda's 4096-byte limit/,
     );
     synth({ rulesFile: writeRules('chat.json', rulesOfSize(budget - TOKEN_VALUE_BYTES)), chatTopic: 'true' });
+    // So do the names of accounts, name and value.
+    const names = '111122223333=prod-eu';
+    const withNames = budget - 'ACCOUNT_NAMES'.length - names.length;
+    synth({ rulesFile: writeRules('names.json', rulesOfSize(withNames)), accountNames: names });
+    assert.throws(
+      () => synth({ rulesFile: writeRules('names-over.json', rulesOfSize(withNames + 1)), accountNames: names }),
+      /over Lambda's 4096-byte limit: .* \(or shorter accountNames\)/,
+    );
+  });
+
+  test("rules of scripts/sync-rules's budget fit with every other setting at its longest, and a byte more does not", () => {
+    // One computation on both sides: MAX_RULES_BYTES is what the other variables leave of 4 KB at
+    // their longest, counted as this app counts them; ACCOUNT_NAMES's longest is one number.
+    const budget = syncRulesConstant('MAX_RULES_BYTES');
+    assert.equal(syncRulesConstant('MAX_ACCOUNT_NAMES_BYTES'), MAX_ACCOUNT_NAMES_BYTES);
+    const longest = {
+      chatTopic: 'true',
+      silenceMinutes: '1440',
+      // 32 codes of 3 digits.
+      expectedExitCodes: Array.from({ length: 32 }, (_, i) => 224 + i).join(','),
+      accountNames: accountNamesOfSize(MAX_ACCOUNT_NAMES_BYTES),
+    };
+    const { template } = synth({ ...longest, rulesFile: writeRules('budget.json', rulesOfSize(budget)) });
+    const alerter = functionBy(template, 'alerter').Properties.Environment.Variables;
+    assert.equal(Buffer.byteLength(alerter.ACCOUNT_NAMES), MAX_ACCOUNT_NAMES_BYTES);
+    assert.equal(alerter.EXPECTED_EXIT_CODES.length, 127);
+    assert.equal(Buffer.byteLength(alerter.ALERT_RULES), budget);
+    assert.throws(
+      () => synth({ ...longest, rulesFile: writeRules('budget-over.json', rulesOfSize(budget + 1)) }),
+      /about 4097 bytes, over Lambda's 4096-byte limit/,
+    );
+    // The shipped rules files fit the budget (scripts/sync-rules refuses more).
+    for (const file of ['default.json', 'examples.json', 'jobs.json']) {
+      const rules = JSON.parse(fs.readFileSync(path.resolve(CDK_DIR, '../../rules', file), 'utf8'));
+      assert.ok(Buffer.byteLength(JSON.stringify(rules)) <= budget, file);
+    }
   });
 
   test('rules too large for the alerter environment are refused', () => {
@@ -1830,5 +1893,47 @@ describe('one stack for an organization (issue #25)', () => {
     for (const [context, message] of refused) {
       assert.throws(() => synth(context), message, JSON.stringify(context));
     }
+  });
+});
+
+describe('names of accounts (accountNames)', () => {
+  const NAMES = '111122223333=prod-eu,444455556666=staging';
+
+  test("given, they reach the alerter's ACCOUNT_NAMES only, without blanks; empty or absent, no ACCOUNT_NAMES", () => {
+    const { template } = synth({ accountNames: ' 111122223333 = prod-eu , ,444455556666=staging,' });
+    for (const binary of ['listener', 'state-tracker', 'alerter', 'reconciler']) {
+      const variables = functionBy(template, binary).Properties.Environment?.Variables ?? {};
+      assert.equal(variables.ACCOUNT_NAMES, binary === 'alerter' ? NAMES : undefined, binary);
+    }
+    for (const context of [{}, { accountNames: '' }, { accountNames: ' , ' }]) {
+      const alerter = functionBy(synth(context).template, 'alerter').Properties.Environment.Variables;
+      assert.equal('ACCOUNT_NAMES' in alerter, false, JSON.stringify(context));
+    }
+    // As the alerter: names of 64 characters, spaces inside, non-ASCII letters, ids once each.
+    const long = `111122223333=${'n'.repeat(64)},444455556666=Zürich prod`;
+    const alerter = functionBy(synth({ accountNames: long }).template, 'alerter').Properties.Environment.Variables;
+    assert.equal(alerter.ACCOUNT_NAMES, long);
+  });
+
+  test('a malformed map is refused at synth, naming the entry and what is wrong (the alerter would not start)', () => {
+    const refused: [unknown, RegExp][] = [
+      ['111122223333', /accountNames: entry 1 "111122223333": expected ACCOUNT_ID=NAME/],
+      ['111122223333=a,1111=b', /accountNames: entry 2 "1111=b": account id "1111" must be 12 digits/],
+      ['prod-eu=111122223333', /entry 1 "prod-eu=111122223333": account id "prod-eu" must be 12 digits/],
+      ['111122223333=', /entry 1 "111122223333=": the name must be 1 to 64 characters/],
+      ['111122223333=a=b', /entry 1 "111122223333=a=b": the name must be/],
+      ['111122223333=a\u0007b', /entry 1 .*: the name must be/],
+      [`111122223333=${'n'.repeat(65)}`, /the name must be 1 to 64 characters/],
+      ['111122223333=a,,111122223333=b', /entry 3 "111122223333=b": account 111122223333 is already named by entry 1/],
+      ['111122223333=prod,444455556666=PROD', /entry 2 "444455556666=PROD": the name "PROD" is already the name of entry 1/],
+      [accountNamesOfSize(MAX_ACCOUNT_NAMES_BYTES + 1), /accountNames takes 401 bytes as ACCOUNT_NAMES, over the 400 bytes/],
+      [5, /context accountNames must be a string/],
+    ];
+    for (const [accountNames, message] of refused) {
+      assert.throws(() => synth({ accountNames }), message, JSON.stringify(accountNames));
+    }
+    // The limit counts bytes: 400 characters of which some take two bytes are too many.
+    const twoByte = accountNamesOfSize(MAX_ACCOUNT_NAMES_BYTES).replace(/x/, 'é');
+    assert.throws(() => synth({ accountNames: twoByte }), /takes 401 bytes/);
   });
 });
