@@ -84,7 +84,7 @@ fn given_a_misspelt_field_and_value_then_exit_2_names_each_with_the_one_meant() 
     .stderr(predicates::str::contains(
         "ecs-events test-pattern: pattern detail.lastStaus: ECS Task State Change events have no \
          such field; did you mean `lastStatus`?\npattern detail.stopCode: \"EssentialContainerExit\" \
-         matches no value ECS sends here (",
+         matches no value ECS sends here today (",
     ))
     .stderr(predicates::str::contains("did you mean `EssentialContainerExited`?"));
 }
