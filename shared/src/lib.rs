@@ -9,7 +9,7 @@ pub mod event;
 pub mod event_log;
 mod handler_error;
 pub mod incident;
-pub mod pattern;
+pub use eventbridge_pattern as pattern;
 pub mod reconcile;
 pub mod redact;
 mod sdk_error;

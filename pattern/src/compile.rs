@@ -1,16 +1,15 @@
 //! From pattern JSON to the compiled tree, validating as EventBridge does.
 
-use crate::event::json_type;
 use serde_json::{Map, Number, Value};
 
-use super::cidr::{CidrBlock, parse_ip};
-use super::error::{PatternError, PatternErrorKind};
-use super::ignore_case::IgnoreCase;
-use super::matcher::{AnythingBut, Matcher, NumberValue};
-use super::number::{LIMIT, NumericRange, comparable};
-use super::tree::{Field, FieldKind, Leaf, ObjectPattern};
-use super::wildcard::Wildcard;
-use super::{MAX_DEPTH, MAX_OR_COMBINATIONS, MAX_VALUES};
+use crate::cidr::{CidrBlock, parse_ip};
+use crate::error::{PatternError, PatternErrorKind};
+use crate::ignore_case::IgnoreCase;
+use crate::matcher::{AnythingBut, Matcher, NumberValue};
+use crate::number::{LIMIT, NumericRange, comparable};
+use crate::tree::{Field, FieldKind, Leaf, ObjectPattern};
+use crate::wildcard::Wildcard;
+use crate::{MAX_DEPTH, MAX_OR_COMBINATIONS, MAX_VALUES};
 
 /// Names that cannot be field names inside a `$or` branch (event-ruler's
 /// `RESERVED_FIELD_NAMES_IN_OR_RELATIONSHIP`).
@@ -42,6 +41,18 @@ pub(crate) const RESERVED_IN_OR: &[&str] = &[
 ];
 
 const OR: &str = "$or";
+
+/// The type of a JSON value as error messages name it: `null`, `a string`, `an object`...
+fn json_type(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
 
 /// Compiles a pattern value into its tree.
 pub(crate) fn compile(pattern: &Value) -> Result<ObjectPattern, PatternError> {

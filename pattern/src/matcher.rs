@@ -5,13 +5,13 @@
 
 use serde_json::{Number, Value};
 
-use super::cidr::{CidrBlock, IpAddress, parse_ip};
-use super::ignore_case::IgnoreCase;
-use super::number::{NumericRange, comparable};
-use super::wildcard::Wildcard;
+use crate::cidr::{CidrBlock, IpAddress, parse_ip};
+use crate::ignore_case::IgnoreCase;
+use crate::number::{NumericRange, comparable};
+use crate::wildcard::Wildcard;
 
 /// One value-level matcher. `exists` is not here: it is about the field, not a value (see
-/// `Leaf` in the parent module).
+/// `Leaf` in the `tree` module).
 #[derive(Debug)]
 pub(crate) enum Matcher {
     /// A string value, byte for byte. If the string is an IP address literal it also matches

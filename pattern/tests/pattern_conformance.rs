@@ -9,7 +9,7 @@
 
 use std::collections::HashSet;
 
-use ecs_events::pattern::{Pattern, PatternErrorKind};
+use eventbridge_pattern::{Pattern, PatternErrorKind};
 use serde_json::Value;
 
 /// What a case expects.

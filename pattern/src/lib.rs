@@ -1,13 +1,13 @@
 //! Amazon EventBridge event patterns: compile a pattern once, match it against many events.
 //!
-//! This module owns the meaning of an event pattern. It follows the EventBridge user guide
+//! This crate owns the meaning of an event pattern. It follows the EventBridge user guide
 //! ("Event patterns", "Comparison operators for use in event patterns", "Content filtering",
 //! "Matching null values and empty strings", "Best practices when defining event patterns")
 //! and, for what the guide leaves open, [event-ruler](https://github.com/aws/event-ruler), the
 //! engine behind EventBridge and its `TestEventPattern` API.
 //!
 //! ```
-//! use ecs_events::pattern::Pattern;
+//! use eventbridge_pattern::Pattern;
 //! use serde_json::json;
 //!
 //! let pattern = Pattern::from_json(
@@ -15,7 +15,7 @@
 //! )?;
 //! let event = json!({"source": "aws.ecs", "detail": {"containers": [{"exitCode": 0}, {"exitCode": 137}]}});
 //! assert!(pattern.matches(&event));
-//! # Ok::<(), ecs_events::pattern::PatternError>(())
+//! # Ok::<(), eventbridge_pattern::PatternError>(())
 //! ```
 //!
 //! # Meaning

@@ -2,7 +2,7 @@
 //! EventBridge patterns hold: `$or` is "either", `anything-but` is "not", unrelated fields do
 //! not matter, and nothing panics whatever the input.
 
-use ecs_events::pattern::Pattern;
+use eventbridge_pattern::Pattern;
 use proptest::prelude::*;
 use serde_json::{Map, Number, Value, json};
 

@@ -16,7 +16,7 @@ pub enum PatternErrorKind {
     /// `numeric` expression, a bad CIDR, an invalid wildcard, an empty or mixed list.
     Operand,
     /// One of this engine's limits is exceeded: nesting depth, number of values or number of
-    /// `$or` combinations (see the [module documentation](super)).
+    /// `$or` combinations (see the [crate documentation](crate)).
     Limit,
 }
 

@@ -7,7 +7,7 @@
 use std::hint::black_box;
 
 use criterion::{Criterion, Throughput};
-use ecs_events::pattern::Pattern;
+use eventbridge_pattern::Pattern;
 use serde_json::Value;
 
 /// The rule from the Amazon ECS guide's "Sending Amazon SNS alerts for task stopped events".

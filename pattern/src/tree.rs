@@ -5,7 +5,7 @@
 
 use serde_json::{Map, Value};
 
-use super::matcher::Matcher;
+use crate::matcher::Matcher;
 
 /// Arrays nested deeper than this inside an event value are not looked into.
 pub(crate) const MAX_EVENT_ARRAY_NESTING: usize = 64;

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use serde_json::Number;
 use serde_json::value::RawValue;
 
-use super::error::{PatternError, PatternErrorKind};
+use crate::error::{PatternError, PatternErrorKind};
 
 /// The largest magnitude EventBridge compares numerically (`-5.0e9..=5.0e9`).
 pub(crate) const LIMIT: f64 = 5.0e9;
@@ -145,7 +145,7 @@ mod tests {
             r#"{"detail": {"size": [2.5e-330]}}"#,
             r#"{"detail": {"size": [{"anything-but": [1, 1e-999]}]}}"#,
         ] {
-            let error = super::super::Pattern::from_json(pattern).expect_err(pattern);
+            let error = crate::Pattern::from_json(pattern).expect_err(pattern);
             assert_eq!(error.path(), "detail.size", "{pattern}");
             assert_eq!(error.kind(), PatternErrorKind::Operand);
             assert!(error.message().contains("it would read as 0"), "{error}");
@@ -154,7 +154,7 @@ mod tests {
             r#"{"detail": {"size": [{"numeric": ["=", 0.0]}]}}"#,
             r#"{"detail": {"size": [0e10, -0, 0.000001, 1e-300]}}"#,
         ] {
-            assert!(super::super::Pattern::from_json(pattern).is_ok(), "{pattern}");
+            assert!(crate::Pattern::from_json(pattern).is_ok(), "{pattern}");
         }
     }
 }
