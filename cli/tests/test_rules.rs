@@ -94,7 +94,9 @@ fn given_a_new_case_when_updated_then_the_golden_file_holds_what_is_sent_and_the
                 .is_some_and(|key| key.starts_with("essential-container-exited|"))
         );
         assert!(
-            message["subject"].as_str().is_some_and(|s| s.starts_with("ECS task stopped")),
+            message["subject"]
+                .as_str()
+                .is_some_and(|s| s.starts_with("[111122223333 us-east-1] ECS task stopped")),
             "{message}"
         );
         assert!(message.get("tasks").is_none(), "an alert tells of its one task: {message}");
