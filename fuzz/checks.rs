@@ -9,6 +9,12 @@ use ecs_events::pattern::Pattern;
 use ecs_events::state::StateRecord;
 use serde_json::Value;
 
+/// An event reduced to a pattern's paths, as `Pattern::paths` describes it: the pattern
+/// suites' own projector.
+mod projection {
+    include!("../pattern/tests/support/mod.rs");
+}
+
 /// A check of one fuzz input.
 pub type Check = fn(&[u8]);
 
@@ -76,11 +82,15 @@ pub fn check_received_event(data: &[u8]) {
 }
 
 /// `pattern_compile`: any text → `Pattern::from_json` (no panic; time is bounded by the
-/// fuzzer's timeout). A pattern that compiles compiles again from its source, and matching it
-/// against its own source and against the example events does not panic.
+/// fuzzer's timeout). A pattern that compiles compiles again from its source, reads at least
+/// one path (listed sorted, once each), and matching it against its own source and against
+/// the example events does not panic.
 pub fn check_pattern_compile(data: &[u8]) {
     let Ok(text) = std::str::from_utf8(data) else { return };
     let Ok(pattern) = Pattern::from_json(text) else { return };
+    let paths = pattern.paths();
+    assert!(!paths.is_empty(), "a valid pattern reads no field");
+    assert!(paths.windows(2).all(|pair| pair[0] < pair[1]), "paths unsorted or repeated");
     let again = Pattern::compile(pattern.source()).expect("a compiled pattern's source compiles");
     let own = pattern.matches(pattern.source());
     assert_eq!(own, again.matches(pattern.source()), "recompiled pattern matches differently");
@@ -95,8 +105,8 @@ pub fn check_pattern_compile(data: &[u8]) {
 }
 
 /// `pattern_match`: `pattern text 0xFF event bytes` (no separator: the input is both). When both
-/// parse, matching the parsed event and matching its bytes agree, and a recompiled pattern
-/// agrees too.
+/// parse, matching the parsed event and matching its bytes agree, a recompiled pattern agrees
+/// too, and so does the event reduced to the pattern's paths.
 pub fn check_pattern_match(data: &[u8]) {
     let (pattern_bytes, event_bytes) = match data.iter().position(|&byte| byte == SEPARATOR) {
         Some(at) => (&data[..at], &data[at + 1..]),
@@ -110,6 +120,8 @@ pub fn check_pattern_match(data: &[u8]) {
     assert_eq!(matched, from_bytes, "matches and matches_slice disagree");
     let again = Pattern::compile(pattern.source()).expect("a compiled pattern's source compiles");
     assert_eq!(matched, again.matches(&event), "recompiled pattern matches differently");
+    let reduced = projection::project(&event, &pattern.paths());
+    assert_eq!(matched, pattern.matches(&reduced), "reduced to its paths: {reduced}");
     if !event.is_object() {
         assert!(!matched, "a pattern matched an event that is not an object");
     }

@@ -5,6 +5,7 @@ use serde_json::{Map, Number, Value};
 use crate::cidr::{CidrBlock, parse_ip};
 use crate::error::{PatternError, PatternErrorKind};
 use crate::ignore_case::IgnoreCase;
+use crate::json::{Json, JsonNumber};
 use crate::matcher::{AnythingBut, Matcher, NumberValue};
 use crate::number::{LIMIT, NumericRange, comparable};
 use crate::tree::{Field, FieldKind, Leaf, ObjectPattern};
@@ -44,14 +45,7 @@ const OR: &str = "$or";
 
 /// The type of a JSON value as error messages name it: `null`, `a string`, `an object`...
 fn json_type(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
+    value.kind().described()
 }
 
 /// Compiles a pattern value into its tree.
@@ -245,10 +239,13 @@ impl<'a> Compiler<'a> {
             match item {
                 Value::String(text) => matchers
                     .push(Matcher::String { text: text.as_str().into(), address: parse_ip(text) }),
-                Value::Number(number) => matchers.push(Matcher::Number(match comparable(number) {
-                    Some(value) => NumberValue::Comparable(value),
-                    None => NumberValue::Exact(number.clone()),
-                })),
+                Value::Number(number) => {
+                    let number = JsonNumber::from(number);
+                    matchers.push(Matcher::Number(match comparable(number) {
+                        Some(value) => NumberValue::Comparable(value),
+                        None => NumberValue::Exact(number),
+                    }));
+                }
                 Value::Bool(value) => matchers.push(Matcher::Bool(*value)),
                 Value::Null => matchers.push(Matcher::Null),
                 Value::Array(_) => {
@@ -554,7 +551,7 @@ fn comparable_operand(value: &Value, what: &str, path: &[&str]) -> Result<f64> {
 }
 
 fn comparable_number(number: &Number, what: &str, path: &[&str]) -> Result<f64> {
-    comparable(number).ok_or_else(|| {
+    comparable(number.into()).ok_or_else(|| {
         operand(
             path,
             format!(

@@ -18,6 +18,12 @@
 //! # Ok::<(), eventbridge_pattern::PatternError>(())
 //! ```
 //!
+//! Events are matched through the [`Json`] trait, implemented for `serde_json::Value`: any
+//! JSON representation that says what kind a value is, finds an object's field by name,
+//! lists an array's elements and gives the scalar inside can be matched as it is.
+//! [`Pattern::paths`] lists the fields a pattern reads, which are all that its result depends
+//! on.
+//!
 //! # Meaning
 //!
 //! * A pattern is a JSON object. Each field is a nested object or a non-empty array of
@@ -91,6 +97,7 @@ mod cidr;
 mod compile;
 mod error;
 mod ignore_case;
+mod json;
 mod matcher;
 mod number;
 mod tree;
@@ -103,6 +110,7 @@ use std::sync::Arc;
 use serde_json::Value;
 
 pub use error::{PatternError, PatternErrorKind};
+pub use json::{Json, JsonKind, JsonNumber};
 
 /// The deepest a pattern may nest objects: the top level is depth 1, and each nested field
 /// object or `$or` branch adds one.
@@ -151,11 +159,11 @@ impl Pattern {
     }
 
     /// Whether the event matches. Events that are not JSON objects never match.
-    pub fn matches(&self, event: &Value) -> bool {
-        match event {
-            Value::Object(object) => self.inner.root.matches_object(Some(object)),
-            _ => false,
-        }
+    ///
+    /// The event is any [`Json`] value, read by reference: a `serde_json::Value` as it is, or
+    /// another representation that implements the trait.
+    pub fn matches<J: Json + ?Sized>(&self, event: &J) -> bool {
+        event.kind() == JsonKind::Object && self.inner.root.matches_object(Some(event))
     }
 
     /// Whether the event, given as raw JSON bytes, matches. Fails only if the bytes are not
@@ -168,6 +176,46 @@ impl Pattern {
     /// The pattern as it was given, for example to write it back into a template.
     pub fn source(&self) -> &Value {
         &self.inner.source
+    }
+
+    /// Every field path the pattern reads, as keys from the event's root
+    /// (`["detail", "containers", "exitCode"]`), the fields inside `$or` branches included;
+    /// sorted and without repeats. A path is one that a match list sits at: the objects on
+    /// the way to it are not listed on their own. One path may begin another when `$or`
+    /// branches read a field both as a value and as an object.
+    ///
+    /// Matching depends on nothing else: an event reduced to these paths gets the same result
+    /// as the whole event. Reduced means: in the root object, and in every object on the way
+    /// down a path, only the fields that some path names at that place are kept; the value
+    /// where a path ends is kept whole; an array on the way is kept as an array with all its
+    /// elements, each reduced the same way; and a value on the way that is neither an object
+    /// nor an array is kept as it is. So a consumer that needs only the match result can keep
+    /// or ship just these parts of an event.
+    ///
+    /// ```
+    /// use eventbridge_pattern::Pattern;
+    ///
+    /// let pattern = Pattern::from_json(
+    ///     r#"{"source": ["aws.ecs"], "detail": {"$or": [
+    ///         {"stopCode": ["EssentialContainerExited"]},
+    ///         {"containers": {"exitCode": [{"numeric": [">", 0]}]}}]}}"#,
+    /// )?;
+    /// assert_eq!(
+    ///     pattern.paths(),
+    ///     [
+    ///         vec!["detail", "containers", "exitCode"],
+    ///         vec!["detail", "stopCode"],
+    ///         vec!["source"],
+    ///     ]
+    /// );
+    /// # Ok::<(), eventbridge_pattern::PatternError>(())
+    /// ```
+    pub fn paths(&self) -> Vec<Vec<&str>> {
+        let mut paths = Vec::new();
+        self.inner.root.collect_paths(&mut Vec::new(), &mut paths);
+        paths.sort_unstable();
+        paths.dedup();
+        paths
     }
 }
 
@@ -183,5 +231,67 @@ impl FromStr for Pattern {
     /// Same as [`Pattern::from_json`].
     fn from_str(text: &str) -> Result<Self, Self::Err> {
         Self::from_json(text)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pattern(text: &str) -> Pattern {
+        Pattern::from_json(text).expect("a valid pattern")
+    }
+
+    #[test]
+    fn given_the_guides_stopped_task_rule_then_its_four_fields_in_order() {
+        let rule = pattern(
+            r#"{"source": ["aws.ecs"], "detail-type": ["ECS Task State Change"],
+                "detail": {"lastStatus": ["STOPPED"],
+                           "stoppedReason": ["Essential container in task exited"]}}"#,
+        );
+        assert_eq!(
+            rule.paths(),
+            [
+                vec!["detail", "lastStatus"],
+                vec!["detail", "stoppedReason"],
+                vec!["detail-type"],
+                vec!["source"],
+            ]
+        );
+    }
+
+    #[test]
+    fn given_or_branches_then_their_fields_are_listed_once_each() {
+        let branches = pattern(
+            r#"{
+                "$or": [{"source": ["aws.ecs"]}, {"source": [{"prefix": "aws."}]}],
+                "detail": {"$or": [
+                    {"a": [1]},
+                    {"a": {"b": [2], "$or": [{"c": [3]}, {"d": [{"exists": false}]}]}},
+                    {"containers": {"exitCode": [{"anything-but": 0}]}}
+                ]}
+            }"#,
+        );
+        assert_eq!(
+            branches.paths(),
+            [
+                vec!["detail", "a"],
+                vec!["detail", "a", "b"],
+                vec!["detail", "a", "c"],
+                vec!["detail", "a", "d"],
+                vec!["detail", "containers", "exitCode"],
+                vec!["source"],
+            ]
+        );
+    }
+
+    #[test]
+    fn given_field_names_with_dots_and_operator_words_then_they_are_keys_as_written() {
+        let names =
+            pattern(r#"{"detail.state": ["x"], "detail": {"prefix": {"numeric": [1]}, "": [""]}}"#);
+        assert_eq!(
+            names.paths(),
+            [vec!["detail", ""], vec!["detail", "prefix", "numeric"], vec!["detail.state"]]
+        );
     }
 }

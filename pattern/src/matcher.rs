@@ -3,10 +3,9 @@
 //! Every operand is prepared when the pattern is compiled (lower-case forms, wildcard
 //! segments, CIDR integer ranges, numeric bounds as `f64`), so judging a value only compares.
 
-use serde_json::{Number, Value};
-
 use crate::cidr::{CidrBlock, IpAddress, parse_ip};
 use crate::ignore_case::IgnoreCase;
+use crate::json::{Json, JsonKind, JsonNumber};
 use crate::number::{NumericRange, comparable};
 use crate::wildcard::Wildcard;
 
@@ -52,7 +51,7 @@ pub(crate) enum NumberValue {
     Comparable(f64),
     /// Not comparable (an account number, `1e10`, `0.1234567`): matches only an equal
     /// JSON number (same integer, or same float).
-    Exact(Number),
+    Exact(JsonNumber),
 }
 
 /// What an `anything-but` excludes. A value that is not excluded matches, whatever its type:
@@ -76,30 +75,29 @@ pub(crate) enum AnythingBut {
 
 impl Matcher {
     /// Whether the scalar event value `value` satisfies this matcher.
-    pub(crate) fn matches(&self, value: &Value) -> bool {
+    pub(crate) fn matches<J: Json + ?Sized>(&self, value: &J) -> bool {
         match self {
-            Self::String { text, address } => value.as_str().is_some_and(|s| {
+            Self::String { text, address } => value.string().is_some_and(|s| {
                 s == &**text || address.is_some_and(|address| parse_ip(s) == Some(address))
             }),
-            Self::Number(expected) => match value {
-                Value::Number(number) => expected.matches(number),
-                _ => false,
-            },
-            Self::Bool(expected) => value.as_bool() == Some(*expected),
-            Self::Null => value.is_null(),
-            Self::Prefix(prefix) => value.as_str().is_some_and(|s| s.starts_with(&**prefix)),
-            Self::Suffix(suffix) => value.as_str().is_some_and(|s| s.ends_with(&**suffix)),
+            Self::Number(expected) => value.number().is_some_and(|number| expected.matches(number)),
+            Self::Bool(expected) => value.boolean() == Some(*expected),
+            Self::Null => value.kind() == JsonKind::Null,
+            Self::Prefix(prefix) => value.string().is_some_and(|s| s.starts_with(&**prefix)),
+            Self::Suffix(suffix) => value.string().is_some_and(|s| s.ends_with(&**suffix)),
             Self::PrefixIgnoreCase(prefix) => {
-                value.as_str().is_some_and(|s| prefix.is_prefix_of(s))
+                value.string().is_some_and(|s| prefix.is_prefix_of(s))
             }
             Self::SuffixIgnoreCase(suffix) => {
-                value.as_str().is_some_and(|s| suffix.is_suffix_of(s))
+                value.string().is_some_and(|s| suffix.is_suffix_of(s))
             }
-            Self::EqualsIgnoreCase(operand) => value.as_str().is_some_and(|s| operand.equals(s)),
-            Self::Wildcard(wildcard) => value.as_str().is_some_and(|s| wildcard.matches(s)),
-            Self::Numeric(range) => comparable_value(value).is_some_and(|n| range.contains(n)),
+            Self::EqualsIgnoreCase(operand) => value.string().is_some_and(|s| operand.equals(s)),
+            Self::Wildcard(wildcard) => value.string().is_some_and(|s| wildcard.matches(s)),
+            Self::Numeric(range) => {
+                value.number().and_then(comparable).is_some_and(|n| range.contains(n))
+            }
             Self::Cidr(block) => {
-                value.as_str().and_then(parse_ip).is_some_and(|address| block.contains(address))
+                value.string().and_then(parse_ip).is_some_and(|address| block.contains(address))
             }
             Self::AnythingBut(excluded) => !excluded.excludes(value),
         }
@@ -107,39 +105,29 @@ impl Matcher {
 }
 
 impl NumberValue {
-    fn matches(&self, number: &Number) -> bool {
+    fn matches(&self, number: JsonNumber) -> bool {
         match self {
             Self::Comparable(expected) => comparable(number) == Some(*expected),
-            Self::Exact(expected) => number == expected,
+            Self::Exact(expected) => number == *expected,
         }
     }
 }
 
 impl AnythingBut {
-    fn excludes(&self, value: &Value) -> bool {
-        match (self, value) {
-            (Self::Numbers(numbers), Value::Number(n)) => {
-                comparable(n).is_some_and(|n| numbers.contains(&n))
-            }
-            (Self::Strings(strings), Value::String(s)) => strings.iter().any(|x| **x == **s),
-            (Self::Prefixes(prefixes), Value::String(s)) => {
-                prefixes.iter().any(|p| s.starts_with(&**p))
-            }
-            (Self::Suffixes(suffixes), Value::String(s)) => {
-                suffixes.iter().any(|p| s.ends_with(&**p))
-            }
-            (Self::IgnoreCase(operands), Value::String(s)) => operands.iter().any(|o| o.equals(s)),
-            (Self::Wildcards(wildcards), Value::String(s)) => {
-                wildcards.iter().any(|w| w.matches(s))
-            }
-            _ => false,
+    /// Whether `value` is excluded. Only a value of the excluded kind can be: numbers for a
+    /// number list, strings for everything else.
+    fn excludes<J: Json + ?Sized>(&self, value: &J) -> bool {
+        if let Self::Numbers(numbers) = self {
+            return value.number().and_then(comparable).is_some_and(|n| numbers.contains(&n));
         }
-    }
-}
-
-fn comparable_value(value: &Value) -> Option<f64> {
-    match value {
-        Value::Number(number) => comparable(number),
-        _ => None,
+        let Some(s) = value.string() else { return false };
+        match self {
+            Self::Strings(strings) => strings.iter().any(|x| **x == *s),
+            Self::Prefixes(prefixes) => prefixes.iter().any(|p| s.starts_with(&**p)),
+            Self::Suffixes(suffixes) => suffixes.iter().any(|p| s.ends_with(&**p)),
+            Self::IgnoreCase(operands) => operands.iter().any(|o| o.equals(s)),
+            Self::Wildcards(wildcards) => wildcards.iter().any(|w| w.matches(s)),
+            Self::Numbers(_) => false,
+        }
     }
 }

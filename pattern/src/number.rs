@@ -2,10 +2,10 @@
 
 use std::collections::BTreeMap;
 
-use serde_json::Number;
 use serde_json::value::RawValue;
 
 use crate::error::{PatternError, PatternErrorKind};
+use crate::json::{JsonNumber, NumberRepr};
 
 /// The largest magnitude EventBridge compares numerically (`-5.0e9..=5.0e9`).
 pub(crate) const LIMIT: f64 = 5.0e9;
@@ -14,15 +14,15 @@ const MICROS: f64 = 1e6;
 /// The value of `number` if EventBridge can compare it numerically: it lies within
 /// [`LIMIT`] and has at most six decimal places. Numbers outside that are only ever equal to
 /// the same JSON number (event-ruler's `ComparableNumber`).
-pub(crate) fn comparable(number: &Number) -> Option<f64> {
-    if let Some(unsigned) = number.as_u64() {
+pub(crate) fn comparable(number: JsonNumber) -> Option<f64> {
+    match number.0 {
         // 5e9 is exact in both types; integers have no decimal places.
-        return (unsigned <= LIMIT as u64).then_some(unsigned as f64);
+        NumberRepr::Unsigned(unsigned) => (unsigned <= LIMIT as u64).then_some(unsigned as f64),
+        NumberRepr::Negative(signed) => {
+            (signed.unsigned_abs() <= LIMIT as u64).then_some(signed as f64)
+        }
+        NumberRepr::Float(value) => Some(value).filter(|value| has_six_decimals_at_most(*value)),
     }
-    if let Some(signed) = number.as_i64() {
-        return (signed.unsigned_abs() <= LIMIT as u64).then_some(signed as f64);
-    }
-    number.as_f64().filter(|value| has_six_decimals_at_most(*value))
 }
 
 /// Whether `value` is within [`LIMIT`] and is the double nearest to some decimal with at most
@@ -113,26 +113,22 @@ impl NumericRange {
 mod tests {
     use super::*;
 
-    fn number(text: &str) -> Number {
-        serde_json::from_str(text).expect("a JSON number")
-    }
-
     #[test]
     fn six_decimals_are_comparable_seven_are_not() {
         for text in ["0", "-0", "0.000001", "3.8", "122.415028", "-5000000000", "5e9", "5.0e9"] {
-            assert!(comparable(&number(text)).is_some(), "{text}");
+            assert!(comparable(JsonNumber::read(text)).is_some(), "{text}");
         }
         for text in
             ["0.0000001", "1e-7", "5000000000.5", "5000000001", "-5000000000.000001", "1e10"]
         {
-            assert!(comparable(&number(text)).is_none(), "{text}");
+            assert!(comparable(JsonNumber::read(text)).is_none(), "{text}");
         }
     }
 
     #[test]
     fn the_largest_values_with_six_decimals_stay_distinct() {
-        let top = comparable(&number("4999999999.999999")).expect("comparable");
-        let below = comparable(&number("4999999999.999998")).expect("comparable");
+        let top = comparable(JsonNumber::read("4999999999.999999")).expect("comparable");
+        let below = comparable(JsonNumber::read("4999999999.999998")).expect("comparable");
         assert!(below < top);
         assert!(top < LIMIT);
     }

@@ -3,8 +3,7 @@
 //! The walk follows the pattern, not the event: for each pattern field it looks the key up in
 //! the event object it is at, so an event is never flattened and nothing is allocated.
 
-use serde_json::{Map, Value};
-
+use crate::json::{Json, JsonKind};
 use crate::matcher::Matcher;
 
 /// Arrays nested deeper than this inside an event value are not looked into.
@@ -52,9 +51,9 @@ pub(crate) struct Leaf {
 impl ObjectPattern {
     /// Matches against an event object, or against nothing (`None`: the field is missing or
     /// is not an object), in which case only absence conditions can hold.
-    pub(crate) fn matches_object(&self, object: Option<&Map<String, Value>>) -> bool {
+    pub(crate) fn matches_object<J: Json + ?Sized>(&self, object: Option<&J>) -> bool {
         self.fields.iter().all(|field| {
-            let value = object.and_then(|object| object.get(&*field.name));
+            let value = object.and_then(|object| object.field(&field.name));
             match &field.kind {
                 FieldKind::Leaf(leaf) => leaf.matches(value),
                 FieldKind::Object(nested) => nested.matches_value(value),
@@ -67,31 +66,51 @@ impl ObjectPattern {
     /// For an array of objects, array consistency applies: one element must satisfy the whole
     /// pattern object (event-ruler's `rulesForJSONEvent`). An absence-only pattern object
     /// instead holds when no element has the fields, that is when every element satisfies it.
-    fn matches_value(&self, value: Option<&Value>) -> bool {
+    fn matches_value<J: Json + ?Sized>(&self, value: Option<&J>) -> bool {
         match value {
-            Some(Value::Object(object)) => self.matches_object(Some(object)),
-            Some(Value::Array(items)) => {
+            Some(object) if object.kind() == JsonKind::Object => self.matches_object(Some(object)),
+            Some(array) if array.kind() == JsonKind::Array => {
                 let mut saw_object = false;
                 let found = if self.absence_only {
-                    !any_object(items, 0, &mut |object| {
+                    !any_object(array, 0, &mut |object| {
                         saw_object = true;
                         !self.matches_object(Some(object))
                     })
                 } else {
-                    any_object(items, 0, &mut |object| {
+                    any_object(array, 0, &mut |object| {
                         saw_object = true;
                         self.matches_object(Some(object))
                     })
                 };
-                found || (!saw_object && self.matches_object(None))
+                found || (!saw_object && self.matches_object(None::<&J>))
             }
-            _ => self.matches_object(None),
+            _ => self.matches_object(None::<&J>),
+        }
+    }
+
+    /// Adds the path of every leaf below this pattern object, `$or` branches included, to
+    /// `paths`; `prefix` is the path of this object.
+    pub(crate) fn collect_paths<'a>(
+        &'a self,
+        prefix: &mut Vec<&'a str>,
+        paths: &mut Vec<Vec<&'a str>>,
+    ) {
+        for field in &self.fields {
+            prefix.push(&field.name);
+            match &field.kind {
+                FieldKind::Leaf(_) => paths.push(prefix.clone()),
+                FieldKind::Object(nested) => nested.collect_paths(prefix, paths),
+            }
+            prefix.pop();
+        }
+        for branch in self.ors.iter().flatten() {
+            branch.collect_paths(prefix, paths);
         }
     }
 }
 
 impl Leaf {
-    fn matches(&self, value: Option<&Value>) -> bool {
+    fn matches<J: Json + ?Sized>(&self, value: Option<&J>) -> bool {
         let mut present = false;
         if let Some(value) = value {
             let found = any_scalar(value, 0, &mut |scalar| {
@@ -108,28 +127,31 @@ impl Leaf {
 
 /// Whether `visit` returns true for some scalar of `value`: the value itself, or any scalar
 /// element of it at any array depth. Objects are not leaf values and are skipped.
-fn any_scalar(value: &Value, depth: usize, visit: &mut impl FnMut(&Value) -> bool) -> bool {
-    match value {
-        Value::Array(items) => {
+fn any_scalar<J: Json + ?Sized>(
+    value: &J,
+    depth: usize,
+    visit: &mut impl FnMut(&J) -> bool,
+) -> bool {
+    match value.kind() {
+        JsonKind::Array => {
             depth < MAX_EVENT_ARRAY_NESTING
-                && items.iter().any(|item| any_scalar(item, depth + 1, visit))
+                && value.elements().any(|item| any_scalar(item, depth + 1, visit))
         }
-        Value::Object(_) => false,
-        scalar => visit(scalar),
+        JsonKind::Object => false,
+        _ => visit(value),
     }
 }
 
-/// Whether `visit` returns true for some object element of `items`, at any array depth.
-fn any_object(
-    items: &[Value],
+/// Whether `visit` returns true for some object element of the array `items`, at any array
+/// depth.
+fn any_object<J: Json + ?Sized>(
+    items: &J,
     depth: usize,
-    visit: &mut impl FnMut(&Map<String, Value>) -> bool,
+    visit: &mut impl FnMut(&J) -> bool,
 ) -> bool {
-    items.iter().any(|item| match item {
-        Value::Object(object) => visit(object),
-        Value::Array(inner) => {
-            depth < MAX_EVENT_ARRAY_NESTING && any_object(inner, depth + 1, visit)
-        }
+    items.elements().any(|item| match item.kind() {
+        JsonKind::Object => visit(item),
+        JsonKind::Array => depth < MAX_EVENT_ARRAY_NESTING && any_object(item, depth + 1, visit),
         _ => false,
     })
 }

@@ -1,6 +1,8 @@
 //! GIVEN generated patterns and events WHEN they are compiled and matched THEN the laws of
 //! EventBridge patterns hold: `$or` is "either", `anything-but` is "not", unrelated fields do
-//! not matter, and nothing panics whatever the input.
+//! not matter, only the pattern's paths matter, and nothing panics whatever the input.
+
+mod support;
 
 use eventbridge_pattern::Pattern;
 use proptest::prelude::*;
@@ -108,6 +110,15 @@ fn pattern_object(node: BoxedStrategy<Value>) -> impl Strategy<Value = Value> {
         .prop_map(|fields| Value::Object(to_map(fields)))
 }
 
+/// A valid pattern with or without `$or`, at the root or under a field.
+fn pattern_with_or() -> impl Strategy<Value = Value> {
+    prop_oneof![
+        pattern(),
+        (pattern(), pattern()).prop_map(|(a, b)| json!({"$or": [a, b]})),
+        (pattern(), pattern(), leaf()).prop_map(|(a, b, c)| json!({"a": {"$or": [a, b]}, "b": c})),
+    ]
+}
+
 fn compile(pattern: &Value) -> Pattern {
     Pattern::compile(pattern)
         .unwrap_or_else(|e| panic!("generated pattern {pattern} is valid: {e}"))
@@ -212,6 +223,18 @@ proptest! {
         let before = compiled.matches(&event);
         add_unrelated(&mut event, &extra);
         prop_assert_eq!(compiled.matches(&event), before);
+    }
+
+    #[test]
+    fn an_event_reduced_to_the_pattern_paths_gets_the_same_result(
+        pattern in pattern_with_or(),
+        event in event(),
+    ) {
+        let compiled = compile(&pattern);
+        let paths = compiled.paths();
+        prop_assert!(paths.windows(2).all(|pair| pair[0] < pair[1]), "sorted, no repeats");
+        let reduced = support::project(&event, &paths);
+        prop_assert_eq!(compiled.matches(&reduced), compiled.matches(&event), "{}", reduced);
     }
 
     #[test]
