@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use ecs_events::event::UTF8_BOM;
 use ecs_events::event::payload::event_from_delivered;
-use ecs_events::event::{Delivered, ReceivedEvent};
+use ecs_events::event::{Delivered, EventError, ReceivedEvent};
 use ecs_events::event_log::{logged_event, rejected_error};
 use serde_json::Value;
 use serde_json::value::RawValue;
@@ -112,14 +112,14 @@ pub fn read_file(
     let opened =
         fs::File::open(file).map_err(|source| InputError { path: file.to_owned(), source })?;
     let path: Arc<Path> = Arc::from(file);
-    let typed = move |(line, index, delivered): Found| Entry {
+    let typed = move |(line, index, read): Found| Entry {
         location: Location { file: path.to_path_buf(), line },
-        event: delivered
-            .and_then(|delivered| event_from_delivered(delivered).map_err(|e| e.to_string()))
-            .map_err(|error| match index {
+        event: read.and_then(|read| read.into_event().map_err(|e| e.to_string())).map_err(
+            |error| match index {
                 Some(index) => format!("event [{index}]: {error}"),
                 None => error,
-            }),
+            },
+        ),
     };
     Ok(match open(BufReader::with_capacity(1 << 20, opened)) {
         Capture::Document(entries) => Box::new(entries.into_iter().map(typed)),
@@ -146,14 +146,39 @@ type Numbered<T = Value> = (usize, Result<T, String>);
 
 /// An entry's 1-based starting line, its 0-based index when it is an element of an array of
 /// events, and what was read there.
-type Found = (usize, Option<usize>, Result<Delivered, String>);
+type Found = (usize, Option<usize>, Result<Parsed, String>);
+
+/// What an entry holds: a plain event, already checked and typed on the thread that read it
+/// ([`ReceivedEvent::plain`]), or JSON for the general path to check.
+#[derive(Debug)]
+#[allow(clippy::large_enum_variant, reason = "the common variant: boxing it allocates per event")]
+enum Parsed {
+    Event(ReceivedEvent),
+    Json(Delivered),
+}
+
+impl Parsed {
+    fn into_event(self) -> Result<ReceivedEvent, EventError> {
+        match self {
+            Self::Event(received) => Ok(received),
+            Self::Json(delivered) => event_from_delivered(delivered),
+        }
+    }
+
+    fn into_value(self) -> Value {
+        match self {
+            Self::Event(received) => received.raw(),
+            Self::Json(delivered) => delivered.value,
+        }
+    }
+}
 
 /// One line of content with its number, or why it could not be read.
 type RawLine = (usize, Result<String, String>);
 
 /// Reads the entries of a capture, each with its 1-based starting line.
 pub fn read(reader: impl BufRead + Send + 'static) -> Box<dyn Iterator<Item = Numbered>> {
-    let as_value = |(line, _, delivered): Found| (line, delivered.map(|d| d.value));
+    let as_value = |(line, _, read): Found| (line, read.map(Parsed::into_value));
     match open(reader) {
         Capture::Document(entries) => Box::new(entries.into_iter().map(as_value)),
         Capture::Lines(lines) => Box::new(lines.flat_map(raw_line_entries).map(as_value)),
@@ -337,10 +362,15 @@ fn is_content(line: &str) -> bool {
 /// The entries of one line: an event, a batch of events (an array), a listener log line, or
 /// (compact) `filter-log-events` output.
 fn line_entries(number: usize, line: &str) -> Vec<Found> {
+    if line.len() <= MAX_EVENT_BYTES
+        && let Some(received) = ReceivedEvent::plain(line.trim())
+    {
+        return vec![(number, None, Ok(Parsed::Event(received)))];
+    }
     match parse_line(line) {
         Ok(parsed) if parsed.value.get("events").is_some_and(Value::is_array) => {
             log_events(line.trim())
-                .unwrap_or_else(|| vec![(number, None, Ok(parsed))])
+                .unwrap_or_else(|| vec![(number, None, Ok(Parsed::Json(parsed)))])
                 .into_iter()
                 .map(|(_, index, entry)| (number, index, entry))
                 .collect()
@@ -349,11 +379,13 @@ fn line_entries(number: usize, line: &str) -> Vec<Found> {
             Value::Array(events) => events
                 .into_iter()
                 .enumerate()
-                .map(|(index, event)| (number, Some(index), Ok(Delivered::from_value(event))))
+                .map(|(index, event)| {
+                    (number, Some(index), Ok(Parsed::Json(Delivered::from_value(event))))
+                })
                 .collect(),
-            value => vec![(number, None, Ok(Delivered::from_value(value)))],
+            value => vec![(number, None, Ok(Parsed::Json(Delivered::from_value(value))))],
         },
-        parsed => vec![(number, None, parsed.and_then(unwrap_logged))],
+        parsed => vec![(number, None, parsed.and_then(unwrap_logged).map(Parsed::Json))],
     }
 }
 
@@ -368,7 +400,11 @@ fn read_document(text: &str) -> Vec<Found> {
                     .into_iter()
                     .enumerate()
                     .map(|(index, item)| {
-                        (line_of(text, item.get()), Some(index), parse_event(item.get()))
+                        (
+                            line_of(text, item.get()),
+                            Some(index),
+                            parse_event(item.get()).map(Parsed::Json),
+                        )
                     })
                     .collect();
             }
@@ -383,7 +419,7 @@ fn read_document(text: &str) -> Vec<Found> {
             let event = if text.trim().len() > MAX_EVENT_BYTES {
                 Err(event_too_large(text.trim().len()))
             } else {
-                unwrap_logged(whole)
+                unwrap_logged(whole).map(Parsed::Json)
             };
             vec![(start, None, event)]
         }),
@@ -428,7 +464,7 @@ fn log_events(text: &str) -> Option<Vec<Found>> {
         .into_iter()
         .map(|raw| {
             let event: LogEvent = serde_json::from_str(raw.get()).ok()?;
-            let entry = parse_line(&event.message).and_then(unwrap_logged);
+            let entry = parse_line(&event.message).and_then(unwrap_logged).map(Parsed::Json);
             Some((line_of(text, raw.get()), None, entry))
         })
         .collect()

@@ -1,6 +1,9 @@
 //! The hot paths of every event, one benchmark each: envelope + detail parse, the state
 //! decision (record + in-memory conditional write), pattern match, alert rendering, and the
-//! DynamoDB item conversion. Inputs are the captured 2.5 KB OOM-killed task event.
+//! DynamoDB item conversion; then each function's own CPU work per event, end to end (the
+//! state tracker: bytes → record → DynamoDB item; the alerter: bytes → rules matched → alert
+//! rendered). Inputs are the captured 2.5 KB OOM-killed task event and, for the alerter's
+//! usual case (no rule matches), a running task's event.
 
 use std::hint::black_box;
 
@@ -13,6 +16,7 @@ use ecs_events::state::{
 use serde_json::Value;
 
 const EVENT: &str = include_str!("../../events/samples/task-oom-killed.json");
+const RUNNING: &str = include_str!("../../events/samples/task-ec2-running.json");
 
 fn hot_paths(c: &mut Criterion) {
     let raw: Value = serde_json::from_str(EVENT).expect("sample is JSON");
@@ -21,6 +25,7 @@ fn hot_paths(c: &mut Criterion) {
     let event = &received.event;
     let rules = RuleSet::default_rules();
     let rule = rules.matching(&raw).next().expect("the guide's rule matches");
+    let running = serde_json::from_str::<Value>(RUNNING).expect("sample is JSON").to_string();
     let record = StateRecord::from_event(received.clone(), Retention::default())
         .expect("fits")
         .expect("task");
@@ -54,11 +59,51 @@ fn hot_paths(c: &mut Criterion) {
     group.bench_function("pattern_match", |b| {
         b.iter(|| rules.matching(black_box(&raw)).count());
     });
+    group.bench_function("pattern_match_received_event", |b| {
+        b.iter(|| rules.matching_event(black_box(&received)).len());
+    });
     group.bench_function("alert_render", |b| {
         b.iter(|| render(black_box(rule), black_box(event)));
     });
     group.bench_function("dynamodb_item_conversion", |b| {
         b.iter(|| record_to_item(black_box(&record)).expect("converts"));
+    });
+    group.finish();
+
+    let mut group = c.benchmark_group("function");
+    group.throughput(Throughput::Elements(1));
+    let payload_events = |bytes: &[u8]| {
+        Payload::from_slice(bytes).items.into_iter().filter_map(|item| item.event.ok())
+    };
+    group.bench_function("state_tracker_event_to_item", |b| {
+        b.iter(|| {
+            payload_events(black_box(compact.as_bytes()))
+                .filter_map(|received| {
+                    StateRecord::from_event(received, Retention::default()).expect("fits")
+                })
+                .map(|record| record_to_item(&record).expect("converts").len())
+                .sum::<usize>()
+        });
+    });
+    group.bench_function("alerter_event_no_rule_matches", |b| {
+        b.iter(|| {
+            payload_events(black_box(running.as_bytes()))
+                .map(|received| rules.matching_event(&received).len())
+                .sum::<usize>()
+        });
+    });
+    group.bench_function("alerter_event_matched_and_rendered", |b| {
+        b.iter(|| {
+            payload_events(black_box(compact.as_bytes()))
+                .map(|received| {
+                    let rules = rules.matching_event(&received);
+                    rules
+                        .iter()
+                        .map(|rule| render(rule, &received.event).subject.len())
+                        .sum::<usize>()
+                })
+                .sum::<usize>()
+        });
     });
     group.finish();
 }

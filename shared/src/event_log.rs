@@ -44,7 +44,7 @@ pub fn log_line(raw: &Value) -> Result<String, EventError> {
 /// The log line of an event already checked (one of a delivered payload's,
 /// [`crate::event::Payload`]), secrets redacted.
 pub fn received_line(received: &ReceivedEvent) -> String {
-    line(&received.raw, &received.event)
+    line(&received.raw(), &received.event)
 }
 
 fn line(raw: &Value, event: &EcsEvent) -> String {

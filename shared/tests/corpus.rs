@@ -3,7 +3,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use ecs_events::event::{EcsDetail, EcsEvent};
+use ecs_events::event::{EcsDetail, EcsEvent, ReceivedEvent};
 use serde_json::Value;
 
 fn events_dir() -> PathBuf {
@@ -37,19 +37,24 @@ fn event_files(dir: &Path) -> Vec<PathBuf> {
 }
 
 #[test]
-fn given_every_captured_event_then_parse_serialise_parse_is_lossless() {
+fn given_every_captured_event_then_its_text_is_kept_whole_and_its_typed_view_round_trips() {
     let files = event_files(&events_dir());
     assert!(files.len() >= 30, "the corpus has {} event files, expected at least 30", files.len());
     let mut failures = Vec::new();
     for file in &files {
         let bytes = fs::read(file).expect("readable file");
         let original: Value = serde_json::from_slice(&bytes).expect("valid JSON");
-        match EcsEvent::from_slice(&bytes) {
-            Ok(event) => {
-                let written = serde_json::to_string(&event).expect("serialises");
+        match ReceivedEvent::from_slice(&bytes) {
+            Ok(received) => {
+                let written = serde_json::to_string(&received.event).expect("serialises");
                 let reparsed = EcsEvent::from_slice(written.as_bytes()).expect("reparses");
-                if event.to_value() != original || reparsed != event {
-                    failures.push(format!("{}: round trip changed the event", file.display()));
+                if received.raw() != original {
+                    failures.push(format!("{}: the event's text lost something", file.display()));
+                }
+                if reparsed != received.event
+                    || EcsEvent::from_slice(&bytes).as_ref() != Ok(&received.event)
+                {
+                    failures.push(format!("{}: the typed view changed", file.display()));
                 }
             }
             Err(error) => failures.push(format!("{}: {error}", file.display())),
@@ -76,16 +81,24 @@ fn given_every_detail_type_in_the_corpus_then_each_is_typed_not_unknown() {
 }
 
 #[test]
-fn given_unknown_fields_at_every_level_then_they_are_kept_and_written_back() {
+fn given_unknown_fields_at_every_level_then_the_text_and_the_stored_detail_keep_them() {
+    use ecs_events::state::{Retention, StateRecord};
     let bytes = fs::read(events_dir().join("samples/task-unknown-fields.json")).expect("readable");
-    let event = EcsEvent::from_slice(&bytes).expect("valid");
-    assert!(event.extra.contains_key("x-custom-top"), "top-level unknown field kept");
-    let task = event.task().expect("a task event");
-    assert_eq!(task.extra["futureField"], serde_json::json!([1, 2]));
-    let container = task.containers().first().expect("a container");
-    assert_eq!(container.extra["futureContainerField"], serde_json::json!({"a": true}));
+    let received = ReceivedEvent::from_slice(&bytes).expect("valid");
+    let raw = received.raw();
+    assert_eq!(raw["x-custom-top"]["nested"]["list"], serde_json::json!(["x"]), "{raw:#}");
+    assert_eq!(raw["detail"]["futureField"], serde_json::json!([1, 2]));
+    assert_eq!(
+        raw["detail"]["containers"][0]["futureContainerField"],
+        serde_json::json!({"a": true})
+    );
+    let record =
+        StateRecord::from_event(received, Retention::default()).expect("fits").expect("task");
+    let stored = record.detail.to_value();
+    assert_eq!(stored["futureField"], serde_json::json!([1, 2]));
+    assert_eq!(stored["containers"][0]["futureContainerField"], serde_json::json!({"a": true}));
     let original: Value = serde_json::from_slice(&bytes).expect("valid JSON");
-    assert_eq!(event.to_value(), original);
+    assert_eq!(stored, original["detail"], "nothing to redact: stored as delivered");
 }
 
 /// GIVEN every task event of the corpus WHEN stored as a DynamoDB item THEN the item's size, as
@@ -93,7 +106,6 @@ fn given_unknown_fields_at_every_level_then_they_are_kept_and_written_back() {
 /// (1 KB): the detail is compressed, the facts are short plain attributes.
 #[test]
 fn given_the_corpus_then_a_typical_task_event_is_one_dynamodb_write_unit() {
-    use ecs_events::event::ReceivedEvent;
     use ecs_events::state::{ResourceKind, Retention, StateRecord, item_size, record_to_item};
     const WRITE_UNIT: usize = 1024;
     let mut sizes = Vec::new();

@@ -38,7 +38,7 @@ use super::rules::{AlertRule, RuleSet};
 use super::sink::{AlertSink, SinkError};
 use crate::account::AccountNames;
 use crate::deadline::Deadline;
-use crate::event::{EcsEvent, ReceivedEvent, TaskOutcome};
+use crate::event::{EcsDetail, ReceivedEvent, TaskOutcome};
 use crate::incident::{
     Clock, IncidentError, IncidentStore, Member, Recorded, SETTLE, WindowRef, happened_at,
     incident_key, thread_id,
@@ -374,7 +374,7 @@ impl Alerter {
             return Err(AlertError::UnknownRule { rule: rule.to_owned() });
         };
         let clock = Clock::new(now.timestamp(), deadline.remaining());
-        self.deliver(rule, &received.event, now, clock, deadline).await
+        self.deliver(rule, received, now, clock, deadline).await
     }
 
     /// Sends the alerts of every rule whose pattern matches the event as delivered, and
@@ -388,8 +388,8 @@ impl Alerter {
         let mut results = Vec::new();
         // Taken once, at the start: every write of the invocation lands by its deadline.
         let clock = Clock::new(now.timestamp(), deadline.remaining());
-        for rule in self.rules.matching(&received.raw) {
-            let result = self.deliver(rule, &received.event, now, clock, deadline).await;
+        for rule in self.rules.matching_event(received) {
+            let result = self.deliver(rule, received, now, clock, deadline).await;
             results.push((rule.name.clone(), result));
         }
         results
@@ -495,11 +495,12 @@ impl Alerter {
     async fn deliver(
         &self,
         rule: &AlertRule,
-        event: &EcsEvent,
+        received: &ReceivedEvent,
         now: DateTime<Utc>,
         clock: Clock,
         deadline: Deadline,
     ) -> Result<Delivery, AlertError> {
+        let event = &received.event;
         let (resource, key) = alert_target(rule, event);
         let outcome = event.task().map(|task| self.rules.outcome(rule, task));
         if !rule.completed.tells(outcome) {
@@ -545,8 +546,12 @@ impl Alerter {
             _ => None,
         };
         let incident = thread.as_ref().map(|(thread, key, _)| (key.as_str(), thread.as_str()));
-        let context =
-            MatchContext { outcome, deployment: self.deployment_context(event, deadline).await };
+        let context = MatchContext {
+            outcome,
+            deployment: self.deployment_context(event, deadline).await,
+            detail: matches!(event.detail, EcsDetail::Deployment(_))
+                .then(|| received.detail_json().to_owned()),
+        };
         let alert = render_alert(rule, event, &context, incident, &self.names, now);
         let opened = happened_at(event);
         let told = (

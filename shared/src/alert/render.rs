@@ -115,6 +115,9 @@ pub struct MatchContext {
     pub outcome: Option<TaskOutcome>,
     /// A deployment's record and tasks.
     pub deployment: Option<DeploymentContext>,
+    /// The event's detail as delivered (JSON text), for the messages whose document carries
+    /// it whole (a deployment's); without it, the fields this version reads.
+    pub detail: Option<String>,
 }
 
 /// Renders the alert `rule` raises for `event`, on its own (no incident), told as it happens,
@@ -122,8 +125,10 @@ pub struct MatchContext {
 /// its id.
 pub fn render(rule: &AlertRule, event: &EcsEvent) -> Alert {
     let codes = rule.expected_exit_codes.as_deref().unwrap_or(DEFAULT_EXPECTED_EXIT_CODES);
-    let context =
-        MatchContext { outcome: event.task().map(|task| task.outcome(codes)), deployment: None };
+    let context = MatchContext {
+        outcome: event.task().map(|task| task.outcome(codes)),
+        ..MatchContext::default()
+    };
     render_alert(rule, event, &context, None, &AccountNames::none(), event.time.instant())
 }
 
@@ -161,7 +166,7 @@ pub fn render_alert(
     let draft = match &event.detail {
         EcsDetail::Task(task) => render_task(rule, event, task, outcome, late.as_ref()),
         EcsDetail::Deployment(deployment) => {
-            render_deployment(rule, event, deployment, context.deployment.as_ref(), late.as_ref())
+            render_deployment(rule, event, deployment, context, late.as_ref())
         }
         _ => render_other(rule, event, late.as_ref()),
     };

@@ -25,7 +25,9 @@ use std::time::Duration;
 
 use super::Severity;
 use super::lint::{Finding, lint_pattern};
-use crate::event::{DEFAULT_EXPECTED_EXIT_CODES, TaskOutcome, without_bom};
+use crate::event::{
+    DEFAULT_EXPECTED_EXIT_CODES, Projection, ReceivedEvent, TaskOutcome, without_bom,
+};
 use crate::incident::GroupSettings;
 use crate::pattern::{Pattern, PatternError};
 
@@ -333,6 +335,8 @@ pub struct RuleSet {
     rules: Vec<AlertRule>,
     /// The exit codes that mean done for rules that list none.
     expected_exit_codes: Vec<i64>,
+    /// The event fields the rules' patterns read: all an event is read for to be matched.
+    projection: Projection,
 }
 
 impl RuleSet {
@@ -375,7 +379,12 @@ impl RuleSet {
             1 => return Err(errors.remove(0)),
             _ => return Err(RuleError::Several(errors)),
         }
-        Ok(Self { rules, expected_exit_codes: DEFAULT_EXPECTED_EXIT_CODES.to_vec() })
+        Ok(Self::of(rules))
+    }
+
+    fn of(rules: Vec<AlertRule>) -> Self {
+        let projection = Projection::of_paths(rules.iter().flat_map(|rule| rule.pattern.paths()));
+        Self { rules, expected_exit_codes: DEFAULT_EXPECTED_EXIT_CODES.to_vec(), projection }
     }
 
     /// The rule set with `codes` meaning done for the rules that list no `expectedExitCodes`.
@@ -397,10 +406,7 @@ impl RuleSet {
     /// The default rule set ([`DEFAULT_RULES_JSON`]).
     pub fn default_rules() -> Self {
         // The default file ships with the crate and is tested to compile.
-        Self::from_json(DEFAULT_RULES_JSON).unwrap_or(Self {
-            rules: Vec::new(),
-            expected_exit_codes: DEFAULT_EXPECTED_EXIT_CODES.to_vec(),
-        })
+        Self::from_json(DEFAULT_RULES_JSON).unwrap_or_else(|_| Self::of(Vec::new()))
     }
 
     /// The rules, in file order.
@@ -411,6 +417,14 @@ impl RuleSet {
     /// The rules whose pattern matches `event`, in file order.
     pub fn matching<'a>(&'a self, event: &'a Value) -> impl Iterator<Item = &'a AlertRule> + 'a {
         self.rules.iter().filter(move |rule| rule.pattern.matches(event))
+    }
+
+    /// The rules whose pattern matches a received event, in file order: the event's text is
+    /// read once for the fields the patterns name, and every pattern is matched on those.
+    pub fn matching_event(&self, received: &ReceivedEvent) -> Vec<&AlertRule> {
+        // The text is JSON by construction; the whole value would match alike.
+        let event = self.projection.project(received.json()).unwrap_or_else(|_| received.raw());
+        self.rules.iter().filter(|rule| rule.pattern.matches(&event)).collect()
     }
 }
 

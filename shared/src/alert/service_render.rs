@@ -11,8 +11,8 @@ use serde_json::{Value, json};
 
 use super::chat::{ChatContent, code};
 use super::render::{
-    Alert, AlertKind, Draft, Late, Told, alert_target, assemble, console_url, duration, event_time,
-    labelled, subject_line,
+    Alert, AlertKind, Draft, Late, MatchContext, Told, alert_target, assemble, console_url,
+    duration, event_time, labelled, subject_line,
 };
 use super::{AlertRule, Severity};
 use crate::account::{AccountNames, Place, account_of};
@@ -51,9 +51,14 @@ pub(super) fn render_deployment(
     rule: &AlertRule,
     event: &EcsEvent,
     deployment: &DeploymentStateChange,
-    context: Option<&DeploymentContext>,
+    context: &MatchContext,
     late: Option<&Late>,
 ) -> Draft {
+    let detail = match context.detail.as_deref().map(serde_json::from_str) {
+        Some(Ok(detail)) => detail,
+        _ => serde_json::to_value(deployment).unwrap_or(Value::Null),
+    };
+    let context = context.deployment.as_ref();
     let target = alert_target(rule, event);
     let service_arn = target.0.clone();
     let (region, cluster, name) = service_parts(&service_arn);
@@ -162,7 +167,7 @@ pub(super) fn render_deployment(
         "runSeconds": ran,
         "tasks": tasks,
         "consoleUrl": deployments_url,
-        "detail": serde_json::to_value(deployment).unwrap_or(Value::Null),
+        "detail": detail,
     });
     let mut lines = vec![code(deployment.reason.as_deref().unwrap_or(&words))];
     if let Some(late) = late {

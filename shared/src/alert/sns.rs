@@ -152,7 +152,8 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::alert::{RuleSet, render};
+    use crate::account::AccountNames;
+    use crate::alert::{MatchContext, RuleSet, render_alert};
     use crate::event::EcsEvent;
 
     fn deployment_with_detail_bytes(size: usize) -> Alert {
@@ -161,10 +162,13 @@ mod tests {
         ))
         .expect("JSON");
         raw["detail"]["notes"] = json!("x\"y".repeat(size / 3));
+        let detail = Some(raw["detail"].to_string());
         let event = EcsEvent::from_value(raw).expect("valid");
         let rules = RuleSet::from_json(r#"[{"name": "any", "pattern": {"source": ["aws.ecs"]}}]"#)
             .expect("rule");
-        render(&rules.rules()[0], &event)
+        let context = MatchContext { detail, ..MatchContext::default() };
+        let now = event.time.instant();
+        render_alert(&rules.rules()[0], &event, &context, None, &AccountNames::none(), now)
     }
 
     #[test]

@@ -1,13 +1,14 @@
 //! `ECS Container Instance State Change` detail.
 
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Number, Value};
+use serde_json::{Number, Value};
 
 use super::{ContainerInstanceStatus, NameValue, Timestamp};
 
 /// The `detail` of an `ECS Container Instance State Change` event.
 ///
-/// Fields this version does not know are kept in `extra` and written back unchanged.
+/// Fields this version does not know are not read here: the event's delivered text keeps them
+/// ([`super::ReceivedEvent::json`]).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ContainerInstanceStateChange {
@@ -55,9 +56,6 @@ pub struct ContainerInstanceStateChange {
     /// Versions of the agent and of Docker.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version_info: Option<VersionInfo>,
-    /// Fields this version of the toolkit does not know.
-    #[serde(flatten)]
-    pub extra: Map<String, Value>,
 }
 
 /// A resource of a container instance (`CPU`, `MEMORY`, `PORTS`...).
@@ -82,9 +80,6 @@ pub struct Resource {
     /// Value for `STRINGSET`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub string_set_value: Option<Vec<String>>,
-    /// Fields this version of the toolkit does not know.
-    #[serde(flatten)]
-    pub extra: Map<String, Value>,
 }
 
 /// Versions of the ECS agent and Docker on a container instance.
@@ -100,7 +95,4 @@ pub struct VersionInfo {
     /// Docker version.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub docker_version: Option<String>,
-    /// Fields this version of the toolkit does not know.
-    #[serde(flatten)]
-    pub extra: Map<String, Value>,
 }

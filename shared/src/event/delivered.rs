@@ -40,6 +40,11 @@ impl Delivered {
         Self { value, detail_json: None }
     }
 
+    /// A value with the compact text its `detail` was delivered as, if any.
+    pub(crate) fn with_detail_json(value: Value, detail_json: Option<Arc<str>>) -> Self {
+        Self { value, detail_json }
+    }
+
     /// The compact text of the top-level `detail`, when the bytes held it so.
     pub fn detail_json(&self) -> Option<&Arc<str>> {
         self.detail_json.as_ref()
@@ -85,12 +90,12 @@ impl<'de> Visitor<'de> for EventVisitor {
 /// serde_json refuses a document nested over 128 levels. Parsed alone, the detail would be
 /// allowed one level more than inside its event, so a detail that could be that deep (counting
 /// brackets in strings too) is left to the whole-document parse.
-fn may_reach_depth_limit(json: &str) -> bool {
+pub(crate) fn may_reach_depth_limit(json: &str) -> bool {
     json.bytes().filter(|byte| matches!(byte, b'{' | b'[')).count() >= 127
 }
 
 /// Whether valid JSON text has no whitespace outside its strings.
-fn is_compact(json: &str) -> bool {
+pub(crate) fn is_compact(json: &str) -> bool {
     let bytes = json.as_bytes();
     let mut at = 0;
     loop {

@@ -1,7 +1,8 @@
 //! The ECS event model: the EventBridge envelope and the typed `detail` of each ECS event type.
 //!
-//! Parsing is lossless: unknown fields at every level are kept, so parse → serialise → parse
-//! gives the same JSON value. Errors say what was wrong and where (`detail.containers[2].exitCode`).
+//! An event is kept as the JSON text it was delivered as, the lossless form, beside a typed
+//! view of the fields this version knows ([`ReceivedEvent`]). Errors say what was wrong and
+//! where (`detail.containers[2].exitCode`).
 //! The keys the state is stored under (task, container instance and cluster ARNs) are checked
 //! to be ARNs of their kind ([`check_arn`]).
 
@@ -10,22 +11,25 @@ mod container_instance;
 mod delivered;
 mod outcome;
 pub mod payload;
+mod projection;
+mod received;
 pub mod schema;
 mod service;
 mod status;
 mod task;
 mod timestamp;
 
-use std::sync::Arc;
-
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 pub use arn::{ArnKind, check_arn};
 pub use container_instance::{ContainerInstanceStateChange, Resource, VersionInfo};
 pub use delivered::Delivered;
+pub(crate) use delivered::is_compact;
 pub use outcome::{DEFAULT_EXPECTED_EXIT_CODES, TaskOutcome};
 pub use payload::{Item, Payload};
+pub use projection::Projection;
+pub use received::ReceivedEvent;
 pub use service::{DeploymentStateChange, ServiceAction};
 pub use status::{
     Connectivity, ContainerInstanceStatus, DeploymentEventName, HealthStatus, LaunchType,
@@ -100,8 +104,8 @@ pub enum EventError {
 /// An ECS event as EventBridge delivers it.
 ///
 /// We define our own envelope rather than reuse `aws_lambda_events`' `EventBridgeEvent`: ours
-/// keeps unknown envelope fields, keeps `time` exactly as sent and dispatches `detail` on
-/// `detail-type` with errors that carry the field path.
+/// keeps `time` exactly as sent and dispatches `detail` on `detail-type` with errors that
+/// carry the field path. Unknown fields are not read: [`ReceivedEvent::json`] keeps them.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct EcsEvent {
     /// Envelope version (`"0"`).
@@ -125,9 +129,6 @@ pub struct EcsEvent {
     pub resources: Option<Vec<String>>,
     /// The typed detail.
     pub detail: EcsDetail,
-    /// Envelope fields this version of the toolkit does not know.
-    #[serde(flatten)]
-    pub extra: Map<String, Value>,
 }
 
 /// The `detail` of an ECS event, by `detail-type`.
@@ -156,53 +157,6 @@ impl Serialize for EcsDetail {
         }
     }
 }
-
-/// An event as delivered and its typed view, parsed once: `raw` is what patterns match and
-/// what the state tracker stores, `event` is what the code reads.
-#[derive(Debug, Clone)]
-pub struct ReceivedEvent {
-    /// The event exactly as delivered.
-    pub raw: Value,
-    /// Its typed view.
-    pub event: EcsEvent,
-    /// `raw["detail"]` as the compact text it arrived as, when it did.
-    detail_json: Option<Arc<str>>,
-}
-
-impl PartialEq for ReceivedEvent {
-    /// The same event: the text kept of its detail is a copy of `raw["detail"]`.
-    fn eq(&self, other: &Self) -> bool {
-        self.raw == other.raw && self.event == other.event
-    }
-}
-
-impl ReceivedEvent {
-    /// Checks and types an event as delivered.
-    pub fn new(raw: Value) -> Result<Self, EventError> {
-        let event = EcsEvent::from_raw(&raw)?;
-        Ok(Self { raw, event, detail_json: None })
-    }
-
-    /// Checks and types an event parsed with [`Delivered::parse`], keeping its detail's text.
-    pub fn from_delivered(delivered: Delivered) -> Result<Self, EventError> {
-        let (raw, detail_json) = delivered.into_parts();
-        Ok(Self { detail_json, ..Self::new(raw)? })
-    }
-
-    /// Parses an event from JSON bytes.
-    pub fn from_slice(bytes: &[u8]) -> Result<Self, EventError> {
-        Self::from_delivered(Delivered::parse(bytes)?)
-    }
-
-    /// The parts: the event as delivered, its typed view and its detail's delivered text.
-    pub(crate) fn into_parts(self) -> (Value, EcsEvent, Option<Arc<str>>) {
-        (self.raw, self.event, self.detail_json)
-    }
-}
-
-/// The envelope fields, in the order they are checked.
-const ENVELOPE_FIELDS: [&str; 9] =
-    ["version", "id", "detail-type", "source", "account", "time", "region", "resources", "detail"];
 
 impl EcsEvent {
     /// Parses an event from JSON bytes.
@@ -258,23 +212,7 @@ impl EcsEvent {
             _ => return Err(field_type_error("detail", Some(detail), "an object")),
         };
         check_keys(&detail, resources.as_deref())?;
-        let extra = object
-            .iter()
-            .filter(|(name, _)| !ENVELOPE_FIELDS.contains(&name.as_str()))
-            .map(|(name, value)| (name.clone(), value.clone()))
-            .collect();
-        Ok(Self {
-            version,
-            id,
-            detail_type,
-            source,
-            account,
-            time,
-            region,
-            resources,
-            detail,
-            extra,
-        })
+        Ok(Self { version, id, detail_type, source, account, time, region, resources, detail })
     }
 
     /// The event as a JSON value, unknown fields included.

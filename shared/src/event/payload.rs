@@ -22,7 +22,7 @@
 //! `SystemMetadata`'s `aws:EventId` when there is one (the bus keeps it across retries), else
 //! an id derived from the event's content ([`derived_id`]), so a redelivered copy gets the same
 //! id and deduplicates as the original does. Both are written into the event as delivered
-//! (`ReceivedEvent::raw`), so patterns, stored records and log lines see a whole envelope.
+//! ([`ReceivedEvent::json`]), so patterns, stored records and log lines see a whole envelope.
 //!
 //! Each event of a batch is decided on its own: the result of one does not change another's.
 //! An empty array is a batch of no events: nothing to do, not an error (EventBridge never
@@ -31,13 +31,13 @@
 //! object, a wrapper with keys other than `Data`, `Metadata` and `SystemMetadata`, and every
 //! error of the event itself (with `Data.` before its path when it was wrapped).
 //!
-//! A plain single event costs what it did before this module: one pass of
-//! [`Delivered::parse`] over the bytes and one typing pass, and a check of two keys.
+//! A plain single event given as bytes is read in one pass ([`ReceivedEvent::plain`]); the
+//! shapes above take the general path.
 
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
-use super::{Delivered, EcsEvent, EventError, ReceivedEvent, json_type, parse_json};
+use super::{Delivered, EventError, ReceivedEvent, json_type, parse_json};
 
 /// The keys of a wrapped (`WITH_METADATA`) event.
 const WRAPPER_KEYS: [&str; 3] = ["Data", "Metadata", "SystemMetadata"];
@@ -109,10 +109,16 @@ impl Payload {
         let first = bytes.iter().find(|byte| !byte.is_ascii_whitespace());
         if first == Some(&b'[') {
             return match serde_json::from_slice::<Vec<&serde_json::value::RawValue>>(bytes) {
-                Ok(elements) => Self::batch(elements.into_iter().map(|element| {
-                    Delivered::parse(element.get().as_bytes()).and_then(event_from_delivered)
-                })),
+                Ok(elements) => {
+                    Self::batch(elements.into_iter().map(|element| event_from_text(element.get())))
+                }
                 Err(_) => Self::single(parse_json(bytes).map(Self::from_value)),
+            };
+        }
+        if let Some(received) = std::str::from_utf8(bytes).ok().and_then(ReceivedEvent::plain) {
+            return Self {
+                shape: Shape::Single,
+                items: vec![Item { index: None, event: Ok(received) }],
             };
         }
         match Delivered::parse(bytes) {
@@ -216,8 +222,16 @@ pub fn event_from_delivered(delivered: Delivered) -> Result<ReceivedEvent, Event
         Value::Array(_) => return Err(EventError::NestedArray),
         other => return Err(EventError::NotAnObject { found: json_type(other) }),
     }
-    let event = EcsEvent::from_raw(&raw)?;
-    Ok(ReceivedEvent { raw, event, detail_json })
+    ReceivedEvent::from_delivered(Delivered::with_detail_json(raw, detail_json))
+}
+
+/// Checks and types one event's JSON text: a plain event in one pass ([`ReceivedEvent::plain`]),
+/// anything else as [`event_from_delivered`] does.
+pub fn event_from_text(text: &str) -> Result<ReceivedEvent, EventError> {
+    match ReceivedEvent::plain(text) {
+        Some(received) => Ok(received),
+        None => Delivered::parse(text.as_bytes()).and_then(event_from_delivered),
+    }
 }
 
 /// An error of a wrapped event's `Data`, with its path below `Data`.
@@ -417,8 +431,8 @@ mod tests {
         let payload = Payload::from_slice(bytes.as_bytes());
         assert_eq!(payload.shape, Shape::Single);
         let received = ok(&payload.items[0]);
-        assert_eq!(received.raw, sample());
-        assert_eq!(received.detail_json.as_deref(), Some(sample()["detail"].to_string().as_str()));
+        assert_eq!(received.raw(), sample());
+        assert_eq!(Some(received.detail_json()), Some(sample()["detail"].to_string().as_str()));
     }
 
     #[test]
@@ -434,7 +448,7 @@ mod tests {
                 payload.items.iter().map(|item| item.index).collect::<Vec<_>>(),
                 [Some(0), Some(1)]
             );
-            assert_eq!(ok(&payload.items[0]).raw, sample());
+            assert_eq!(ok(&payload.items[0]).raw(), sample());
             assert_eq!(ok(&payload.items[1]).event.id, "5c1ed3f0-2a2b-4c4d-8e8f-000000000002");
             assert_eq!(ok(&payload.items[1]).event.task().map(|task| task.version), Some(7));
         }
@@ -449,7 +463,7 @@ mod tests {
             assert_eq!(payload.shape, Shape::Wrapped);
             assert_eq!(payload.items[0].index, None);
             // The envelope has its own id: the bus's id does not replace it.
-            assert_eq!(ok(&payload.items[0]).raw, sample());
+            assert_eq!(ok(&payload.items[0]).raw(), sample());
         }
     }
 
@@ -458,7 +472,7 @@ mod tests {
         let mut value = wrapped(sample(), json!({"aws:DeliveryType": "REPLAY"}));
         value["Metadata"] = json!({"tenant": "acme"});
         let payload = Payload::from_value(value);
-        assert_eq!(ok(&payload.items[0]).raw, sample());
+        assert_eq!(ok(&payload.items[0]).raw(), sample());
     }
 
     #[test]
@@ -469,8 +483,8 @@ mod tests {
         ]);
         let payload = Payload::from_slice(events.to_string().as_bytes());
         assert_eq!(payload.shape, Shape::Batch);
-        assert_eq!(ok(&payload.items[0]).raw, sample());
-        assert_eq!(ok(&payload.items[1]).raw, second());
+        assert_eq!(ok(&payload.items[0]).raw(), sample());
+        assert_eq!(ok(&payload.items[1]).raw(), second());
     }
 
     #[test]
@@ -485,9 +499,9 @@ mod tests {
         let received = ok(&payload.items[0]);
         assert_eq!(received.event.id, "6d65956a-cc4b-5139-9b14-b648c489b5cd");
         assert_eq!(received.event.version, "0");
-        assert_eq!(received.raw["id"], "6d65956a-cc4b-5139-9b14-b648c489b5cd");
-        assert_eq!(received.raw["version"], "0");
-        assert_eq!(received.raw, sample(), "the sample's own id and version are these");
+        assert_eq!(received.raw()["id"], "6d65956a-cc4b-5139-9b14-b648c489b5cd");
+        assert_eq!(received.raw()["version"], "0");
+        assert_eq!(received.raw(), sample(), "the sample's own id and version are these");
     }
 
     #[test]
@@ -539,7 +553,7 @@ mod tests {
             Payload::from_value(events.clone()),
             Payload::from_slice(events.to_string().as_bytes()),
         ] {
-            assert_eq!(ok(&payload.items[0]).raw, sample());
+            assert_eq!(ok(&payload.items[0]).raw(), sample());
             assert_eq!(err(&payload.items[1]), &EventError::NestedArray);
             assert_eq!(
                 payload.items[1].error_text().as_deref(),

@@ -3,7 +3,6 @@
 //! These events carry no `detail.version`: they are deduplicated by the envelope `id`.
 
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
 
 use super::{DeploymentEventName, ServiceActionName, ServiceEventType, Timestamp};
 
@@ -45,9 +44,6 @@ pub struct ServiceAction {
     /// Cloud Map registries involved.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service_registry_arns: Option<Vec<String>>,
-    /// Fields this version of the toolkit does not know.
-    #[serde(flatten)]
-    pub extra: Map<String, Value>,
 }
 
 /// The `detail` of an `ECS Deployment State Change` event.
@@ -66,9 +62,6 @@ pub struct DeploymentStateChange {
     /// Why (for failures, the circuit breaker's words).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
-    /// Fields this version of the toolkit does not know.
-    #[serde(flatten)]
-    pub extra: Map<String, Value>,
 }
 
 impl DeploymentStateChange {

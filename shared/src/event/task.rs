@@ -1,13 +1,14 @@
 //! `ECS Task State Change` detail.
 
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use super::{Connectivity, HealthStatus, LaunchType, StopCode, TaskStatus, Timestamp};
 
 /// The `detail` of an `ECS Task State Change` event, with every field AWS documents.
 ///
-/// Fields this version does not know are kept in `extra` and written back unchanged.
+/// Fields this version does not know are not read here: the event's delivered text keeps them
+/// ([`super::ReceivedEvent::json`]).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TaskStateChange {
@@ -118,9 +119,6 @@ pub struct TaskStateChange {
     pub updated_at: Option<Timestamp>,
     /// Grows by one per state change: orders and deduplicates the task's events.
     pub version: u64,
-    /// Fields this version of the toolkit does not know.
-    #[serde(flatten)]
-    pub extra: Map<String, Value>,
 }
 
 impl TaskStateChange {
@@ -238,9 +236,6 @@ pub struct Container {
     /// ARN of the task the container belongs to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub task_arn: Option<String>,
-    /// Fields this version of the toolkit does not know.
-    #[serde(flatten)]
-    pub extra: Map<String, Value>,
 }
 
 impl Container {
@@ -266,9 +261,6 @@ pub struct Attachment {
     /// Details such as `subnetId`, `networkInterfaceId`, `privateIPv4Address`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub details: Option<Vec<NameValue>>,
-    /// Fields this version of the toolkit does not know.
-    #[serde(flatten)]
-    pub extra: Map<String, Value>,
 }
 
 /// A `{"name": ..., "value": ...}` pair (attributes, attachment details, environment).
@@ -280,9 +272,6 @@ pub struct NameValue {
     /// Value.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub value: Option<String>,
-    /// Fields this version of the toolkit does not know.
-    #[serde(flatten)]
-    pub extra: Map<String, Value>,
 }
 
 /// A port binding of a container.
@@ -301,9 +290,6 @@ pub struct NetworkBinding {
     /// `tcp` or `udp`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub protocol: Option<String>,
-    /// Fields this version of the toolkit does not know.
-    #[serde(flatten)]
-    pub extra: Map<String, Value>,
 }
 
 /// A network interface of a container (awsvpc).
@@ -319,9 +305,6 @@ pub struct NetworkInterface {
     /// IPv6 address.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ipv6_address: Option<String>,
-    /// Fields this version of the toolkit does not know.
-    #[serde(flatten)]
-    pub extra: Map<String, Value>,
 }
 
 /// A managed agent (ECS Exec) of a container.
@@ -340,9 +323,6 @@ pub struct ManagedAgent {
     /// Why the agent is in its status.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
-    /// Fields this version of the toolkit does not know.
-    #[serde(flatten)]
-    pub extra: Map<String, Value>,
 }
 
 /// Fargate ephemeral storage.
@@ -352,9 +332,6 @@ pub struct EphemeralStorage {
     /// Size in GiB.
     #[serde(rename = "sizeInGiB", default, skip_serializing_if = "Option::is_none")]
     pub size_in_gib: Option<u32>,
-    /// Fields this version of the toolkit does not know.
-    #[serde(flatten)]
-    pub extra: Map<String, Value>,
 }
 
 /// Overrides of a task.
@@ -376,9 +353,6 @@ pub struct TaskOverrides {
     /// Execution role override.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub execution_role_arn: Option<String>,
-    /// Fields this version of the toolkit does not know.
-    #[serde(flatten)]
-    pub extra: Map<String, Value>,
 }
 
 /// Overrides of one container.
@@ -403,7 +377,4 @@ pub struct ContainerOverride {
     /// Soft memory override in MiB.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub memory_reservation: Option<u32>,
-    /// Fields this version of the toolkit does not know.
-    #[serde(flatten)]
-    pub extra: Map<String, Value>,
 }

@@ -1,11 +1,14 @@
 //! The record the state tracker keeps per task or container instance, built from an event.
 
+use std::sync::{Arc, LazyLock};
+
 use chrono::{DateTime, Duration, Utc};
+use serde_json::Value;
 
 use super::detail::Detail;
 use crate::event::{
-    ContainerInstanceStatus, DEFAULT_EXPECTED_EXIT_CODES, EcsDetail, EcsEvent, ReceivedEvent,
-    TaskStateChange, TaskStatus, Timestamp,
+    ContainerInstanceStatus, DEFAULT_EXPECTED_EXIT_CODES, EcsDetail, EcsEvent, Projection,
+    ReceivedEvent, TaskStateChange, TaskStatus, Timestamp, is_compact,
 };
 use crate::redact::redact_detail;
 
@@ -213,8 +216,11 @@ impl StateRecord {
         received: ReceivedEvent,
         retention: Retention,
     ) -> Result<Option<Self>, RecordError> {
-        let (mut raw, event, detail_json) = received.into_parts();
-        let EcsEvent { id, time, detail: typed, .. } = event;
+        if !matches!(received.event.detail, EcsDetail::Task(_) | EcsDetail::ContainerInstance(_)) {
+            return Ok(None);
+        }
+        let detail = stored_detail(received.detail_json());
+        let EcsEvent { id, time, detail: typed, .. } = received.event;
         let (kind, key, version, cluster_arn, status, expires_at, facts) = match typed {
             EcsDetail::Task(task) => {
                 let expires_at = (task.last_status == TaskStatus::Stopped).then(|| {
@@ -257,13 +263,6 @@ impl StateRecord {
             EcsDetail::ServiceAction(_) | EcsDetail::Deployment(_) | EcsDetail::Unknown(_) => {
                 return Ok(None);
             }
-        };
-        let mut detail = raw.get_mut("detail").map(serde_json::Value::take).unwrap_or_default();
-        let redacted = redact_detail(&mut detail);
-        let detail = match detail_json {
-            // As delivered, when redaction left it as it was.
-            Some(text) if !redacted => Detail::from_delivered(text),
-            _ => Detail::from_value(&detail),
         };
         let record = Self {
             kind,
@@ -344,6 +343,23 @@ pub(super) fn number_size(number: &str) -> usize {
     let start = digits.iter().position(|&digit| digit != b'0').unwrap_or(digits.len());
     let end = digits.iter().rposition(|&digit| digit != b'0').map_or(start, |end| end + 1);
     (end - start).max(1).div_ceil(2) + 1
+}
+
+/// The detail to store: its delivered text when compact and free of secrets, else written
+/// compact from its value with the secrets redacted.
+fn stored_detail(delivered: &str) -> Detail {
+    // Only `overrides` can hold a secret: read it alone to see whether redaction changes it.
+    static OVERRIDES: LazyLock<Projection> =
+        LazyLock::new(|| Projection::of_paths([["overrides"]]));
+    let overrides = OVERRIDES.project(delivered);
+    let has_secrets =
+        overrides.is_err() || overrides.is_ok_and(|mut part| redact_detail(&mut part));
+    if !has_secrets && is_compact(delivered) {
+        return Detail::from_delivered(Arc::from(delivered));
+    }
+    let mut detail = serde_json::from_str(delivered).unwrap_or(Value::Null);
+    redact_detail(&mut detail);
+    Detail::from_value(&detail)
 }
 
 #[cfg(test)]
