@@ -1,21 +1,65 @@
 //! The in-memory state store: the embedded default for local replay and unit tests, with the
 //! same semantics as the DynamoDB adapter.
+//!
+//! A finished resource (a stopped task, a deregistered container instance) changes no more in
+//! the usual run of events, and in a long replay it is most of what is kept: its detail is
+//! kept packed in its DynamoDB encoding (a 2.9 KB task detail takes about 450 bytes, see
+//! [`Detail::encode`]) and unpacked when read.
 
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{LazyLock, Mutex, MutexGuard, PoisonError};
 
 use async_trait::async_trait;
 
 use super::{
-    Create, PutResult, ResourceKind, StateRecord, StateStore, StoreError, StoredVersion,
+    Create, Detail, PutResult, ResourceKind, StateRecord, StateStore, StoreError, StoredVersion,
     TaskSummary, finished_status,
 };
 
 /// Records in a map behind a mutex: each write is checked and applied atomically.
 #[derive(Debug, Default)]
 pub struct InMemoryStateStore {
-    records: Mutex<HashMap<(ResourceKind, String), StateRecord>>,
+    records: Mutex<HashMap<(ResourceKind, String), Kept>>,
+}
+
+/// A record as kept: a finished resource's detail packed.
+#[derive(Debug)]
+struct Kept {
+    /// The record; its detail stands empty while `packed` holds it.
+    record: StateRecord,
+    /// The detail in its DynamoDB encoding, for a finished resource.
+    packed: Option<Box<[u8]>>,
+}
+
+impl Kept {
+    fn new(mut record: StateRecord) -> Self {
+        static EMPTY: LazyLock<Detail> =
+            LazyLock::new(|| Detail::from_value(&serde_json::Value::Null));
+        if record.status != finished_status(record.kind) {
+            return Self { record, packed: None };
+        }
+        match record.detail.encode() {
+            Ok(packed) => {
+                record.detail = EMPTY.clone();
+                Self { record, packed: Some(packed.into_boxed_slice()) }
+            }
+            Err(_) => Self { record, packed: None },
+        }
+    }
+
+    /// The record, its detail unpacked.
+    fn unpacked(&self) -> Result<StateRecord, StoreError> {
+        let mut record = self.record.clone();
+        if let Some(packed) = &self.packed {
+            record.detail = Detail::decode(packed).map_err(|message| StoreError::Malformed {
+                table: "in memory".to_owned(),
+                key: record.key.clone(),
+                message,
+            })?;
+        }
+        Ok(record)
+    }
 }
 
 impl InMemoryStateStore {
@@ -24,7 +68,7 @@ impl InMemoryStateStore {
         Self::default()
     }
 
-    fn lock(&self) -> MutexGuard<'_, HashMap<(ResourceKind, String), StateRecord>> {
+    fn lock(&self) -> MutexGuard<'_, HashMap<(ResourceKind, String), Kept>> {
         // A panic while holding the lock cannot leave a half-written record: inserts are whole.
         self.records.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -41,23 +85,23 @@ impl StateStore for InMemoryStateStore {
         // The same condition as the DynamoDB write: no item (when creating is allowed), or an
         // older one.
         match records.entry((record.kind, record.key.clone())) {
-            Entry::Occupied(stored) if stored.get().version >= record.version => {
-                Ok(PutResult::Kept { stored_version: stored.get().version })
+            Entry::Occupied(stored) if stored.get().record.version >= record.version => {
+                Ok(PutResult::Kept { stored_version: stored.get().record.version })
             }
             Entry::Occupied(mut stored) => {
-                stored.insert(record);
+                stored.insert(Kept::new(record));
                 Ok(PutResult::Written)
             }
             Entry::Vacant(_) if create == Create::OnlyUpdate => Ok(PutResult::NotCreated),
             Entry::Vacant(vacant) => {
-                vacant.insert(record);
+                vacant.insert(Kept::new(record));
                 Ok(PutResult::Written)
             }
         }
     }
 
     async fn get(&self, kind: ResourceKind, key: &str) -> Result<Option<StateRecord>, StoreError> {
-        Ok(self.lock().get(&(kind, key.to_owned())).cloned())
+        self.lock().get(&(kind, key.to_owned())).map(Kept::unpacked).transpose()
     }
 
     async fn list_tasks(
@@ -68,6 +112,7 @@ impl StateStore for InMemoryStateStore {
         let mut tasks: Vec<TaskSummary> = self
             .lock()
             .values()
+            .map(|kept| &kept.record)
             .filter(|record| {
                 record.kind == ResourceKind::Task
                     && record.cluster_arn == cluster_arn
@@ -83,6 +128,7 @@ impl StateStore for InMemoryStateStore {
         let mut tasks: Vec<TaskSummary> = self
             .lock()
             .values()
+            .map(|kept| &kept.record)
             .filter(|record| {
                 record.kind == ResourceKind::Task
                     && record.facts.deployment_id.as_deref() == Some(deployment_id)
@@ -97,6 +143,7 @@ impl StateStore for InMemoryStateStore {
         let clusters: std::collections::BTreeSet<String> = self
             .lock()
             .values()
+            .map(|kept| &kept.record)
             .filter(|record| record.kind == ResourceKind::Task)
             .map(|record| record.cluster_arn.clone())
             .collect();
@@ -113,7 +160,9 @@ impl StateStore for InMemoryStateStore {
     ) -> Result<bool, StoreError> {
         let mut records = self.lock();
         match records.get_mut(&(kind, key.to_owned())) {
-            Some(record) if record.version == version && record.missing_since.is_none() => {
+            Some(Kept { record, .. })
+                if record.version == version && record.missing_since.is_none() =>
+            {
                 record.missing_since = Some(since);
                 record.expires_at = Some(expires_at);
                 Ok(true)
@@ -130,7 +179,9 @@ impl StateStore for InMemoryStateStore {
     ) -> Result<bool, StoreError> {
         let mut records = self.lock();
         match records.get_mut(&(kind, key.to_owned())) {
-            Some(record) if record.version == version && record.missing_since.is_some() => {
+            Some(Kept { record, .. })
+                if record.version == version && record.missing_since.is_some() =>
+            {
                 record.missing_since = None;
                 record.expires_at = None;
                 Ok(true)
@@ -148,7 +199,7 @@ impl StateStore for InMemoryStateStore {
         Ok(keys
             .iter()
             .filter_map(|key| records.get(&(kind, key.clone())))
-            .map(|record| (record.key.clone(), StoredVersion::of(record)))
+            .map(|kept| (kept.record.key.clone(), StoredVersion::of(&kept.record)))
             .collect())
     }
 
@@ -160,6 +211,7 @@ impl StateStore for InMemoryStateStore {
         let mut unfinished: Vec<StoredVersion> = self
             .lock()
             .values()
+            .map(|kept| &kept.record)
             .filter(|record| {
                 record.kind == kind
                     && record.cluster_arn == cluster_arn
@@ -180,12 +232,47 @@ impl StateStore for InMemoryStateStore {
         let mut records = self.lock();
         match records.get_mut(&(record.kind, record.key.clone())) {
             Some(stored)
-                if stored.version == record.version && stored.api_facts != record.api_facts =>
+                if stored.record.version == record.version
+                    && stored.record.api_facts != record.api_facts =>
             {
-                *stored = record;
+                *stored = Kept::new(record);
                 Ok(true)
             }
             _ => Ok(false),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::ReceivedEvent;
+    use crate::state::Retention;
+
+    fn record(sample: &str) -> StateRecord {
+        let received = ReceivedEvent::from_slice(sample.as_bytes()).expect("valid");
+        StateRecord::from_event(received, Retention::default()).expect("fits").expect("kept")
+    }
+
+    #[tokio::test]
+    async fn given_a_stopped_task_then_its_detail_is_kept_packed_and_read_back_whole() {
+        let stopped = record(include_str!("../../../events/samples/task-oom-killed.json"));
+        let running = record(include_str!("../../../events/samples/task-ec2-running.json"));
+        let store = InMemoryStateStore::new();
+        for record in [&stopped, &running] {
+            store.put_if_newer(record.clone(), Create::Allowed).await.expect("in memory");
+        }
+        {
+            let records = store.lock();
+            let kept = |record: &StateRecord| &records[&(record.kind, record.key.clone())];
+            let packed = kept(&stopped).packed.as_ref().expect("a stopped task is packed");
+            assert!(packed.len() * 3 < stopped.detail.as_str().len(), "{} bytes", packed.len());
+            assert_eq!(kept(&stopped).record.detail.as_str(), "null", "the text is not kept");
+            assert!(kept(&running).packed.is_none(), "a running task changes: kept as text");
+        }
+        for record in [stopped, running] {
+            let read = store.get(record.kind, &record.key).await.expect("read").expect("kept");
+            assert_eq!(read, record);
         }
     }
 }
