@@ -19,6 +19,8 @@ use serde_json::value::RawValue;
 const DICTIONARY_V1: &[u8] = include_bytes!("detail-dictionary-v1.txt");
 /// Format byte: raw deflate with [`DICTIONARY_V1`].
 const FORMAT_DEFLATE_V1: u8 = 1;
+/// The bytes at the end of [`DICTIONARY_V1`] that [`Detail::pack`] uses.
+const PACK_DICTIONARY_BYTES: usize = 8 * 1024;
 /// The most bytes a stored detail may expand to (EventBridge events are at most 256 KB).
 const MAX_DETAIL_JSON_BYTES: usize = 1024 * 1024;
 
@@ -57,22 +59,7 @@ impl Detail {
 
     /// The encoded form stored in a DynamoDB item.
     pub fn encode(&self) -> Result<Vec<u8>, String> {
-        let mut compress = Compress::new(Compression::best(), false);
-        // Setting a dictionary on a fresh stream cannot fail.
-        let _ = compress.set_dictionary(DICTIONARY_V1);
-        let input = self.0.as_bytes();
-        let mut encoded = Vec::with_capacity(input.len() / 2 + 64);
-        encoded.push(FORMAT_DEFLATE_V1);
-        loop {
-            let consumed = usize::try_from(compress.total_in()).unwrap_or(input.len());
-            encoded.reserve(1024);
-            let rest = &input[consumed.min(input.len())..];
-            match compress.compress_vec(rest, &mut encoded, FlushCompress::Finish) {
-                Ok(Status::StreamEnd) => return Ok(encoded),
-                Ok(Status::Ok | Status::BufError) => {}
-                Err(error) => return Err(format!("cannot compress the detail: {error}")),
-            }
-        }
+        deflate(self.0.as_bytes(), DICTIONARY_V1, Compression::best(), Some(FORMAT_DEFLATE_V1))
     }
 
     /// Decodes a stored detail; the error says what is wrong with it.
@@ -83,32 +70,75 @@ impl Detail {
         if format != FORMAT_DEFLATE_V1 {
             return Err(format!("stored detail has unknown format {format}"));
         }
-        let mut decompress = Decompress::new(false);
-        decompress
-            .set_dictionary(DICTIONARY_V1)
-            .map_err(|error| format!("stored detail: {error}"))?;
-        let mut json = Vec::with_capacity(compressed.len() * 6);
-        loop {
-            if json.len() >= MAX_DETAIL_JSON_BYTES {
-                return Err(format!("stored detail expands beyond {MAX_DETAIL_JSON_BYTES} bytes"));
-            }
-            json.reserve(4096);
-            let (read, written) = (decompress.total_in(), decompress.total_out());
-            let consumed = usize::try_from(read).unwrap_or(compressed.len()).min(compressed.len());
-            let status = decompress
-                .decompress_vec(&compressed[consumed..], &mut json, FlushDecompress::Finish)
-                .map_err(|error| format!("stored detail is corrupt: {error}"))?;
-            if status == Status::StreamEnd {
-                break;
-            }
-            // No progress with room to write: the input ended before the stream did.
-            if decompress.total_in() == read && decompress.total_out() == written {
-                return Err("stored detail is truncated".into());
-            }
-        }
-        let text = String::from_utf8(json).map_err(|_| "stored detail is not UTF-8".to_owned())?;
-        Self::from_json(text)
+        Self::from_json(inflate(compressed, DICTIONARY_V1)?)
     }
+
+    /// The detail packed to be kept in memory: raw deflate at the fast level with the end of
+    /// the preset dictionary (a third of the time of [`Self::encode`], about the same size).
+    pub(crate) fn pack(&self) -> Result<Vec<u8>, String> {
+        deflate(self.0.as_bytes(), pack_dictionary(), Compression::fast(), None)
+    }
+
+    /// A detail [`Self::pack`] packed.
+    pub(crate) fn unpack(packed: &[u8]) -> Result<Self, String> {
+        Self::from_json(inflate(packed, pack_dictionary())?)
+    }
+}
+
+/// The end of [`DICTIONARY_V1`] used by [`Detail::pack`]: deflate finds its matches at the
+/// end of a dictionary first, and the whole of it costs twice the time to set up.
+fn pack_dictionary() -> &'static [u8] {
+    &DICTIONARY_V1[DICTIONARY_V1.len().saturating_sub(PACK_DICTIONARY_BYTES)..]
+}
+
+/// Raw deflate of `input` with a preset `dictionary`, after a `format` byte if given.
+fn deflate(
+    input: &[u8],
+    dictionary: &[u8],
+    level: Compression,
+    format: Option<u8>,
+) -> Result<Vec<u8>, String> {
+    let mut compress = Compress::new(level, false);
+    // Setting a dictionary on a fresh stream cannot fail.
+    let _ = compress.set_dictionary(dictionary);
+    let mut encoded = Vec::with_capacity(input.len() / 2 + 64);
+    encoded.extend(format);
+    loop {
+        let consumed = usize::try_from(compress.total_in()).unwrap_or(input.len());
+        encoded.reserve(1024);
+        let rest = &input[consumed.min(input.len())..];
+        match compress.compress_vec(rest, &mut encoded, FlushCompress::Finish) {
+            Ok(Status::StreamEnd) => return Ok(encoded),
+            Ok(Status::Ok | Status::BufError) => {}
+            Err(error) => return Err(format!("cannot compress the detail: {error}")),
+        }
+    }
+}
+
+/// The text raw deflate `compressed` with a preset `dictionary` holds.
+fn inflate(compressed: &[u8], dictionary: &[u8]) -> Result<String, String> {
+    let mut decompress = Decompress::new(false);
+    decompress.set_dictionary(dictionary).map_err(|error| format!("stored detail: {error}"))?;
+    let mut json = Vec::with_capacity(compressed.len() * 6);
+    loop {
+        if json.len() >= MAX_DETAIL_JSON_BYTES {
+            return Err(format!("stored detail expands beyond {MAX_DETAIL_JSON_BYTES} bytes"));
+        }
+        json.reserve(4096);
+        let (read, written) = (decompress.total_in(), decompress.total_out());
+        let consumed = usize::try_from(read).unwrap_or(compressed.len()).min(compressed.len());
+        let status = decompress
+            .decompress_vec(&compressed[consumed..], &mut json, FlushDecompress::Finish)
+            .map_err(|error| format!("stored detail is corrupt: {error}"))?;
+        if status == Status::StreamEnd {
+            break;
+        }
+        // No progress with room to write: the input ended before the stream did.
+        if decompress.total_in() == read && decompress.total_out() == written {
+            return Err("stored detail is truncated".into());
+        }
+    }
+    String::from_utf8(json).map_err(|_| "stored detail is not UTF-8".to_owned())
 }
 
 impl Serialize for Detail {

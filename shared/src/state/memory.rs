@@ -2,12 +2,12 @@
 //! same semantics as the DynamoDB adapter.
 //!
 //! A finished resource (a stopped task, a deregistered container instance) changes no more in
-//! the usual run of events, and in a long replay it is most of what is kept: its detail is
-//! kept packed in its DynamoDB encoding (a 2.9 KB task detail takes about 450 bytes, see
-//! [`Detail::encode`]) and unpacked when read.
+//! the usual run of events, and in a long replay it is most of what is kept: once it is not
+//! among the [`HOT_FINISHED`] most recently finished (which may still get a later copy of
+//! their last state), its detail is kept packed ([`Detail::pack`]: a 1.8 KB task detail in
+//! about 200 bytes) and unpacked when read.
 
-use std::collections::HashMap;
-use std::collections::hash_map::Entry;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{LazyLock, Mutex, MutexGuard, PoisonError};
 
 use async_trait::async_trait;
@@ -17,34 +17,62 @@ use super::{
     TaskSummary, finished_status,
 };
 
+/// How many finished records stay unpacked (the latest ones), so that a record finished twice
+/// in a row (two stopped versions of one task) is packed once.
+pub const HOT_FINISHED: usize = 256;
+
 /// Records in a map behind a mutex: each write is checked and applied atomically.
 #[derive(Debug, Default)]
 pub struct InMemoryStateStore {
-    records: Mutex<HashMap<(ResourceKind, String), Kept>>,
+    records: Mutex<Records>,
 }
 
-/// A record as kept: a finished resource's detail packed.
+/// The records, and the keys of the latest finished ones, oldest first.
+#[derive(Debug, Default)]
+struct Records {
+    map: HashMap<(ResourceKind, String), Kept>,
+    finished: VecDeque<(ResourceKind, String)>,
+}
+
+impl Records {
+    /// Keeps `record`; when it is finished, the oldest finished record beyond
+    /// [`HOT_FINISHED`] is packed.
+    fn insert(&mut self, record: StateRecord) {
+        let key = (record.kind, record.key.clone());
+        if record.status == finished_status(record.kind) {
+            self.finished.push_back(key.clone());
+            if self.finished.len() > HOT_FINISHED
+                && let Some(oldest) = self.finished.pop_front()
+                && let Some(kept) = self.map.get_mut(&oldest)
+            {
+                kept.pack();
+            }
+        }
+        self.map.insert(key, Kept { record, packed: None });
+    }
+}
+
+/// A record as kept: a finished resource's detail maybe packed.
 #[derive(Debug)]
 struct Kept {
     /// The record; its detail stands empty while `packed` holds it.
     record: StateRecord,
-    /// The detail in its DynamoDB encoding, for a finished resource.
+    /// The detail packed ([`Detail::pack`]).
     packed: Option<Box<[u8]>>,
 }
 
 impl Kept {
-    fn new(mut record: StateRecord) -> Self {
+    /// Packs the detail of a finished record (once; a record that cannot be packed stays as
+    /// it is).
+    fn pack(&mut self) {
         static EMPTY: LazyLock<Detail> =
             LazyLock::new(|| Detail::from_value(&serde_json::Value::Null));
-        if record.status != finished_status(record.kind) {
-            return Self { record, packed: None };
+        if self.packed.is_some() || self.record.status != finished_status(self.record.kind) {
+            return;
         }
-        match record.detail.encode() {
-            Ok(packed) => {
-                record.detail = EMPTY.clone();
-                Self { record, packed: Some(packed.into_boxed_slice()) }
-            }
-            Err(_) => Self { record, packed: None },
+        if let Ok(packed) = self.record.detail.pack() {
+            self.record.detail = EMPTY.clone();
+            self.packed = Some(packed.into_boxed_slice());
         }
     }
 
@@ -52,7 +80,7 @@ impl Kept {
     fn unpacked(&self) -> Result<StateRecord, StoreError> {
         let mut record = self.record.clone();
         if let Some(packed) = &self.packed {
-            record.detail = Detail::decode(packed).map_err(|message| StoreError::Malformed {
+            record.detail = Detail::unpack(packed).map_err(|message| StoreError::Malformed {
                 table: "in memory".to_owned(),
                 key: record.key.clone(),
                 message,
@@ -68,7 +96,7 @@ impl InMemoryStateStore {
         Self::default()
     }
 
-    fn lock(&self) -> MutexGuard<'_, HashMap<(ResourceKind, String), Kept>> {
+    fn lock(&self) -> MutexGuard<'_, Records> {
         // A panic while holding the lock cannot leave a half-written record: inserts are whole.
         self.records.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -84,24 +112,19 @@ impl StateStore for InMemoryStateStore {
         let mut records = self.lock();
         // The same condition as the DynamoDB write: no item (when creating is allowed), or an
         // older one.
-        match records.entry((record.kind, record.key.clone())) {
-            Entry::Occupied(stored) if stored.get().record.version >= record.version => {
-                Ok(PutResult::Kept { stored_version: stored.get().record.version })
+        match records.map.get(&(record.kind, record.key.clone())) {
+            Some(stored) if stored.record.version >= record.version => {
+                return Ok(PutResult::Kept { stored_version: stored.record.version });
             }
-            Entry::Occupied(mut stored) => {
-                stored.insert(Kept::new(record));
-                Ok(PutResult::Written)
-            }
-            Entry::Vacant(_) if create == Create::OnlyUpdate => Ok(PutResult::NotCreated),
-            Entry::Vacant(vacant) => {
-                vacant.insert(Kept::new(record));
-                Ok(PutResult::Written)
-            }
+            None if create == Create::OnlyUpdate => return Ok(PutResult::NotCreated),
+            _ => {}
         }
+        records.insert(record);
+        Ok(PutResult::Written)
     }
 
     async fn get(&self, kind: ResourceKind, key: &str) -> Result<Option<StateRecord>, StoreError> {
-        self.lock().get(&(kind, key.to_owned())).map(Kept::unpacked).transpose()
+        self.lock().map.get(&(kind, key.to_owned())).map(Kept::unpacked).transpose()
     }
 
     async fn list_tasks(
@@ -111,6 +134,7 @@ impl StateStore for InMemoryStateStore {
     ) -> Result<Vec<TaskSummary>, StoreError> {
         let mut tasks: Vec<TaskSummary> = self
             .lock()
+            .map
             .values()
             .map(|kept| &kept.record)
             .filter(|record| {
@@ -127,6 +151,7 @@ impl StateStore for InMemoryStateStore {
     async fn deployment_tasks(&self, deployment_id: &str) -> Result<Vec<TaskSummary>, StoreError> {
         let mut tasks: Vec<TaskSummary> = self
             .lock()
+            .map
             .values()
             .map(|kept| &kept.record)
             .filter(|record| {
@@ -142,6 +167,7 @@ impl StateStore for InMemoryStateStore {
     async fn cluster_arns(&self) -> Result<Vec<String>, StoreError> {
         let clusters: std::collections::BTreeSet<String> = self
             .lock()
+            .map
             .values()
             .map(|kept| &kept.record)
             .filter(|record| record.kind == ResourceKind::Task)
@@ -159,7 +185,7 @@ impl StateStore for InMemoryStateStore {
         expires_at: i64,
     ) -> Result<bool, StoreError> {
         let mut records = self.lock();
-        match records.get_mut(&(kind, key.to_owned())) {
+        match records.map.get_mut(&(kind, key.to_owned())) {
             Some(Kept { record, .. })
                 if record.version == version && record.missing_since.is_none() =>
             {
@@ -178,7 +204,7 @@ impl StateStore for InMemoryStateStore {
         version: u64,
     ) -> Result<bool, StoreError> {
         let mut records = self.lock();
-        match records.get_mut(&(kind, key.to_owned())) {
+        match records.map.get_mut(&(kind, key.to_owned())) {
             Some(Kept { record, .. })
                 if record.version == version && record.missing_since.is_some() =>
             {
@@ -198,7 +224,7 @@ impl StateStore for InMemoryStateStore {
         let records = self.lock();
         Ok(keys
             .iter()
-            .filter_map(|key| records.get(&(kind, key.clone())))
+            .filter_map(|key| records.map.get(&(kind, key.clone())))
             .map(|kept| (kept.record.key.clone(), StoredVersion::of(&kept.record)))
             .collect())
     }
@@ -210,6 +236,7 @@ impl StateStore for InMemoryStateStore {
     ) -> Result<Vec<StoredVersion>, StoreError> {
         let mut unfinished: Vec<StoredVersion> = self
             .lock()
+            .map
             .values()
             .map(|kept| &kept.record)
             .filter(|record| {
@@ -230,12 +257,12 @@ impl StateStore for InMemoryStateStore {
 
     async fn put_api_facts(&self, record: StateRecord) -> Result<bool, StoreError> {
         let mut records = self.lock();
-        match records.get_mut(&(record.kind, record.key.clone())) {
+        match records.map.get(&(record.kind, record.key.clone())) {
             Some(stored)
                 if stored.record.version == record.version
                     && stored.record.api_facts != record.api_facts =>
             {
-                *stored = Kept::new(record);
+                records.insert(record);
                 Ok(true)
             }
             _ => Ok(false),
@@ -255,22 +282,27 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn given_a_stopped_task_then_its_detail_is_kept_packed_and_read_back_whole() {
+    async fn given_stopped_tasks_then_all_but_the_latest_are_kept_packed_and_read_back_whole() {
         let stopped = record(include_str!("../../../events/samples/task-oom-killed.json"));
         let running = record(include_str!("../../../events/samples/task-ec2-running.json"));
+        let later: Vec<StateRecord> = (0..HOT_FINISHED)
+            .map(|n| StateRecord { key: format!("{}-{n}", stopped.key), ..stopped.clone() })
+            .collect();
         let store = InMemoryStateStore::new();
-        for record in [&stopped, &running] {
+        for record in [&stopped, &running].into_iter().chain(&later) {
             store.put_if_newer(record.clone(), Create::Allowed).await.expect("in memory");
         }
         {
             let records = store.lock();
-            let kept = |record: &StateRecord| &records[&(record.kind, record.key.clone())];
-            let packed = kept(&stopped).packed.as_ref().expect("a stopped task is packed");
+            let kept = |record: &StateRecord| &records.map[&(record.kind, record.key.clone())];
+            let packed = kept(&stopped).packed.as_ref().expect("the oldest stopped task is packed");
             assert!(packed.len() * 3 < stopped.detail.as_str().len(), "{} bytes", packed.len());
             assert_eq!(kept(&stopped).record.detail.as_str(), "null", "the text is not kept");
             assert!(kept(&running).packed.is_none(), "a running task changes: kept as text");
+            let unpacked = later.iter().filter(|record| kept(record).packed.is_none()).count();
+            assert_eq!(unpacked, HOT_FINISHED, "the latest finished stay as text");
         }
-        for record in [stopped, running] {
+        for record in [stopped, running].into_iter().chain(later) {
             let read = store.get(record.kind, &record.key).await.expect("read").expect("kept");
             assert_eq!(read, record);
         }
