@@ -8,7 +8,8 @@
 
 use std::time::Duration;
 
-use aws_config::{BehaviorVersion, SdkConfig};
+use aws_config::environment::EnvironmentVariableCredentialsProvider;
+use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_dynamodb::config::Credentials;
 use aws_sdk_dynamodb::config::retry::RetryConfig;
 use aws_sdk_dynamodb::config::timeout::TimeoutConfig;
@@ -52,10 +53,22 @@ pub fn retry_config() -> RetryConfig {
 /// `AWS_ENDPOINT_URL_*`), or for one endpoint (moto, DynamoDB Local) that overrides them; with
 /// an endpoint and no credentials or region in the environment, dummy credentials and
 /// `us-east-1` are used. Timeouts and retries are [`timeout_config`] and [`retry_config`].
+///
+/// Credentials and region that the environment holds (Lambda always sets `AWS_ACCESS_KEY_ID`,
+/// `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN` and `AWS_REGION`) are taken from it directly,
+/// as the default chains would (the environment comes first in both), without building the
+/// rest of the chains: the web identity provider's STS client alone builds an HTTPS connector
+/// at start-up, and the IMDS and container providers clients of their own.
 pub async fn sdk_config(endpoint_url: Option<&str>) -> SdkConfig {
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
         .timeout_config(timeout_config())
         .retry_config(retry_config());
+    if credentials_in_environment() {
+        loader = loader.credentials_provider(EnvironmentVariableCredentialsProvider::new());
+    }
+    if let Some(region) = env_value("AWS_REGION") {
+        loader = loader.region(Region::new(region));
+    }
     if let Some(endpoint) = endpoint_url {
         loader = loader.endpoint_url(endpoint);
         if std::env::var_os("AWS_ACCESS_KEY_ID").is_none() {
@@ -69,6 +82,18 @@ pub async fn sdk_config(endpoint_url: Option<&str>) -> SdkConfig {
         }
     }
     loader.load().await
+}
+
+/// A variable's value when it is set and not empty (the SDK's environment providers treat an
+/// empty value as unset).
+fn env_value(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|value| !value.trim().is_empty())
+}
+
+/// Whether the environment variable provider, first in the default chain, has credentials:
+/// both the key id and the secret are set.
+fn credentials_in_environment() -> bool {
+    env_value("AWS_ACCESS_KEY_ID").is_some() && env_value("AWS_SECRET_ACCESS_KEY").is_some()
 }
 
 /// A DynamoDB client.
@@ -134,7 +159,7 @@ pub fn ecs_reaching(
 ) -> aws_sdk_ecs::Client {
     let mut builder = base.config().to_builder();
     if let Some(region) = region {
-        builder = builder.region(aws_sdk_ecs::config::Region::new(region.to_owned()));
+        builder = builder.region(Region::new(region.to_owned()));
     }
     if let Some(role) = role {
         // Set as it is (`credentials_provider` would wrap it anew, in a cache partition of its

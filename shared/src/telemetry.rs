@@ -16,8 +16,9 @@ use std::sync::OnceLock;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::{Value, json};
-use tracing_subscriber::EnvFilter;
-use tracing_subscriber::filter::LevelFilter;
+use tracing_subscriber::filter::{LevelFilter, Targets};
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
 
 /// CloudWatch namespace of the toolkit's metrics.
 pub const METRICS_NAMESPACE: &str = "EcsEvents";
@@ -38,27 +39,27 @@ fn configured_level() -> LevelFilter {
     }
 }
 
-/// The filter for `level`: the toolkit's crates at `level`, every other crate at `level` or
-/// INFO, whichever is less verbose.
-pub fn log_filter(level: LevelFilter) -> EnvFilter {
+/// The filter for `level`: the toolkit's crates (targets starting with their names) at
+/// `level`, every other crate at `level` or INFO, whichever is less verbose. Static target
+/// directives only, so no `EnvFilter` (and no regex engine in the functions' binaries).
+pub fn log_filter(level: LevelFilter) -> Targets {
     let others = level.min(LevelFilter::INFO);
-    OWN_TARGETS.iter().fold(EnvFilter::default().add_directive(others.into()), |filter, target| {
-        match format!("{target}={level}").parse() {
-            Ok(directive) => filter.add_directive(directive),
-            Err(_) => filter,
-        }
-    })
+    Targets::new().with_default(others).with_targets(OWN_TARGETS.map(|target| (target, level)))
 }
 
 /// Installs the functions' `tracing` subscriber on stdout (see the module documentation).
 pub fn init_logging() {
     let json = std::env::var("AWS_LAMBDA_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"));
-    let builder = tracing_subscriber::fmt()
+    let layer = tracing_subscriber::fmt::layer()
         .with_target(false)
         .without_time()
-        .with_env_filter(log_filter(configured_level()))
         .with_writer(std::io::stdout);
-    let installed = if json { builder.json().try_init() } else { builder.try_init() };
+    let subscriber = tracing_subscriber::registry().with(log_filter(configured_level()));
+    let installed = if json {
+        subscriber.with(layer.json()).try_init()
+    } else {
+        subscriber.with(layer).try_init()
+    };
     if let Err(error) = installed {
         eprintln!("logging not initialised: {error}");
     }
@@ -239,10 +240,9 @@ mod tests {
     fn given_trace_level_then_own_crates_trace_and_the_runtime_stays_at_info() {
         let lines = Lines::default();
         let writer = lines.clone();
-        let subscriber = tracing_subscriber::fmt()
-            .with_env_filter(log_filter(LevelFilter::TRACE))
-            .with_writer(move || writer.clone())
-            .finish();
+        let subscriber = tracing_subscriber::registry()
+            .with(log_filter(LevelFilter::TRACE))
+            .with(tracing_subscriber::fmt::layer().with_writer(move || writer.clone()));
         tracing::subscriber::with_default(subscriber, || {
             tracing::trace!(target: "lambda_runtime::layers::api_response", "raw JSON event SECRET");
             tracing::trace!(target: "aws_smithy_runtime::client", "request body SECRET");
@@ -258,6 +258,21 @@ mod tests {
     #[test]
     fn given_warn_level_then_everything_below_warn_is_dropped() {
         let filter = log_filter(LevelFilter::WARN);
-        assert_eq!(filter.max_level_hint(), Some(LevelFilter::WARN));
+        let hint =
+            tracing_subscriber::Layer::<tracing_subscriber::Registry>::max_level_hint(&filter);
+        assert_eq!(hint, Some(LevelFilter::WARN));
+        for target in ["ecs_events::state", "lambda_runtime::runtime", "aws_smithy_runtime"] {
+            assert!(filter.would_enable(target, &tracing::Level::WARN), "{target}");
+            assert!(!filter.would_enable(target, &tracing::Level::INFO), "{target}");
+        }
+    }
+
+    #[test]
+    fn given_debug_level_then_own_crates_debug_and_the_others_stay_at_info() {
+        let filter = log_filter(LevelFilter::DEBUG);
+        assert!(filter.would_enable("ecs_events::alert", &tracing::Level::DEBUG));
+        assert!(filter.would_enable("state_tracker", &tracing::Level::DEBUG));
+        assert!(filter.would_enable("hyper_util::client", &tracing::Level::INFO));
+        assert!(!filter.would_enable("hyper_util::client", &tracing::Level::DEBUG));
     }
 }

@@ -16,20 +16,26 @@ async fn main() {
     telemetry::init_logging();
     let config = or_exit(alerter::FUNCTION_NAME, AlerterConfig::from_env());
     let sdk = aws::sdk_config(None).await;
-    let ledger = DynamoDbLedger::new(aws::dynamodb(&sdk), config.ledger_table);
-    let sink = SnsAlertSink::new(aws::sns(&sdk), config.topic_arn);
+    // One client per service, shared by every store and sink: each client built is an HTTPS
+    // connector (trust store included) at start-up and a connection pool of its own.
+    let dynamodb = aws::dynamodb(&sdk);
+    let sns = aws::sns(&sdk);
+    let ledger = DynamoDbLedger::new(dynamodb.clone(), config.ledger_table);
+    let sink = SnsAlertSink::new(sns.clone(), config.topic_arn);
     let mut alerter =
         Alerter::new(config.rules, Arc::new(ledger), Arc::new(sink), config.ledger_retention)
             .with_account_names(Arc::new(config.account_names));
     if let Some(table) = config.incident_table {
-        alerter = alerter
-            .with_incidents(Arc::new(DynamoDbIncidentStore::new(aws::dynamodb(&sdk), table)));
+        alerter =
+            alerter.with_incidents(Arc::new(DynamoDbIncidentStore::new(dynamodb.clone(), table)));
     }
     if let Some(tables) = config.services {
-        let dynamodb = aws::dynamodb(&sdk);
         let state = DynamoDbStateStore::new(dynamodb.clone(), tables.task_table, String::new());
-        let services =
-            DynamoDbServiceStore::new(dynamodb, tables.service_table, tables.deployment_table);
+        let services = DynamoDbServiceStore::new(
+            dynamodb.clone(),
+            tables.service_table,
+            tables.deployment_table,
+        );
         alerter = alerter.with_services(ServiceWatch {
             services: Arc::new(services),
             state: Arc::new(state),
@@ -37,7 +43,7 @@ async fn main() {
         });
     }
     if let Some(topic) = config.chat_topic_arn {
-        alerter = alerter.with_chat(Arc::new(SnsChatSink::new(aws::sns(&sdk), topic)));
+        alerter = alerter.with_chat(Arc::new(SnsChatSink::new(sns, topic)));
     }
     let alerter = &alerter;
     let ran = lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
