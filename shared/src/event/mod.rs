@@ -25,7 +25,6 @@ use serde_json::Value;
 pub use arn::{ArnKind, check_arn};
 pub use container_instance::{ContainerInstanceStateChange, Resource, VersionInfo};
 pub use delivered::Delivered;
-pub(crate) use delivered::is_compact;
 pub use outcome::{DEFAULT_EXPECTED_EXIT_CODES, TaskOutcome};
 pub use payload::{Item, Payload};
 pub use projection::Projection;

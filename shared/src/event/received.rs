@@ -20,7 +20,7 @@ use serde::{Deserialize, Deserializer};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
-use super::delivered::may_reach_depth_limit;
+use super::delivered::{is_compact, may_reach_depth_limit};
 use super::{
     CONTAINER_INSTANCE_STATE_CHANGE, DEPLOYMENT_STATE_CHANGE, Delivered, ECS_SOURCE, EcsDetail,
     EcsEvent, EventError, SERVICE_ACTION, TASK_STATE_CHANGE, Timestamp, check_keys,
@@ -35,6 +35,9 @@ pub struct ReceivedEvent {
     json: Arc<str>,
     /// Where its `detail` is in `json`.
     detail: Range<usize>,
+    /// Whether the detail's text is compact (no whitespace outside strings): judged where the
+    /// text is read, so the thread that stores it need not.
+    detail_compact: bool,
 }
 
 impl PartialEq for ReceivedEvent {
@@ -103,7 +106,12 @@ impl ReceivedEvent {
             resources,
             detail,
         };
-        Some(Self { event, json: Arc::from(text), detail: start..start + detail_json.len() })
+        Some(Self {
+            event,
+            json: Arc::from(text),
+            detail: start..start + detail_json.len(),
+            detail_compact: is_compact(detail_json),
+        })
     }
 
     /// An event checked on the general path, with its text: the delivered text of its detail
@@ -112,10 +120,11 @@ impl ReceivedEvent {
         let (raw, detail_json) = delivered.into_parts();
         let Value::Object(object) = raw else {
             // `EcsEvent::from_raw` refuses anything but an object.
-            return Self { event, json: Arc::from("{}"), detail: 1..1 };
+            return Self { event, json: Arc::from("{}"), detail: 1..1, detail_compact: true };
         };
+        // The delivered text is kept only when compact; the rest is written compact.
         let (json, detail) = written(&object, detail_json.as_deref());
-        Self { event, json: Arc::from(json), detail }
+        Self { event, json: Arc::from(json), detail, detail_compact: true }
     }
 
     /// The event's JSON text (as delivered, or written compact from its value).
@@ -126,6 +135,11 @@ impl ReceivedEvent {
     /// The text of its `detail`, as it is in [`Self::json`].
     pub fn detail_json(&self) -> &str {
         self.json.get(self.detail.clone()).unwrap_or("{}")
+    }
+
+    /// Whether [`Self::detail_json`] is compact (no whitespace outside its strings).
+    pub fn detail_is_compact(&self) -> bool {
+        self.detail_compact
     }
 
     /// The event as a JSON value, unknown fields included (parsed from its text on each call).
@@ -340,5 +354,10 @@ mod tests {
         assert_eq!(received.raw(), value);
         assert_eq!(received.detail_json(), value["detail"].to_string());
         assert_eq!(received, ReceivedEvent::plain(&text).expect("plain"));
+        assert!(received.detail_is_compact());
+        let pretty = serde_json::to_string_pretty(&value).expect("JSON");
+        let pretty = ReceivedEvent::plain(&pretty).expect("plain");
+        assert!(!pretty.detail_is_compact(), "kept as delivered: pretty-printed");
+        assert!(ReceivedEvent::plain(&text).expect("plain").detail_is_compact());
     }
 }

@@ -8,7 +8,7 @@ use serde_json::Value;
 use super::detail::Detail;
 use crate::event::{
     ContainerInstanceStatus, DEFAULT_EXPECTED_EXIT_CODES, EcsDetail, EcsEvent, Projection,
-    ReceivedEvent, TaskStateChange, TaskStatus, Timestamp, is_compact,
+    ReceivedEvent, TaskStateChange, TaskStatus, Timestamp,
 };
 use crate::redact::redact_detail;
 
@@ -219,7 +219,7 @@ impl StateRecord {
         if !matches!(received.event.detail, EcsDetail::Task(_) | EcsDetail::ContainerInstance(_)) {
             return Ok(None);
         }
-        let detail = stored_detail(received.detail_json());
+        let detail = stored_detail(received.detail_json(), received.detail_is_compact());
         let EcsEvent { id, time, detail: typed, .. } = received.event;
         let (kind, key, version, cluster_arn, status, expires_at, facts) = match typed {
             EcsDetail::Task(task) => {
@@ -347,14 +347,14 @@ pub(super) fn number_size(number: &str) -> usize {
 
 /// The detail to store: its delivered text when compact and free of secrets, else written
 /// compact from its value with the secrets redacted.
-fn stored_detail(delivered: &str) -> Detail {
+fn stored_detail(delivered: &str, compact: bool) -> Detail {
     // Only `overrides` can hold a secret: read it alone to see whether redaction changes it.
     static OVERRIDES: LazyLock<Projection> =
         LazyLock::new(|| Projection::of_paths([["overrides"]]));
     let overrides = OVERRIDES.project(delivered);
     let has_secrets =
         overrides.is_err() || overrides.is_ok_and(|mut part| redact_detail(&mut part));
-    if !has_secrets && is_compact(delivered) {
+    if !has_secrets && compact {
         return Detail::from_delivered(Arc::from(delivered));
     }
     let mut detail = serde_json::from_str(delivered).unwrap_or(Value::Null);
