@@ -238,6 +238,12 @@ mod tests {
         found
     }
 
+    /// The sample `name`, compact.
+    fn sample(name: &str) -> String {
+        let found = samples().into_iter().find(|(path, _)| path.ends_with(name));
+        found.expect("sample").1
+    }
+
     fn general(text: &str) -> Result<ReceivedEvent, EventError> {
         ReceivedEvent::from_delivered(Delivered::parse(text.as_bytes())?)
     }
@@ -266,10 +272,7 @@ mod tests {
 
     #[test]
     fn given_unknown_detail_fields_then_the_typed_view_skips_them_and_the_text_keeps_them() {
-        let (_, text) = samples()
-            .into_iter()
-            .find(|(path, _)| path.ends_with("task-unknown-fields.json"))
-            .expect("sample");
+        let text = sample("task-unknown-fields.json");
         let mut event: Value = serde_json::from_str(&text).expect("JSON");
         event.as_object_mut().expect("object").remove("x-custom-top");
         let text = event.to_string();
@@ -288,10 +291,7 @@ mod tests {
 
     #[test]
     fn given_what_the_one_pass_read_leaves_to_the_general_path_then_that_path_decides() {
-        let (_, text) = samples()
-            .into_iter()
-            .find(|(p, _)| p.ends_with("task-oom-killed.json"))
-            .expect("sample");
+        let text = sample("task-oom-killed.json");
         let event: Value = serde_json::from_str(&text).expect("JSON");
         let with = |change: &dyn Fn(&mut Value)| {
             let mut changed = event.clone();
@@ -345,10 +345,7 @@ mod tests {
 
     #[test]
     fn given_an_event_value_then_its_text_is_written_compact_with_the_detail_found_in_it() {
-        let (_, text) = samples()
-            .into_iter()
-            .find(|(p, _)| p.ends_with("task-oom-killed.json"))
-            .expect("sample");
+        let text = sample("task-oom-killed.json");
         let value: Value = serde_json::from_str(&text).expect("JSON");
         let received = ReceivedEvent::new(value.clone()).expect("valid");
         assert_eq!(received.raw(), value);
