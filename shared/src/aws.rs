@@ -11,12 +11,15 @@ use std::time::Duration;
 use aws_config::environment::EnvironmentVariableCredentialsProvider;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_dynamodb::config::Credentials;
+use aws_sdk_dynamodb::config::SharedHttpClient;
 use aws_sdk_dynamodb::config::retry::RetryConfig;
 use aws_sdk_dynamodb::config::timeout::TimeoutConfig;
 use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use aws_sdk_sns::config::interceptors::InterceptorContext;
 use aws_sdk_sns::config::retry::{ClassifyRetry, RetryAction};
 use aws_sdk_sns::operation::publish::PublishError;
+use aws_smithy_http_client::Builder as HttpClientBuilder;
+use aws_smithy_http_client::tls::{self, TlsContext, TrustStore, rustls_provider::CryptoMode};
 
 /// Time to open a connection.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
@@ -52,7 +55,9 @@ pub fn retry_config() -> RetryConfig {
 /// The SDK configuration from the usual AWS environment (region, credentials, per-service
 /// `AWS_ENDPOINT_URL_*`), or for one endpoint (moto, DynamoDB Local) that overrides them; with
 /// an endpoint and no credentials or region in the environment, dummy credentials and
-/// `us-east-1` are used. Timeouts and retries are [`timeout_config`] and [`retry_config`].
+/// `us-east-1` are used. Timeouts and retries are [`timeout_config`] and [`retry_config`];
+/// certificates are checked against the system's store ([`TrustRoots::System`]): the CLI's and
+/// the tests' configuration.
 ///
 /// Credentials and region that the environment holds (Lambda always sets `AWS_ACCESS_KEY_ID`,
 /// `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN` and `AWS_REGION`) are taken from it directly,
@@ -60,7 +65,18 @@ pub fn retry_config() -> RetryConfig {
 /// rest of the chains: the web identity provider's STS client alone builds an HTTPS connector
 /// at start-up, and the IMDS and container providers clients of their own.
 pub async fn sdk_config(endpoint_url: Option<&str>) -> SdkConfig {
+    load(endpoint_url, TrustRoots::System).await
+}
+
+/// The SDK configuration of a Lambda function: [`sdk_config`] from the environment, with the
+/// trust roots [`TrustRoots::for_function`] chooses.
+pub async fn function_sdk_config() -> SdkConfig {
+    load(None, TrustRoots::for_function()).await
+}
+
+async fn load(endpoint_url: Option<&str>, roots: TrustRoots) -> SdkConfig {
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .http_client(https_client(roots))
         .timeout_config(timeout_config())
         .retry_config(retry_config());
     if credentials_in_environment() {
@@ -82,6 +98,69 @@ pub async fn sdk_config(endpoint_url: Option<&str>) -> SdkConfig {
         }
     }
     loader.load().await
+}
+
+/// The root certificates of Amazon Trust Services (Amazon Root CA 1 to 4 and the Starfield
+/// Services root that cross-signs them), which issue the certificates of the AWS endpoints
+/// outside China (<https://www.amazontrust.com/repository/>).
+pub const AMAZON_TRUST_SERVICES_ROOTS: &str = include_str!("../certs/amazon-trust-services.pem");
+
+/// The certificates an HTTPS client trusts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TrustRoots {
+    /// The system's store (`SSL_CERT_FILE` and `SSL_CERT_DIR` honoured), about 140 roots that
+    /// every SDK client parses again when it is built.
+    System,
+    /// Only [`AMAZON_TRUST_SERVICES_ROOTS`]: five roots. Parsing the system store was about 90%
+    /// of a function's start before its first poll (`scripts/bench-cold-start`).
+    Amazon,
+}
+
+impl TrustRoots {
+    /// A function's roots: [`TrustRoots::Amazon`], unless its environment says the endpoints
+    /// may present other certificates — a China Region (`cn-`, whose endpoints other CAs
+    /// sign), an endpoint of its own (`AWS_ENDPOINT_URL` or `AWS_ENDPOINT_URL_<SERVICE>`), or a
+    /// bundle of its own (`SSL_CERT_FILE`, `SSL_CERT_DIR`: a TLS-inspecting proxy, say) —
+    /// then [`TrustRoots::System`].
+    pub fn for_function() -> Self {
+        Self::for_environment(std::env::vars_os().filter_map(|(name, value)| {
+            Some((name.into_string().ok()?, value.into_string().ok()?))
+        }))
+    }
+
+    /// [`TrustRoots::for_function`] for these environment variables.
+    fn for_environment(variables: impl IntoIterator<Item = (String, String)>) -> Self {
+        let mut system = false;
+        for (name, value) in variables {
+            let value = value.trim();
+            system |= match name.as_str() {
+                "AWS_REGION" => value.starts_with("cn-"),
+                "SSL_CERT_FILE" | "SSL_CERT_DIR" => !value.is_empty(),
+                // Over plain HTTP (a local moto, DynamoDB Local) no certificate is checked.
+                _ => name.starts_with("AWS_ENDPOINT_URL") && value.starts_with("https://"),
+            };
+        }
+        if system { Self::System } else { Self::Amazon }
+    }
+}
+
+/// The HTTPS client of every SDK client: rustls with ring, trusting `roots`. Its connectors are
+/// built per timeout setting and shared by the clients of one configuration.
+pub fn https_client(roots: TrustRoots) -> SharedHttpClient {
+    let trust_store = match roots {
+        TrustRoots::System => TrustStore::default(),
+        TrustRoots::Amazon => {
+            TrustStore::empty().with_pem_certificate(AMAZON_TRUST_SERVICES_ROOTS.as_bytes())
+        }
+    };
+    let context = TlsContext::builder()
+        .with_trust_store(trust_store)
+        .build()
+        .expect("a TLS context is built without checks");
+    HttpClientBuilder::new()
+        .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
+        .tls_context(context)
+        .build_https()
 }
 
 /// A variable's value when it is set and not empty (the SDK's environment providers treat an
@@ -202,5 +281,81 @@ impl ClassifyRetry for SnsThrottling {
 
     fn name(&self) -> &'static str {
         "SnsThrottling"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn roots(variables: &[(&str, &str)]) -> TrustRoots {
+        TrustRoots::for_environment(
+            variables.iter().map(|(name, value)| ((*name).to_owned(), (*value).to_owned())),
+        )
+    }
+
+    #[test]
+    fn a_function_trusts_amazon_roots_unless_its_environment_points_elsewhere() {
+        assert_eq!(roots(&[("AWS_REGION", "eu-west-1"), ("PATH", "/usr/bin")]), TrustRoots::Amazon);
+        assert_eq!(roots(&[("AWS_REGION", "cn-north-1")]), TrustRoots::System);
+        assert_eq!(roots(&[("SSL_CERT_FILE", "/opt/proxy-ca.pem")]), TrustRoots::System);
+        assert_eq!(roots(&[("SSL_CERT_DIR", "/etc/pki/tls/certs")]), TrustRoots::System);
+        assert_eq!(roots(&[("SSL_CERT_FILE", " ")]), TrustRoots::Amazon);
+        assert_eq!(
+            roots(&[("AWS_ENDPOINT_URL_DYNAMODB", "https://dynamodb.internal.example")]),
+            TrustRoots::System
+        );
+        assert_eq!(
+            roots(&[("AWS_ENDPOINT_URL", "https://aws.internal.example")]),
+            TrustRoots::System
+        );
+        assert_eq!(roots(&[("AWS_ENDPOINT_URL", "http://127.0.0.1:5000")]), TrustRoots::Amazon);
+    }
+
+    #[test]
+    fn the_amazon_trust_store_holds_the_five_roots() {
+        use rustls_pki_types::CertificateDer;
+        use rustls_pki_types::pem::PemObject;
+        let certificates = CertificateDer::pem_slice_iter(AMAZON_TRUST_SERVICES_ROOTS.as_bytes())
+            .collect::<Result<Vec<_>, _>>()
+            .expect("the bundled roots are PEM");
+        let named = |name: &str| {
+            certificates
+                .iter()
+                .filter(|der| der.windows(name.len()).any(|w| w == name.as_bytes()))
+                .count()
+        };
+        assert_eq!(certificates.len(), 5);
+        for name in ["Amazon Root CA 1", "Amazon Root CA 2", "Amazon Root CA 3", "Amazon Root CA 4"]
+        {
+            assert_eq!(named(name), 1, "{name}");
+        }
+        assert_eq!(named("Starfield Services Root Certificate Authority - G2"), 1);
+    }
+
+    /// A client on the Amazon roots is built (its connector parses the bundle) and answers
+    /// over plain HTTP, as a function does against a local endpoint.
+    #[tokio::test]
+    async fn a_client_on_the_amazon_roots_sends_its_requests() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let endpoint = format!("http://{}", listener.local_addr().expect("address"));
+        let server = tokio::spawn(async move {
+            let (mut socket, _) = listener.accept().await.expect("accept");
+            let mut request = vec![0; 64 * 1024];
+            let read = socket.read(&mut request).await.expect("read");
+            let body = r#"{"TableNames":["tasks"]}"#;
+            let response = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: application/x-amz-json-1.0\r\ncontent-length: {}\r\n\r\n{body}",
+                body.len()
+            );
+            socket.write_all(response.as_bytes()).await.expect("write");
+            String::from_utf8_lossy(&request[..read]).into_owned()
+        });
+        let config = load(Some(&endpoint), TrustRoots::Amazon).await;
+        let tables = dynamodb(&config).list_tables().send().await.expect("ListTables");
+        assert_eq!(tables.table_names(), ["tasks"]);
+        let request = server.await.expect("server");
+        assert!(request.contains("DynamoDB_20120810.ListTables"), "{request}");
     }
 }

@@ -15,7 +15,7 @@ use serde_json::Value;
 async fn main() {
     telemetry::init_logging();
     let config = or_exit(alerter::FUNCTION_NAME, AlerterConfig::from_env());
-    let sdk = aws::sdk_config(None).await;
+    let sdk = aws::function_sdk_config().await;
     // One client per service, shared by every store and sink: each client built is an HTTPS
     // connector (trust store included) at start-up and a connection pool of its own.
     let dynamodb = aws::dynamodb(&sdk);

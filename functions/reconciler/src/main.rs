@@ -14,7 +14,7 @@ use serde_json::Value;
 async fn main() {
     telemetry::init_logging();
     let config = or_exit(reconciler::FUNCTION_NAME, ReconcilerConfig::from_env());
-    let sdk = aws::sdk_config(None).await;
+    let sdk = aws::function_sdk_config().await;
     let dynamodb = aws::dynamodb(&sdk);
     let store = DynamoDbStateStore::new(
         dynamodb.clone(),

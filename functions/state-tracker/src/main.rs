@@ -14,7 +14,7 @@ use state_tracker::{FUNCTION_NAME, SqsDeadLetters, StateTracker};
 async fn main() {
     telemetry::init_logging();
     let config = or_exit(FUNCTION_NAME, StateTrackerConfig::from_env());
-    let sdk = aws::sdk_config(None).await;
+    let sdk = aws::function_sdk_config().await;
     let dynamodb = aws::dynamodb(&sdk);
     let store = DynamoDbStateStore::new(
         dynamodb.clone(),
