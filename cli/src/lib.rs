@@ -9,6 +9,7 @@ pub mod parallel;
 pub mod reconcile;
 pub mod replay;
 pub mod scope;
+pub mod stats;
 pub mod tables;
 pub mod tasks;
 pub mod test_pattern;

@@ -9,7 +9,8 @@ use ecs_events::account::{AccountNames, account_of, region_of};
 use ecs_events::alert::{Alert, AlertKind};
 use ecs_events::service::DeploymentView;
 
-use crate::replay::{Rejected, Report, StatusCounts};
+use crate::replay::{Rejected, Report};
+use crate::stats::{Stats, StatusCounts};
 use crate::tasks::cluster_words;
 
 /// Renders `report` as text.
@@ -59,7 +60,7 @@ pub fn render(report: &Report) -> String {
 }
 
 /// `, 1 service down and 2 resolved; 3 not told (a clean exit is no failure)`, or nothing.
-fn service_messages(stats: &crate::replay::Stats) -> String {
+fn service_messages(stats: &Stats) -> String {
     let mut parts = Vec::new();
     if stats.silences > 0 {
         parts.push(format!("{} service down", stats.silences));

@@ -31,7 +31,7 @@ use ecs_events::incident::KeyParts;
 use ecs_events::state::Outcome;
 use serde::Serialize;
 
-use crate::replay::Stats;
+use crate::stats::Stats;
 
 /// The page: CSS, the drawing script, and `/*TIMELINE-DATA*/` where the data goes.
 const PAGE: &str = include_str!("timeline.html");
