@@ -1,10 +1,13 @@
 //! `ecs-events`: replay captured ECS events through the functions' code, test patterns, read
 //! the state table and reconcile it with ECS. This file is the wiring: each command's run, its
-//! output and its exit status; what the command line accepts is in main/args.rs.
+//! output and its exit status; what the command line accepts is in main/args.rs, and
+//! main/reference.rs makes its reference page (docs/reference/cli.md) from there.
 
 // The binary's own modules live in src/main/, apart from the library's in src/.
 #[path = "main/args.rs"]
 mod args;
+#[path = "main/reference.rs"]
+mod reference;
 
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -17,7 +20,7 @@ use args::{
 };
 use aws_config::SdkConfig;
 use aws_sdk_dynamodb::error::DisplayErrorContext;
-use clap::Parser as _;
+use clap::{CommandFactory as _, Parser as _};
 use ecs_events::alert::{AlertSink, DynamoDbLedger, SnsAlertSink, SnsChatSink};
 use ecs_events::deadline::Deadline;
 use ecs_events::incident::DynamoDbIncidentStore;
@@ -102,6 +105,9 @@ async fn main() -> ExitCode {
             }
         }
         Command::TestRules(args) => test_rules(args).await,
+        Command::Reference => {
+            report("reference", print(false, &(), || reference::markdown(&Cli::command())))
+        }
         Command::TestPattern { pattern, event } => {
             let result = read_argument("pattern", &pattern)
                 .and_then(|pattern| Ok((pattern, read_argument("event", &event)?)))

@@ -72,6 +72,10 @@ pub enum Command {
         #[arg(long)]
         event: String,
     },
+    /// Print this command line's reference as Markdown, made from these definitions: the
+    /// checked-in docs/reference/cli.md is its output. Hidden from --help.
+    #[command(hide = true)]
+    Reference,
 }
 
 #[derive(Args)]
