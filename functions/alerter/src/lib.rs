@@ -75,17 +75,7 @@ impl HandlerError {
     }
 }
 
-ecs_events::handler_error!(HandlerError);
-
-impl payload::EventFailure for HandlerError {
-    fn is_retryable(&self) -> bool {
-        HandlerError::is_retryable(self)
-    }
-
-    fn error_type(&self) -> &'static str {
-        HandlerError::error_type(self)
-    }
-}
+ecs_events::handler_error!(HandlerError, EventFailure);
 
 /// What the alerter is asked to do.
 enum Request {

@@ -4,6 +4,7 @@
 //! A payload is one event, one event wrapped with its metadata, or a batch (a JSON array) of
 //! either, as EventBridge's Custom Event Bus delivers them ([`ecs_events::event::payload`]).
 
+use std::fmt;
 use std::io::Write;
 
 use ecs_events::event::{EventError, Payload};
@@ -29,11 +30,8 @@ pub fn handle(event: LambdaEvent<Value>, out: &mut impl Write) -> Result<Value, 
         let item = payload.items.into_iter().next();
         let received = item
             .map_or(Err(EventError::NotAnObject { found: "nothing" }), |item| item.event)
-            .map_err(|error| Diagnostic {
-                error_type: "NonRetryable.InvalidEvent".into(),
-                error_message: format!("invalid event: {error}"),
-            })?;
-        writeln!(out, "{}", received_line(&received)).map_err(log_write)?;
+            .map_err(HandlerError::InvalidEvent)?;
+        writeln!(out, "{}", received_line(&received)).map_err(HandlerError::LogWrite)?;
         return Ok(json!({ "logged": received.event.id }));
     }
     let mut answers = Vec::with_capacity(payload.items.len());
@@ -41,21 +39,45 @@ pub fn handle(event: LambdaEvent<Value>, out: &mut impl Write) -> Result<Value, 
         let index = item.index.unwrap_or_default();
         match item.event {
             Ok(received) => {
-                writeln!(out, "{}", received_line(&received)).map_err(log_write)?;
+                writeln!(out, "{}", received_line(&received)).map_err(HandlerError::LogWrite)?;
                 answers.push(json!({ "index": index, "logged": received.event.id }));
             }
             Err(error) => {
-                writeln!(out, "{}", rejected_line(index, &error)).map_err(log_write)?;
-                answers.push(json!({ "index": index, "error": format!("invalid event: {error}") }));
+                writeln!(out, "{}", rejected_line(index, &error))
+                    .map_err(HandlerError::LogWrite)?;
+                let error = HandlerError::InvalidEvent(error).to_string();
+                answers.push(json!({ "index": index, "error": error }));
             }
         }
     }
     Ok(json!({ "events": answers }))
 }
 
-fn log_write(error: std::io::Error) -> Diagnostic {
-    Diagnostic {
-        error_type: "Retryable.LogWrite".into(),
-        error_message: format!("cannot write the log line: {error}"),
+/// Why an invocation failed; [`handle`] answers it as the `Diagnostic` the runtime reports.
+enum HandlerError {
+    /// The payload is not an ECS event: retrying cannot help.
+    InvalidEvent(EventError),
+    /// The log line could not be written: a retry may.
+    LogWrite(std::io::Error),
+}
+
+impl HandlerError {
+    /// The `errorType` Lambda reports.
+    fn error_type(&self) -> &'static str {
+        match self {
+            Self::InvalidEvent(_) => "NonRetryable.InvalidEvent",
+            Self::LogWrite(_) => "Retryable.LogWrite",
+        }
     }
 }
+
+impl fmt::Display for HandlerError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::InvalidEvent(error) => write!(f, "invalid event: {error}"),
+            Self::LogWrite(error) => write!(f, "cannot write the log line: {error}"),
+        }
+    }
+}
+
+ecs_events::handler_error!(HandlerError);

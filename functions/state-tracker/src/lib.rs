@@ -124,17 +124,7 @@ impl HandlerError {
     }
 }
 
-ecs_events::handler_error!(HandlerError);
-
-impl payload::EventFailure for HandlerError {
-    fn is_retryable(&self) -> bool {
-        HandlerError::is_retryable(self)
-    }
-
-    fn error_type(&self) -> &'static str {
-        HandlerError::error_type(self)
-    }
-}
+ecs_events::handler_error!(HandlerError, EventFailure);
 
 /// The handler, holding the store for the life of the execution environment.
 #[derive(Clone)]
