@@ -23,6 +23,8 @@
 //!     instances.
 //!   * the ports of the modules above: [`incident::IncidentStore`], [`service::ServiceStore`],
 //!     [`alert::AlertLedger`] and [`alert::AlertSink`].
+//!   * `dynamodb_item` (crate-private): what the DynamoDB adapters share to write and read
+//!     items, and to tell a failed condition from other failures.
 //!   * `sdk_error` (crate-private): which SDK failures a retry may mend, and their messages.
 //!   * [`aws`]: the SDK clients, built in one place (timeouts, retries, trust roots).
 //! * **around the flow**
@@ -37,6 +39,7 @@ pub mod alert;
 pub mod aws;
 pub mod config;
 pub mod deadline;
+mod dynamodb_item;
 pub mod event;
 pub mod event_log;
 mod handler_error;

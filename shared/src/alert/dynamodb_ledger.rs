@@ -5,11 +5,10 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::config::http::HttpResponse;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
-use aws_sdk_dynamodb::operation::delete_item::DeleteItemError;
-use aws_sdk_dynamodb::operation::put_item::PutItemError;
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
+use aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure;
 
 use super::ledger::{AlertLedger, Claim, LedgerError, Marked};
+use crate::dynamodb_item::{condition_failed, failed_condition, n, number, s, string};
 use crate::sdk_error::{describe, is_retryable};
 
 /// Key attribute of the ledger table.
@@ -48,14 +47,6 @@ where
     }
 }
 
-fn text(value: &str) -> AttributeValue {
-    AttributeValue::S(value.to_owned())
-}
-
-fn number(value: i64) -> AttributeValue {
-    AttributeValue::N(value.to_string())
-}
-
 #[async_trait]
 impl AlertLedger for DynamoDbLedger {
     async fn claim(
@@ -70,19 +61,19 @@ impl AlertLedger for DynamoDbLedger {
             .client
             .put_item()
             .table_name(&self.table)
-            .item(LEDGER_KEY, text(key))
-            .item("state", text(IN_PROGRESS))
-            .item("claimToken", text(token))
-            .item("leaseUntil", number(lease_until))
-            .item("expiresAt", number(expires_at))
+            .item(LEDGER_KEY, s(key))
+            .item("state", s(IN_PROGRESS))
+            .item("claimToken", s(token))
+            .item("leaseUntil", n(lease_until))
+            .item("expiresAt", n(expires_at))
             .condition_expression(
                 "attribute_not_exists(#key) OR (#state = :inProgress AND #lease < :now)",
             )
             .expression_attribute_names("#key", LEDGER_KEY)
             .expression_attribute_names("#state", "state")
             .expression_attribute_names("#lease", "leaseUntil")
-            .expression_attribute_values(":inProgress", text(IN_PROGRESS))
-            .expression_attribute_values(":now", number(now))
+            .expression_attribute_values(":inProgress", s(IN_PROGRESS))
+            .expression_attribute_values(":now", n(now))
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .send()
             .await;
@@ -90,22 +81,15 @@ impl AlertLedger for DynamoDbLedger {
             Ok(_) => return Ok(Claim::Claimed),
             Err(error) => error,
         };
-        let Some(PutItemError::ConditionalCheckFailedException(failed)) = error.as_service_error()
-        else {
+        let Some(failed) = failed_condition(&error) else {
             return Err(ledger_error("claim", key, &error));
         };
         let old = failed.item();
-        let attribute = |name: &str| old.and_then(|item| item.get(name));
-        match attribute("state") {
-            Some(AttributeValue::S(state)) if state == SENT => Ok(Claim::AlreadySent),
-            _ => {
-                let lease_until = match attribute("leaseUntil") {
-                    Some(AttributeValue::N(lease)) => lease.parse().unwrap_or(lease_until),
-                    _ => lease_until,
-                };
-                Ok(Claim::InProgress { lease_until })
-            }
+        if old.and_then(|item| string(item, "state")) == Some(SENT) {
+            return Ok(Claim::AlreadySent);
         }
+        let lease_until = old.and_then(|item| number(item, "leaseUntil")).unwrap_or(lease_until);
+        Ok(Claim::InProgress { lease_until })
     }
 
     async fn mark_sent(
@@ -118,26 +102,19 @@ impl AlertLedger for DynamoDbLedger {
             .client
             .put_item()
             .table_name(&self.table)
-            .item(LEDGER_KEY, text(key))
-            .item("state", text(SENT))
-            .item("expiresAt", number(expires_at))
+            .item(LEDGER_KEY, s(key))
+            .item("state", s(SENT))
+            .item("expiresAt", n(expires_at))
             .condition_expression("#state = :inProgress AND #token = :token")
             .expression_attribute_names("#state", "state")
             .expression_attribute_names("#token", "claimToken")
-            .expression_attribute_values(":inProgress", text(IN_PROGRESS))
-            .expression_attribute_values(":token", text(token))
+            .expression_attribute_values(":inProgress", s(IN_PROGRESS))
+            .expression_attribute_values(":token", s(token))
             .send()
             .await;
         match result {
             Ok(_) => Ok(Marked::Sent),
-            Err(error)
-                if matches!(
-                    error.as_service_error(),
-                    Some(PutItemError::ConditionalCheckFailedException(_))
-                ) =>
-            {
-                Ok(Marked::NotHeld)
-            }
+            Err(error) if condition_failed(&error) => Ok(Marked::NotHeld),
             Err(error) => Err(ledger_error("mark sent", key, &error)),
         }
     }
@@ -147,25 +124,18 @@ impl AlertLedger for DynamoDbLedger {
             .client
             .delete_item()
             .table_name(&self.table)
-            .key(LEDGER_KEY, text(key))
+            .key(LEDGER_KEY, s(key))
             .condition_expression("#state = :inProgress AND #token = :token")
             .expression_attribute_names("#state", "state")
             .expression_attribute_names("#token", "claimToken")
-            .expression_attribute_values(":inProgress", text(IN_PROGRESS))
-            .expression_attribute_values(":token", text(token))
+            .expression_attribute_values(":inProgress", s(IN_PROGRESS))
+            .expression_attribute_values(":token", s(token))
             .send()
             .await;
         match result {
             Ok(_) => Ok(()),
             // The claim is no longer ours (taken over, or already sent): nothing to give back.
-            Err(error)
-                if matches!(
-                    error.as_service_error(),
-                    Some(DeleteItemError::ConditionalCheckFailedException(_))
-                ) =>
-            {
-                Ok(())
-            }
+            Err(error) if condition_failed(&error) => Ok(()),
             Err(error) => Err(ledger_error("release", key, &error)),
         }
     }

@@ -23,14 +23,13 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::config::http::HttpResponse;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
-use aws_sdk_dynamodb::operation::put_item::PutItemError;
-use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::{
     Clock, GroupSettings, Head, IncidentError, IncidentStore, Member, Placement, Recorded, Window,
     WindowRef, after_told, place,
 };
+use crate::dynamodb_item::{condition_failed, flag, n, number, s, string};
 use crate::sdk_error::{describe, is_retryable};
 
 /// Hash key attribute of the incident table.
@@ -83,8 +82,8 @@ impl DynamoDbIncidentStore {
             .client
             .get_item()
             .table_name(&self.table)
-            .key(INCIDENT_KEY, text(&head_key(key)))
-            .key(INCIDENT_ENTRY, text(HEAD_ENTRY))
+            .key(INCIDENT_KEY, s(&head_key(key)))
+            .key(INCIDENT_ENTRY, s(HEAD_ENTRY))
             .consistent_read(true)
             .send()
             .await
@@ -95,7 +94,7 @@ impl DynamoDbIncidentStore {
                 window: number(&item, "window")?,
                 last_active: number(&item, "lastActive")?,
                 opener: string(&item, "opener")?.to_owned(),
-                crash_loop: matches!(item.get("crashLoop"), Some(AttributeValue::Bool(true))),
+                crash_loop: flag(&item, "crashLoop"),
             };
             Some((head, number(&item, "version")?))
         }))
@@ -114,34 +113,27 @@ impl DynamoDbIncidentStore {
             .client
             .put_item()
             .table_name(&self.table)
-            .item(INCIDENT_KEY, text(&head_key(key)))
-            .item(INCIDENT_ENTRY, text(HEAD_ENTRY))
-            .item("opened", int(head.opened))
-            .item("window", int(head.window))
-            .item("lastActive", int(0))
-            .item("opener", text(&head.opener))
+            .item(INCIDENT_KEY, s(&head_key(key)))
+            .item(INCIDENT_ENTRY, s(HEAD_ENTRY))
+            .item("opened", n(head.opened))
+            .item("window", n(head.window))
+            .item("lastActive", n(0))
+            .item("opener", s(&head.opener))
             .item("crashLoop", AttributeValue::Bool(false))
-            .item("version", int(version.unwrap_or(0) + 1))
-            .item("expiresAt", int(expires_at));
+            .item("version", n(version.unwrap_or(0) + 1))
+            .item("expiresAt", n(expires_at));
         request = match version {
             None => request
                 .condition_expression("attribute_not_exists(#key)")
                 .expression_attribute_names("#key", INCIDENT_KEY),
             Some(version) => request
                 .condition_expression("#version = :version")
-                .expression_attribute_values(":version", int(version))
+                .expression_attribute_values(":version", n(version))
                 .expression_attribute_names("#version", "version"),
         };
         match request.send().await {
             Ok(_) => Ok(true),
-            Err(error)
-                if matches!(
-                    error.as_service_error(),
-                    Some(PutItemError::ConditionalCheckFailedException(_))
-                ) =>
-            {
-                Ok(false)
-            }
+            Err(error) if condition_failed(&error) => Ok(false),
             Err(error) => Err(failure("open", key, &error)),
         }
     }
@@ -157,8 +149,8 @@ impl DynamoDbIncidentStore {
             .client
             .update_item()
             .table_name(&self.table)
-            .key(INCIDENT_KEY, text(&window_key(window)))
-            .key(INCIDENT_ENTRY, text(WINDOW_ENTRY))
+            .key(INCIDENT_KEY, s(&window_key(window)))
+            .key(INCIDENT_ENTRY, s(WINDOW_ENTRY))
             .update_expression(
                 "SET #start = :start, #end = :end, #late = :late, #shard = :due, \
                  #dueAt = :end, #expires = :expires",
@@ -173,16 +165,16 @@ impl DynamoDbIncidentStore {
                 ("#expires", "expiresAt"),
                 ("#digested", "digested"),
             ])))
-            .expression_attribute_values(":start", int(start))
-            .expression_attribute_values(":end", int(end))
+            .expression_attribute_values(":start", n(start))
+            .expression_attribute_values(":end", n(end))
             .expression_attribute_values(":late", AttributeValue::Bool(window.is_late()))
-            .expression_attribute_values(":due", text(DUE))
-            .expression_attribute_values(":expires", int(expires_at))
+            .expression_attribute_values(":due", s(DUE))
+            .expression_attribute_values(":expires", n(expires_at))
             .send()
             .await;
         match result {
             Ok(_) => Ok(Marked::Open),
-            Err(error) if conditional_update_failed(&error) => Ok(Marked::Digested),
+            Err(error) if condition_failed(&error) => Ok(Marked::Digested),
             Err(error) => Err(failure("mark window", &window.id(), &error)),
         }
     }
@@ -199,24 +191,17 @@ impl DynamoDbIncidentStore {
             .client
             .put_item()
             .table_name(&self.table)
-            .item(INCIDENT_KEY, text(&window_key(window)))
-            .item(INCIDENT_ENTRY, text(&format!("{MEMBER_PREFIX}{}", member.id)))
-            .item("member", text(&summary))
-            .item("expiresAt", int(expires_at))
+            .item(INCIDENT_KEY, s(&window_key(window)))
+            .item(INCIDENT_ENTRY, s(&format!("{MEMBER_PREFIX}{}", member.id)))
+            .item("member", s(&summary))
+            .item("expiresAt", n(expires_at))
             .condition_expression("attribute_not_exists(#key)")
             .expression_attribute_names("#key", INCIDENT_KEY)
             .send()
             .await;
         match result {
             Ok(_) => Ok(true),
-            Err(error)
-                if matches!(
-                    error.as_service_error(),
-                    Some(PutItemError::ConditionalCheckFailedException(_))
-                ) =>
-            {
-                Ok(false)
-            }
+            Err(error) if condition_failed(&error) => Ok(false),
             Err(error) => Err(failure("count", &window.id(), &error)),
         }
     }
@@ -259,8 +244,8 @@ impl DynamoDbIncidentStore {
             .client
             .update_item()
             .table_name(&self.table)
-            .key(INCIDENT_KEY, text(&head_key(key)))
-            .key(INCIDENT_ENTRY, text(HEAD_ENTRY))
+            .key(INCIDENT_KEY, s(&head_key(key)))
+            .key(INCIDENT_ENTRY, s(HEAD_ENTRY))
             // The version moves too: an invocation that read the head before this count, and
             // decided to open a new incident from it, then fails its compare-and-set.
             .update_expression("SET #last = :index, #expires = :expires ADD #version :one")
@@ -271,14 +256,14 @@ impl DynamoDbIncidentStore {
                 ("#expires", "expiresAt"),
                 ("#version", "version"),
             ])))
-            .expression_attribute_values(":one", int(1))
-            .expression_attribute_values(":index", int(i64::from(index)))
-            .expression_attribute_values(":opened", int(head.opened))
-            .expression_attribute_values(":expires", int(expires_at))
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":index", n(i64::from(index)))
+            .expression_attribute_values(":opened", n(head.opened))
+            .expression_attribute_values(":expires", n(expires_at))
             .send()
             .await;
         if let Err(error) = result
-            && !conditional_update_failed(&error)
+            && !condition_failed(&error)
         {
             // The count stands; the next count into the window moves the head on.
             tracing::warn!(incident = %key, error = %describe(&error), "incident head not advanced");
@@ -291,8 +276,8 @@ impl DynamoDbIncidentStore {
             .client
             .get_item()
             .table_name(&self.table)
-            .key(INCIDENT_KEY, text(&window_key(window)))
-            .key(INCIDENT_ENTRY, text(&format!("{MEMBER_PREFIX}{id}")))
+            .key(INCIDENT_KEY, s(&window_key(window)))
+            .key(INCIDENT_ENTRY, s(&format!("{MEMBER_PREFIX}{id}")))
             .projection_expression("#key")
             .expression_attribute_names("#key", INCIDENT_KEY)
             .consistent_read(true)
@@ -312,8 +297,8 @@ impl DynamoDbIncidentStore {
             .key_condition_expression("#key = :key AND begins_with(#entry, :member)")
             .expression_attribute_names("#key", INCIDENT_KEY)
             .expression_attribute_names("#entry", INCIDENT_ENTRY)
-            .expression_attribute_values(":key", text(&window_key(window)))
-            .expression_attribute_values(":member", text(MEMBER_PREFIX))
+            .expression_attribute_values(":key", s(&window_key(window)))
+            .expression_attribute_values(":member", s(MEMBER_PREFIX))
             .consistent_read(true)
             .into_paginator()
             .send();
@@ -330,10 +315,6 @@ impl DynamoDbIncidentStore {
         members.sort_by(|a, b| a.at.cmp(&b.at).then_with(|| a.id.cmp(&b.id)));
         Ok(members)
     }
-}
-
-fn conditional_update_failed(error: &SdkError<UpdateItemError, HttpResponse>) -> bool {
-    matches!(error.as_service_error(), Some(UpdateItemError::ConditionalCheckFailedException(_)))
 }
 
 /// Expression attribute names from `(placeholder, name)` pairs.
@@ -362,28 +343,6 @@ fn window_of(item_key: &str) -> Option<WindowRef> {
         opened: opened.parse().ok()?,
         index: index.parse().ok()?,
     })
-}
-
-fn text(value: &str) -> AttributeValue {
-    AttributeValue::S(value.to_owned())
-}
-
-fn int(value: i64) -> AttributeValue {
-    AttributeValue::N(value.to_string())
-}
-
-fn number<T: std::str::FromStr>(item: &HashMap<String, AttributeValue>, name: &str) -> Option<T> {
-    match item.get(name) {
-        Some(AttributeValue::N(number)) => number.parse().ok(),
-        _ => None,
-    }
-}
-
-fn string<'a>(item: &'a HashMap<String, AttributeValue>, name: &str) -> Option<&'a str> {
-    match item.get(name) {
-        Some(AttributeValue::S(text)) => Some(text),
-        _ => None,
-    }
 }
 
 fn failure<E>(
@@ -468,12 +427,12 @@ impl IncidentStore for DynamoDbIncidentStore {
             .table_name(&self.table)
             .index_name(DUE_INDEX)
             .expression_attribute_names("#shard", "dueShard")
-            .expression_attribute_values(":due", text(DUE))
+            .expression_attribute_values(":due", s(DUE))
             .limit(i32::try_from(limit.clamp(1, 1_000)).unwrap_or(1_000));
         query = match until {
             Some(until) => query
                 .key_condition_expression("#shard = :due AND dueAt <= :until")
-                .expression_attribute_values(":until", int(until)),
+                .expression_attribute_values(":until", n(until)),
             None => query.key_condition_expression("#shard = :due"),
         };
         let mut pages = query.into_paginator().send();
@@ -499,8 +458,8 @@ impl IncidentStore for DynamoDbIncidentStore {
             .client
             .get_item()
             .table_name(&self.table)
-            .key(INCIDENT_KEY, text(&window_key(window)))
-            .key(INCIDENT_ENTRY, text(WINDOW_ENTRY))
+            .key(INCIDENT_KEY, s(&window_key(window)))
+            .key(INCIDENT_ENTRY, s(WINDOW_ENTRY))
             .consistent_read(true)
             .send()
             .await
@@ -525,8 +484,8 @@ impl IncidentStore for DynamoDbIncidentStore {
             .client
             .update_item()
             .table_name(&self.table)
-            .key(INCIDENT_KEY, text(&window_key(window)))
-            .key(INCIDENT_ENTRY, text(WINDOW_ENTRY))
+            .key(INCIDENT_KEY, s(&window_key(window)))
+            .key(INCIDENT_ENTRY, s(WINDOW_ENTRY))
             .update_expression("SET #digested = :yes REMOVE #shard, #dueAt")
             // A window gone (TTL) stays gone: no item without an expiry is made of it.
             .condition_expression("attribute_exists(#key)")
@@ -540,7 +499,7 @@ impl IncidentStore for DynamoDbIncidentStore {
             .send()
             .await;
         match marked {
-            Err(error) if !conditional_update_failed(&error) => {
+            Err(error) if !condition_failed(&error) => {
                 return Err(failure("mark digested", &window.id(), &error));
             }
             _ => {}
@@ -552,18 +511,18 @@ impl IncidentStore for DynamoDbIncidentStore {
             .client
             .update_item()
             .table_name(&self.table)
-            .key(INCIDENT_KEY, text(&head_key(&window.key)))
-            .key(INCIDENT_ENTRY, text(HEAD_ENTRY))
+            .key(INCIDENT_KEY, s(&head_key(&window.key)))
+            .key(INCIDENT_ENTRY, s(HEAD_ENTRY))
             .update_expression("SET #crash = :yes")
             .condition_expression("#opened = :opened")
             .expression_attribute_names("#crash", "crashLoop")
             .expression_attribute_names("#opened", "opened")
             .expression_attribute_values(":yes", AttributeValue::Bool(true))
-            .expression_attribute_values(":opened", int(window.opened))
+            .expression_attribute_values(":opened", n(window.opened))
             .send()
             .await;
         match result {
-            Err(error) if !conditional_update_failed(&error) => {
+            Err(error) if !condition_failed(&error) => {
                 Err(failure("mark crash loop", &window.key, &error))
             }
             _ => Ok(()),

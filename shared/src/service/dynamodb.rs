@@ -19,13 +19,13 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::config::http::HttpResponse;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
-use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
 
 use super::{
     DeploymentChange, DeploymentRecord, Desired, Health, ServiceRecord, ServiceStore, Trouble,
 };
+use crate::dynamodb_item::{condition_failed, flag, n, number, returned_item, s, string};
 use crate::sdk_error::{describe, is_retryable};
 use crate::state::{Create, PutResult, Source, StoreError};
 
@@ -46,41 +46,9 @@ pub struct DynamoDbServiceStore {
     deployment_table: String,
 }
 
-fn s(value: &str) -> AttributeValue {
-    AttributeValue::S(value.to_owned())
-}
-
-fn n(value: i64) -> AttributeValue {
-    AttributeValue::N(value.to_string())
-}
-
+/// A string attribute of `item`, owned.
 fn text(item: &HashMap<String, AttributeValue>, name: &str) -> Option<String> {
-    match item.get(name) {
-        Some(AttributeValue::S(value)) => Some(value.clone()),
-        _ => None,
-    }
-}
-
-fn number(item: &HashMap<String, AttributeValue>, name: &str) -> Option<i64> {
-    match item.get(name) {
-        Some(AttributeValue::N(value)) => value.parse().ok(),
-        _ => None,
-    }
-}
-
-/// Whether a request failed only its condition.
-fn condition_failed(error: &SdkError<UpdateItemError, HttpResponse>) -> bool {
-    matches!(error.as_service_error(), Some(UpdateItemError::ConditionalCheckFailedException(_)))
-}
-
-/// The stored item a failed condition returned (`ReturnValuesOnConditionCheckFailure`).
-fn returned_item(
-    error: &SdkError<UpdateItemError, HttpResponse>,
-) -> Option<&HashMap<String, AttributeValue>> {
-    match error.as_service_error() {
-        Some(UpdateItemError::ConditionalCheckFailedException(failed)) => failed.item(),
-        _ => None,
-    }
+    string(item, name).map(str::to_owned)
 }
 
 impl DynamoDbServiceStore {
@@ -135,7 +103,7 @@ impl DynamoDbServiceStore {
         match result {
             Ok(_) => Ok(PutResult::Written),
             Err(error) if condition_failed(&error) => {
-                let stored = returned_item(&error).and_then(|item| number(item, attribute));
+                let stored = returned_item(&error).and_then(|item| number::<i64>(item, attribute));
                 Ok(PutResult::Kept {
                     stored_version: stored
                         .and_then(|at| u64::try_from(at).ok())
@@ -165,7 +133,7 @@ impl DynamoDbServiceStore {
             started_ms: number(item, "startedAt"),
             ended_ms: number(item, "endedAt"),
             rolled_back_to: text(item, "rolledBackTo"),
-            rollback: matches!(item.get("rollback"), Some(AttributeValue::Bool(true))),
+            rollback: flag(item, "rollback"),
             deployment_id: key.clone(),
         })
     }
@@ -296,8 +264,9 @@ impl ServiceStore for DynamoDbServiceStore {
             Err(error) if condition_failed(&error) => match returned_item(&error) {
                 None if create == Create::OnlyUpdate => Ok(PutResult::NotCreated),
                 item => {
-                    let stored =
-                        item.and_then(|item| number(item, "updatedAt")).ok_or_else(|| {
+                    let stored = item
+                        .and_then(|item| number::<i64>(item, "updatedAt"))
+                        .ok_or_else(|| {
                             Self::malformed(
                                 &self.deployment_table,
                                 &change.deployment_id,

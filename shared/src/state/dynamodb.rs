@@ -5,8 +5,6 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::SdkError;
-use aws_sdk_dynamodb::operation::put_item::PutItemError;
-use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::{
     AttributeValue, KeysAndAttributes, ReturnValuesOnConditionCheckFailure,
@@ -18,6 +16,7 @@ use super::{
     Create, PutResult, ResourceKind, Source, StateRecord, StateStore, StoreError, StoredVersion,
     TaskSummary, finished_status,
 };
+use crate::dynamodb_item::{condition_failed, failed_condition, n, number, s};
 use crate::event::Timestamp;
 use crate::sdk_error::{describe, is_retryable};
 
@@ -173,14 +172,6 @@ fn text(item: &mut HashMap<String, AttributeValue>, name: &str) -> Option<String
     }
 }
 
-/// A numeric attribute, parsed.
-fn number<T: std::str::FromStr>(item: &HashMap<String, AttributeValue>, name: &str) -> Option<T> {
-    match item.get(name) {
-        Some(AttributeValue::N(number)) => number.parse().ok(),
-        _ => None,
-    }
-}
-
 /// The task facts an item (or an index entry) holds.
 fn facts(item: &mut HashMap<String, AttributeValue>) -> TaskFacts {
     TaskFacts {
@@ -199,22 +190,22 @@ fn facts(item: &mut HashMap<String, AttributeValue>) -> TaskFacts {
 pub fn record_to_item(record: &StateRecord) -> Result<HashMap<String, AttributeValue>, String> {
     let detail = record.detail.encode()?;
     let mut item = HashMap::from([
-        (record.kind.key_attribute().to_owned(), AttributeValue::S(record.key.clone())),
-        ("version".to_owned(), AttributeValue::N(record.version.to_string())),
-        ("clusterArn".to_owned(), AttributeValue::S(record.cluster_arn.clone())),
-        (record.kind.status_attribute().to_owned(), AttributeValue::S(record.status.clone())),
-        ("eventId".to_owned(), AttributeValue::S(record.event_id.clone())),
-        ("eventTime".to_owned(), AttributeValue::S(record.event_time.as_str().to_owned())),
-        ("source".to_owned(), AttributeValue::S(record.source.as_str().to_owned())),
+        (record.kind.key_attribute().to_owned(), s(&record.key)),
+        ("version".to_owned(), n(record.version)),
+        ("clusterArn".to_owned(), s(&record.cluster_arn)),
+        (record.kind.status_attribute().to_owned(), s(&record.status)),
+        ("eventId".to_owned(), s(&record.event_id)),
+        ("eventTime".to_owned(), s(record.event_time.as_str())),
+        ("source".to_owned(), s(record.source.as_str())),
         ("detail".to_owned(), AttributeValue::B(Blob::new(detail))),
     ]);
     if let Some(api_facts) = &record.api_facts {
-        item.insert("apiFacts".to_owned(), AttributeValue::S(api_facts.clone()));
+        item.insert("apiFacts".to_owned(), s(api_facts));
     }
     for (name, value) in [("expiresAt", record.expires_at), ("missingSince", record.missing_since)]
     {
         if let Some(value) = value {
-            item.insert(name.to_owned(), AttributeValue::N(value.to_string()));
+            item.insert(name.to_owned(), n(value));
         }
     }
     let TaskFacts {
@@ -238,7 +229,7 @@ pub fn record_to_item(record: &StateRecord) -> Result<HashMap<String, AttributeV
         ("stopCause", stop_cause),
     ] {
         if let Some(value) = value.as_ref().filter(|value| !value.is_empty()) {
-            item.insert(name.to_owned(), AttributeValue::S(value.clone()));
+            item.insert(name.to_owned(), s(value));
         }
     }
     Ok(item)
@@ -291,16 +282,14 @@ impl StateStore for DynamoDbStateStore {
             .condition_expression(condition)
             .expression_attribute_names("#key", record.kind.key_attribute())
             .expression_attribute_names("#version", "version")
-            .expression_attribute_values(":version", AttributeValue::N(record.version.to_string()))
+            .expression_attribute_values(":version", n(record.version))
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .send()
             .await;
         match result {
             Ok(_) => Ok(PutResult::Written),
             Err(error) => {
-                if let Some(PutItemError::ConditionalCheckFailedException(failed)) =
-                    error.as_service_error()
-                {
+                if let Some(failed) = failed_condition(&error) {
                     return match failed.item() {
                         None if create == Create::OnlyUpdate => Ok(PutResult::NotCreated),
                         old => old.and_then(|old| number(old, "version")).map_or_else(
@@ -325,7 +314,7 @@ impl StateStore for DynamoDbStateStore {
             .client
             .get_item()
             .table_name(self.table(kind))
-            .key(kind.key_attribute(), AttributeValue::S(key.to_owned()))
+            .key(kind.key_attribute(), s(key))
             .consistent_read(true)
             .send()
             .await
@@ -345,12 +334,12 @@ impl StateStore for DynamoDbStateStore {
             .table_name(self.table(kind))
             .index_name(TASK_STATUS_INDEX)
             .expression_attribute_names("#cluster", "clusterArn")
-            .expression_attribute_values(":cluster", AttributeValue::S(cluster_arn.to_owned()));
+            .expression_attribute_values(":cluster", s(cluster_arn));
         let query = match last_status {
             Some(status) => query
                 .key_condition_expression("#cluster = :cluster AND #status = :status")
                 .expression_attribute_names("#status", "lastStatus")
-                .expression_attribute_values(":status", AttributeValue::S(status.to_owned())),
+                .expression_attribute_values(":status", s(status)),
             None => query.key_condition_expression("#cluster = :cluster"),
         };
         let mut pages = query.into_paginator().send();
@@ -374,7 +363,7 @@ impl StateStore for DynamoDbStateStore {
             .index_name(TASK_DEPLOYMENT_INDEX)
             .key_condition_expression("#deployment = :deployment")
             .expression_attribute_names("#deployment", "deploymentId")
-            .expression_attribute_values(":deployment", AttributeValue::S(deployment_id.to_owned()))
+            .expression_attribute_values(":deployment", s(deployment_id))
             .into_paginator()
             .send();
         let mut tasks = Vec::new();
@@ -466,10 +455,7 @@ impl StateStore for DynamoDbStateStore {
                 .expression_attribute_names("#missing", "missingSince")
                 .expression_attribute_names("#facts", "apiFacts");
             for key in batch {
-                wanted = wanted.keys(HashMap::from([(
-                    kind.key_attribute().to_owned(),
-                    AttributeValue::S(key.clone()),
-                )]));
+                wanted = wanted.keys(HashMap::from([(kind.key_attribute().to_owned(), s(key))]));
             }
             let mut wanted = Some(wanted.build().map_err(|error| {
                 self.malformed(kind, "?", format!("cannot build the batch read: {error}"))
@@ -526,11 +512,8 @@ impl StateStore for DynamoDbStateStore {
                 ))
                 .expression_attribute_names("#cluster", "clusterArn")
                 .expression_attribute_names("#status", kind.status_attribute())
-                .expression_attribute_values(":cluster", AttributeValue::S(cluster_arn.to_owned()))
-                .expression_attribute_values(
-                    ":finished",
-                    AttributeValue::S(finished_status(kind).to_owned()),
-                )
+                .expression_attribute_values(":cluster", s(cluster_arn))
+                .expression_attribute_values(":finished", s(finished_status(kind)))
                 .into_paginator()
                 .send();
             while let Some(page) = pages.next().await {
@@ -557,23 +540,16 @@ impl StateStore for DynamoDbStateStore {
             )
             .expression_attribute_names("#version", "version")
             .expression_attribute_names("#facts", "apiFacts")
-            .expression_attribute_values(":version", AttributeValue::N(record.version.to_string()))
+            .expression_attribute_values(":version", n(record.version))
             .expression_attribute_values(
                 ":facts",
-                AttributeValue::S(record.api_facts.clone().unwrap_or_default()),
+                s(record.api_facts.as_deref().unwrap_or_default()),
             )
             .send()
             .await;
         match result {
             Ok(_) => Ok(true),
-            Err(error)
-                if matches!(
-                    error.as_service_error(),
-                    Some(PutItemError::ConditionalCheckFailedException(_))
-                ) =>
-            {
-                Ok(false)
-            }
+            Err(error) if condition_failed(&error) => Ok(false),
             Err(error) => Err(self.request_error("PutItem", record.kind, error)),
         }
     }
@@ -659,27 +635,19 @@ impl DynamoDbStateStore {
             .client
             .update_item()
             .table_name(self.table(kind))
-            .key(kind.key_attribute(), AttributeValue::S(key.to_owned()))
+            .key(kind.key_attribute(), s(key))
             .update_expression(update)
             .condition_expression(condition)
             .expression_attribute_names("#version", "version")
             .expression_attribute_names("#missing", "missingSince")
             .expression_attribute_names("#expires", "expiresAt")
-            .expression_attribute_values(":version", AttributeValue::N(version.to_string()));
+            .expression_attribute_values(":version", n(version));
         for (name, value) in numbers {
-            request =
-                request.expression_attribute_values(name, AttributeValue::N(value.to_string()));
+            request = request.expression_attribute_values(name, n(value));
         }
         match request.send().await {
             Ok(_) => Ok(true),
-            Err(error)
-                if matches!(
-                    error.as_service_error(),
-                    Some(UpdateItemError::ConditionalCheckFailedException(_))
-                ) =>
-            {
-                Ok(false)
-            }
+            Err(error) if condition_failed(&error) => Ok(false),
             Err(error) => Err(self.request_error("UpdateItem", kind, error)),
         }
     }
