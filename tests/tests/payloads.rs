@@ -278,6 +278,7 @@ async fn given_a_retryable_failure_in_a_batch_then_the_call_fails_after_the_othe
         .region(Region::new("us-east-1"))
         .credentials_provider(Credentials::new("test", "test", None, None, "tests"))
         .endpoint_url(&support::moto().endpoint)
+        .http_client(ecs_events::aws::https_client(ecs_events::aws::TrustRoots::System))
         .timeout_config(ecs_events::aws::timeout_config())
         .retry_config(
             aws_sdk_dynamodb::config::retry::RetryConfig::standard()

@@ -67,7 +67,7 @@ macro_rules! moto_config {
 }
 
 /// The builder of [`moto_config!`], to add more (an interceptor) before building: the
-/// shipped timeouts and retry policy ([`ecs_events::aws`]), against moto.
+/// shipped HTTPS client, timeouts and retry policy ([`ecs_events::aws`]), against moto.
 macro_rules! moto_config_builder {
     ($service:ident) => {
         $service::Config::builder()
@@ -75,6 +75,7 @@ macro_rules! moto_config_builder {
             .region(Region::new("us-east-1"))
             .credentials_provider(Credentials::new("test", "test", None, None, "tests"))
             .endpoint_url(&moto().endpoint)
+            .http_client(ecs_events::aws::https_client(ecs_events::aws::TrustRoots::System))
             .timeout_config(ecs_events::aws::timeout_config())
             .retry_config(ecs_events::aws::retry_config())
     };
