@@ -9,7 +9,7 @@ requests on named and other clusters), the service and deployment tables, the ta
 index and each function's grants on them (issue #24), and the SAM parameters' constraints. Issue #25:
 the organization option (the central bus and its policy, the rules on it, this account's events
 forwarded to it, the reconciler's roles in member accounts, nothing of it when off) and the member
-template (infra/member/template.yaml). Run by scripts/test after `cdk synth` (see README)."""
+template (infra/member/template.yaml). Run by scripts/test after `cdk synth` (see docs/deploy.md)."""
 
 import fnmatch
 import json

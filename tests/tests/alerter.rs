@@ -150,8 +150,8 @@ async fn given_a_filter_policy_on_cluster_then_only_that_clusters_alerts_are_del
 }
 
 /// GIVEN a CloudWatch alarm notification on the alert topic (it carries no message attributes)
-/// THEN a subscription filtering on `cluster` alone never gets it, and the policy the README
-/// gives — the filter, or no `kind` attribute at all — gets both its alerts and every alarm.
+/// THEN a subscription filtering on `cluster` alone never gets it, and the policy the guide
+/// gives (docs/subscribers-and-chat.md) — the filter, or no `kind` attribute at all — gets both its alerts and every alarm.
 /// (Filter policy matching is moto's here: AWS documents `$or` and `exists` alike.)
 #[tokio::test]
 async fn given_an_alarm_on_the_topic_then_the_documented_filter_policy_keeps_alarms() {
