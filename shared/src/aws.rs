@@ -119,9 +119,10 @@ pub enum TrustRoots {
 impl TrustRoots {
     /// A function's roots: [`TrustRoots::Amazon`], unless its environment says the endpoints
     /// may present other certificates — a China Region (`cn-`, whose endpoints other CAs
-    /// sign), an endpoint of its own (`AWS_ENDPOINT_URL` or `AWS_ENDPOINT_URL_<SERVICE>`), or a
-    /// bundle of its own (`SSL_CERT_FILE`, `SSL_CERT_DIR`: a TLS-inspecting proxy, say) —
-    /// then [`TrustRoots::System`].
+    /// sign), an `https` endpoint of its own (`AWS_ENDPOINT_URL` or
+    /// `AWS_ENDPOINT_URL_<SERVICE>`; over plain HTTP no certificate is checked), or a bundle of
+    /// its own (`SSL_CERT_FILE`, `SSL_CERT_DIR`: a TLS-inspecting proxy, say) — then
+    /// [`TrustRoots::System`].
     pub fn for_function() -> Self {
         Self::for_environment(std::env::vars_os().filter_map(|(name, value)| {
             Some((name.into_string().ok()?, value.into_string().ok()?))
